@@ -1,0 +1,290 @@
+#include "core/policy/decode/decode.h"
+
+#include <regex>
+#include <thread>
+
+#include "core/policy/decode/values.h"
+
+namespace weft::policy {
+
+namespace {
+
+struct KindInfo {
+  std::string_view group;  // "" for core/v1
+  std::vector<std::string_view> versions;
+  std::string_view kind;
+  Kind id;
+  bool namespaced;
+};
+
+const std::vector<KindInfo>& KnownKinds() {
+  static const std::vector<KindInfo> kinds = {
+      {"", {"v1"}, "Namespace", Kind::kNamespace, false},
+      {"", {"v1"}, "Service", Kind::kService, true},
+      {"discovery.k8s.io", {"v1"}, "EndpointSlice", Kind::kEndpointSlice, true},
+      {"", {"v1"}, "Pod", Kind::kPod, true},
+      {"", {"v1"}, "ServiceAccount", Kind::kServiceAccount, true},
+      {"", {"v1"}, "Node", Kind::kNode, false},
+      {"networking.istio.io", {"v1alpha3", "v1beta1", "v1"}, "VirtualService",
+       Kind::kVirtualService, true},
+      {"networking.istio.io", {"v1alpha3", "v1beta1", "v1"}, "DestinationRule",
+       Kind::kDestinationRule, true},
+      {"networking.istio.io", {"v1alpha3", "v1beta1", "v1"}, "ServiceEntry",
+       Kind::kServiceEntry, true},
+      {"security.istio.io", {"v1beta1", "v1"}, "PeerAuthentication", Kind::kPeerAuthentication,
+       true},
+      {"security.istio.io", {"v1beta1", "v1"}, "AuthorizationPolicy",
+       Kind::kAuthorizationPolicy, true},
+      {"gateway.networking.k8s.io", {"v1"}, "HTTPRoute", Kind::kHTTPRoute, true},
+  };
+  return kinds;
+}
+
+// Istio and Gateway API kinds weft knows but does not implement yet: a warning, not a note.
+bool IsUnsupportedMeshKind(std::string_view group, std::string_view kind) {
+  if (group == "networking.istio.io" || group == "security.istio.io" ||
+      group == "telemetry.istio.io" || group == "extensions.istio.io") {
+    return true;
+  }
+  return group == "gateway.networking.k8s.io" && kind != "HTTPRoute";
+}
+
+// Best-effort name of a document that failed to parse, so the error and the "left out" list
+// can still say which resource it was.
+void GuessRef(std::string_view text, ResourceRef& ref) {
+  static const std::regex kind_re(R"((?:^|\n)kind:[ \t]*["']?([A-Za-z0-9]+))");
+  static const std::regex name_re(R"(\n[ \t]+name:[ \t]*["']?([A-Za-z0-9.\-]+))");
+  static const std::regex ns_re(R"(\n[ \t]+namespace:[ \t]*["']?([A-Za-z0-9.\-]+))");
+  std::string s(text.substr(0, std::min<size_t>(text.size(), 4096)));
+  std::smatch m;
+  if (std::regex_search(s, m, kind_re)) ref.kind = m[1];
+  if (std::regex_search(s, m, name_re)) ref.name = m[1];
+  if (std::regex_search(s, m, ns_re)) ref.ns = m[1];
+}
+
+void DecodeMeta(ObjectReader& md, Meta& meta) {
+  if (auto v = md.String("name")) meta.name = *v;
+  if (auto v = md.String("namespace")) meta.ns = *v;
+  if (auto v = md.StringMap("labels")) meta.labels = std::move(*v);
+  if (auto v = md.StringMap("annotations")) meta.annotations = std::move(*v);
+  if (auto v = md.String("creationTimestamp")) meta.creation_timestamp = *v;
+  for (auto k : {"uid", "resourceVersion", "generation", "managedFields", "ownerReferences",
+                 "finalizers", "generateName", "selfLink", "deletionTimestamp",
+                 "deletionGracePeriodSeconds"}) {
+    md.Ignore(k);
+  }
+}
+
+void DecodeObject(ObjectReader& top, const KindInfo& info, const std::string& version,
+                  Resource& res);
+
+DecodedDocument DecodeOne(const yaml::Section& section, const std::string& file,
+                          const DecodeOptions& options) {
+  yaml::ParsedDocument pd = yaml::ParseDocument(section.text, section.first_line);
+  DecodedDocument out;
+  out.ref.file = file;
+  out.ref.line = pd.first_line;
+  out.ref.column = 1;
+  DiagnosticSink sink;
+  if (pd.error) {
+    GuessRef(pd.text, out.ref);
+    sink.set_resource(out.ref);
+    sink.Error(code::kYamlSyntax, pd.error->mark, "", pd.error->message);
+    out.diagnostics = sink.Take();
+    out.rejected = true;
+    return out;
+  }
+  yaml::Node root = pd.doc->root();
+  if (!root.IsMap()) {
+    sink.set_resource(out.ref);
+    sink.Error(code::kType, root.mark(), "",
+               "expected a Kubernetes object (a mapping with apiVersion and kind), got " +
+                   root.Describe());
+    out.diagnostics = sink.Take();
+    out.rejected = true;
+    return out;
+  }
+  out.ref.line = root.mark().line;
+  out.ref.column = root.mark().column;
+
+  // Identify the resource first so that every diagnostic can name it.
+  auto scalar = [&](std::string_view k) -> std::string {
+    auto n = root.Find(k);
+    return n && n->IsScalar() ? std::string(n->scalar()) : std::string();
+  };
+  std::string api_version = scalar("apiVersion");
+  std::string kind = scalar("kind");
+  out.ref.kind = kind;
+  out.ref.api_version = api_version;
+  if (auto md = root.Find("metadata"); md && md->IsMap()) {
+    if (auto n = md->Find("name"); n && n->IsScalar()) out.ref.name = n->scalar();
+    if (auto n = md->Find("namespace"); n && n->IsScalar()) out.ref.ns = n->scalar();
+  }
+
+  // Lists (kubectl get -o yaml) hold their objects in items.
+  if (kind == "List" || (kind.size() > 4 && kind.ends_with("List") && root.Find("items"))) {
+    sink.set_resource(out.ref);
+    sink.Error(code::kUnsupported, root.mark(), "",
+               "List objects are not supported; give each object as its own document");
+    out.diagnostics = sink.Take();
+    out.rejected = true;
+    return out;
+  }
+
+  std::string group, version = api_version;
+  if (auto slash = api_version.find('/'); slash != std::string::npos) {
+    group = api_version.substr(0, slash);
+    version = api_version.substr(slash + 1);
+  }
+  const KindInfo* info = nullptr;
+  for (const auto& k : KnownKinds()) {
+    if (k.kind == kind && k.group == group) info = &k;
+  }
+  if (info && !info->namespaced) out.ref.ns.clear();
+  if (info && info->namespaced && out.ref.ns.empty()) out.ref.ns = options.default_namespace;
+  sink.set_resource(out.ref);
+
+  if (!info) {
+    if (IsUnsupportedMeshKind(group, kind)) {
+      sink.Warning(code::kUnsupported, root.Find("kind")->mark(), "kind",
+                   api_version + " " + kind + " is not supported by weft; ignored");
+    } else if (kind.empty() || api_version.empty()) {
+      sink.Error(code::kMissingField, root.mark(), kind.empty() ? "kind" : "apiVersion",
+                 std::string("required field \"") + (kind.empty() ? "kind" : "apiVersion") +
+                     "\" is missing");
+    } else {
+      sink.Note(code::kUnusedKind, root.Find("kind")->mark(), "kind",
+                api_version + " " + kind + " is not used by weft; ignored");
+    }
+    out.rejected = sink.error_count() > 0;
+    out.diagnostics = sink.Take();
+    return out;
+  }
+  Resource res{info->id, {}, out.ref, NamespaceSpec{}};
+  {
+    // The reader reports unknown top-level fields when it goes out of scope.
+    ObjectReader top(sink, root, "");
+    DecodeObject(top, *info, version, res);
+  }
+  res.meta.ns = out.ref.ns;
+  out.rejected = sink.error_count() > 0;
+  out.diagnostics = sink.Take();
+  if (!out.rejected) out.resource = std::move(res);
+  return out;
+}
+
+void DecodeObject(ObjectReader& top, const KindInfo& info, const std::string& version,
+                  Resource& res) {
+  DiagnosticSink& sink = top.sink();
+  top.String("apiVersion");
+  top.String("kind");
+  bool version_ok = false;
+  for (auto v : info.versions) version_ok |= v == version;
+  if (!version_ok) {
+    std::string list;
+    for (auto v : info.versions) list += (list.empty() ? "" : ", ") + std::string(v);
+    sink.Error(code::kValue, top.MarkOf("apiVersion"), "apiVersion",
+               "version \"" + version + "\" of " + std::string(info.kind) +
+                   " is not supported (supported: " + list + ")");
+  }
+  if (top.Require("metadata")) {
+    top.Object("metadata", [&](ObjectReader& md) {
+      md.Require("name");
+      DecodeMeta(md, res.meta);
+    });
+  }
+  if (!res.meta.name.empty() && !IsDnsSubdomain(res.meta.name)) {
+    sink.Error(code::kValue, top.MarkOf("metadata"), "metadata.name",
+               "invalid name \"" + res.meta.name +
+                   "\": must be lowercase letters, digits, '-' and '.'");
+  }
+  switch (info.id) {
+#define WEFT_DECODE(K, T, CALL) \
+  case Kind::K: {               \
+    T spec;                     \
+    CALL;                       \
+    res.spec = std::move(spec); \
+    break;                      \
+  }
+    WEFT_DECODE(kNamespace, NamespaceSpec, DecodeNamespace(top, spec))
+    WEFT_DECODE(kService, ServiceSpec, DecodeService(top, spec))
+    WEFT_DECODE(kEndpointSlice, EndpointSliceSpec, DecodeEndpointSlice(top, res.meta, spec))
+    WEFT_DECODE(kPod, PodSpec, DecodePod(top, spec))
+    WEFT_DECODE(kServiceAccount, ServiceAccountSpec, DecodeServiceAccount(top, spec))
+    WEFT_DECODE(kNode, NodeSpec, DecodeNode(top, spec))
+    WEFT_DECODE(kVirtualService, VirtualServiceSpec, DecodeVirtualService(top, spec))
+    WEFT_DECODE(kDestinationRule, DestinationRuleSpec, DecodeDestinationRule(top, spec))
+    WEFT_DECODE(kServiceEntry, ServiceEntrySpec, DecodeServiceEntry(top, spec))
+    WEFT_DECODE(kPeerAuthentication, PeerAuthenticationSpec, DecodePeerAuthentication(top, spec))
+    WEFT_DECODE(kAuthorizationPolicy, AuthorizationPolicySpec,
+                DecodeAuthorizationPolicy(top, spec))
+    WEFT_DECODE(kHTTPRoute, HTTPRouteSpec, DecodeHTTPRoute(top, spec))
+#undef WEFT_DECODE
+  }
+  top.Ignore("status");  // decoders that read status consumed it already
+}
+
+}  // namespace
+
+std::string_view KindName(Kind k) {
+  for (const auto& info : KnownKinds()) {
+    if (info.id == k) return info.kind;
+  }
+  return "?";
+}
+
+std::string KeyOf(const Resource& r) {
+  return r.meta.ns.empty() ? r.meta.name : r.meta.ns + "/" + r.meta.name;
+}
+
+FieldPos PosOf(ObjectReader& r, std::string_view key) { return {r.MarkOf(key), r.Child(key)}; }
+
+std::optional<Labels> DecodeLabelSelector(ObjectReader& parent, std::string_view key) {
+  std::optional<Labels> out;
+  parent.Object(key, [&](ObjectReader& sel) {
+    out = sel.StringMap("matchLabels").value_or(Labels{});
+    if (sel.Has("matchExpressions")) {
+      sel.Error(code::kUnsupported, "matchExpressions",
+                "matchExpressions is not supported; use matchLabels");
+    }
+    sel.Ignore("matchExpressions");
+  });
+  return out;
+}
+
+std::optional<Labels> DecodeWorkloadSelector(ObjectReader& parent, std::string_view key) {
+  std::optional<Labels> out;
+  parent.Object(key, [&](ObjectReader& sel) {
+    out = sel.StringMap("matchLabels").value_or(Labels{});
+  });
+  return out;
+}
+
+std::vector<DecodedDocument> DecodeText(std::string_view text, const std::string& file,
+                                        const DecodeOptions& options) {
+  // Parse and decode each document together so its YAML tree is freed right away; documents
+  // are independent, so large inputs are spread over threads in contiguous ranges (results
+  // keep input order).
+  std::vector<yaml::Section> sections = yaml::SplitStream(text);
+  std::vector<DecodedDocument> out(sections.size());
+  int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(sections.size())));
+  auto work = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      out[i] = DecodeOne(sections[i], file, options);
+    }
+  };
+  if (threads <= 1) {
+    work(0, sections.size());
+  } else {
+    std::vector<std::thread> pool;
+    size_t per = (sections.size() + threads - 1) / threads;
+    for (int t = 0; t < threads; ++t) {
+      size_t b = t * per, e = std::min(sections.size(), b + per);
+      if (b < e) pool.emplace_back(work, b, e);
+    }
+    for (auto& th : pool) th.join();
+  }
+  return out;
+}
+
+}  // namespace weft::policy

@@ -1,0 +1,573 @@
+// Decoders for networking.istio.io (v1alpha3, v1beta1, v1): VirtualService, DestinationRule,
+// ServiceEntry. Field names and meanings follow Istio's reference documentation.
+
+#include <regex>
+
+#include "core/policy/decode/decode.h"
+#include "core/policy/decode/values.h"
+
+namespace weft::policy {
+
+namespace {
+
+// Istio StringMatch: exactly one of exact, prefix, regex.
+std::optional<pb::StringMatchRule> DecodeStringMatch(ObjectReader& r) {
+  pb::StringMatchRule out;
+  int set = 0;
+  if (auto v = r.String("exact")) {
+    out.set_exact(*v);
+    ++set;
+  }
+  if (auto v = r.String("prefix")) {
+    out.set_prefix(*v);
+    ++set;
+  }
+  if (auto v = r.String("regex")) {
+    try {
+      std::regex re(*v, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      r.Error(code::kValue, "regex", "invalid regular expression \"" + *v + "\": " + e.what());
+    }
+    out.set_regex(*v);
+    ++set;
+  }
+  if (set > 1) r.Error(code::kValue, "", "set only one of exact, prefix, regex");
+  if (set == 0) return std::nullopt;
+  return out;
+}
+
+void DecodeHeaderMatches(ObjectReader& r, std::string_view key,
+                         google::protobuf::RepeatedPtrField<pb::HeaderMatch>* out) {
+  auto n = r.Raw(key);
+  if (!n) return;
+  if (!n->IsMap()) {
+    r.sink().Error(code::kType, n->mark(), r.Child(key), "expected a mapping, got " + n->Describe());
+    return;
+  }
+  for (size_t i = 0; i < n->size(); ++i) {
+    std::string name(n->key(i).scalar());
+    ObjectReader m(r.sink(), n->value(i), r.Child(key) + "." + name);
+    pb::HeaderMatch hm;
+    hm.set_name(name);
+    if (auto sm = DecodeStringMatch(m)) *hm.mutable_value() = *sm;
+    out->Add(std::move(hm));
+  }
+}
+
+DestinationRef DecodeDestination(ObjectReader& d, uint32_t* port) {
+  DestinationRef ref;
+  d.Require("host");
+  ref.host.pos = PosOf(d, "host");
+  if (auto v = d.String("host")) ref.host.host = *v;
+  ref.subset_pos = PosOf(d, "subset");
+  if (auto v = d.String("subset")) ref.subset = *v;
+  d.Object("port", [&](ObjectReader& p) {
+    if (auto v = p.Port("number")) *port = *v;
+  });
+  return ref;
+}
+
+void DecodeHeaderOperations(ObjectReader& r, pb::HeaderOperations* out) {
+  if (auto v = r.StringMap("set")) out->mutable_set()->insert(v->begin(), v->end());
+  if (auto v = r.StringMap("add")) out->mutable_add()->insert(v->begin(), v->end());
+  if (auto v = r.StringList("remove")) {
+    for (auto& s : *v) out->add_remove(s);
+  }
+}
+
+void DecodeHeaders(ObjectReader& r, pb::HeaderOperations* request, pb::HeaderOperations* response) {
+  r.Object("headers", [&](ObjectReader& h) {
+    h.Object("request", [&](ObjectReader& q) { DecodeHeaderOperations(q, request); });
+    h.Object("response", [&](ObjectReader& q) { DecodeHeaderOperations(q, response); });
+  });
+}
+
+std::optional<double> DecodePercent(ObjectReader& r, std::string_view key) {
+  std::optional<double> out;
+  r.Object(key, [&](ObjectReader& p) { out = p.Double("value", 0, 100); });
+  return out;
+}
+
+void DecodeHttpMatch(ObjectReader& m, pb::HttpMatch* out) {
+  if (auto v = m.String("name")) out->set_name(*v);
+  m.Object("uri", [&](ObjectReader& u) {
+    if (auto sm = DecodeStringMatch(u)) *out->mutable_uri() = *sm;
+  });
+  m.Object("method", [&](ObjectReader& u) {
+    if (auto sm = DecodeStringMatch(u)) *out->mutable_method() = *sm;
+  });
+  DecodeHeaderMatches(m, "headers", out->mutable_headers());
+  DecodeHeaderMatches(m, "queryParams", out->mutable_query_params());
+  DecodeHeaderMatches(m, "withoutHeaders", out->mutable_without_headers());
+  if (auto v = m.Port("port")) out->set_port(*v);
+  if (auto v = m.StringMap("sourceLabels")) out->mutable_source_labels()->insert(v->begin(), v->end());
+  if (auto v = m.Bool("ignoreUriCase")) out->set_ignore_uri_case(*v);
+  if (auto g = m.StringList("gateways")) {
+    for (const auto& gw : *g) {
+      if (gw != "mesh") {
+        m.Warning(code::kUnsupported, "gateways",
+                  "match on gateway \"" + gw + "\": only the mesh gateway is supported");
+      }
+    }
+  }
+  m.Unsupported("scheme");
+  m.Unsupported("authority");
+  m.Unsupported("sourceNamespace");
+  m.Ignore("statPrefix");
+}
+
+void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& out) {
+  pb::HttpRoute& route = out.route;
+  out.pos = {h.node().mark(), h.path()};
+  route.mutable_source()->set_field(h.path());
+  route.mutable_source()->set_line(h.node().mark().line);
+  route.mutable_source()->set_column(h.node().mark().column);
+  if (auto v = h.String("name")) route.set_name(*v);
+  (void)index;
+  h.ObjectList("match", [&](ObjectReader& m, size_t) { DecodeHttpMatch(m, route.add_matches()); });
+  h.ObjectList("route", [&](ObjectReader& r, size_t) {
+    pb::WeightedDestination* d = route.add_destinations();
+    DestinationRef ref;
+    r.Require("destination");
+    r.Object("destination", [&](ObjectReader& dst) {
+      uint32_t port = 0;
+      ref = DecodeDestination(dst, &port);
+      d->set_port(port);
+    });
+    d->set_hostname(ref.host.host);
+    d->set_subset(ref.subset);
+    if (r.Has("weight")) out.has_weights = true;
+    if (auto w = r.Int("weight", 0, 100)) d->set_weight(static_cast<uint32_t>(*w));
+    DecodeHeaders(r, d->mutable_request_headers(), d->mutable_response_headers());
+    out.destinations.push_back(std::move(ref));
+  });
+  h.Object("redirect", [&](ObjectReader& r) {
+    auto* rd = route.mutable_redirect();
+    if (auto v = r.String("uri")) rd->set_uri(*v);
+    if (auto v = r.String("authority")) rd->set_authority(*v);
+    if (auto v = r.Port("port")) rd->set_port(*v);
+    if (auto v = r.String("scheme")) rd->set_scheme(*v);
+    if (auto v = r.Int("redirectCode", 300, 399)) rd->set_response_code(static_cast<uint32_t>(*v));
+    r.Unsupported("derivePort");
+  });
+  h.Object("directResponse", [&](ObjectReader& r) {
+    auto* dr = route.mutable_direct_response();
+    r.Require("status");
+    if (auto v = r.Int("status", 200, 599)) dr->set_status(static_cast<uint32_t>(*v));
+    r.Object("body", [&](ObjectReader& b) {
+      if (auto v = b.String("string")) dr->set_body(*v);
+      b.Unsupported("bytes");
+    });
+  });
+  h.Object("rewrite", [&](ObjectReader& r) {
+    auto* rw = route.mutable_rewrite();
+    if (auto v = r.String("uri")) rw->set_uri(*v);
+    if (auto v = r.String("authority")) rw->set_authority(*v);
+    r.Object("uriRegexRewrite", [&](ObjectReader& x) {
+      if (auto v = x.String("match")) rw->set_uri_regex(*v);
+      if (auto v = x.String("rewrite")) rw->set_uri_regex_substitution(*v);
+    });
+  });
+  if (auto v = h.DurationMs("timeout")) route.set_timeout_ms(*v);
+  h.Object("retries", [&](ObjectReader& r) {
+    auto* rp = route.mutable_retries();
+    if (auto v = r.Int("attempts", 0, 1000)) rp->set_attempts(static_cast<uint32_t>(*v));
+    if (auto v = r.DurationMs("perTryTimeout")) rp->set_per_try_timeout_ms(*v);
+    if (auto v = r.String("retryOn")) {
+      static const std::vector<std::string_view> known = {
+          "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure",
+          "envoy-ratelimited", "retriable-4xx", "refused-stream", "retriable-status-codes",
+          "retriable-headers", "http3-post-connect-failure", "cancelled", "deadline-exceeded",
+          "internal", "resource-exhausted", "unavailable"};
+      size_t start = 0;
+      while (start <= v->size()) {
+        size_t comma = v->find(',', start);
+        std::string item = v->substr(start, comma == std::string::npos ? std::string::npos
+                                                                      : comma - start);
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        bool ok = !item.empty() && (std::find(known.begin(), known.end(), item) != known.end() ||
+                                    ParseInt(item).has_value());
+        if (!ok) {
+          r.Error(code::kValue, "retryOn", "unknown retry condition \"" + item + "\"");
+        } else {
+          rp->add_retry_on(item);
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    if (auto v = r.Bool("retryRemoteLocalities")) rp->set_retry_remote_localities(*v);
+    r.Unsupported("retryIgnorePreviousHosts");
+    r.Unsupported("backoff");
+  });
+  h.Object("fault", [&](ObjectReader& f) {
+    auto* fi = route.mutable_fault();
+    f.Object("delay", [&](ObjectReader& d) {
+      if (auto v = d.DurationMs("fixedDelay")) fi->set_delay_ms(*v);
+      d.Unsupported("exponentialDelay");
+      if (auto p = DecodePercent(d, "percentage")) {
+        fi->set_delay_percent(*p);
+      } else if (auto v = d.Int("percent", 0, 100)) {
+        fi->set_delay_percent(static_cast<double>(*v));
+      } else {
+        fi->set_delay_percent(100);
+      }
+    });
+    f.Object("abort", [&](ObjectReader& a) {
+      if (auto v = a.Int("httpStatus", 200, 599)) fi->set_abort_http_status(static_cast<uint32_t>(*v));
+      a.Unsupported("grpcStatus");
+      a.Unsupported("http2Error");
+      fi->set_abort_percent(DecodePercent(a, "percentage").value_or(100));
+    });
+  });
+  auto add_mirror = [&](ObjectReader& m, double percent) {
+    uint32_t port = 0;
+    DestinationRef ref = DecodeDestination(m, &port);
+    pb::Mirror* mirror = route.add_mirrors();
+    mirror->set_hostname(ref.host.host);
+    mirror->set_subset(ref.subset);
+    mirror->set_port(port);
+    mirror->set_percent(percent);
+    out.mirrors.push_back(std::move(ref));
+  };
+  double mirror_percent = 100;
+  if (auto p = DecodePercent(h, "mirrorPercentage")) {
+    mirror_percent = *p;
+  } else if (auto v = h.Int("mirrorPercent", 0, 100)) {
+    mirror_percent = static_cast<double>(*v);
+  }
+  h.Object("mirror", [&](ObjectReader& m) { add_mirror(m, mirror_percent); });
+  h.ObjectList("mirrors", [&](ObjectReader& m, size_t) {
+    double pct = 100;
+    if (auto p = DecodePercent(m, "percentage")) pct = *p;
+    m.Object("destination", [&](ObjectReader& d) { add_mirror(d, pct); });
+  });
+  DecodeHeaders(h, route.mutable_request_headers(), route.mutable_response_headers());
+  h.Unsupported("corsPolicy");
+  h.Unsupported("delegate", "delegate VirtualServices are a gateway feature");
+}
+
+void DecodeTcpRoute(ObjectReader& t, VirtualServiceSpec::Tcp& out) {
+  out.pos = {t.node().mark(), t.path()};
+  out.route.mutable_source()->set_field(t.path());
+  out.route.mutable_source()->set_line(t.node().mark().line);
+  t.ObjectList("match", [&](ObjectReader& m, size_t) {
+    pb::TcpMatch* tm = out.route.add_matches();
+    m.List("destinationSubnets", [&](yaml::Node n, const std::string& path, size_t) {
+      auto s = ScalarString(m.sink(), n, path);
+      if (!s) return;
+      if (auto c = NormalizeCidr(*s)) {
+        tm->add_destination_subnets(*c);
+      } else {
+        m.sink().Error(code::kValue, n.mark(), path, "invalid CIDR " + n.Describe());
+      }
+    });
+    if (auto v = m.Port("port")) tm->set_port(*v);
+    if (auto v = m.StringMap("sourceLabels")) tm->mutable_source_labels()->insert(v->begin(), v->end());
+    m.Ignore("gateways");
+    m.Unsupported("sourceNamespace");
+  });
+  t.ObjectList("route", [&](ObjectReader& r, size_t) {
+    pb::WeightedDestination* d = out.route.add_destinations();
+    DestinationRef ref;
+    r.Object("destination", [&](ObjectReader& dst) {
+      uint32_t port = 0;
+      ref = DecodeDestination(dst, &port);
+      d->set_port(port);
+    });
+    d->set_hostname(ref.host.host);
+    d->set_subset(ref.subset);
+    if (auto w = r.Int("weight", 0, 100)) d->set_weight(static_cast<uint32_t>(*w));
+    out.destinations.push_back(std::move(ref));
+  });
+}
+
+pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
+  pb::LoadBalancer out;
+  if (auto v = lb.Enum("simple", {"UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH",
+                                   "ROUND_ROBIN", "LEAST_REQUEST"})) {
+    if (*v == "LEAST_CONN" || *v == "LEAST_REQUEST") out.set_policy(pb::LoadBalancer::LEAST_REQUEST);
+    if (*v == "RANDOM") out.set_policy(pb::LoadBalancer::RANDOM);
+    if (*v == "PASSTHROUGH") out.set_policy(pb::LoadBalancer::PASSTHROUGH);
+    if (*v == "ROUND_ROBIN") out.set_policy(pb::LoadBalancer::ROUND_ROBIN);
+  }
+  lb.Object("consistentHash", [&](ObjectReader& ch) {
+    if (lb.Has("simple")) {
+      lb.Error(code::kValue, "simple", "set either simple or consistentHash, not both");
+    }
+    auto* c = out.mutable_consistent_hash();
+    out.set_policy(pb::LoadBalancer::RING_HASH);
+    int keys = 0;
+    if (auto v = ch.String("httpHeaderName")) {
+      c->set_http_header_name(*v);
+      ++keys;
+    }
+    ch.Object("httpCookie", [&](ObjectReader& k) {
+      auto* cookie = c->mutable_http_cookie();
+      k.Require("name");
+      if (auto v = k.String("name")) cookie->set_name(*v);
+      if (auto v = k.String("path")) cookie->set_path(*v);
+      if (auto v = k.DurationMs("ttl")) cookie->set_ttl_ms(*v);
+      ++keys;
+    });
+    if (auto v = ch.Bool("useSourceIp")) {
+      c->set_use_source_ip(*v);
+      ++keys;
+    }
+    if (auto v = ch.String("httpQueryParameterName")) {
+      c->set_http_query_parameter_name(*v);
+      ++keys;
+    }
+    if (keys != 1) {
+      ch.Error(code::kValue, "",
+               "set exactly one hash key: httpHeaderName, httpCookie, useSourceIp or "
+               "httpQueryParameterName");
+    }
+    ch.Object("ringHash", [&](ObjectReader& r) {
+      if (auto v = r.Int("minimumRingSize", 1, 8'388'608)) c->set_minimum_ring_size(*v);
+    });
+    ch.Object("maglev", [&](ObjectReader& m) {
+      out.set_policy(pb::LoadBalancer::MAGLEV);
+      if (auto v = m.Int("tableSize", 1, 5'000'011)) c->set_table_size(*v);
+    });
+    if (auto v = ch.Int("minimumRingSize", 1, 8'388'608)) c->set_minimum_ring_size(*v);
+  });
+  lb.Object("localityLbSetting", [&](ObjectReader& l) {
+    auto* loc = out.mutable_locality();
+    loc->set_enabled(l.Bool("enabled").value_or(true));
+    l.ObjectList("distribute", [&](ObjectReader& d, size_t) {
+      auto* dist = loc->add_distribute();
+      if (auto v = d.String("from")) dist->set_from(*v);
+      d.Object("to", [&](ObjectReader& to) {
+        for (size_t i = 0; i < to.node().size(); ++i) {
+          std::string k(to.node().key(i).scalar());
+          if (auto w = to.Int(k, 0, 100)) (*dist->mutable_to())[k] = static_cast<uint32_t>(*w);
+        }
+      });
+    });
+    l.ObjectList("failover", [&](ObjectReader& f, size_t) {
+      auto* fo = loc->add_failover();
+      if (auto v = f.String("from")) fo->set_from(*v);
+      if (auto v = f.String("to")) fo->set_to(*v);
+    });
+    if (auto v = l.StringList("failoverPriority")) {
+      for (auto& s : *v) loc->add_failover_priority(s);
+    }
+  });
+  if (auto v = lb.DurationMs("warmupDurationSecs")) out.set_warmup_duration_ms(*v);
+  return out;
+}
+
+pb::ConnectionPool DecodeConnectionPool(ObjectReader& cp) {
+  pb::ConnectionPool out;
+  cp.Object("tcp", [&](ObjectReader& t) {
+    if (auto v = t.Int("maxConnections", 1, INT32_MAX)) out.set_max_connections(*v);
+    if (auto v = t.DurationMs("connectTimeout")) out.set_connect_timeout_ms(*v);
+    if (auto v = t.DurationMs("idleTimeout")) out.set_idle_timeout_ms(*v);
+    t.Object("tcpKeepalive", [&](ObjectReader& k) {
+      out.set_tcp_keepalive(true);
+      k.Ignore("probes");
+      k.Ignore("time");
+      k.Ignore("interval");
+    });
+    t.Unsupported("maxConnectionDuration");
+  });
+  cp.Object("http", [&](ObjectReader& h) {
+    if (auto v = h.Int("http1MaxPendingRequests", 1, INT32_MAX)) out.set_http1_max_pending_requests(*v);
+    if (auto v = h.Int("http2MaxRequests", 1, INT32_MAX)) out.set_http2_max_requests(*v);
+    if (auto v = h.Int("maxRequestsPerConnection", 0, INT32_MAX)) out.set_max_requests_per_connection(*v);
+    if (auto v = h.Int("maxRetries", 0, INT32_MAX)) out.set_max_retries(*v);
+    if (auto v = h.Int("maxConcurrentStreams", 1, INT32_MAX)) out.set_max_concurrent_streams(*v);
+    if (auto v = h.DurationMs("idleTimeout")) out.set_idle_timeout_ms(*v);
+    h.Unsupported("h2UpgradePolicy");
+    h.Unsupported("useClientProtocol");
+  });
+  return out;
+}
+
+pb::OutlierDetection DecodeOutlierDetection(ObjectReader& od) {
+  pb::OutlierDetection out;
+  if (auto v = od.Int("consecutive5xxErrors", 0, INT32_MAX)) out.set_consecutive_5xx_errors(*v);
+  if (auto v = od.Int("consecutiveErrors", 0, INT32_MAX)) {
+    od.Warning(code::kValue, "consecutiveErrors",
+               "consecutiveErrors is deprecated; use consecutive5xxErrors");
+    if (!od.Has("consecutive5xxErrors")) out.set_consecutive_5xx_errors(*v);
+  }
+  if (auto v = od.Int("consecutiveGatewayErrors", 0, INT32_MAX)) out.set_consecutive_gateway_errors(*v);
+  if (auto v = od.DurationMs("interval")) out.set_interval_ms(*v);
+  if (auto v = od.DurationMs("baseEjectionTime")) out.set_base_ejection_time_ms(*v);
+  if (auto v = od.Int("maxEjectionPercent", 0, 100)) out.set_max_ejection_percent(*v);
+  if (auto v = od.Int("minHealthPercent", 0, 100)) out.set_min_health_percent(*v);
+  if (auto v = od.Bool("splitExternalLocalOriginErrors")) out.set_split_external_local_origin_errors(*v);
+  if (auto v = od.Int("consecutiveLocalOriginFailures", 0, INT32_MAX)) out.set_consecutive_local_origin_failures(*v);
+  return out;
+}
+
+pb::ClientTls DecodeClientTls(ObjectReader& t) {
+  pb::ClientTls out;
+  if (auto v = t.Enum("mode", {"DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"})) {
+    pb::ClientTls::Mode m = pb::ClientTls::DISABLE;
+    pb::ClientTls::Mode_Parse(*v, &m);
+    out.set_mode(m);
+  }
+  if (auto v = t.String("clientCertificate")) out.set_client_certificate(*v);
+  if (auto v = t.String("privateKey")) out.set_private_key(*v);
+  if (auto v = t.String("caCertificates")) out.set_ca_certificates(*v);
+  if (auto v = t.String("credentialName")) out.set_credential_name(*v);
+  if (auto v = t.String("sni")) out.set_sni(*v);
+  if (auto v = t.StringList("subjectAltNames")) {
+    for (auto& s : *v) out.add_subject_alt_names(s);
+  }
+  if (auto v = t.Bool("insecureSkipVerify")) out.set_insecure_skip_verify(*v);
+  t.Unsupported("caCrl");
+  return out;
+}
+
+template <class P>
+void DecodePolicyParts(ObjectReader& tp, P& out) {
+  tp.Object("loadBalancer", [&](ObjectReader& r) { out.load_balancer = DecodeLoadBalancer(r); });
+  tp.Object("connectionPool", [&](ObjectReader& r) { out.connection_pool = DecodeConnectionPool(r); });
+  tp.Object("outlierDetection", [&](ObjectReader& r) { out.outlier_detection = DecodeOutlierDetection(r); });
+  tp.Object("tls", [&](ObjectReader& r) { out.tls = DecodeClientTls(r); });
+}
+
+TrafficPolicy DecodeTrafficPolicy(ObjectReader& tp) {
+  TrafficPolicy out;
+  DecodePolicyParts(tp, out);
+  tp.ObjectList("portLevelSettings", [&](ObjectReader& p, size_t) {
+    TrafficPolicy::PortPolicy pp;
+    p.Require("port");
+    p.Object("port", [&](ObjectReader& port) {
+      if (auto v = port.Port("number")) pp.port = *v;
+    });
+    DecodePolicyParts(p, pp);
+    out.port_level.push_back(std::move(pp));
+  });
+  tp.Unsupported("tunnel");
+  tp.Unsupported("proxyProtocol");
+  tp.Unsupported("retryBudget");
+  return out;
+}
+
+std::vector<std::string> DecodeExportTo(ObjectReader& spec) {
+  std::vector<std::string> out = spec.StringList("exportTo").value_or(std::vector<std::string>{});
+  for (const auto& e : out) {
+    if (e != "*" && e != ".") {
+      spec.Warning(code::kUnsupported, "exportTo",
+                   "exportTo \"" + e + "\": weft exports to all namespaces (\"*\") or own (\".\")");
+    }
+  }
+  return out;
+}
+
+std::vector<HostRef> DecodeHosts(ObjectReader& spec) {
+  std::vector<HostRef> hosts;
+  spec.List("hosts", [&](yaml::Node n, const std::string& path, size_t) {
+    if (auto s = ScalarString(spec.sink(), n, path)) hosts.push_back({*s, {n.mark(), path}});
+  });
+  return hosts;
+}
+
+}  // namespace
+
+void DecodeVirtualService(ObjectReader& root, VirtualServiceSpec& out) {
+  if (!root.Require("spec")) return;
+  root.Object("spec", [&](ObjectReader& spec) {
+    spec.Require("hosts");
+    out.hosts = DecodeHosts(spec);
+    out.gateways_pos = PosOf(spec, "gateways");
+    if (auto g = spec.StringList("gateways")) out.gateways = *g;
+    spec.ObjectList("http", [&](ObjectReader& h, size_t i) {
+      VirtualServiceSpec::Http http;
+      DecodeHttpRoute(h, i, http);
+      out.http.push_back(std::move(http));
+    });
+    spec.ObjectList("tcp", [&](ObjectReader& t, size_t) {
+      VirtualServiceSpec::Tcp tcp;
+      DecodeTcpRoute(t, tcp);
+      out.tcp.push_back(std::move(tcp));
+    });
+    spec.Unsupported("tls", "TLS (SNI) routes are not implemented; TCP routes are");
+    out.export_to = DecodeExportTo(spec);
+  });
+}
+
+void DecodeDestinationRule(ObjectReader& root, DestinationRuleSpec& out) {
+  if (!root.Require("spec")) return;
+  root.Object("spec", [&](ObjectReader& spec) {
+    spec.Require("host");
+    out.host.pos = PosOf(spec, "host");
+    if (auto v = spec.String("host")) out.host.host = *v;
+    spec.Object("trafficPolicy", [&](ObjectReader& tp) { out.policy = DecodeTrafficPolicy(tp); });
+    spec.ObjectList("subsets", [&](ObjectReader& s, size_t) {
+      DestinationRuleSpec::Subset subset;
+      subset.pos = {s.node().mark(), s.path()};
+      s.Require("name");
+      if (auto v = s.String("name")) subset.name = *v;
+      if (auto v = s.StringMap("labels")) subset.labels = *v;
+      s.Object("trafficPolicy", [&](ObjectReader& tp) { subset.policy = DecodeTrafficPolicy(tp); });
+      for (const auto& other : out.subsets) {
+        if (other.name == subset.name && !subset.name.empty()) {
+          s.Error(code::kConflict, "name", "duplicate subset name \"" + subset.name + "\"");
+        }
+      }
+      out.subsets.push_back(std::move(subset));
+    });
+    out.export_to = DecodeExportTo(spec);
+    spec.Unsupported("workloadSelector", "the rule applies to every client");
+  });
+}
+
+void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
+  if (!root.Require("spec")) return;
+  root.Object("spec", [&](ObjectReader& spec) {
+    spec.Require("hosts");
+    out.hosts = DecodeHosts(spec);
+    spec.List("addresses", [&](yaml::Node n, const std::string& path, size_t) {
+      auto s = ScalarString(spec.sink(), n, path);
+      if (!s) return;
+      if (auto c = NormalizeCidr(*s)) {
+        out.addresses.push_back(*s);
+      } else {
+        spec.sink().Error(code::kValue, n.mark(), path, "invalid address or CIDR " + n.Describe());
+      }
+    });
+    spec.ObjectList("ports", [&](ObjectReader& p, size_t) {
+      ServiceEntrySpec::Port port;
+      p.Require("number");
+      if (auto v = p.Port("number")) port.number = *v;
+      if (auto v = p.String("protocol")) port.protocol = *v;
+      if (auto v = p.String("name")) port.name = *v;
+      if (auto v = p.Port("targetPort")) port.target_port = *v;
+      out.ports.push_back(std::move(port));
+    });
+    if (auto v = spec.Enum("location", {"MESH_EXTERNAL", "MESH_INTERNAL"})) out.location = *v;
+    if (auto v = spec.Enum("resolution", {"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"})) {
+      out.resolution = *v;
+    }
+    spec.ObjectList("endpoints", [&](ObjectReader& e, size_t) {
+      ServiceEntrySpec::Endpoint ep;
+      ep.pos = {e.node().mark(), e.path()};
+      if (auto v = e.String("address")) ep.address = *v;
+      if (auto n = e.Raw("ports"); n && n->IsMap()) {
+        ObjectReader ports(e.sink(), *n, e.Child("ports"));
+        for (size_t i = 0; i < n->size(); ++i) {
+          std::string k(n->key(i).scalar());
+          if (auto v = ports.Port(k)) ep.ports[k] = *v;
+        }
+      }
+      if (auto v = e.StringMap("labels")) ep.labels = *v;
+      if (auto v = e.String("locality")) ep.locality = *v;
+      if (auto v = e.Int("weight", 0, UINT32_MAX)) ep.weight = static_cast<uint32_t>(*v);
+      if (auto v = e.String("serviceAccount")) ep.service_account = *v;
+      e.Unsupported("network");
+      out.endpoints.push_back(std::move(ep));
+    });
+    out.workload_selector = DecodeWorkloadSelector(spec, "workloadSelector");
+    out.export_to = DecodeExportTo(spec);
+    spec.Unsupported("subjectAltNames");
+  });
+}
+
+}  // namespace weft::policy

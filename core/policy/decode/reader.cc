@@ -1,0 +1,294 @@
+#include "core/policy/decode/reader.h"
+
+#include "core/policy/decode/values.h"
+
+namespace weft::policy {
+
+ObjectReader::ObjectReader(DiagnosticSink& sink, yaml::Node node, std::string path)
+    : sink_(sink), node_(node), path_(std::move(path)) {
+  if (node_.valid() && !node_.IsMap() && !node_.IsNull()) {
+    sink_.Error(code::kType, node_.mark(), path_,
+                "expected a mapping, got " + node_.Describe());
+  }
+  seen_.assign(node_.IsMap() ? node_.size() : 0, false);
+}
+
+ObjectReader::~ObjectReader() {
+  if (!node_.IsMap() || ignore_others_) return;
+  for (size_t i = 0; i < seen_.size(); ++i) {
+    if (seen_[i]) continue;
+    yaml::Node k = node_.key(i);
+    std::string name = k.IsScalar() ? std::string(k.scalar()) : k.Describe();
+    sink_.Error(code::kUnknownField, k.mark(), Child(name), "unknown field \"" + name + "\"");
+  }
+}
+
+std::string ObjectReader::Child(std::string_view key) const {
+  if (path_.empty()) return std::string(key);
+  std::string p = path_;
+  p += '.';
+  p += key;
+  return p;
+}
+
+bool ObjectReader::Has(std::string_view key) const {
+  auto v = node_.Find(key);
+  return v && !v->IsNull();
+}
+
+yaml::Mark ObjectReader::MarkOf(std::string_view key) const {
+  if (!node_.IsMap()) return node_.mark();
+  for (size_t i = 0; i < node_.size(); ++i) {
+    if (node_.key(i).scalar() == key) {
+      yaml::Node v = node_.value(i);
+      return v.IsNull() ? node_.key(i).mark() : v.mark();
+    }
+  }
+  return node_.mark();
+}
+
+std::optional<yaml::Node> ObjectReader::Take(std::string_view key) {
+  if (!node_.IsMap()) return std::nullopt;
+  std::optional<yaml::Node> found;
+  for (size_t i = 0; i < node_.size(); ++i) {
+    yaml::Node k = node_.key(i);
+    if (!k.IsScalar() || k.scalar() != key) continue;
+    if (seen_[i] || found) {
+      sink_.Error(code::kConflict, k.mark(), Child(key),
+                  "duplicate field \"" + std::string(key) + "\"");
+      seen_[i] = true;
+      continue;
+    }
+    seen_[i] = true;
+    found = node_.value(i);
+  }
+  if (found && found->IsNull()) return std::nullopt;
+  return found;
+}
+
+std::optional<yaml::Node> ObjectReader::Raw(std::string_view key) { return Take(key); }
+
+std::optional<std::string_view> ObjectReader::ScalarOf(std::string_view key, yaml::Node n,
+                                                       std::string_view what) {
+  if (!n.IsScalar()) {
+    sink_.Error(code::kType, n.mark(), Child(key),
+                "expected " + std::string(what) + ", got " + n.Describe());
+    return std::nullopt;
+  }
+  return n.scalar();
+}
+
+std::optional<std::string> ObjectReader::String(std::string_view key) {
+  auto n = Take(key);
+  if (!n) return std::nullopt;
+  auto s = ScalarOf(key, *n, "a string");
+  if (!s) return std::nullopt;
+  return std::string(*s);
+}
+
+std::optional<std::string> ObjectReader::Text(std::string_view key) { return String(key); }
+
+std::optional<int64_t> ObjectReader::Int(std::string_view key, int64_t min, int64_t max) {
+  auto n = Take(key);
+  if (!n) return std::nullopt;
+  auto s = ScalarOf(key, *n, "an integer");
+  if (!s) return std::nullopt;
+  auto v = n->style() == yaml::ScalarStyle::kPlain ? ParseInt(*s) : std::nullopt;
+  if (!v) {
+    sink_.Error(code::kType, n->mark(), Child(key), "expected an integer, got " + n->Describe());
+    return std::nullopt;
+  }
+  if (*v < min || *v > max) {
+    sink_.Error(code::kValue, n->mark(), Child(key),
+                std::to_string(*v) + " is out of range [" + std::to_string(min) + ", " +
+                    std::to_string(max) + "]");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<double> ObjectReader::Double(std::string_view key, double min, double max) {
+  auto n = Take(key);
+  if (!n) return std::nullopt;
+  auto s = ScalarOf(key, *n, "a number");
+  if (!s) return std::nullopt;
+  auto v = n->style() == yaml::ScalarStyle::kPlain ? ParseDouble(*s) : std::nullopt;
+  if (!v) {
+    sink_.Error(code::kType, n->mark(), Child(key), "expected a number, got " + n->Describe());
+    return std::nullopt;
+  }
+  if (*v < min || *v > max) {
+    sink_.Error(code::kValue, n->mark(), Child(key),
+                std::string(*s) + " is out of range [" + std::to_string(min) + ", " +
+                    std::to_string(max) + "]");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<bool> ObjectReader::Bool(std::string_view key) {
+  auto n = Take(key);
+  if (!n) return std::nullopt;
+  auto s = ScalarOf(key, *n, "a boolean");
+  if (!s) return std::nullopt;
+  auto v = n->style() == yaml::ScalarStyle::kPlain ? ParseBool(*s) : std::nullopt;
+  if (!v) {
+    sink_.Error(code::kType, n->mark(), Child(key),
+                "expected a boolean (true or false), got " + n->Describe());
+  }
+  return v;
+}
+
+std::optional<uint64_t> ObjectReader::DurationMs(std::string_view key) {
+  auto n = Take(key);
+  if (!n) return std::nullopt;
+  auto s = ScalarOf(key, *n, "a duration");
+  if (!s) return std::nullopt;
+  std::string why;
+  auto ns = ParseDuration(*s, &why);
+  if (!ns) {
+    sink_.Error(code::kDuration, n->mark(), Child(key),
+                "invalid duration " + n->Describe() + ": " + why);
+    return std::nullopt;
+  }
+  return NanosToMillis(*ns);
+}
+
+std::optional<std::string> ObjectReader::Enum(std::string_view key,
+                                              const std::vector<std::string_view>& allowed) {
+  auto n = Take(key);
+  if (!n) return std::nullopt;
+  auto s = ScalarOf(key, *n, "a string");
+  if (!s) return std::nullopt;
+  for (auto a : allowed) {
+    if (a == *s) return std::string(*s);
+  }
+  std::string list;
+  for (auto a : allowed) {
+    if (!list.empty()) list += ", ";
+    list += a;
+  }
+  sink_.Error(code::kValue, n->mark(), Child(key),
+              "invalid value " + n->Describe() + "; expected one of: " + list);
+  return std::nullopt;
+}
+
+std::optional<std::map<std::string, std::string>> ObjectReader::StringMap(std::string_view key) {
+  auto n = Take(key);
+  if (!n) return std::nullopt;
+  if (!n->IsMap()) {
+    sink_.Error(code::kType, n->mark(), Child(key),
+                "expected a mapping of strings, got " + n->Describe());
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i < n->size(); ++i) {
+    yaml::Node k = n->key(i);
+    yaml::Node v = n->value(i);
+    std::string kp = Child(key) + "." + std::string(k.scalar());
+    if (!k.IsScalar()) {
+      sink_.Error(code::kType, k.mark(), Child(key), "expected a string key, got " + k.Describe());
+      continue;
+    }
+    if (v.IsNull()) {
+      out[std::string(k.scalar())] = "";
+      continue;
+    }
+    if (!v.IsScalar()) {
+      sink_.Error(code::kType, v.mark(), kp, "expected a string, got " + v.Describe());
+      continue;
+    }
+    out[std::string(k.scalar())] = std::string(v.scalar());
+  }
+  return out;
+}
+
+std::optional<std::string> ScalarString(DiagnosticSink& sink, yaml::Node n,
+                                        const std::string& path) {
+  if (!n.IsScalar()) {
+    sink.Error(code::kType, n.mark(), path, "expected a string, got " + n.Describe());
+    return std::nullopt;
+  }
+  return std::string(n.scalar());
+}
+
+std::optional<std::vector<std::string>> ObjectReader::StringList(std::string_view key) {
+  auto n = Take(key);
+  if (!n) return std::nullopt;
+  if (!n->IsSeq()) {
+    sink_.Error(code::kType, n->mark(), Child(key),
+                "expected a list of strings, got " + n->Describe());
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n->size(); ++i) {
+    auto s = ScalarString(sink_, n->item(i), Child(key) + "[" + std::to_string(i) + "]");
+    if (s) out.push_back(std::move(*s));
+  }
+  return out;
+}
+
+void ObjectReader::Object(std::string_view key, const std::function<void(ObjectReader&)>& fn) {
+  auto n = Take(key);
+  if (!n) return;
+  ObjectReader r(sink_, *n, Child(key));
+  if (r.is_map()) fn(r);
+}
+
+void ObjectReader::ObjectList(std::string_view key,
+                              const std::function<void(ObjectReader&, size_t)>& fn) {
+  auto n = Take(key);
+  if (!n) return;
+  if (!n->IsSeq()) {
+    sink_.Error(code::kType, n->mark(), Child(key), "expected a list, got " + n->Describe());
+    return;
+  }
+  for (size_t i = 0; i < n->size(); ++i) {
+    ObjectReader r(sink_, n->item(i), Child(key) + "[" + std::to_string(i) + "]");
+    if (r.is_map() || n->item(i).IsNull()) fn(r, i);
+  }
+}
+
+void ObjectReader::List(std::string_view key,
+                        const std::function<void(yaml::Node, const std::string&, size_t)>& fn) {
+  auto n = Take(key);
+  if (!n) return;
+  if (!n->IsSeq()) {
+    sink_.Error(code::kType, n->mark(), Child(key), "expected a list, got " + n->Describe());
+    return;
+  }
+  for (size_t i = 0; i < n->size(); ++i) {
+    fn(n->item(i), Child(key) + "[" + std::to_string(i) + "]", i);
+  }
+}
+
+void ObjectReader::Ignore(std::string_view key) { Take(key); }
+
+void ObjectReader::Unsupported(std::string_view key, std::string_view why) {
+  if (!Has(key)) {
+    Take(key);
+    return;
+  }
+  yaml::Mark m = MarkOf(key);
+  Take(key);
+  std::string msg = "field \"" + std::string(key) + "\" is not supported by weft and is ignored";
+  if (!why.empty()) msg += ": " + std::string(why);
+  sink_.Warning(code::kUnsupported, m, Child(key), msg);
+}
+
+bool ObjectReader::Require(std::string_view key) {
+  if (Has(key)) return true;
+  sink_.Error(code::kMissingField, node_.mark(), Child(key),
+              "required field \"" + std::string(key) + "\" is missing");
+  return false;
+}
+
+void ObjectReader::Error(std::string_view c, std::string_view key, std::string message) {
+  sink_.Error(c, MarkOf(key), key.empty() ? path_ : Child(key), std::move(message));
+}
+
+void ObjectReader::Warning(std::string_view c, std::string_view key, std::string message) {
+  sink_.Warning(c, MarkOf(key), key.empty() ? path_ : Child(key), std::move(message));
+}
+
+}  // namespace weft::policy

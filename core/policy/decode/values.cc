@@ -1,0 +1,159 @@
+#include "core/policy/decode/values.h"
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+namespace weft::policy {
+
+std::optional<uint64_t> ParseDuration(std::string_view text, std::string* error) {
+  auto fail = [&](std::string why) -> std::optional<uint64_t> {
+    if (error) *error = std::move(why);
+    return std::nullopt;
+  };
+  const std::string expected =
+      "expected a number followed by a unit (h, m, s, ms, us, ns), e.g. \"5s\" or \"1m30s\"";
+  if (text.empty()) return fail("empty duration; " + expected);
+  if (text == "0") return 0;
+  long double total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+      ++i;
+    if (i == start) return fail(expected);
+    std::string number(text.substr(start, i - start));
+    char* end = nullptr;
+    long double value = std::strtold(number.c_str(), &end);
+    if (end != number.c_str() + number.size()) return fail(expected);
+    size_t ustart = i;
+    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.')
+      ++i;
+    std::string_view unit = text.substr(ustart, i - ustart);
+    long double scale;
+    if (unit == "h") {
+      scale = 3600e9L;
+    } else if (unit == "m") {
+      scale = 60e9L;
+    } else if (unit == "s") {
+      scale = 1e9L;
+    } else if (unit == "ms") {
+      scale = 1e6L;
+    } else if (unit == "us" || unit == "\xc2\xb5s") {
+      scale = 1e3L;
+    } else if (unit == "ns") {
+      scale = 1;
+    } else if (unit.empty()) {
+      return fail("missing unit; " + expected);
+    } else {
+      return fail("unknown unit \"" + std::string(unit) + "\"; " + expected);
+    }
+    total += value * scale;
+  }
+  if (total > 1e19L) return fail("duration out of range");
+  return static_cast<uint64_t>(std::llround(static_cast<double>(total)));
+}
+
+std::optional<int64_t> ParseInt(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  bool neg = false;
+  size_t i = 0;
+  if (text[0] == '-' || text[0] == '+') {
+    neg = text[0] == '-';
+    i = 1;
+  }
+  int base = 10;
+  if (text.substr(i, 2) == "0x") {
+    base = 16;
+    i += 2;
+  } else if (text.substr(i, 2) == "0o") {
+    base = 8;
+    i += 2;
+  }
+  if (i >= text.size()) return std::nullopt;
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), v, base);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return neg ? -v : v;
+}
+
+std::optional<double> ParseDouble(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::string s(text);
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || errno != 0 || std::isnan(v)) return std::nullopt;
+  return v;
+}
+
+std::optional<bool> ParseBool(std::string_view t) {
+  if (t == "true" || t == "True" || t == "TRUE") return true;
+  if (t == "false" || t == "False" || t == "FALSE") return false;
+  return std::nullopt;
+}
+
+bool IsIpAddress(std::string_view text) {
+  std::string s(text);
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+std::optional<std::string> NormalizeCidr(std::string_view text) {
+  size_t slash = text.find('/');
+  std::string addr(text.substr(0, slash));
+  unsigned char buf[16];
+  int family;
+  int max_bits;
+  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) {
+    family = AF_INET;
+    max_bits = 32;
+  } else if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) {
+    family = AF_INET6;
+    max_bits = 128;
+  } else {
+    return std::nullopt;
+  }
+  int bits = max_bits;
+  if (slash != std::string_view::npos) {
+    auto b = ParseInt(text.substr(slash + 1));
+    if (!b || *b < 0 || *b > max_bits) return std::nullopt;
+    bits = static_cast<int>(*b);
+  }
+  // Zero the host bits so that equal networks print equally.
+  int bytes = max_bits / 8;
+  for (int i = 0; i < bytes; ++i) {
+    int keep = bits - i * 8;
+    if (keep >= 8) continue;
+    buf[i] &= keep <= 0 ? 0 : static_cast<unsigned char>(0xff << (8 - keep));
+  }
+  char out[INET6_ADDRSTRLEN];
+  inet_ntop(family, buf, out, sizeof(out));
+  return std::string(out) + "/" + std::to_string(bits);
+}
+
+bool IsDnsLabel(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && !(c == '-' && i > 0 && i + 1 < s.size())) return false;
+  }
+  return true;
+}
+
+bool IsDnsSubdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    if (!IsDnsLabel(s.substr(start, dot == s.npos ? s.npos : dot - start))) return false;
+    if (dot == s.npos) return true;
+    start = dot + 1;
+  }
+}
+
+}  // namespace weft::policy

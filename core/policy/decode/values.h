@@ -1,0 +1,35 @@
+#pragma once
+
+// Parsing of scalar values as Kubernetes, Istio and Gateway API write them.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace weft::policy {
+
+// Go-style durations as Istio accepts them: one or more <number><unit> with units h, m, s, ms,
+// us (or µs), ns, e.g. "5s", "1.5s", "1m30s", "100ms". Returns nanoseconds, or nullopt with a
+// reason in `error`.
+std::optional<uint64_t> ParseDuration(std::string_view text, std::string* error);
+
+// Milliseconds from nanoseconds, rounding up so that "500us" is not silently zero.
+inline uint64_t NanosToMillis(uint64_t ns) { return (ns + 999'999) / 1'000'000; }
+
+// YAML 1.2 core schema integers (decimal, optional sign, 0x hex, 0o octal).
+std::optional<int64_t> ParseInt(std::string_view text);
+std::optional<double> ParseDouble(std::string_view text);
+std::optional<bool> ParseBool(std::string_view text);
+
+// IPv4 or IPv6 address in text form; normalised (e.g. "::ffff:0:1" kept as IPv6).
+bool IsIpAddress(std::string_view text);
+// "10.0.0.0/8", "2001:db8::/32" or a bare address (made /32 or /128). Returns the canonical
+// CIDR text, or nullopt.
+std::optional<std::string> NormalizeCidr(std::string_view text);
+
+// RFC 1123 DNS label / subdomain, as Kubernetes validates object names.
+bool IsDnsLabel(std::string_view s);
+bool IsDnsSubdomain(std::string_view s);
+
+}  // namespace weft::policy

@@ -1,0 +1,266 @@
+#include "core/yaml/document.h"
+
+#include <yaml.h>
+
+#include <memory>
+#include <unordered_map>
+
+namespace weft::yaml {
+
+NodeType Node::type() const { return doc_ ? doc_->nodes_[index_].type : NodeType::kNull; }
+
+Mark Node::mark() const {
+  if (!doc_) return {};
+  const auto& r = doc_->nodes_[index_];
+  return {r.line, r.column};
+}
+
+std::string_view Node::scalar() const {
+  if (!doc_) return {};
+  const auto& r = doc_->nodes_[index_];
+  if (r.type != NodeType::kScalar) return {};
+  return std::string_view(doc_->text_).substr(r.first, r.count);
+}
+
+ScalarStyle Node::style() const { return doc_ ? doc_->nodes_[index_].style : ScalarStyle::kPlain; }
+
+size_t Node::size() const {
+  if (!doc_) return 0;
+  const auto& r = doc_->nodes_[index_];
+  return (r.type == NodeType::kMap || r.type == NodeType::kSeq) ? r.count : 0;
+}
+
+Node Node::key(size_t i) const {
+  return Node(doc_, doc_->children_[doc_->nodes_[index_].first + 2 * i]);
+}
+
+Node Node::value(size_t i) const {
+  return Node(doc_, doc_->children_[doc_->nodes_[index_].first + 2 * i + 1]);
+}
+
+Node Node::item(size_t i) const {
+  return Node(doc_, doc_->children_[doc_->nodes_[index_].first + i]);
+}
+
+std::optional<Node> Node::Find(std::string_view k) const {
+  if (!IsMap()) return std::nullopt;
+  for (size_t i = 0, n = size(); i < n; ++i) {
+    Node kn = key(i);
+    if (kn.IsScalar() && kn.scalar() == k) return value(i);
+  }
+  return std::nullopt;
+}
+
+std::string Node::Describe() const {
+  switch (type()) {
+    case NodeType::kNull:
+      return "null";
+    case NodeType::kMap:
+      return "a mapping";
+    case NodeType::kSeq:
+      return "a list";
+    case NodeType::kScalar: {
+      std::string s(scalar());
+      if (s.size() > 60) s = s.substr(0, 57) + "...";
+      return "\"" + s + "\"";
+    }
+  }
+  return "?";
+}
+
+// Builds a Document from libyaml events.
+class DocumentBuilder {
+ public:
+  explicit DocumentBuilder(uint32_t first_line) : line_offset_(first_line - 1) {}
+
+  // Returns false and fills `error` on a syntax error.
+  bool Build(std::string_view text, Document& doc, SyntaxError& error);
+
+ private:
+  uint32_t AddNode(Document& doc, NodeType type, ScalarStyle style, const yaml_mark_t& m) {
+    doc.nodes_.push_back({type, style, static_cast<uint32_t>(m.line) + 1 + line_offset_,
+                          static_cast<uint32_t>(m.column) + 1, 0, 0});
+    return static_cast<uint32_t>(doc.nodes_.size() - 1);
+  }
+  void AddChild(uint32_t index) {
+    if (!stack_.empty()) stack_.back().kids.push_back(index);
+  }
+
+  struct Frame {
+    uint32_t index;
+    std::vector<uint32_t> kids;
+  };
+  uint32_t line_offset_;
+  std::vector<Frame> stack_;
+  std::unordered_map<std::string, uint32_t> anchors_;
+};
+
+bool DocumentBuilder::Build(std::string_view text, Document& doc, SyntaxError& error) {
+  yaml_parser_t parser;
+  yaml_parser_initialize(&parser);
+  std::unique_ptr<yaml_parser_t, void (*)(yaml_parser_t*)> guard(&parser, yaml_parser_delete);
+  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()),
+                               text.size());
+  doc.text_.reserve(text.size() / 2);
+  int documents = 0;
+  for (;;) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) {
+      const yaml_mark_t& m = parser.problem ? parser.problem_mark : parser.context_mark;
+      error.mark = {static_cast<uint32_t>(m.line) + 1 + line_offset_,
+                    static_cast<uint32_t>(m.column) + 1};
+      error.message = parser.problem ? parser.problem : "invalid YAML";
+      if (parser.context) error.message = std::string(parser.context) + ": " + error.message;
+      return false;
+    }
+    std::unique_ptr<yaml_event_t, void (*)(yaml_event_t*)> ev_guard(&ev, yaml_event_delete);
+    switch (ev.type) {
+      case YAML_STREAM_END_EVENT:
+        return true;
+      case YAML_DOCUMENT_START_EVENT:
+        if (++documents > 1) {
+          // ParseStream splits at "---"; a second document here means a marker it could not
+          // see (e.g. "..." followed by content). Report rather than merge silently.
+          error.mark = {static_cast<uint32_t>(ev.start_mark.line) + 1 + line_offset_, 1};
+          error.message = "unexpected second document in one section";
+          return false;
+        }
+        break;
+      case YAML_SCALAR_EVENT: {
+        const auto& s = ev.data.scalar;
+        std::string_view value(reinterpret_cast<const char*>(s.value), s.length);
+        ScalarStyle style = ScalarStyle::kPlain;
+        if (s.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+            s.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE) {
+          style = ScalarStyle::kQuoted;
+        } else if (s.style == YAML_LITERAL_SCALAR_STYLE || s.style == YAML_FOLDED_SCALAR_STYLE) {
+          style = ScalarStyle::kBlock;
+        }
+        bool is_null = style == ScalarStyle::kPlain &&
+                       (value.empty() || value == "~" || value == "null" || value == "Null" ||
+                        value == "NULL");
+        uint32_t idx = AddNode(doc, is_null ? NodeType::kNull : NodeType::kScalar, style,
+                               ev.start_mark);
+        doc.nodes_[idx].first = static_cast<uint32_t>(doc.text_.size());
+        doc.nodes_[idx].count = static_cast<uint32_t>(value.size());
+        doc.text_.append(value);
+        if (s.anchor) anchors_[reinterpret_cast<const char*>(s.anchor)] = idx;
+        AddChild(idx);
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT: {
+        bool seq = ev.type == YAML_SEQUENCE_START_EVENT;
+        uint32_t idx =
+            AddNode(doc, seq ? NodeType::kSeq : NodeType::kMap, ScalarStyle::kPlain, ev.start_mark);
+        const yaml_char_t* anchor =
+            seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor;
+        if (anchor) anchors_[reinterpret_cast<const char*>(anchor)] = idx;
+        AddChild(idx);
+        stack_.push_back({idx, {}});
+        break;
+      }
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: {
+        Frame& f = stack_.back();
+        auto& rec = doc.nodes_[f.index];
+        rec.first = static_cast<uint32_t>(doc.children_.size());
+        rec.count = static_cast<uint32_t>(rec.type == NodeType::kMap ? f.kids.size() / 2
+                                                                     : f.kids.size());
+        doc.children_.insert(doc.children_.end(), f.kids.begin(), f.kids.end());
+        stack_.pop_back();
+        break;
+      }
+      case YAML_ALIAS_EVENT: {
+        auto it = anchors_.find(reinterpret_cast<const char*>(ev.data.alias.anchor));
+        if (it == anchors_.end()) {
+          error.mark = {static_cast<uint32_t>(ev.start_mark.line) + 1 + line_offset_,
+                        static_cast<uint32_t>(ev.start_mark.column) + 1};
+          error.message = "unknown alias";
+          return false;
+        }
+        AddChild(it->second);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+ParsedDocument ParseDocument(std::string_view text, uint32_t first_line) {
+  ParsedDocument out;
+  out.first_line = first_line;
+  out.text = text;
+  Document doc;
+  SyntaxError err;
+  DocumentBuilder builder(first_line);
+  if (builder.Build(text, doc, err)) {
+    out.doc = std::move(doc);
+  } else {
+    out.error = std::move(err);
+  }
+  return out;
+}
+
+namespace {
+
+bool IsMarkerLine(std::string_view line, std::string_view marker) {
+  if (line.substr(0, 3) != marker) return false;
+  return line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r';
+}
+
+// True when the section holds nothing but comments, blank lines and directives.
+bool IsBlank(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t eol = s.find('\n', i);
+    std::string_view line = s.substr(i, eol == std::string_view::npos ? s.npos : eol - i);
+    size_t p = line.find_first_not_of(" \t\r");
+    if (p != std::string_view::npos && line[p] != '#' && line[p] != '%' &&
+        !IsMarkerLine(line, "---") && !IsMarkerLine(line, "...")) {
+      return false;
+    }
+    if (eol == std::string_view::npos) break;
+    i = eol + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<Section> SplitStream(std::string_view text) {
+  // A "---" at column 0 always starts a document in YAML 1.2, even inside block or quoted
+  // scalars, so splitting on such lines is exact.
+  std::vector<Section> out;
+  size_t start = 0;
+  uint32_t start_line = 1;
+  uint32_t line_no = 1;
+  auto flush = [&](size_t end) {
+    std::string_view section = text.substr(start, end - start);
+    if (!IsBlank(section)) out.push_back({start_line, section});
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t eol = text.find('\n', i);
+    size_t next = eol == std::string_view::npos ? text.size() : eol + 1;
+    std::string_view line = text.substr(i, next - i);
+    if (i > start && IsMarkerLine(line, "---")) {
+      flush(i);
+      start = i;
+      start_line = line_no;
+    }
+    i = next;
+    ++line_no;
+  }
+  if (start < text.size()) flush(text.size());
+  return out;
+}
+
+std::vector<ParsedDocument> ParseStream(std::string_view text) {
+  std::vector<ParsedDocument> out;
+  for (const Section& s : SplitStream(text)) out.push_back(ParseDocument(s.text, s.first_line));
+  return out;
+}
+
+}  // namespace weft::yaml

@@ -1,0 +1,119 @@
+#pragma once
+
+// A compact, read-only YAML document tree that remembers where every node came from.
+//
+// Why not yaml-cpp: the policy compiler must parse a 30 MB mesh in well under a second and
+// report file:line:column for every field; yaml-cpp parses ~2 MB/s here, libyaml's event
+// parser ~35 MB/s (docs/architecture.md, "Dependencies"). This tree is built from libyaml
+// events into two flat arrays, so a document costs a handful of allocations.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weft::yaml {
+
+// 1-based position in the source text.
+struct Mark {
+  uint32_t line = 0;
+  uint32_t column = 0;
+};
+
+enum class NodeType : uint8_t { kNull, kScalar, kMap, kSeq };
+enum class ScalarStyle : uint8_t { kPlain, kQuoted, kBlock };
+
+class Document;
+
+// A handle to one node of a Document; cheap to copy, valid while the Document lives.
+class Node {
+ public:
+  Node() = default;
+
+  bool valid() const { return doc_ != nullptr; }
+  NodeType type() const;
+  bool IsNull() const { return type() == NodeType::kNull; }
+  bool IsScalar() const { return type() == NodeType::kScalar; }
+  bool IsMap() const { return type() == NodeType::kMap; }
+  bool IsSeq() const { return type() == NodeType::kSeq; }
+  Mark mark() const;
+
+  // Scalars: the text as written (after YAML unquoting/folding). Empty for non-scalars.
+  std::string_view scalar() const;
+  ScalarStyle style() const;
+
+  // Maps: number of key/value pairs. Sequences: number of items.
+  size_t size() const;
+  Node key(size_t i) const;    // maps
+  Node value(size_t i) const;  // maps
+  Node item(size_t i) const;   // sequences
+  // Maps: the value of the first pair whose scalar key equals `key`.
+  std::optional<Node> Find(std::string_view key) const;
+
+  // A short description for error messages: "a mapping", "a list", "the string \"x\"".
+  std::string Describe() const;
+
+ private:
+  friend class Document;
+  friend class DocumentBuilder;
+  Node(const Document* doc, uint32_t index) : doc_(doc), index_(index) {}
+  const Document* doc_ = nullptr;
+  uint32_t index_ = 0;
+};
+
+// One YAML document ("---" section) of a stream.
+class Document {
+ public:
+  Node root() const { return nodes_.empty() ? Node() : Node(this, 0); }
+  bool empty() const { return nodes_.empty() || nodes_[0].type == NodeType::kNull; }
+
+ private:
+  friend class Node;
+  friend class DocumentBuilder;
+  struct Rec {
+    NodeType type;
+    ScalarStyle style;
+    uint32_t line;
+    uint32_t column;
+    uint32_t first;  // scalar: offset into text_; map/seq: index into children_.
+    uint32_t count;  // scalar: length; seq: items; map: pairs (children are key,value,...).
+  };
+  std::vector<Rec> nodes_;
+  std::vector<uint32_t> children_;
+  std::string text_;
+};
+
+struct SyntaxError {
+  Mark mark;
+  std::string message;
+};
+
+// One document of a stream, with its position in the file so that a consumer can name it
+// even when it failed to parse.
+struct ParsedDocument {
+  uint32_t first_line = 1;        // line of the document's first content line.
+  std::string_view text;          // the document's source text (a view into the input).
+  std::optional<Document> doc;    // absent when the document has a syntax error.
+  std::optional<SyntaxError> error;
+};
+
+// One "---" section of a stream, not yet parsed.
+struct Section {
+  uint32_t first_line = 1;
+  std::string_view text;
+};
+
+// Splits a multi-document stream at "---" lines without parsing. Sections that hold only
+// comments or whitespace are dropped.
+std::vector<Section> SplitStream(std::string_view text);
+
+// Splits a multi-document stream at "---" lines and parses each document on its own, so a
+// syntax error loses only the document it is in. `text` must outlive the result. Documents
+// that hold only comments or whitespace are dropped.
+std::vector<ParsedDocument> ParseStream(std::string_view text);
+
+// Parses exactly one document (no splitting). Line numbers start at `first_line`.
+ParsedDocument ParseDocument(std::string_view text, uint32_t first_line = 1);
+
+}  // namespace weft::yaml
