@@ -1,0 +1,130 @@
+// AuthorizationPolicy pass. Policies attached to a waypoint (targetRefs) keep their L7 rules
+// for the waypoint; the rest are enforced by the node proxy, which sees only L4: a rule that
+// needs L7 attributes cannot be evaluated there, so, as in Istio ambient, it fails closed:
+// under ALLOW it is dropped (it can never grant), under DENY its L7 parts are removed (it
+// denies more, never less).
+
+#include <algorithm>
+
+#include "core/policy/compile/passes.h"
+
+namespace weft::policy {
+
+namespace {
+
+bool IsL4ConditionKey(const std::string& key) {
+  return key == "source.ip" || key == "source.namespace" || key == "source.principal" ||
+         key == "destination.ip" || key == "destination.port";
+}
+
+// Names the L7-only attributes a rule uses; empty when the rule is pure L4.
+std::vector<std::string> L7Attributes(const pb::AuthorizationRule& r) {
+  std::vector<std::string> out;
+  if (r.request_principals_size() || r.not_request_principals_size()) out.push_back("requestPrincipals");
+  if (r.hosts_size() || r.not_hosts_size()) out.push_back("hosts");
+  if (r.methods_size() || r.not_methods_size()) out.push_back("methods");
+  if (r.paths_size() || r.not_paths_size()) out.push_back("paths");
+  for (const auto& c : r.conditions()) {
+    if (!IsL4ConditionKey(c.key())) out.push_back("when " + c.key());
+  }
+  return out;
+}
+
+void StripL7(pb::AuthorizationRule* r) {
+  r->clear_request_principals();
+  r->clear_not_request_principals();
+  r->clear_hosts();
+  r->clear_not_hosts();
+  r->clear_methods();
+  r->clear_not_methods();
+  r->clear_paths();
+  r->clear_not_paths();
+  auto* conds = r->mutable_conditions();
+  conds->erase(std::remove_if(conds->begin(), conds->end(),
+                              [](const pb::Condition& c) { return !IsL4ConditionKey(c.key()); }),
+               conds->end());
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+}  // namespace
+
+std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const ResourceIndex& index,
+                                                                  PassReport& report) {
+  std::vector<pb::AuthorizationPolicy> out;
+  const std::string& root = index.options().root_namespace;
+  for (const auto& [key, r] : index.All(Kind::kAuthorizationPolicy)) {
+    const auto& ap = r.as<AuthorizationPolicySpec>();
+    pb::AuthorizationPolicy p;
+    p.set_name(r.meta.name);
+    p.set_namespace_(r.meta.ns);
+    p.set_action(ap.action);
+    *p.mutable_source() = SourceOf(r);
+    if (ap.selector) p.mutable_selector()->insert(ap.selector->begin(), ap.selector->end());
+    if (!ap.target_refs.empty()) {
+      p.set_scope(pb::AuthorizationPolicy::WAYPOINT);
+      for (size_t i = 0; i < ap.target_refs.size(); ++i) {
+        pb::TargetRef t = ap.target_refs[i];
+        if (t.namespace_().empty()) t.set_namespace_(r.meta.ns);
+        std::string field = "spec.targetRefs[" + std::to_string(i) + "]";
+        if (t.kind() == "Service" && !index.Get(Kind::kService, t.namespace_() + "/" + t.name())) {
+          report.Warning(r, code::kReference, {{}, field},
+                         "Service " + t.namespace_() + "/" + t.name() + " does not exist");
+        } else if (t.kind() != "Service" && t.kind() != "Gateway" && t.kind() != "ServiceEntry") {
+          report.Error(r, code::kValue, {{}, field},
+                       "targetRef kind \"" + t.kind() + "\" is not supported (Service, Gateway, "
+                       "ServiceEntry)");
+        }
+        *p.add_target_refs() = std::move(t);
+      }
+      for (const auto& rule : ap.rules) *p.add_l7_rules() = rule;
+    } else {
+      p.set_scope(ap.selector ? pb::AuthorizationPolicy::WORKLOAD
+                  : r.meta.ns == root ? pb::AuthorizationPolicy::MESH
+                                      : pb::AuthorizationPolicy::NAMESPACE);
+      if (ap.action == pb::AuthorizationPolicy::AUDIT) {
+        report.Add(r, Severity::kNote, code::kUnsupported, {{}, "spec.action"},
+                   "AUDIT policies are compiled but not enforced by the node proxy");
+      }
+      for (const auto& rule : ap.rules) {
+        auto l7 = L7Attributes(rule);
+        std::string field = "spec.rules[" + std::to_string(rule.rule_index()) + "]";
+        if (l7.empty()) {
+          *p.add_rules() = rule;
+          continue;
+        }
+        p.set_l7_attributes_removed(true);
+        if (ap.action == pb::AuthorizationPolicy::ALLOW) {
+          report.Warning(r, code::kUnsupported, {{}, field},
+                         "uses L7 attributes (" + Join(l7) +
+                             ") that the node proxy cannot see; this ALLOW rule matches nothing "
+                             "(fail closed). Attach the policy to a waypoint with targetRefs");
+        } else {
+          pb::AuthorizationRule stripped = rule;
+          StripL7(&stripped);
+          report.Warning(r, code::kUnsupported, {{}, field},
+                         "uses L7 attributes (" + Join(l7) +
+                             ") that the node proxy cannot see; they are removed, so this DENY "
+                             "rule applies to all traffic its L4 fields match");
+          *p.add_rules() = std::move(stripped);
+        }
+      }
+      if (ap.selector && index.PodsMatching(r.meta.ns, *ap.selector).empty() &&
+          r.meta.ns != root && !index.All(Kind::kPod).empty()) {
+        report.Add(r, Severity::kNote, code::kReference, {{}, "spec.selector"},
+                   "selects no workload in namespace " + r.meta.ns);
+      }
+    }
+    out.push_back(std::move(p));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.namespace_(), a.name()) < std::tie(b.namespace_(), b.name());
+  });
+  return out;
+}
+
+}  // namespace weft::policy

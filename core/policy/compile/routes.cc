@@ -1,0 +1,324 @@
+// Routes pass: VirtualServices (gateways: mesh) and GAMMA HTTPRoutes -> one RouteTable per
+// host. Hosts resolve in the resource's namespace; destinations and subsets must exist; the
+// first route whose match succeeds wins, so tables keep the order written; the oldest resource
+// owns a host and later ones conflict.
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/policy/compile/passes.h"
+
+namespace weft::policy {
+
+namespace {
+
+struct Owner {
+  const Resource* resource;
+  FieldPos pos;
+};
+
+bool SubsetExists(const DestinationRules& rules, const std::string& host, const std::string& subset) {
+  const DestinationRuleSpec* dr = rules.For(host);
+  if (!dr) return false;
+  for (const auto& s : dr->subsets) {
+    if (s.name == subset) return true;
+  }
+  return false;
+}
+
+// Resolves and checks one destination; false (with an error) when it cannot be routed to.
+bool ResolveDestination(const ResourceIndex& index, const DestinationRules& rules,
+                        const Resource& r, const DestinationRef& ref, std::string* hostname,
+                        PassReport& report) {
+  *hostname = index.ResolveHost(ref.host.host, r.meta.ns);
+  if (!index.HostExists(*hostname)) {
+    std::string hint;
+    if (std::count(ref.host.host.begin(), ref.host.host.end(), '.') == 1) {
+      hint = " (did you mean \"" + ref.host.host + ".svc." + index.options().cluster_domain + "\"?)";
+    }
+    report.Error(r, code::kReference, ref.host.pos,
+                 "destination host \"" + *hostname + "\" matches no Service or ServiceEntry" + hint);
+    return false;
+  }
+  if (!ref.subset.empty() && !SubsetExists(rules, *hostname, ref.subset)) {
+    report.Error(r, code::kReference, ref.subset_pos,
+                 "subset \"" + ref.subset + "\" is not defined by any DestinationRule for host \"" +
+                     *hostname + "\"");
+    return false;
+  }
+  return true;
+}
+
+// Weights: unset everywhere = equal split; otherwise Istio expects a total of 100 and
+// normalises anything else (with a warning here).
+void NormaliseWeights(const Resource& r, const FieldPos& pos, bool has_weights,
+                      google::protobuf::RepeatedPtrField<pb::WeightedDestination>* dests,
+                      PassReport& report) {
+  if (dests->empty()) return;
+  if (!has_weights) {
+    if (dests->size() > 1) {
+      report.Warning(r, code::kWeights, pos,
+                     std::to_string(dests->size()) +
+                         " destinations without weights; traffic is split equally");
+    }
+    uint32_t n = static_cast<uint32_t>(dests->size());
+    for (int i = 0; i < dests->size(); ++i) {
+      (*dests)[i].set_weight(100 / n + (static_cast<uint32_t>(i) < 100 % n ? 1 : 0));
+    }
+    return;
+  }
+  uint32_t total = 0;
+  for (const auto& d : *dests) total += d.weight();
+  if (total == 100) return;
+  if (total == 0) {
+    report.Error(r, code::kWeights, pos, "all destination weights are 0: no traffic can be routed");
+    return;
+  }
+  report.Warning(r, code::kWeights, pos,
+                 "destination weights sum to " + std::to_string(total) +
+                     ", not 100; they are normalised to shares of 100");
+  // Largest-remainder rounding keeps the sum exactly 100.
+  std::vector<std::pair<uint32_t, int>> rem;
+  uint32_t assigned = 0;
+  for (int i = 0; i < dests->size(); ++i) {
+    uint64_t scaled = static_cast<uint64_t>((*dests)[i].weight()) * 100;
+    (*dests)[i].set_weight(static_cast<uint32_t>(scaled / total));
+    assigned += (*dests)[i].weight();
+    rem.push_back({static_cast<uint32_t>(scaled % total), i});
+  }
+  std::stable_sort(rem.begin(), rem.end(), [](auto a, auto b) { return a.first > b.first; });
+  for (size_t k = 0; assigned < 100 && k < rem.size(); ++k, ++assigned) {
+    auto& d = (*dests)[rem[k].second];
+    d.set_weight(d.weight() + 1);
+  }
+}
+
+void CompileVirtualService(const ResourceIndex& index, const DestinationRules& rules,
+                           const Resource& r, std::map<std::string, pb::RouteTable>& tables,
+                           std::map<std::string, Owner>& owners, PassReport& report) {
+  const auto& vs = r.as<VirtualServiceSpec>();
+  bool mesh = vs.gateways.empty();
+  for (const auto& g : vs.gateways) {
+    if (g == "mesh") {
+      mesh = true;
+    } else {
+      report.Warning(r, code::kUnsupported, vs.gateways_pos,
+                     "gateway \"" + g + "\" is not supported: weft routes mesh traffic only");
+    }
+  }
+  if (!mesh) return;
+
+  size_t errors_before = report.rejected.size();
+  std::vector<pb::HttpRoute> http;
+  for (const auto& h : vs.http) {
+    pb::HttpRoute route = h.route;
+    *route.mutable_source() = SourceOf(r, h.pos.field);
+    route.mutable_source()->set_line(h.pos.mark.line);
+    route.mutable_source()->set_column(h.pos.mark.column);
+    for (size_t i = 0; i < h.destinations.size(); ++i) {
+      std::string host;
+      if (!ResolveDestination(index, rules, r, h.destinations[i], &host, report)) continue;
+      auto* d = route.mutable_destinations(static_cast<int>(i));
+      d->set_hostname(host);
+      d->set_cluster(ClusterName(d->port(), d->subset(), host));
+    }
+    for (size_t i = 0; i < h.mirrors.size(); ++i) {
+      std::string host;
+      if (ResolveDestination(index, rules, r, h.mirrors[i], &host, report)) {
+        route.mutable_mirrors(static_cast<int>(i))->set_hostname(host);
+      }
+    }
+    if (route.destinations_size() == 0 && !route.has_redirect() && !route.has_direct_response()) {
+      report.Error(r, code::kMissingField, h.pos,
+                   "route has no destination, redirect or directResponse");
+    }
+    NormaliseWeights(r, h.pos, h.has_weights, route.mutable_destinations(), report);
+    http.push_back(std::move(route));
+  }
+  std::vector<pb::TcpRoute> tcp;
+  for (const auto& t : vs.tcp) {
+    pb::TcpRoute route = t.route;
+    *route.mutable_source() = SourceOf(r, t.pos.field);
+    bool weights = false;
+    for (size_t i = 0; i < t.destinations.size(); ++i) {
+      std::string host;
+      auto* d = route.mutable_destinations(static_cast<int>(i));
+      weights |= d->weight() > 0;
+      if (!ResolveDestination(index, rules, r, t.destinations[i], &host, report)) continue;
+      d->set_hostname(host);
+      d->set_cluster(ClusterName(d->port(), d->subset(), host));
+    }
+    NormaliseWeights(r, t.pos, weights, route.mutable_destinations(), report);
+    tcp.push_back(std::move(route));
+  }
+  if (report.rejected.size() != errors_before) return;  // broken: left out whole
+
+  for (const auto& h : vs.hosts) {
+    std::string host = index.ResolveHost(h.host, r.meta.ns);
+    if (host.find('*') != std::string::npos) {
+      report.Warning(r, code::kUnsupported, h.pos,
+                     "wildcard host \"" + host + "\" is not supported for mesh routing; skipped");
+      continue;
+    }
+    if (!index.HostExists(host)) {
+      report.Warning(r, code::kReference, h.pos,
+                     "host \"" + host + "\" matches no Service or ServiceEntry; its routes are "
+                     "unused until one exists");
+    }
+    auto [it, inserted] = owners.emplace(host, Owner{&r, h.pos});
+    if (!inserted) {
+      report.Error(r, code::kConflict, h.pos,
+                   "host \"" + host + "\" is already routed by " +
+                       std::string(it->second.resource->ref.kind) + " " +
+                       KeyOf(*it->second.resource) + " (older; it wins)");
+      return;
+    }
+  }
+  for (const auto& h : vs.hosts) {
+    std::string host = index.ResolveHost(h.host, r.meta.ns);
+    auto own = owners.find(host);
+    if (own == owners.end() || own->second.resource != &r) continue;
+    pb::RouteTable& t = tables[host];
+    t.set_hostname(host);
+    *t.mutable_source() = SourceOf(r);
+    for (const auto& route : http) *t.add_http_routes() = route;
+    for (const auto& route : tcp) *t.add_tcp_routes() = route;
+  }
+}
+
+void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
+                      std::map<std::string, pb::RouteTable>& tables,
+                      std::map<std::string, Owner>& owners, PassReport& report) {
+  const auto& hr = r.as<HTTPRouteSpec>();
+  std::vector<std::pair<std::string, uint32_t>> parents;  // hostname, port
+  for (const auto& p : hr.parents) {
+    if (p.kind == "Service" && (p.group.empty() || p.group == "core")) {
+      std::string ns = p.ns.empty() ? r.meta.ns : p.ns;
+      if (!index.Get(Kind::kService, ns + "/" + p.name)) {
+        report.Error(r, code::kReference, p.pos, "parent Service " + ns + "/" + p.name + " does not exist");
+        continue;
+      }
+      parents.push_back({index.ServiceHostname(p.name, ns), p.port});
+    } else {
+      report.Warning(r, code::kUnsupported, p.pos,
+                     "parentRef kind \"" + p.kind + "\": weft implements mesh (GAMMA) routes, "
+                     "whose parent is a Service");
+    }
+  }
+  if (!hr.hostnames.empty()) {
+    report.Warning(r, code::kUnsupported, {{}, "spec.hostnames"},
+                   "hostnames are ignored for routes attached to a Service (GAMMA)");
+  }
+  size_t errors_before = report.rejected.size();
+  std::vector<pb::HttpRoute> http;
+  for (const auto& rule : hr.rules) {
+    pb::HttpRoute route = rule.route;
+    *route.mutable_source() = SourceOf(r, rule.pos.field);
+    route.mutable_source()->set_line(rule.pos.mark.line);
+    route.mutable_source()->set_column(rule.pos.mark.column);
+    auto resolve = [&](const HTTPRouteSpec::BackendRef& b, std::string* host) {
+      if (b.kind != "Service" || !(b.group.empty() || b.group == "core")) {
+        report.Error(r, code::kUnsupported, b.pos, "backendRef kind \"" + b.kind + "\" is not supported");
+        return false;
+      }
+      std::string ns = b.ns.empty() ? r.meta.ns : b.ns;
+      if (!index.Get(Kind::kService, ns + "/" + b.name)) {
+        report.Error(r, code::kReference, b.pos, "backend Service " + ns + "/" + b.name + " does not exist");
+        return false;
+      }
+      *host = index.ServiceHostname(b.name, ns);
+      return true;
+    };
+    uint32_t total = 0;
+    for (const auto& b : rule.backends) {
+      std::string host;
+      if (!resolve(b, &host)) continue;
+      pb::WeightedDestination* d = route.add_destinations();
+      d->set_hostname(host);
+      d->set_port(b.port);
+      d->set_weight(b.weight);
+      d->set_cluster(ClusterName(b.port, "", host));
+      *d->mutable_request_headers() = b.request_headers;
+      *d->mutable_response_headers() = b.response_headers;
+      total += b.weight;
+    }
+    for (size_t i = 0; i < rule.mirrors.size() && i < static_cast<size_t>(route.mirrors_size()); ++i) {
+      std::string host;
+      if (resolve(rule.mirrors[i], &host)) {
+        route.mutable_mirrors(static_cast<int>(i))->set_hostname(host);
+        route.mutable_mirrors(static_cast<int>(i))->set_port(rule.mirrors[i].port);
+      }
+    }
+    if (route.matches_size() == 0) {
+      route.add_matches()->mutable_uri()->set_prefix("/");
+    }
+    // Gateway API weights are relative (any total); normalise to 100 silently.
+    if (total > 0 && total != 100) {
+      uint32_t assigned = 0;
+      for (auto& d : *route.mutable_destinations()) {
+        d.set_weight(static_cast<uint32_t>(static_cast<uint64_t>(d.weight()) * 100 / total));
+        assigned += d.weight();
+      }
+      for (auto& d : *route.mutable_destinations()) {
+        if (assigned >= 100) break;
+        if (d.weight() > 0 || total == 0) {
+          d.set_weight(d.weight() + 1);
+          ++assigned;
+        }
+      }
+    } else if (total == 0 && !rule.backends.empty()) {
+      report.Warning(r, code::kWeights, rule.pos, "all backendRefs have weight 0: requests get 500");
+    }
+    http.push_back(std::move(route));
+  }
+  if (report.rejected.size() != errors_before) return;
+  for (const auto& [host, port] : parents) {
+    std::string table_key = port ? host + ":" + std::to_string(port) : host;
+    auto [it, inserted] = owners.emplace(table_key, Owner{&r, {}});
+    if (!inserted) {
+      report.Error(r, code::kConflict, {{}, "spec.parentRefs"},
+                   "host \"" + host + "\" is already routed by " +
+                       std::string(it->second.resource->ref.kind) + " " +
+                       KeyOf(*it->second.resource) + " (older; it wins)");
+      return;
+    }
+  }
+  for (const auto& [host, port] : parents) {
+    std::string table_key = port ? host + ":" + std::to_string(port) : host;
+    pb::RouteTable& t = tables[table_key];
+    t.set_hostname(host);
+    t.set_port(port);
+    *t.mutable_source() = SourceOf(r);
+    for (const auto& route : http) *t.add_http_routes() = route;
+  }
+}
+
+}  // namespace
+
+std::vector<pb::RouteTable> CompileRouteTables(const ResourceIndex& index,
+                                               const DestinationRules& rules, PassReport& report) {
+  // VirtualServices and HTTPRoutes compete for hosts in one age order.
+  std::vector<const Resource*> all = OldestFirst(index.All(Kind::kVirtualService));
+  auto routes = OldestFirst(index.All(Kind::kHTTPRoute));
+  all.insert(all.end(), routes.begin(), routes.end());
+  std::stable_sort(all.begin(), all.end(), [](const Resource* a, const Resource* b) {
+    return a->meta.creation_timestamp < b->meta.creation_timestamp;
+  });
+  std::map<std::string, pb::RouteTable> tables;
+  std::map<std::string, Owner> owners;
+  for (const Resource* r : all) {
+    if (r->kind == Kind::kVirtualService) {
+      CompileVirtualService(index, rules, *r, tables, owners, report);
+    } else {
+      CompileHTTPRoute(index, *r, tables, owners, report);
+    }
+  }
+  std::vector<pb::RouteTable> out;
+  for (auto& [k, t] : tables) out.push_back(std::move(t));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.hostname() != b.hostname() ? a.hostname() < b.hostname() : a.port() < b.port();
+  });
+  return out;
+}
+
+}  // namespace weft::policy
