@@ -1,0 +1,191 @@
+// weftctl: the command line of weft. `analyze` and `compile` run the policy compiler offline,
+// on the same Kubernetes/Istio/Gateway API YAML users `kubectl apply`, like `istioctl analyze`.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <thread>
+
+#include "core/policy/compiler.h"
+#include "core/source/files.h"
+#include "tools/weftctl/render.h"
+
+namespace {
+
+using weft::policy::Severity;
+namespace pb = ::weft::config::v1;
+
+struct CommonOptions {
+  std::vector<std::string> files;
+  std::string color = "auto";
+  std::string default_namespace = "default";
+  weft::policy::CompileOptions compile;
+  std::string threshold = "note";
+};
+
+void AddCommon(CLI::App* cmd, CommonOptions& o) {
+  cmd->add_option("-f,--filename", o.files,
+                  "Files or directories (recursive: *.yaml, *.yml, *.json) to read; - for stdin")
+      ->required();
+  cmd->add_option("-n,--namespace", o.default_namespace,
+                  "Namespace for resources that name none")
+      ->capture_default_str();
+  cmd->add_option("--trust-domain", o.compile.trust_domain, "SPIFFE trust domain")
+      ->capture_default_str();
+  cmd->add_option("--cluster-domain", o.compile.cluster_domain, "Cluster DNS domain")
+      ->capture_default_str();
+  cmd->add_option("--root-namespace", o.compile.root_namespace,
+                  "Namespace whose policies apply mesh-wide")
+      ->capture_default_str();
+  cmd->add_option("--color", o.color, "Colour diagnostics: auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  cmd->add_option("--output-threshold", o.threshold,
+                  "Lowest severity printed: note, warning or error")
+      ->check(CLI::IsMember({"note", "warning", "error"}))
+      ->capture_default_str();
+}
+
+Severity Threshold(const std::string& s) {
+  return s == "error" ? Severity::kError : s == "warning" ? Severity::kWarning : Severity::kNote;
+}
+
+Severity FromProto(pb::Diagnostic::Severity s) {
+  return s == pb::Diagnostic::ERROR     ? Severity::kError
+         : s == pb::Diagnostic::WARNING ? Severity::kWarning
+                                        : Severity::kNote;
+}
+
+weft::policy::Diagnostic FromProto(const pb::Diagnostic& d) {
+  weft::policy::Diagnostic out;
+  out.severity = FromProto(d.severity());
+  out.code = d.code();
+  out.message = d.message();
+  out.resource.file = d.source().file();
+  out.resource.kind = d.source().kind();
+  out.resource.ns = d.source().namespace_();
+  out.resource.name = d.source().name();
+  out.line = d.source().line();
+  out.column = d.source().column();
+  out.field = d.source().field();
+  return out;
+}
+
+struct Compiled {
+  pb::MeshSnapshot snapshot;
+  size_t files = 0;
+  int errors = 0;
+  int warnings = 0;
+  int notes = 0;
+};
+
+Compiled Run(const CommonOptions& o) {
+  weft::policy::DecodeOptions decode;
+  decode.default_namespace = o.default_namespace;
+  decode.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  weft::source::LoadedFiles loaded = weft::source::LoadPaths(o.files, decode);
+  Compiled out;
+  out.files = loaded.files.size();
+  auto result = weft::policy::CompileDocuments(std::move(loaded.documents), o.compile);
+  out.snapshot = std::move(result.snapshot);
+  // Unreadable paths come first: nothing else about them is known.
+  google::protobuf::RepeatedPtrField<pb::Diagnostic> all;
+  for (const auto& e : loaded.io_errors) {
+    pb::Diagnostic d;
+    d.set_severity(pb::Diagnostic::ERROR);
+    d.set_code(e.code);
+    d.set_message(e.message);
+    d.mutable_source()->set_file(e.resource.file);
+    *all.Add() = std::move(d);
+  }
+  for (auto& d : *out.snapshot.mutable_diagnostics()) *all.Add() = d;
+  *out.snapshot.mutable_diagnostics() = std::move(all);
+  for (const auto& d : out.snapshot.diagnostics()) {
+    out.errors += d.severity() == pb::Diagnostic::ERROR;
+    out.warnings += d.severity() == pb::Diagnostic::WARNING;
+    out.notes += d.severity() == pb::Diagnostic::NOTE;
+  }
+  return out;
+}
+
+bool UseColor(const std::string& mode, int fd) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  return isatty(fd) && !(no_color && *no_color);
+}
+
+void PrintDiagnostics(const Compiled& c, const CommonOptions& o, std::ostream& out, int fd) {
+  bool color = UseColor(o.color, fd);
+  Severity threshold = Threshold(o.threshold);
+  for (const auto& d : c.snapshot.diagnostics()) {
+    if (FromProto(d.severity()) > threshold) continue;
+    out << weft::policy::FormatDiagnostic(FromProto(d), color) << "\n";
+  }
+}
+
+std::string Plural(int n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+int Analyze(const CommonOptions& o) {
+  Compiled c = Run(o);
+  PrintDiagnostics(c, o, std::cout, STDOUT_FILENO);
+  if (c.errors == 0 && c.warnings == 0) {
+    std::cout << "\u2714 No validation issues found when analyzing " << Plural(c.files, "file")
+              << ".\n";
+  } else {
+    std::cout << Plural(c.errors, "error") << ", " << Plural(c.warnings, "warning")
+              << " in " << Plural(c.files, "file") << ".";
+    if (c.snapshot.excluded_size()) {
+      std::cout << " Left out: " << c.snapshot.excluded_size() << " resource(s).";
+    }
+    std::cout << "\n";
+  }
+  return c.errors == 0 ? 0 : 1;
+}
+
+int CompileCmd(const CommonOptions& o, const std::string& format) {
+  Compiled c = Run(o);
+  PrintDiagnostics(c, o, std::cerr, STDERR_FILENO);
+  if (format == "json") {
+    std::cout << weft::weftctl::RenderJson(c.snapshot);
+  } else if (format == "yaml") {
+    std::cout << weft::weftctl::RenderYaml(c.snapshot);
+  } else {
+    std::cout << weft::weftctl::RenderText(c.snapshot);
+  }
+  return c.errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"weftctl: inspect and check weft, the eBPF-accelerated sidecarless service mesh"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("weftctl 0.1.0 (snapshot schema weft.config.v1)"));
+
+  CommonOptions analyze_opts;
+  CLI::App* analyze = app.add_subcommand(
+      "analyze",
+      "Check Kubernetes, Istio and Gateway API YAML offline. Exit status 0 when there are no "
+      "errors, 1 otherwise.");
+  AddCommon(analyze, analyze_opts);
+
+  CommonOptions compile_opts;
+  std::string format = "text";
+  CLI::App* compile = app.add_subcommand(
+      "compile",
+      "Compile YAML into the MeshSnapshot the agent and waypoints consume. Diagnostics go to "
+      "stderr; exit status 1 when there are errors (the snapshot leaves those resources out).");
+  AddCommon(compile, compile_opts);
+  compile->add_option("-o,--output", format, "Output format: json (protobuf JSON), yaml or text")
+      ->check(CLI::IsMember({"json", "yaml", "text"}))
+      ->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  if (analyze->parsed()) return Analyze(analyze_opts);
+  if (compile->parsed()) return CompileCmd(compile_opts, format);
+  return 2;
+}
