@@ -49,17 +49,21 @@ yaml::Mark ObjectReader::MarkOf(std::string_view key) const {
 
 std::optional<yaml::Node> ObjectReader::Take(std::string_view key) {
   if (!node_.IsMap()) return std::nullopt;
+  // Reading a key twice is allowed (a decoder and its caller may both look at it); a key that
+  // appears twice in the mapping is an error, reported once.
   std::optional<yaml::Node> found;
   for (size_t i = 0; i < node_.size(); ++i) {
     yaml::Node k = node_.key(i);
     if (!k.IsScalar() || k.scalar() != key) continue;
-    if (seen_[i] || found) {
-      sink_.Error(code::kConflict, k.mark(), Child(key),
-                  "duplicate field \"" + std::string(key) + "\"");
-      seen_[i] = true;
+    bool first_read = !seen_[i];
+    seen_[i] = true;
+    if (found) {
+      if (first_read) {
+        sink_.Error(code::kConflict, k.mark(), Child(key),
+                    "duplicate field \"" + std::string(key) + "\"");
+      }
       continue;
     }
-    seen_[i] = true;
     found = node_.value(i);
   }
   if (found && found->IsNull()) return std::nullopt;

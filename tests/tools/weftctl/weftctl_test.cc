@@ -1,0 +1,260 @@
+// Runs the real weftctl binary: exit codes, diagnostics naming file/line/field, input forms
+// (files, directories, stdin, JSON), and the three output formats.
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/yaml/document.h"
+#include "weft/config/v1/snapshot.pb.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace pb = ::weft::config::v1;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs weftctl with `args` (shell words), capturing stdout (and stderr when asked).
+Result Weftctl(const std::string& args, bool merge_stderr = false, const std::string& stdin_file = "") {
+  std::string cmd = std::string(WEFTCTL_PATH) + " " + args;
+  if (!stdin_file.empty()) cmd += " < " + stdin_file;
+  cmd += merge_stderr ? " 2>&1" : " 2>/dev/null";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class WeftctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("weftctl_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& rel, const std::string& text) {
+    fs::path p = dir_ / rel;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  std::string Examples() const { return std::string(WEFT_SOURCE_DIR) + "/tests/testdata/istio"; }
+
+  fs::path dir_;
+};
+
+constexpr char kServices[] = R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: cart
+  namespace: shop
+spec:
+  clusterIP: 10.96.0.20
+  selector:
+    app: cart
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: cart-1
+  namespace: shop
+  labels: {app: cart, version: v1}
+spec:
+  nodeName: node-a
+status:
+  podIP: 10.244.1.5
+)";
+
+constexpr char kBrokenRule[] = R"(apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata:
+  name: cart
+  namespace: shop
+spec:
+  host: cart
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        maxConnections: 1 -maximo de conexao
+)";
+
+TEST_F(WeftctlTest, AnalyzeCleanInputExitsZero) {
+  Write("mesh.yaml", kServices);
+  Result r = Weftctl("analyze -f " + dir_.string());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("No validation issues found when analyzing 1 file."), std::string::npos)
+      << r.out;
+}
+
+TEST_F(WeftctlTest, AnalyzeNamesFileLineAndFieldAndExitsOne) {
+  Write("mesh.yaml", kServices);
+  std::string bad = Write("rules/dr.yaml", kBrokenRule);
+  Result r = Weftctl("analyze -f " + dir_.string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find(bad + ":11:25: error: DestinationRule/shop/cart: "
+                             "spec.trafficPolicy.connectionPool.tcp.maxConnections: expected an "
+                             "integer, got \"1 -maximo de conexao\""),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("1 error, 0 warnings in 2 files. Left out: 1 resource(s)."),
+            std::string::npos)
+      << r.out;
+  // Not a terminal: no escape sequences.
+  EXPECT_EQ(r.out.find('\033'), std::string::npos);
+}
+
+TEST_F(WeftctlTest, ColorAlwaysUsesAnsiEscapes) {
+  std::string bad = Write("dr.yaml", kBrokenRule);
+  Result r = Weftctl("analyze --color always -f " + bad);
+  EXPECT_NE(r.out.find("\033[31m"), std::string::npos) << r.out;
+}
+
+TEST_F(WeftctlTest, DirectoriesAreRecursiveAndSkipHiddenAndOtherFiles) {
+  Write("a/b/mesh.yml", kServices);
+  Write(".hidden/dr.yaml", kBrokenRule);
+  Write("a/README.md", "not: yaml: at: all: [");
+  Result r = Weftctl("analyze -f " + dir_.string());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("analyzing 1 file."), std::string::npos) << r.out;
+}
+
+TEST_F(WeftctlTest, ReadsStdinAndJson) {
+  std::string json = Write("svc.json", R"({"apiVersion": "v1", "kind": "Service",
+    "metadata": {"name": "cart", "namespace": "shop"},
+    "spec": {"ports": [{"port": "eighty"}]}})");
+  Result r = Weftctl("analyze -f -", false, json);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("<stdin>:3:33: error: Service/shop/cart: spec.ports[0].port: expected an "
+                       "integer, got \"eighty\""),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(WeftctlTest, MissingPathIsAnError) {
+  Result r = Weftctl("analyze -f " + (dir_ / "nope").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("nope: error: no such file or directory"), std::string::npos) << r.out;
+}
+
+TEST_F(WeftctlTest, ExamplesAnalyzeClean) {
+  Result r = Weftctl("analyze -f " + Examples());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("No validation issues found"), std::string::npos) << r.out;
+}
+
+TEST_F(WeftctlTest, CompileJsonIsTheSnapshotInProtobufJson) {
+  Result r = Weftctl("compile -o json -f " + Examples());
+  ASSERT_EQ(r.exit_code, 0);
+  pb::MeshSnapshot s;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &s).ok()) << r.out;
+  EXPECT_EQ(s.schema_version(), "weft.config.v1");
+  ASSERT_EQ(s.services_size(), 3);
+  EXPECT_EQ(s.services(0).hostname(), "catalog.istioinaction.svc.cluster.local");
+  EXPECT_EQ(s.content_hash().size(), 64u);
+  // lowerCamelCase names and enum names, as protobuf's JSON mapping prints them.
+  EXPECT_NE(r.out.find("\"schemaVersion\""), std::string::npos);
+  EXPECT_NE(r.out.find("\"SERVICE_KIND_KUBERNETES\""), std::string::npos);
+}
+
+// Converts a YAML tree to JSON so the two output formats can be compared.
+nlohmann::json ToJson(weft::yaml::Node n) {
+  if (n.IsMap()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (size_t i = 0; i < n.size(); ++i) j[std::string(n.key(i).scalar())] = ToJson(n.value(i));
+    return j;
+  }
+  if (n.IsSeq()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (size_t i = 0; i < n.size(); ++i) j.push_back(ToJson(n.item(i)));
+    return j;
+  }
+  if (n.IsNull()) return nullptr;
+  std::string s(n.scalar());
+  if (n.style() == weft::yaml::ScalarStyle::kPlain) {
+    if (s == "true" || s == "false") return s == "true";
+    auto parsed = nlohmann::json::parse(s, nullptr, false);
+    if (!parsed.is_discarded() && parsed.is_number()) return parsed;
+  }
+  return s;
+}
+
+TEST_F(WeftctlTest, CompileYamlMatchesJson) {
+  Result json = Weftctl("compile -o json -f " + Examples());
+  Result yaml = Weftctl("compile -o yaml -f " + Examples());
+  ASSERT_EQ(yaml.exit_code, 0);
+  auto doc = weft::yaml::ParseDocument(yaml.out);
+  ASSERT_TRUE(doc.doc.has_value()) << doc.error->message << "\n" << yaml.out;
+  EXPECT_EQ(ToJson(doc.doc->root()), nlohmann::json::parse(json.out));
+}
+
+TEST_F(WeftctlTest, CompileTextSummarisesServicesRoutesAndPolicies) {
+  Result r = Weftctl("compile -o text -f " + Examples());
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("catalog.istioinaction.svc.cluster.local  [Service istioinaction/catalog]"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("http[0] * -> catalog.istioinaction.svc.cluster.local/version-v1 90% "
+                       "catalog.istioinaction.svc.cluster.local/version-v2 10%"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("outbound|0||simple-backend.istioinaction.svc.cluster.local: lb "
+                       "LEAST_REQUEST\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("retries 3 x 2s"), std::string::npos) << r.out;
+}
+
+TEST_F(WeftctlTest, CompileWithErrorsPrintsDiagnosticsAndExitsOne) {
+  Write("mesh.yaml", kServices);
+  Write("dr.yaml", kBrokenRule);
+  Result r = Weftctl("compile -o text -f " + dir_.string(), true);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("error: DestinationRule/shop/cart"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("left out: DestinationRule shop/cart"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("10.244.1.5  shop/cart-1  node=node-a"), std::string::npos) << r.out;
+}
+
+TEST_F(WeftctlTest, HelpOnEveryCommand) {
+  Result top = Weftctl("--help");
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("analyze"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("compile"), std::string::npos) << top.out;
+  for (const char* cmd : {"analyze --help", "compile --help"}) {
+    Result r = Weftctl(cmd);
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find("-f,--filename"), std::string::npos) << cmd << "\n" << r.out;
+  }
+  Result bad = Weftctl("compile -o xml -f x", true);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.out.find("xml"), std::string::npos) << bad.out;
+}
+
+}  // namespace
