@@ -73,7 +73,8 @@ std::optional<int64_t> ParseInt(std::string_view text) {
     base = 8;
     i += 2;
   }
-  if (i >= text.size()) return std::nullopt;
+  // from_chars takes a sign of its own: "--5" or "0x-5" must not get through as numbers.
+  if (i >= text.size() || text[i] == '-' || text[i] == '+') return std::nullopt;
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), v, base);
   if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;

@@ -82,6 +82,13 @@ TEST(Int, RejectsEverythingElse) {
   }
 }
 
+TEST(Int, RejectsDoubleSigns) {
+  // A sign is allowed once, before any digits or base prefix.
+  for (std::string_view s : {"--5", "+-5", "-+5", "0x-5", "-0x-5", "0o+7"}) {
+    EXPECT_FALSE(ParseInt(s)) << "'" << s << "'";
+  }
+}
+
 TEST(Double, Parses) {
   EXPECT_EQ(ParseDouble("1.5"), 1.5);
   EXPECT_EQ(ParseDouble("1e2"), 100.0);
