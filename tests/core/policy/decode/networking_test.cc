@@ -1,0 +1,673 @@
+// Decoding of networking.istio.io: VirtualService, DestinationRule, ServiceEntry, in each of the
+// three served versions.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/core/policy/policy_test_util.h"
+
+namespace weft::policy {
+namespace {
+
+using testing::DecodeSingle;
+using testing::DecodeSpec;
+using testing::Dump;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using testing::OfCode;
+using ::testing::Pair;
+using ::testing::SizeIs;
+
+// ---- versions ----
+
+struct VersionCase {
+  std::string api_version;
+  std::string kind;
+  bool ok;
+};
+
+class IstioVersions : public ::testing::TestWithParam<VersionCase> {};
+
+TEST_P(IstioVersions, AcceptedOrRejected) {
+  const auto& c = GetParam();
+  std::string spec = c.kind == "VirtualService"    ? "spec: {hosts: [a]}\n"
+                     : c.kind == "DestinationRule" ? "spec: {host: a}\n"
+                     : c.kind == "ServiceEntry"    ? "spec: {hosts: [a.example.com]}\n"
+                                                   : "spec: {}\n";
+  auto d = DecodeSingle("apiVersion: " + c.api_version + "\nkind: " + c.kind +
+                        "\nmetadata: {name: x, namespace: n}\n" + spec);
+  EXPECT_EQ(d.rejected, !c.ok) << Dump(d.diagnostics);
+  EXPECT_EQ(d.resource.has_value(), c.ok);
+  if (!c.ok) {
+    auto v = OfCode(d.diagnostics, code::kValue);
+    ASSERT_THAT(v, SizeIs(1)) << Dump(d.diagnostics);
+    EXPECT_EQ(v[0].field, "apiVersion");
+    EXPECT_EQ(v[0].line, 1u);
+    EXPECT_EQ(v[0].column, 13u);
+    EXPECT_THAT(v[0].message, ::testing::HasSubstr("is not supported (supported: "));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Networking, IstioVersions,
+    ::testing::Values(VersionCase{"networking.istio.io/v1alpha3", "VirtualService", true},
+                      VersionCase{"networking.istio.io/v1beta1", "VirtualService", true},
+                      VersionCase{"networking.istio.io/v1", "VirtualService", true},
+                      VersionCase{"networking.istio.io/v2", "VirtualService", false},
+                      VersionCase{"networking.istio.io/v1alpha3", "DestinationRule", true},
+                      VersionCase{"networking.istio.io/v1beta1", "DestinationRule", true},
+                      VersionCase{"networking.istio.io/v1", "DestinationRule", true},
+                      VersionCase{"networking.istio.io/v1alpha1", "DestinationRule", false},
+                      VersionCase{"networking.istio.io/v1alpha3", "ServiceEntry", true},
+                      VersionCase{"networking.istio.io/v1beta1", "ServiceEntry", true},
+                      VersionCase{"networking.istio.io/v1", "ServiceEntry", true},
+                      VersionCase{"networking.istio.io/v3", "ServiceEntry", false}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Security, IstioVersions,
+    ::testing::Values(VersionCase{"security.istio.io/v1beta1", "PeerAuthentication", true},
+                      VersionCase{"security.istio.io/v1", "PeerAuthentication", true},
+                      VersionCase{"security.istio.io/v1alpha1", "PeerAuthentication", false},
+                      VersionCase{"security.istio.io/v1beta1", "AuthorizationPolicy", true},
+                      VersionCase{"security.istio.io/v1", "AuthorizationPolicy", true},
+                      VersionCase{"security.istio.io/v1alpha3", "AuthorizationPolicy", false}));
+
+TEST(IstioVersions, MessageNamesTheSupportedVersions) {
+  auto d = DecodeSingle(
+      "apiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: x}\n"
+      "spec: {hosts: [a]}\n");
+  auto v = OfCode(d.diagnostics, code::kValue);
+  ASSERT_THAT(v, SizeIs(1));
+  EXPECT_EQ(v[0].message,
+            "version \"v2\" of VirtualService is not supported (supported: v1alpha3, v1beta1, v1)");
+}
+
+// ---- VirtualService ----
+
+constexpr char kFullVs[] = R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews, reviews.example.com]
+  gateways: [mesh]
+  exportTo: ["."]
+  http:
+  - name: canary
+    match:
+    - name: m1
+      uri: {prefix: /api}
+      method: {exact: GET}
+      headers:
+        end-user: {exact: jason}
+        x-any: {}
+      queryParams:
+        debug: {regex: "^1$"}
+      withoutHeaders:
+        x-skip: {exact: "1"}
+      sourceLabels: {app: web}
+      port: 8080
+      ignoreUriCase: true
+    route:
+    - destination: {host: reviews, subset: v2, port: {number: 9080}}
+      weight: 75
+      headers:
+        request:
+          set: {x-route: canary}
+        response:
+          add: {x-served-by: v2}
+    - destination: {host: reviews, subset: v1}
+      weight: 25
+    timeout: 1.5s
+    retries: {attempts: 3, perTryTimeout: 500ms, retryOn: "5xx, connect-failure,503", retryRemoteLocalities: true}
+    fault:
+      delay: {fixedDelay: 7s, percentage: {value: 12.5}}
+      abort: {httpStatus: 503, percentage: {value: 1}}
+    mirror: {host: reviews-shadow, subset: v3, port: {number: 80}}
+    mirrorPercentage: {value: 30}
+    headers:
+      request: {set: {x-a: "1"}, add: {x-b: "2"}, remove: [x-c]}
+      response: {remove: [server]}
+  - match: [{uri: {exact: /old}}]
+    redirect: {uri: /new, authority: new.example.com, port: 8443, scheme: https, redirectCode: 308}
+  - match: [{uri: {regex: "^/v[0-9]+/.*"}}]
+    rewrite: {uri: /, authority: internal, uriRegexRewrite: {match: "^/v1", rewrite: "/v2"}}
+    route: [{destination: {host: reviews}}]
+  - directResponse: {status: 418, body: {string: teapot}}
+  tcp:
+  - match: [{port: 3306, destinationSubnets: [10.1.2.3/16], sourceLabels: {app: db-client}}]
+    route:
+    - destination: {host: mysql, port: {number: 3306}}
+      weight: 100
+)";
+
+TEST(VirtualService, HostsGatewaysExportTo) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(kFullVs);
+  ASSERT_THAT(vs.hosts, SizeIs(2));
+  EXPECT_EQ(vs.hosts[0].host, "reviews");
+  EXPECT_EQ(vs.hosts[0].pos.field, "spec.hosts[0]");
+  EXPECT_EQ(vs.hosts[0].pos.mark.line, 5u);
+  EXPECT_EQ(vs.hosts[0].pos.mark.column, 11u);
+  EXPECT_EQ(vs.hosts[1].host, "reviews.example.com");
+  EXPECT_THAT(vs.gateways, ElementsAre("mesh"));
+  EXPECT_THAT(vs.export_to, ElementsAre("."));
+  ASSERT_THAT(vs.http, SizeIs(4));
+  ASSERT_THAT(vs.tcp, SizeIs(1));
+}
+
+TEST(VirtualService, HttpMatch) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(kFullVs);
+  const pb::HttpRoute& r = vs.http[0].route;
+  EXPECT_EQ(r.name(), "canary");
+  ASSERT_EQ(r.matches_size(), 1);
+  const pb::HttpMatch& m = r.matches(0);
+  EXPECT_EQ(m.name(), "m1");
+  EXPECT_EQ(m.uri().prefix(), "/api");
+  EXPECT_EQ(m.method().exact(), "GET");
+  ASSERT_EQ(m.headers_size(), 2);
+  EXPECT_EQ(m.headers(0).name(), "end-user");
+  EXPECT_EQ(m.headers(0).value().exact(), "jason");
+  EXPECT_EQ(m.headers(1).name(), "x-any");
+  EXPECT_FALSE(m.headers(1).has_value());  // {} = presence
+  ASSERT_EQ(m.query_params_size(), 1);
+  EXPECT_EQ(m.query_params(0).value().regex(), "^1$");
+  ASSERT_EQ(m.without_headers_size(), 1);
+  EXPECT_EQ(m.without_headers(0).value().exact(), "1");
+  EXPECT_EQ(m.source_labels().at("app"), "web");
+  EXPECT_EQ(m.port(), 8080u);
+  EXPECT_TRUE(m.ignore_uri_case());
+}
+
+TEST(VirtualService, RouteDestinationsWeightsAndHeaders) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(kFullVs);
+  const auto& h = vs.http[0];
+  EXPECT_TRUE(h.has_weights);
+  EXPECT_EQ(h.pos.field, "spec.http[0]");
+  EXPECT_EQ(h.pos.mark.line, 9u);
+  ASSERT_EQ(h.route.destinations_size(), 2);
+  ASSERT_THAT(h.destinations, SizeIs(2));
+  const auto& d0 = h.route.destinations(0);
+  EXPECT_EQ(d0.hostname(), "reviews");  // as written; resolved by the compiler
+  EXPECT_EQ(d0.subset(), "v2");
+  EXPECT_EQ(d0.port(), 9080u);
+  EXPECT_EQ(d0.weight(), 75u);
+  EXPECT_EQ(d0.request_headers().set().at("x-route"), "canary");
+  EXPECT_EQ(d0.response_headers().add().at("x-served-by"), "v2");
+  EXPECT_EQ(h.destinations[0].host.host, "reviews");
+  EXPECT_EQ(h.destinations[0].host.pos.field, "spec.http[0].route[0].destination.host");
+  EXPECT_EQ(h.destinations[0].subset, "v2");
+  EXPECT_EQ(h.destinations[0].subset_pos.field, "spec.http[0].route[0].destination.subset");
+  EXPECT_EQ(h.route.destinations(1).weight(), 25u);
+  EXPECT_EQ(h.route.destinations(1).port(), 0u);
+  EXPECT_FALSE(vs.http[2].has_weights);
+}
+
+TEST(VirtualService, TimeoutRetriesFaultMirrorHeaders) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(kFullVs);
+  const pb::HttpRoute& r = vs.http[0].route;
+  EXPECT_EQ(r.timeout_ms(), 1500u);
+  EXPECT_EQ(r.retries().attempts(), 3u);
+  EXPECT_EQ(r.retries().per_try_timeout_ms(), 500u);
+  EXPECT_THAT(r.retries().retry_on(), ElementsAre("5xx", "connect-failure", "503"));
+  EXPECT_TRUE(r.retries().retry_remote_localities());
+  EXPECT_EQ(r.fault().delay_ms(), 7000u);
+  EXPECT_DOUBLE_EQ(r.fault().delay_percent(), 12.5);
+  EXPECT_EQ(r.fault().abort_http_status(), 503u);
+  EXPECT_DOUBLE_EQ(r.fault().abort_percent(), 1.0);
+  ASSERT_EQ(r.mirrors_size(), 1);
+  EXPECT_EQ(r.mirrors(0).hostname(), "reviews-shadow");
+  EXPECT_EQ(r.mirrors(0).subset(), "v3");
+  EXPECT_EQ(r.mirrors(0).port(), 80u);
+  EXPECT_DOUBLE_EQ(r.mirrors(0).percent(), 30.0);
+  ASSERT_THAT(vs.http[0].mirrors, SizeIs(1));
+  EXPECT_EQ(vs.http[0].mirrors[0].host.host, "reviews-shadow");
+  EXPECT_EQ(r.request_headers().set().at("x-a"), "1");
+  EXPECT_EQ(r.request_headers().add().at("x-b"), "2");
+  EXPECT_THAT(r.request_headers().remove(), ElementsAre("x-c"));
+  EXPECT_THAT(r.response_headers().remove(), ElementsAre("server"));
+}
+
+TEST(VirtualService, RedirectRewriteDirectResponse) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(kFullVs);
+  const auto& rd = vs.http[1].route.redirect();
+  EXPECT_EQ(vs.http[1].route.matches(0).uri().exact(), "/old");
+  EXPECT_EQ(rd.uri(), "/new");
+  EXPECT_EQ(rd.authority(), "new.example.com");
+  EXPECT_EQ(rd.port(), 8443u);
+  EXPECT_EQ(rd.scheme(), "https");
+  EXPECT_EQ(rd.response_code(), 308u);
+  EXPECT_EQ(vs.http[1].route.destinations_size(), 0);
+  const auto& rw = vs.http[2].route.rewrite();
+  EXPECT_EQ(vs.http[2].route.matches(0).uri().regex(), "^/v[0-9]+/.*");
+  EXPECT_EQ(rw.uri(), "/");
+  EXPECT_EQ(rw.authority(), "internal");
+  EXPECT_EQ(rw.uri_regex(), "^/v1");
+  EXPECT_EQ(rw.uri_regex_substitution(), "/v2");
+  EXPECT_EQ(vs.http[3].route.direct_response().status(), 418u);
+  EXPECT_EQ(vs.http[3].route.direct_response().body(), "teapot");
+}
+
+TEST(VirtualService, TcpRoutes) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(kFullVs);
+  const auto& t = vs.tcp[0];
+  ASSERT_EQ(t.route.matches_size(), 1);
+  EXPECT_EQ(t.route.matches(0).port(), 3306u);
+  EXPECT_THAT(t.route.matches(0).destination_subnets(), ElementsAre("10.1.0.0/16"));
+  EXPECT_EQ(t.route.matches(0).source_labels().at("app"), "db-client");
+  ASSERT_EQ(t.route.destinations_size(), 1);
+  EXPECT_EQ(t.route.destinations(0).hostname(), "mysql");
+  EXPECT_EQ(t.route.destinations(0).port(), 3306u);
+  EXPECT_EQ(t.route.destinations(0).weight(), 100u);
+  EXPECT_EQ(t.pos.field, "spec.tcp[0]");
+}
+
+TEST(VirtualService, DeprecatedPercentFields) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(R"(apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {name: r}
+spec:
+  hosts: [r]
+  http:
+  - route: [{destination: {host: r}}]
+    fault:
+      delay: {fixedDelay: 1s, percent: 40}
+    mirror: {host: m}
+    mirrorPercent: 5
+  - route: [{destination: {host: r}}]
+    mirrors:
+    - destination: {host: m1}
+      percentage: {value: 2.5}
+    - destination: {host: m2}
+)");
+  EXPECT_DOUBLE_EQ(vs.http[0].route.fault().delay_percent(), 40.0);
+  EXPECT_DOUBLE_EQ(vs.http[0].route.mirrors(0).percent(), 5.0);
+  ASSERT_EQ(vs.http[1].route.mirrors_size(), 2);
+  EXPECT_EQ(vs.http[1].route.mirrors(0).hostname(), "m1");
+  EXPECT_DOUBLE_EQ(vs.http[1].route.mirrors(0).percent(), 2.5);
+  // mirrors[] without a percentage mirror everything, as mirrorPercentage does.
+  EXPECT_DOUBLE_EQ(vs.http[1].route.mirrors(1).percent(), 100.0);
+}
+
+TEST(VirtualService, MirrorWithoutPercentageMirrorsAll) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r}
+spec:
+  hosts: [r]
+  http:
+  - route: [{destination: {host: r}}]
+    mirror: {host: m}
+)");
+  EXPECT_DOUBLE_EQ(vs.http[0].route.mirrors(0).percent(), 100.0);
+}
+
+TEST(VirtualService, BadValues) {
+  auto d = DecodeSingle(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r, namespace: shop}
+spec:
+  hosts: [r]
+  http:
+  - match:
+    - uri: {exact: /a, prefix: /b}
+    - uri: {regex: "(unclosed"}
+    route:
+    - destination: {host: r}
+      weight: 101
+    - destination: {subset: v1}
+    retries: {attempts: 2, retryOn: "5xx,bogus"}
+    timeout: 10 seconds
+    redirect: {redirectCode: 200}
+)");
+  EXPECT_TRUE(d.rejected);
+  std::vector<std::string> got;
+  for (const auto& x : d.diagnostics) {
+    got.push_back(x.code + " " + std::to_string(x.line) + ":" + std::to_string(x.column) + " " +
+                  x.field);
+  }
+  EXPECT_THAT(got, ElementsAre("value 8:12 spec.http[0].match[0].uri",
+                               "value 9:20 spec.http[0].match[1].uri.regex",
+                               "value 12:15 spec.http[0].route[0].weight",
+                               "missing-field 13:20 spec.http[0].route[1].destination.host",
+                               "value 16:30 spec.http[0].redirect.redirectCode",
+                               "duration 15:14 spec.http[0].timeout",
+                               "value 14:37 spec.http[0].retries.retryOn"))
+      << Dump(d.diagnostics);
+  auto v = OfCode(d.diagnostics, code::kValue);
+  EXPECT_EQ(v[0].message, "set only one of exact, prefix, regex");
+}
+
+TEST(VirtualService, UnsupportedFieldsWarnButDecode) {
+  auto d = DecodeSingle(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r}
+spec:
+  hosts: [r]
+  tls:
+  - match: [{sniHosts: [r]}]
+    route: [{destination: {host: r}}]
+  http:
+  - match: [{scheme: {exact: https}, gateways: [my-gw]}]
+    route: [{destination: {host: r}}]
+    corsPolicy: {allowOrigins: [{exact: "*"}]}
+    retries: {attempts: 1, backoff: 1s}
+)");
+  EXPECT_FALSE(d.rejected) << Dump(d.diagnostics);
+  auto w = OfCode(d.diagnostics, code::kUnsupported);
+  std::vector<std::string> fields;
+  for (const auto& x : w) {
+    EXPECT_EQ(x.severity, Severity::kWarning);
+    fields.push_back(x.field);
+  }
+  EXPECT_THAT(fields,
+              ElementsAre("spec.http[0].match[0].gateways", "spec.http[0].match[0].scheme",
+                          "spec.http[0].retries.backoff", "spec.http[0].corsPolicy", "spec.tls"))
+      << Dump(d.diagnostics);
+}
+
+TEST(VirtualService, HostsAreRequired) {
+  auto d = DecodeSingle(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
+      "spec:\n  http: []\n");
+  EXPECT_TRUE(d.rejected);
+  auto m = OfCode(d.diagnostics, code::kMissingField);
+  ASSERT_THAT(m, SizeIs(1));
+  EXPECT_EQ(m[0].field, "spec.hosts");
+  EXPECT_EQ(m[0].line, 5u);
+}
+
+// ---- DestinationRule ----
+
+constexpr char kFullDr[] = R"(apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews
+  exportTo: ["*"]
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpCookie: {name: user, path: /, ttl: 10s}
+        ringHash: {minimumRingSize: 1024}
+      localityLbSetting:
+        enabled: true
+        distribute:
+        - from: us-west/zone1/*
+          to: {"us-west/zone1/*": 80, "us-west/zone2/*": 20}
+        failover:
+        - {from: us-east, to: eu-west}
+        failoverPriority: [topology.istio.io/network]
+      warmupDurationSecs: 30s
+    connectionPool:
+      tcp: {maxConnections: 100, connectTimeout: 30ms, tcpKeepalive: {time: 7200s, interval: 75s}}
+      http: {http1MaxPendingRequests: 10, http2MaxRequests: 1000, maxRequestsPerConnection: 5, maxRetries: 3, maxConcurrentStreams: 64, idleTimeout: 30s}
+    outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 4, interval: 5m, baseEjectionTime: 15m, maxEjectionPercent: 50, minHealthPercent: 10, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2}
+    tls: {mode: SIMPLE, sni: reviews.example.com, subjectAltNames: [a, b], caCertificates: /etc/ca.pem, clientCertificate: /c.pem, privateKey: /k.pem, credentialName: cred, insecureSkipVerify: false}
+    portLevelSettings:
+    - port: {number: 9080}
+      loadBalancer: {simple: RANDOM}
+      connectionPool: {tcp: {maxConnections: 5}}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+  - name: v2
+    labels: {version: v2, track: stable}
+    trafficPolicy:
+      loadBalancer:
+        consistentHash:
+          useSourceIp: true
+          maglev: {tableSize: 65537}
+      portLevelSettings:
+      - port: {number: 9443}
+        tls: {mode: ISTIO_MUTUAL}
+)";
+
+TEST(DestinationRule, HostSubsetsAndExport) {
+  auto dr = DecodeSpec<DestinationRuleSpec>(kFullDr);
+  EXPECT_EQ(dr.host.host, "reviews");
+  EXPECT_EQ(dr.host.pos.field, "spec.host");
+  EXPECT_EQ(dr.host.pos.mark.line, 5u);
+  EXPECT_THAT(dr.export_to, ElementsAre("*"));
+  ASSERT_THAT(dr.subsets, SizeIs(2));
+  EXPECT_EQ(dr.subsets[0].name, "v1");
+  EXPECT_THAT(dr.subsets[0].labels, ElementsAre(Pair("version", "v1")));
+  EXPECT_FALSE(dr.subsets[0].policy);
+  EXPECT_EQ(dr.subsets[0].pos.field, "spec.subsets[0]");
+  EXPECT_THAT(dr.subsets[1].labels, ElementsAre(Pair("track", "stable"), Pair("version", "v2")));
+  ASSERT_TRUE(dr.subsets[1].policy);
+}
+
+TEST(DestinationRule, ConsistentHashRingHashAndLocality) {
+  auto dr = DecodeSpec<DestinationRuleSpec>(kFullDr);
+  ASSERT_TRUE(dr.policy);
+  ASSERT_TRUE(dr.policy->load_balancer);
+  const pb::LoadBalancer& lb = *dr.policy->load_balancer;
+  EXPECT_EQ(lb.policy(), pb::LoadBalancer::RING_HASH);
+  EXPECT_EQ(lb.consistent_hash().http_cookie().name(), "user");
+  EXPECT_EQ(lb.consistent_hash().http_cookie().path(), "/");
+  EXPECT_EQ(lb.consistent_hash().http_cookie().ttl_ms(), 10000u);
+  EXPECT_EQ(lb.consistent_hash().minimum_ring_size(), 1024u);
+  EXPECT_TRUE(lb.locality().enabled());
+  ASSERT_EQ(lb.locality().distribute_size(), 1);
+  EXPECT_EQ(lb.locality().distribute(0).from(), "us-west/zone1/*");
+  EXPECT_EQ(lb.locality().distribute(0).to().at("us-west/zone1/*"), 80u);
+  EXPECT_EQ(lb.locality().distribute(0).to().at("us-west/zone2/*"), 20u);
+  ASSERT_EQ(lb.locality().failover_size(), 1);
+  EXPECT_EQ(lb.locality().failover(0).from(), "us-east");
+  EXPECT_EQ(lb.locality().failover(0).to(), "eu-west");
+  EXPECT_THAT(lb.locality().failover_priority(), ElementsAre("topology.istio.io/network"));
+  EXPECT_EQ(lb.warmup_duration_ms(), 30000u);
+}
+
+TEST(DestinationRule, MaglevAndSourceIpInSubset) {
+  auto dr = DecodeSpec<DestinationRuleSpec>(kFullDr);
+  const pb::LoadBalancer& lb = *dr.subsets[1].policy->load_balancer;
+  EXPECT_EQ(lb.policy(), pb::LoadBalancer::MAGLEV);
+  EXPECT_TRUE(lb.consistent_hash().use_source_ip());
+  EXPECT_EQ(lb.consistent_hash().table_size(), 65537u);
+  ASSERT_THAT(dr.subsets[1].policy->port_level, SizeIs(1));
+  EXPECT_EQ(dr.subsets[1].policy->port_level[0].port, 9443u);
+  EXPECT_EQ(dr.subsets[1].policy->port_level[0].tls->mode(), pb::ClientTls::ISTIO_MUTUAL);
+}
+
+TEST(DestinationRule, ConnectionPoolOutlierTls) {
+  auto dr = DecodeSpec<DestinationRuleSpec>(kFullDr);
+  const pb::ConnectionPool& cp = *dr.policy->connection_pool;
+  EXPECT_EQ(cp.max_connections(), 100u);
+  EXPECT_EQ(cp.connect_timeout_ms(), 30u);
+  EXPECT_TRUE(cp.tcp_keepalive());
+  EXPECT_EQ(cp.http1_max_pending_requests(), 10u);
+  EXPECT_EQ(cp.http2_max_requests(), 1000u);
+  EXPECT_EQ(cp.max_requests_per_connection(), 5u);
+  EXPECT_EQ(cp.max_retries(), 3u);
+  EXPECT_EQ(cp.max_concurrent_streams(), 64u);
+  EXPECT_EQ(cp.idle_timeout_ms(), 30000u);
+  const pb::OutlierDetection& od = *dr.policy->outlier_detection;
+  EXPECT_EQ(od.consecutive_5xx_errors(), 7u);
+  EXPECT_EQ(od.consecutive_gateway_errors(), 4u);
+  EXPECT_EQ(od.interval_ms(), 300000u);
+  EXPECT_EQ(od.base_ejection_time_ms(), 900000u);
+  EXPECT_EQ(od.max_ejection_percent(), 50u);
+  EXPECT_EQ(od.min_health_percent(), 10u);
+  EXPECT_TRUE(od.split_external_local_origin_errors());
+  EXPECT_EQ(od.consecutive_local_origin_failures(), 2u);
+  const pb::ClientTls& tls = *dr.policy->tls;
+  EXPECT_EQ(tls.mode(), pb::ClientTls::SIMPLE);
+  EXPECT_EQ(tls.sni(), "reviews.example.com");
+  EXPECT_THAT(tls.subject_alt_names(), ElementsAre("a", "b"));
+  EXPECT_EQ(tls.ca_certificates(), "/etc/ca.pem");
+  EXPECT_EQ(tls.client_certificate(), "/c.pem");
+  EXPECT_EQ(tls.private_key(), "/k.pem");
+  EXPECT_EQ(tls.credential_name(), "cred");
+  EXPECT_FALSE(tls.insecure_skip_verify());
+}
+
+TEST(DestinationRule, PortLevelSettings) {
+  auto dr = DecodeSpec<DestinationRuleSpec>(kFullDr);
+  ASSERT_THAT(dr.policy->port_level, SizeIs(1));
+  const auto& p = dr.policy->port_level[0];
+  EXPECT_EQ(p.port, 9080u);
+  EXPECT_EQ(p.load_balancer->policy(), pb::LoadBalancer::RANDOM);
+  EXPECT_EQ(p.connection_pool->max_connections(), 5u);
+  EXPECT_FALSE(p.outlier_detection);
+  EXPECT_FALSE(p.tls);
+}
+
+struct SimpleCase {
+  std::string simple;
+  pb::LoadBalancer::Policy policy;
+};
+
+class SimpleLb : public ::testing::TestWithParam<SimpleCase> {};
+
+TEST_P(SimpleLb, Maps) {
+  auto dr = DecodeSpec<DestinationRuleSpec>(
+      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n"
+      "  host: h\n  trafficPolicy:\n    loadBalancer: {simple: " +
+      GetParam().simple + "}\n");
+  ASSERT_TRUE(dr.policy && dr.policy->load_balancer);
+  EXPECT_EQ(dr.policy->load_balancer->policy(), GetParam().policy);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, SimpleLb,
+    ::testing::Values(SimpleCase{"ROUND_ROBIN", pb::LoadBalancer::ROUND_ROBIN},
+                      SimpleCase{"LEAST_REQUEST", pb::LoadBalancer::LEAST_REQUEST},
+                      SimpleCase{"LEAST_CONN", pb::LoadBalancer::LEAST_REQUEST},
+                      SimpleCase{"RANDOM", pb::LoadBalancer::RANDOM},
+                      SimpleCase{"PASSTHROUGH", pb::LoadBalancer::PASSTHROUGH},
+                      SimpleCase{"UNSPECIFIED", pb::LoadBalancer::POLICY_UNSPECIFIED}));
+
+TEST(DestinationRule, HashKeysAndHeaderName) {
+  auto dr = DecodeSpec<DestinationRuleSpec>(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: d}
+spec:
+  host: h
+  trafficPolicy:
+    loadBalancer:
+      consistentHash: {httpHeaderName: x-user}
+  subsets:
+  - name: q
+    trafficPolicy:
+      loadBalancer:
+        consistentHash: {httpQueryParameterName: uid, minimumRingSize: 64}
+)");
+  const auto& lb = *dr.policy->load_balancer;
+  EXPECT_EQ(lb.policy(), pb::LoadBalancer::RING_HASH);
+  EXPECT_EQ(lb.consistent_hash().http_header_name(), "x-user");
+  const auto& q = *dr.subsets[0].policy->load_balancer;
+  EXPECT_EQ(q.consistent_hash().http_query_parameter_name(), "uid");
+  EXPECT_EQ(q.consistent_hash().minimum_ring_size(), 64u);
+  EXPECT_THAT(dr.subsets[0].labels, IsEmpty());
+}
+
+TEST(DestinationRule, BadValues) {
+  auto d = DecodeSingle(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: d, namespace: shop}
+spec:
+  host: h
+  trafficPolicy:
+    loadBalancer:
+      simple: ROUND_ROBIN
+      consistentHash: {httpHeaderName: a, useSourceIp: true}
+    connectionPool:
+      tcp: {maxConnections: 0}
+    tls: {mode: MUTUAL_TLS}
+  subsets:
+  - name: a
+  - name: a
+  - labels: {x: y}
+)");
+  EXPECT_TRUE(d.rejected);
+  std::vector<std::string> got;
+  for (const auto& x : d.diagnostics) {
+    got.push_back(x.code + " " + std::to_string(x.line) + ":" + std::to_string(x.column) + " " +
+                  x.field);
+  }
+  EXPECT_THAT(got, ElementsAre("value 8:15 spec.trafficPolicy.loadBalancer.simple",
+                               "value 9:23 spec.trafficPolicy.loadBalancer.consistentHash",
+                               "value 11:29 spec.trafficPolicy.connectionPool.tcp.maxConnections",
+                               "value 12:17 spec.trafficPolicy.tls.mode",
+                               "conflict 15:11 spec.subsets[1].name",
+                               "missing-field 16:5 spec.subsets[2].name"))
+      << Dump(d.diagnostics);
+}
+
+TEST(DestinationRule, DeprecatedConsecutiveErrorsWarns) {
+  auto d = DecodeSingle(R"(apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata: {name: d}
+spec:
+  host: h
+  trafficPolicy:
+    outlierDetection: {consecutiveErrors: 5}
+)");
+  ASSERT_FALSE(d.rejected) << Dump(d.diagnostics);
+  ASSERT_THAT(d.diagnostics, SizeIs(1));
+  EXPECT_EQ(d.diagnostics[0].severity, Severity::kWarning);
+  EXPECT_EQ(d.diagnostics[0].field, "spec.trafficPolicy.outlierDetection.consecutiveErrors");
+  EXPECT_EQ(
+      d.resource->as<DestinationRuleSpec>().policy->outlier_detection->consecutive_5xx_errors(),
+      5u);
+}
+
+// ---- ServiceEntry ----
+
+constexpr char kSe[] = R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: shop}
+spec:
+  hosts: [api.example.com, "*.cdn.example.com"]
+  addresses: [192.0.2.0/24, 198.51.100.7]
+  ports:
+  - {number: 443, name: https, protocol: HTTPS}
+  - {number: 80, name: http, protocol: HTTP, targetPort: 8080}
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints:
+  - address: 192.0.2.10
+    ports: {https: 8443}
+    labels: {zone: a}
+    locality: us-east/z1/s1
+    weight: 3
+    serviceAccount: ext-sa
+  - address: 192.0.2.11
+  exportTo: ["*"]
+)";
+
+TEST(ServiceEntry, AllFields) {
+  auto se = DecodeSpec<ServiceEntrySpec>(kSe);
+  ASSERT_THAT(se.hosts, SizeIs(2));
+  EXPECT_EQ(se.hosts[1].host, "*.cdn.example.com");
+  EXPECT_THAT(se.addresses, ElementsAre("192.0.2.0/24", "198.51.100.7"));
+  ASSERT_THAT(se.ports, SizeIs(2));
+  EXPECT_EQ(se.ports[0].number, 443u);
+  EXPECT_EQ(se.ports[0].name, "https");
+  EXPECT_EQ(se.ports[0].protocol, "HTTPS");
+  EXPECT_EQ(se.ports[1].target_port, 8080u);
+  EXPECT_EQ(se.location, "MESH_INTERNAL");
+  EXPECT_EQ(se.resolution, "STATIC");
+  ASSERT_THAT(se.endpoints, SizeIs(2));
+  const auto& e = se.endpoints[0];
+  EXPECT_EQ(e.address, "192.0.2.10");
+  EXPECT_THAT(e.ports, ElementsAre(Pair("https", 8443u)));
+  EXPECT_THAT(e.labels, ElementsAre(Pair("zone", "a")));
+  EXPECT_EQ(e.locality, "us-east/z1/s1");
+  EXPECT_EQ(e.weight, 3u);
+  EXPECT_EQ(e.service_account, "ext-sa");
+  EXPECT_EQ(e.pos.field, "spec.endpoints[0]");
+  EXPECT_THAT(se.export_to, ElementsAre("*"));
+  EXPECT_FALSE(se.workload_selector);
+}
+
+TEST(ServiceEntry, Defaults) {
+  auto se = DecodeSpec<ServiceEntrySpec>(
+      "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: e}\n"
+      "spec:\n  hosts: [x.example.com]\n");
+  EXPECT_EQ(se.location, "MESH_EXTERNAL");
+  EXPECT_EQ(se.resolution, "NONE");
+}
+
+}  // namespace
+}  // namespace weft::policy
