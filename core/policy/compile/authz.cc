@@ -21,6 +21,7 @@ bool IsL4ConditionKey(const std::string& key) {
 std::vector<std::string> L7Attributes(const pb::AuthorizationRule& r) {
   std::vector<std::string> out;
   if (r.request_principals_size() || r.not_request_principals_size()) out.push_back("requestPrincipals");
+  if (r.remote_ip_blocks_size() || r.not_remote_ip_blocks_size()) out.push_back("remoteIpBlocks");
   if (r.hosts_size() || r.not_hosts_size()) out.push_back("hosts");
   if (r.methods_size() || r.not_methods_size()) out.push_back("methods");
   if (r.paths_size() || r.not_paths_size()) out.push_back("paths");
@@ -32,6 +33,8 @@ std::vector<std::string> L7Attributes(const pb::AuthorizationRule& r) {
 
 void StripL7(pb::AuthorizationRule* r) {
   r->clear_request_principals();
+  r->clear_remote_ip_blocks();
+  r->clear_not_remote_ip_blocks();
   r->clear_not_request_principals();
   r->clear_hosts();
   r->clear_not_hosts();
@@ -65,6 +68,7 @@ std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const Resource
     p.set_action(ap.action);
     *p.mutable_source() = SourceOf(r);
     if (ap.selector) p.mutable_selector()->insert(ap.selector->begin(), ap.selector->end());
+    size_t errors_before = report.rejected.size();
     if (!ap.target_refs.empty()) {
       p.set_scope(pb::AuthorizationPolicy::WAYPOINT);
       for (size_t i = 0; i < ap.target_refs.size(); ++i) {
@@ -113,12 +117,22 @@ std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const Resource
           *p.add_rules() = std::move(stripped);
         }
       }
+      // As istiod does for ztunnel: an ALLOW policy that had rules but kept none can never
+      // grant, and must not leave the workload open: it becomes DENY everything.
+      if (ap.action == pb::AuthorizationPolicy::ALLOW && !ap.rules.empty() && p.rules_size() == 0) {
+        p.set_action(pb::AuthorizationPolicy::DENY);
+        p.add_rules();
+        report.Warning(r, code::kUnsupported, {{}, "spec.rules"},
+                       "no rule is enforceable by the node proxy; the policy denies all traffic "
+                       "to the workloads it selects (fail closed)");
+      }
       if (ap.selector && index.PodsMatching(r.meta.ns, *ap.selector).empty() &&
           r.meta.ns != root && !index.All(Kind::kPod).empty()) {
         report.Add(r, Severity::kNote, code::kReference, {{}, "spec.selector"},
                    "selects no workload in namespace " + r.meta.ns);
       }
     }
+    if (report.rejected.size() != errors_before) continue;  // rejected whole
     out.push_back(std::move(p));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {

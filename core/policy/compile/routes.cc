@@ -49,12 +49,37 @@ bool ResolveDestination(const ResourceIndex& index, const DestinationRules& rule
   return true;
 }
 
+// Scales weights summing to `total` (> 0) to shares of 100; largest-remainder rounding keeps
+// the sum exactly 100.
+void ScaleWeights(google::protobuf::RepeatedPtrField<pb::WeightedDestination>* dests,
+                  uint32_t total) {
+  if (total == 0 || total == 100) return;
+  std::vector<std::pair<uint32_t, int>> rem;
+  uint32_t assigned = 0;
+  for (int i = 0; i < dests->size(); ++i) {
+    uint64_t scaled = static_cast<uint64_t>((*dests)[i].weight()) * 100;
+    (*dests)[i].set_weight(static_cast<uint32_t>(scaled / total));
+    assigned += (*dests)[i].weight();
+    rem.push_back({static_cast<uint32_t>(scaled % total), i});
+  }
+  std::stable_sort(rem.begin(), rem.end(), [](auto a, auto b) { return a.first > b.first; });
+  for (size_t k = 0; assigned < 100 && k < rem.size(); ++k, ++assigned) {
+    auto& d = (*dests)[rem[k].second];
+    d.set_weight(d.weight() + 1);
+  }
+}
+
 // Weights: unset everywhere = equal split; otherwise Istio expects a total of 100 and
 // normalises anything else (with a warning here).
 void NormaliseWeights(const Resource& r, const FieldPos& pos, bool has_weights,
                       google::protobuf::RepeatedPtrField<pb::WeightedDestination>* dests,
                       PassReport& report) {
   if (dests->empty()) return;
+  if (dests->size() == 1) {
+    // One destination takes all traffic whatever its weight, as in Istio.
+    (*dests)[0].set_weight(100);
+    return;
+  }
   if (!has_weights) {
     if (dests->size() > 1) {
       report.Warning(r, code::kWeights, pos,
@@ -77,20 +102,7 @@ void NormaliseWeights(const Resource& r, const FieldPos& pos, bool has_weights,
   report.Warning(r, code::kWeights, pos,
                  "destination weights sum to " + std::to_string(total) +
                      ", not 100; they are normalised to shares of 100");
-  // Largest-remainder rounding keeps the sum exactly 100.
-  std::vector<std::pair<uint32_t, int>> rem;
-  uint32_t assigned = 0;
-  for (int i = 0; i < dests->size(); ++i) {
-    uint64_t scaled = static_cast<uint64_t>((*dests)[i].weight()) * 100;
-    (*dests)[i].set_weight(static_cast<uint32_t>(scaled / total));
-    assigned += (*dests)[i].weight();
-    rem.push_back({static_cast<uint32_t>(scaled % total), i});
-  }
-  std::stable_sort(rem.begin(), rem.end(), [](auto a, auto b) { return a.first > b.first; });
-  for (size_t k = 0; assigned < 100 && k < rem.size(); ++k, ++assigned) {
-    auto& d = (*dests)[rem[k].second];
-    d.set_weight(d.weight() + 1);
-  }
+  ScaleWeights(dests, total);
 }
 
 void CompileVirtualService(const ResourceIndex& index, const DestinationRules& rules,
@@ -153,6 +165,8 @@ void CompileVirtualService(const ResourceIndex& index, const DestinationRules& r
   }
   if (report.rejected.size() != errors_before) return;  // broken: left out whole
 
+  // Check every host before taking any, so a conflict on one host leaves the others free.
+  std::vector<std::string> hosts;
   for (const auto& h : vs.hosts) {
     std::string host = index.ResolveHost(h.host, r.meta.ns);
     if (host.find('*') != std::string::npos) {
@@ -165,19 +179,17 @@ void CompileVirtualService(const ResourceIndex& index, const DestinationRules& r
                      "host \"" + host + "\" matches no Service or ServiceEntry; its routes are "
                      "unused until one exists");
     }
-    auto [it, inserted] = owners.emplace(host, Owner{&r, h.pos});
-    if (!inserted) {
+    if (auto it = owners.find(host); it != owners.end()) {
       report.Error(r, code::kConflict, h.pos,
                    "host \"" + host + "\" is already routed by " +
                        std::string(it->second.resource->ref.kind) + " " +
                        KeyOf(*it->second.resource) + " (older; it wins)");
       return;
     }
+    if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(host);
   }
-  for (const auto& h : vs.hosts) {
-    std::string host = index.ResolveHost(h.host, r.meta.ns);
-    auto own = owners.find(host);
-    if (own == owners.end() || own->second.resource != &r) continue;
+  for (const auto& host : hosts) {
+    owners.emplace(host, Owner{&r, {}});
     pb::RouteTable& t = tables[host];
     t.set_hostname(host);
     *t.mutable_source() = SourceOf(r);
@@ -190,6 +202,7 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
                       std::map<std::string, pb::RouteTable>& tables,
                       std::map<std::string, Owner>& owners, PassReport& report) {
   const auto& hr = r.as<HTTPRouteSpec>();
+  size_t errors_before = report.rejected.size();
   std::vector<std::pair<std::string, uint32_t>> parents;  // hostname, port
   for (const auto& p : hr.parents) {
     if (p.kind == "Service" && (p.group.empty() || p.group == "core")) {
@@ -209,7 +222,6 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
     report.Warning(r, code::kUnsupported, {{}, "spec.hostnames"},
                    "hostnames are ignored for routes attached to a Service (GAMMA)");
   }
-  size_t errors_before = report.rejected.size();
   std::vector<pb::HttpRoute> http;
   for (const auto& rule : hr.rules) {
     pb::HttpRoute route = rule.route;
@@ -250,28 +262,38 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
       }
     }
     if (route.matches_size() == 0) {
-      route.add_matches()->mutable_uri()->set_prefix("/");
+      route.add_matches()->mutable_uri()->set_path_prefix("/");
     }
-    // Gateway API weights are relative (any total); normalise to 100 silently.
-    if (total > 0 && total != 100) {
-      uint32_t assigned = 0;
-      for (auto& d : *route.mutable_destinations()) {
-        d.set_weight(static_cast<uint32_t>(static_cast<uint64_t>(d.weight()) * 100 / total));
-        assigned += d.weight();
-      }
-      for (auto& d : *route.mutable_destinations()) {
-        if (assigned >= 100) break;
-        if (d.weight() > 0 || total == 0) {
-          d.set_weight(d.weight() + 1);
-          ++assigned;
-        }
-      }
-    } else if (total == 0 && !rule.backends.empty()) {
+    // Gateway API weights are relative (any total): normalised to shares of 100 silently.
+    if (total == 0 && !rule.backends.empty()) {
       report.Warning(r, code::kWeights, rule.pos, "all backendRefs have weight 0: requests get 500");
+    } else {
+      ScaleWeights(route.mutable_destinations(), total);
     }
-    http.push_back(std::move(route));
+    // One entry per match, so that matches can be ordered by precedence below.
+    for (int m = 0; m < route.matches_size(); ++m) {
+      pb::HttpRoute single = route;
+      single.clear_matches();
+      *single.add_matches() = route.matches(m);
+      if (route.matches_size() > 1) {
+        single.mutable_source()->set_field(route.source().field() + ".matches[" +
+                                           std::to_string(m) + "]");
+      }
+      http.push_back(std::move(single));
+    }
   }
   if (report.rejected.size() != errors_before) return;
+  // Gateway API precedence: Exact path, then the longest PathPrefix, then a method match,
+  // then most header matches, then most query matches; ties keep rule order.
+  auto rank = [](const pb::HttpRoute& route) {
+    const pb::HttpMatch& m = route.matches(0);
+    int kind = m.uri().has_exact() ? 2 : m.uri().has_path_prefix() ? 1 : 0;
+    size_t length = m.uri().has_path_prefix() ? m.uri().path_prefix().size() : 0;
+    return std::make_tuple(kind, length, m.has_method() ? 1 : 0, m.headers_size(),
+                           m.query_params_size());
+  };
+  std::stable_sort(http.begin(), http.end(),
+                   [&](const pb::HttpRoute& a, const pb::HttpRoute& b) { return rank(a) > rank(b); });
   for (const auto& [host, port] : parents) {
     std::string table_key = port ? host + ":" + std::to_string(port) : host;
     auto [it, inserted] = owners.emplace(table_key, Owner{&r, {}});

@@ -281,9 +281,10 @@ bool CompileService(const ResourceIndex& index, const DestinationRules& rules,
     for (const auto& h : hosts) {
       if (h.host == hostname) at = h.pos;
     }
-    report.Error(*entries[i], code::kConflict, at,
-                 "host \"" + hostname + "\" is already provided by " +
-                     (svc ? "Service " + KeyOf(*svc) : "ServiceEntry " + KeyOf(*entries.front())));
+    report.Warning(*entries[i], code::kConflict, at,
+                   "host \"" + hostname + "\" is already provided by " +
+                       (svc ? "Service " + KeyOf(*svc) : "ServiceEntry " + KeyOf(*entries.front())) +
+                       "; this entry does not provide it");
   }
   std::sort(out->mutable_endpoints()->begin(), out->mutable_endpoints()->end(),
             [](const pb::Endpoint& a, const pb::Endpoint& b) {

@@ -1,8 +1,6 @@
 // Decoder for gateway.networking.k8s.io/v1 HTTPRoute, as used for mesh traffic (GAMMA:
 // parentRefs naming a Service).
 
-#include <regex>
-
 #include "core/policy/decode/decode.h"
 #include "core/policy/decode/values.h"
 
@@ -10,11 +8,15 @@ namespace weft::policy {
 
 namespace {
 
+// A Gateway API typed match ({type, value}). `default_value` applies when value is absent
+// (a path match defaults to "/").
 std::optional<pb::StringMatchRule> DecodeTypedMatch(ObjectReader& r,
                                                     const std::vector<std::string_view>& types,
-                                                    std::string_view default_type) {
+                                                    std::string_view default_type,
+                                                    std::optional<std::string> default_value = {}) {
   std::string type = r.Enum("type", types).value_or(std::string(default_type));
   auto value = r.String("value");
+  if (!value) value = default_value;
   if (!value) return std::nullopt;
   pb::StringMatchRule m;
   if (type == "Exact") {
@@ -23,12 +25,10 @@ std::optional<pb::StringMatchRule> DecodeTypedMatch(ObjectReader& r,
     if (value->empty() || (*value)[0] != '/') {
       r.Error(code::kValue, "value", "a path must start with '/'");
     }
-    m.set_prefix(*value);
+    m.set_path_prefix(*value);
   } else {
-    try {
-      std::regex re(*value, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      r.Error(code::kValue, "value", "invalid regular expression \"" + *value + "\": " + e.what());
+    if (auto why = RegexError(*value)) {
+      r.Error(code::kValue, "value", "invalid regular expression \"" + *value + "\": " + *why);
     }
     m.set_regex(*value);
   }
@@ -172,13 +172,8 @@ void DecodeHTTPRoute(ObjectReader& root, HTTPRouteSpec& out) {
       r.ObjectList("matches", [&](ObjectReader& m, size_t) {
         pb::HttpMatch* hm = rule.route.add_matches();
         m.Object("path", [&](ObjectReader& p) {
-          if (!p.Has("value")) {
-            pb::StringMatchRule prefix;
-            prefix.set_prefix("/");
-            *hm->mutable_uri() = prefix;
-          }
           if (auto sm = DecodeTypedMatch(p, {"Exact", "PathPrefix", "RegularExpression"},
-                                         "PathPrefix")) {
+                                         "PathPrefix", "/")) {
             *hm->mutable_uri() = *sm;
           }
         });

@@ -1,8 +1,6 @@
 // Decoders for networking.istio.io (v1alpha3, v1beta1, v1): VirtualService, DestinationRule,
 // ServiceEntry. Field names and meanings follow Istio's reference documentation.
 
-#include <regex>
-
 #include "core/policy/decode/decode.h"
 #include "core/policy/decode/values.h"
 
@@ -23,10 +21,8 @@ std::optional<pb::StringMatchRule> DecodeStringMatch(ObjectReader& r) {
     ++set;
   }
   if (auto v = r.String("regex")) {
-    try {
-      std::regex re(*v, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      r.Error(code::kValue, "regex", "invalid regular expression \"" + *v + "\": " + e.what());
+    if (auto why = RegexError(*v)) {
+      r.Error(code::kValue, "regex", "invalid regular expression \"" + *v + "\": " + *why);
     }
     out.set_regex(*v);
     ++set;
@@ -265,7 +261,12 @@ void DecodeTcpRoute(ObjectReader& t, VirtualServiceSpec::Tcp& out) {
     });
     if (auto v = m.Port("port")) tm->set_port(*v);
     if (auto v = m.StringMap("sourceLabels")) tm->mutable_source_labels()->insert(v->begin(), v->end());
-    m.Ignore("gateways");
+    for (const auto& gw : m.StringList("gateways").value_or(std::vector<std::string>{})) {
+      if (gw != "mesh") {
+        m.Warning(code::kUnsupported, "gateways",
+                  "match on gateway \"" + gw + "\": only the mesh gateway is supported");
+      }
+    }
     m.Unsupported("sourceNamespace");
   });
   t.ObjectList("route", [&](ObjectReader& r, size_t) {
@@ -367,9 +368,9 @@ pb::ConnectionPool DecodeConnectionPool(ObjectReader& cp) {
     if (auto v = t.DurationMs("idleTimeout")) out.set_idle_timeout_ms(*v);
     t.Object("tcpKeepalive", [&](ObjectReader& k) {
       out.set_tcp_keepalive(true);
-      k.Ignore("probes");
-      k.Ignore("time");
-      k.Ignore("interval");
+      k.Unsupported("probes", "the kernel's keepalive settings apply");
+      k.Unsupported("time", "the kernel's keepalive settings apply");
+      k.Unsupported("interval", "the kernel's keepalive settings apply");
     });
     t.Unsupported("maxConnectionDuration");
   });
@@ -564,7 +565,9 @@ void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
       e.Unsupported("network");
       out.endpoints.push_back(std::move(ep));
     });
-    out.workload_selector = DecodeWorkloadSelector(spec, "workloadSelector");
+    spec.Object("workloadSelector", [&](ObjectReader& sel) {
+      out.workload_selector = sel.StringMap("labels").value_or(Labels{});
+    });
     out.export_to = DecodeExportTo(spec);
     spec.Unsupported("subjectAltNames");
   });

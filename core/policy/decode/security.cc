@@ -53,6 +53,23 @@ void IpBlocks(ObjectReader& r, std::string_view key,
   });
 }
 
+// serviceAccounts ("<namespace>/<name>") are principals in any trust domain: a principal
+// "<trust-domain>/ns/<namespace>/sa/<name>" matches, so they compile to suffix matches.
+void ServiceAccounts(ObjectReader& r, std::string_view key, Matches* out) {
+  r.List(key, [&](yaml::Node n, const std::string& path, size_t) {
+    auto s = ScalarString(r.sink(), n, path);
+    if (!s) return;
+    size_t slash = s->find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == s->size() ||
+        s->find('/', slash + 1) != std::string::npos || s->find('*') != std::string::npos) {
+      r.sink().Error(code::kValue, n.mark(), path,
+                     "invalid service account " + n.Describe() + ": expected \"<namespace>/<name>\"");
+      return;
+    }
+    out->Add()->set_suffix("/ns/" + s->substr(0, slash) + "/sa/" + s->substr(slash + 1));
+  });
+}
+
 // Ports are strings in AuthorizationPolicy ("8080"); integers are accepted too.
 void Ports(ObjectReader& r, std::string_view key, google::protobuf::RepeatedField<uint32_t>* out) {
   r.List(key, [&](yaml::Node n, const std::string& path, size_t) {
@@ -134,9 +151,10 @@ void DecodePeerAuthentication(ObjectReader& root, PeerAuthenticationSpec& out) {
           ObjectReader m(spec.sink(), n->value(i), path);
           if (auto mode = DecodeMtlsMode(m)) out.port_level[static_cast<uint32_t>(*port)] = *mode;
         }
-        if (!out.selector) {
-          spec.Error(code::kValue, "portLevelMtls",
-                     "portLevelMtls needs a workload selector, as in Istio; ignored otherwise");
+        if (!out.selector || out.selector->empty()) {
+          spec.Warning(code::kValue, "portLevelMtls",
+                       "portLevelMtls needs a workload selector with labels, as in Istio; ignored");
+          out.port_level.clear();
         }
       }
     }
@@ -176,10 +194,10 @@ void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out)
           StringMatches(s, "notNamespaces", r.mutable_not_namespaces());
           IpBlocks(s, "ipBlocks", r.mutable_ip_blocks());
           IpBlocks(s, "notIpBlocks", r.mutable_not_ip_blocks());
-          s.Unsupported("remoteIpBlocks", "no X-Forwarded-For handling yet");
-          s.Unsupported("notRemoteIpBlocks", "no X-Forwarded-For handling yet");
-          s.Unsupported("serviceAccounts", "use principals");
-          s.Unsupported("notServiceAccounts", "use notPrincipals");
+          IpBlocks(s, "remoteIpBlocks", r.mutable_remote_ip_blocks());
+          IpBlocks(s, "notRemoteIpBlocks", r.mutable_not_remote_ip_blocks());
+          ServiceAccounts(s, "serviceAccounts", r.mutable_principals());
+          ServiceAccounts(s, "notServiceAccounts", r.mutable_not_principals());
         });
         sources.push_back(std::move(r));
       });

@@ -1,6 +1,7 @@
 #include "core/policy/decode/values.h"
 
 #include <arpa/inet.h>
+#include <re2/re2.h>
 
 #include <cerrno>
 #include <charconv>
@@ -134,6 +135,14 @@ std::optional<std::string> NormalizeCidr(std::string_view text) {
   char out[INET6_ADDRSTRLEN];
   inet_ntop(family, buf, out, sizeof(out));
   return std::string(out) + "/" + std::to_string(bits);
+}
+
+std::optional<std::string> RegexError(const std::string& pattern) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  RE2 re(pattern, options);
+  if (re.ok()) return std::nullopt;
+  return re.error();
 }
 
 bool IsDnsLabel(std::string_view s) {

@@ -28,6 +28,10 @@ bool IsIpAddress(std::string_view text);
 // CIDR text, or nullopt.
 std::optional<std::string> NormalizeCidr(std::string_view text);
 
+// Why `pattern` is not a valid RE2 regular expression (the syntax Istio, Envoy and Gateway API
+// use); nullopt when it is.
+std::optional<std::string> RegexError(const std::string& pattern);
+
 // RFC 1123 DNS label / subdomain, as Kubernetes validates object names.
 bool IsDnsLabel(std::string_view s);
 bool IsDnsSubdomain(std::string_view s);
