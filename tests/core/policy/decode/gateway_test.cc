@@ -92,7 +92,7 @@ TEST(HTTPRoute, Matches) {
   EXPECT_EQ(route.source().line(), 9u);
   ASSERT_EQ(route.matches_size(), 4);
   const auto& m0 = route.matches(0);
-  EXPECT_EQ(m0.uri().prefix(), "/api");
+  EXPECT_EQ(m0.uri().path_prefix(), "/api");
   ASSERT_EQ(m0.headers_size(), 2);
   EXPECT_EQ(m0.headers(0).name(), "x-env");
   EXPECT_EQ(m0.headers(0).value().exact(), "canary");  // type defaults to Exact
@@ -160,7 +160,7 @@ spec:
   - matches: [{path: {type: PathPrefix}}]
     backendRefs: [{name: s, port: 80}]
 )");
-  EXPECT_EQ(r.rules[0].route.matches(0).uri().prefix(), "/");
+  EXPECT_EQ(r.rules[0].route.matches(0).uri().path_prefix(), "/");
 }
 
 TEST(HTTPRoute, BadValues) {

@@ -88,7 +88,7 @@ spec:
                           "value 7:5 spec.portLevelMtls"))
       << Dump(d.diagnostics);
   EXPECT_EQ(d.diagnostics[2].message,
-            "portLevelMtls needs a workload selector, as in Istio; ignored otherwise");
+            "portLevelMtls needs a workload selector with labels, as in Istio; ignored");
 }
 
 // ---- AuthorizationPolicy ----
