@@ -1,0 +1,86 @@
+#pragma once
+
+// Endpoint selection for the node proxy: the DestinationRule load-balancing policies as Istio
+// defines them (ROUND_ROBIN, LEAST_REQUEST, RANDOM, consistent hash by ring hash or Maglev),
+// with subsets applied by the caller and locality preference applied here.
+//
+// A Balancer is built once per snapshot and cluster (hostname, subset, port) and shared by all
+// proxy workers: its mutable state (round-robin cursor, active-request counts) is atomic.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace weft::lb {
+
+struct Locality {
+  std::string region;
+  std::string zone;
+  std::string subzone;
+};
+
+struct Target {
+  std::string address;  // IP text
+  uint32_t port = 0;
+  Locality locality;
+  uint32_t weight = 1;
+};
+
+enum class Policy { kRoundRobin, kLeastRequest, kRandom, kRingHash, kMaglev };
+
+struct BalancerConfig {
+  Policy policy = Policy::kLeastRequest;  // Istio's default
+  // Prefer endpoints in the client's zone, then region, then anywhere (Istio's locality
+  // failover). Off: all endpoints are equal.
+  bool locality_aware = false;
+  uint64_t ring_size = 1024;     // ring hash: minimum entries
+  uint64_t maglev_table = 65537;  // Maglev: prime table size
+};
+
+// What a pick may depend on.
+struct PickContext {
+  uint64_t hash = 0;                 // consistent hash key (e.g. of the source IP)
+  const Locality* client = nullptr;  // the client's locality, for locality preference
+  // Indexes already tried for this connection (a failed connect): never picked again.
+  const std::vector<size_t>* exclude = nullptr;
+};
+
+class Balancer {
+ public:
+  Balancer(std::vector<Target> targets, BalancerConfig config, uint64_t seed = 0);
+
+  const std::vector<Target>& targets() const { return targets_; }
+  const BalancerConfig& config() const { return config_; }
+
+  // Index of the chosen target, or nullopt when none is left.
+  std::optional<size_t> Pick(const PickContext& ctx);
+
+  // Active-request accounting for LEAST_REQUEST (a connection counts while it is open).
+  void Started(size_t index) { active_[index].fetch_add(1, std::memory_order_relaxed); }
+  void Finished(size_t index) { active_[index].fetch_sub(1, std::memory_order_relaxed); }
+  int Active(size_t index) const { return active_[index].load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<size_t> Candidates(const PickContext& ctx) const;
+  std::optional<size_t> PickHashed(const PickContext& ctx, const std::vector<size_t>& allowed);
+  uint64_t Random();
+
+  std::vector<Target> targets_;
+  BalancerConfig config_;
+  std::unique_ptr<std::atomic<int>[]> active_;
+  std::atomic<uint64_t> cursor_{0};
+  std::atomic<uint64_t> rng_state_;
+  // Consistent hashing tables, built once.
+  std::vector<std::pair<uint64_t, size_t>> ring_;  // sorted by hash
+  std::vector<size_t> maglev_;                     // table -> target index
+};
+
+// 64-bit hash of bytes (FNV-1a then a finalizer): stable across runs and hosts, so every
+// agent maps the same source to the same endpoint.
+uint64_t StableHash(std::string_view bytes);
+
+}  // namespace weft::lb
