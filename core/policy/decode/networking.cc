@@ -551,7 +551,10 @@ void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
       ServiceEntrySpec::Endpoint ep;
       ep.pos = {e.node().mark(), e.path()};
       if (auto v = e.String("address")) ep.address = *v;
-      if (auto n = e.Raw("ports"); n && n->IsMap()) {
+      if (auto n = e.Raw("ports"); n && !n->IsMap()) {
+        e.sink().Error(code::kType, n->mark(), e.Child("ports"),
+                       "expected a mapping of port name to number, got " + n->Describe());
+      } else if (n) {
         ObjectReader ports(e.sink(), *n, e.Child("ports"));
         for (size_t i = 0; i < n->size(); ++i) {
           std::string k(n->key(i).scalar());

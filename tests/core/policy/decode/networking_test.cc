@@ -669,5 +669,49 @@ TEST(ServiceEntry, Defaults) {
   EXPECT_EQ(se.resolution, "NONE");
 }
 
+TEST(ServiceEntry, WorkloadSelectorUsesLabels) {
+  // networking.istio.io's WorkloadSelector is {labels: {...}} (unlike security.istio.io's
+  // {matchLabels: {...}}).
+  auto se = DecodeSpec<ServiceEntrySpec>(R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: vms, namespace: shop}
+spec:
+  hosts: [vm.shop.internal]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  workloadSelector:
+    labels: {app: vm}
+)");
+  ASSERT_TRUE(se.workload_selector);
+  EXPECT_THAT(*se.workload_selector, ElementsAre(Pair("app", "vm")));
+}
+
+TEST(ServiceEntry, BadValues) {
+  auto d = DecodeSingle(R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: e, namespace: shop}
+spec:
+  hosts: [x.example.com]
+  addresses: [not-an-ip]
+  ports:
+  - {name: p}
+  resolution: MAGIC
+  endpoints:
+  - address: 1.2.3.4
+    ports: [80]
+)");
+  EXPECT_TRUE(d.rejected);
+  std::vector<std::string> got;
+  for (const auto& x : d.diagnostics) {
+    got.push_back(x.code + " " + std::to_string(x.line) + ":" + std::to_string(x.column) + " " +
+                  x.field);
+  }
+  EXPECT_THAT(got,
+              ElementsAre("value 6:15 spec.addresses[0]", "missing-field 8:5 spec.ports[0].number",
+                          "value 9:15 spec.resolution", "type 12:12 spec.endpoints[0].ports"))
+      << Dump(d.diagnostics);
+}
+
 }  // namespace
 }  // namespace weft::policy
