@@ -53,8 +53,8 @@ bool IsUnsupportedMeshKind(std::string_view group, std::string_view kind) {
 // can still say which resource it was.
 void GuessRef(std::string_view text, ResourceRef& ref) {
   static const std::regex kind_re(R"((?:^|\n)kind:[ \t]*["']?([A-Za-z0-9]+))");
-  static const std::regex name_re(R"([\n{,][ \t]*name:[ \t]*["']?([A-Za-z0-9.\-]+))");
-  static const std::regex ns_re(R"([\n{,][ \t]*namespace:[ \t]*["']?([A-Za-z0-9.\-]+))");
+  static const std::regex name_re(R"(\n[ \t]+name:[ \t]*["']?([A-Za-z0-9.\-]+))");
+  static const std::regex ns_re(R"(\n[ \t]+namespace:[ \t]*["']?([A-Za-z0-9.\-]+))");
   std::string s(text.substr(0, std::min<size_t>(text.size(), 4096)));
   std::smatch m;
   if (std::regex_search(s, m, kind_re)) ref.kind = m[1];
@@ -140,6 +140,9 @@ DecodedDocument DecodeOne(const yaml::Section& section, const std::string& file,
   for (const auto& k : KnownKinds()) {
     if (k.kind == kind && k.group == group) info = &k;
   }
+  // With no apiVersion, "kind: Service" looks like core/v1 with an empty version; say instead
+  // that apiVersion is missing.
+  if (api_version.empty()) info = nullptr;
   if (info && !info->namespaced) out.ref.ns.clear();
   if (info && info->namespaced && out.ref.ns.empty()) out.ref.ns = options.default_namespace;
   sink.set_resource(out.ref);

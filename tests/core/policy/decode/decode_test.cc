@@ -160,6 +160,17 @@ TEST(Decode, MissingKindOrApiVersion) {
   EXPECT_EQ(d2.diagnostics[0].field, "apiVersion");
 }
 
+TEST(Decode, MissingApiVersionOfACoreKindIsAMissingField) {
+  // "Service" with no apiVersion looks like core/v1 with an empty version; say what is wrong.
+  auto d = DecodeSingle("kind: Service\nmetadata: {name: x}\nspec: {ports: [{port: 80}]}\n");
+  EXPECT_TRUE(d.rejected);
+  ASSERT_THAT(d.diagnostics, SizeIs(1)) << Dump(d.diagnostics);
+  EXPECT_EQ(d.diagnostics[0].code, "missing-field");
+  EXPECT_EQ(d.diagnostics[0].field, "apiVersion");
+  EXPECT_EQ(d.diagnostics[0].line, 1u);
+  EXPECT_EQ(d.diagnostics[0].message, "required field \"apiVersion\" is missing");
+}
+
 TEST(Decode, MetadataAndNameAreRequiredAndValidated) {
   auto d = DecodeSingle("apiVersion: v1\nkind: ServiceAccount\n");
   EXPECT_TRUE(d.rejected);
