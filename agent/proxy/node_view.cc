@@ -1,0 +1,159 @@
+#include "agent/proxy/node_view.h"
+
+namespace weft::agent::proxy {
+
+namespace {
+
+std::string VipKey(const std::string& ip, uint32_t port) { return ip + "|" + std::to_string(port); }
+
+std::string ClusterName(uint32_t port, const std::string& subset, const std::string& host) {
+  return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
+}
+
+}  // namespace
+
+lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy) {
+  lb::BalancerConfig cfg;
+  if (!policy || !policy->has_load_balancer()) return cfg;
+  const auto& l = policy->load_balancer();
+  switch (l.policy()) {
+    case pb::LoadBalancer::ROUND_ROBIN:
+      cfg.policy = lb::Policy::kRoundRobin;
+      break;
+    case pb::LoadBalancer::RANDOM:
+      cfg.policy = lb::Policy::kRandom;
+      break;
+    case pb::LoadBalancer::RING_HASH:
+      cfg.policy = lb::Policy::kRingHash;
+      if (l.consistent_hash().minimum_ring_size()) cfg.ring_size = l.consistent_hash().minimum_ring_size();
+      break;
+    case pb::LoadBalancer::MAGLEV:
+      cfg.policy = lb::Policy::kMaglev;
+      if (l.consistent_hash().table_size()) cfg.maglev_table = l.consistent_hash().table_size();
+      break;
+    default:
+      cfg.policy = lb::Policy::kLeastRequest;
+      break;
+  }
+  cfg.locality_aware = policy->has_outlier_detection() ||
+                       (l.has_locality() && l.locality().enabled());
+  return cfg;
+}
+
+NodeView::NodeView(std::shared_ptr<const pb::MeshSnapshot> snapshot, std::string node)
+    : snapshot_(std::move(snapshot)), node_(std::move(node)) {
+  for (const auto& svc : snapshot_->services()) {
+    by_host_[svc.hostname()] = &svc;
+    for (const auto& vip : svc.vips()) {
+      for (const auto& p : svc.ports()) by_vip_port_[VipKey(vip, p.port())] = &svc;
+    }
+  }
+  for (const auto& w : snapshot_->workloads()) {
+    workloads_[w.uid()] = &w;
+    for (const auto& a : w.addresses()) workload_by_ip_[a] = &w;
+  }
+  for (const auto& c : snapshot_->cluster_policies()) policies_[c.name()] = &c;
+  for (const auto& t : snapshot_->route_tables()) {
+    if (t.tcp_routes_size() > 0) routes_[t.hostname()] = &t;
+  }
+}
+
+const pb::Workload* NodeView::Workload(const std::string& uid) const {
+  auto it = workloads_.find(uid);
+  return it == workloads_.end() ? nullptr : it->second;
+}
+
+const pb::Workload* NodeView::WorkloadByAddress(const std::string& address) const {
+  auto it = workload_by_ip_.find(address);
+  return it == workload_by_ip_.end() ? nullptr : it->second;
+}
+
+const pb::ClusterPolicy* NodeView::PolicyFor(const std::string& host, uint32_t port,
+                                             const std::string& subset) const {
+  for (const auto& name : {ClusterName(port, subset, host), ClusterName(0, subset, host),
+                           ClusterName(port, "", host), ClusterName(0, "", host)}) {
+    auto it = policies_.find(name);
+    if (it != policies_.end()) return it->second;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<lb::Balancer> NodeView::BalancerFor(const pb::Service& svc, uint32_t port,
+                                                    const std::string& subset,
+                                                    const pb::ClusterPolicy* policy) const {
+  std::string key = ClusterName(port, subset, svc.hostname());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = balancers_.find(key);
+  if (it != balancers_.end()) return it->second;
+  std::vector<int> indexes;
+  if (subset.empty()) {
+    for (int i = 0; i < svc.endpoints_size(); ++i) indexes.push_back(i);
+  } else {
+    for (const auto& s : svc.subsets()) {
+      if (s.name() == subset) indexes.assign(s.endpoint_indexes().begin(), s.endpoint_indexes().end());
+    }
+  }
+  std::vector<lb::Target> targets;
+  for (int i : indexes) {
+    const auto& ep = svc.endpoints(i);
+    if (!ep.ready()) continue;
+    auto p = ep.ports().find(port);
+    if (p == ep.ports().end() || p->second == 0) continue;
+    lb::Target t;
+    t.address = ep.address();
+    t.port = p->second;
+    t.locality = {ep.locality().region(), ep.locality().zone(), ep.locality().subzone()};
+    t.weight = ep.weight() ? ep.weight() : 1;
+    targets.push_back(std::move(t));
+  }
+  auto b = std::make_shared<lb::Balancer>(std::move(targets), BalancerConfigFor(policy),
+                                          lb::StableHash(key));
+  balancers_[key] = b;
+  return b;
+}
+
+std::optional<Route> NodeView::Resolve(const std::string& address, uint32_t port,
+                                       uint64_t random) const {
+  auto it = by_vip_port_.find(VipKey(address, port));
+  if (it == by_vip_port_.end()) {
+    // A mesh workload addressed directly: no balancing, but still through the proxy.
+    const pb::Workload* w = WorkloadByAddress(address);
+    if (!w) return std::nullopt;
+    Route r;
+    r.direct = {address, port, w->uid(), w->identity()};
+    return r;
+  }
+  const pb::Service& svc = *it->second;
+  Route r;
+  r.service = &svc;
+  r.service_port = port;
+  // VirtualService TCP routes: the first whose match fits, then a weighted destination.
+  auto rt = routes_.find(svc.hostname());
+  if (rt != routes_.end()) {
+    for (const auto& tcp : rt->second->tcp_routes()) {
+      bool match = tcp.matches_size() == 0;
+      for (const auto& m : tcp.matches()) match |= m.port() == 0 || m.port() == port;
+      if (!match || tcp.destinations_size() == 0) continue;
+      uint64_t total = 0;
+      for (const auto& d : tcp.destinations()) total += d.weight();
+      uint64_t roll = total ? random % total : 0;
+      for (const auto& d : tcp.destinations()) {
+        if (roll < d.weight() || total == 0) {
+          if (d.hostname() == svc.hostname()) r.subset = d.subset();
+          break;
+        }
+        roll -= d.weight();
+      }
+      break;
+    }
+  }
+  const pb::ClusterPolicy* policy = PolicyFor(svc.hostname(), port, r.subset);
+  r.cluster = ClusterName(port, r.subset, svc.hostname());
+  r.balancer = BalancerFor(svc, port, r.subset, policy);
+  if (policy && policy->connection_pool().connect_timeout_ms()) {
+    r.connect_timeout_ms = policy->connection_pool().connect_timeout_ms();
+  }
+  return r;
+}
+
+}  // namespace weft::agent::proxy

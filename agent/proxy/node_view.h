@@ -1,0 +1,82 @@
+#pragma once
+
+// NodeView: what the node proxy needs from one MeshSnapshot, indexed for the connection path:
+// original destination -> service port (or mesh workload) -> balancer over the endpoints of
+// the chosen subset. Immutable once built; balancers are created lazily on first use (a Maglev
+// table is 64k entries) and shared by all workers. A connection keeps the view it started
+// with, so a snapshot change never disturbs it.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "core/lb/balancer.h"
+#include "weft/config/v1/snapshot.pb.h"
+
+namespace weft::agent::proxy {
+
+namespace pb = ::weft::config::v1;
+
+// An endpoint chosen for a connection.
+struct Upstream {
+  std::string address;
+  uint32_t port = 0;
+  std::string workload_uid;
+  std::string identity;
+};
+
+// A destination resolved for one connection: a balancer to pick from (with the connect
+// timeout that applies), or a direct workload address.
+struct Route {
+  const pb::Service* service = nullptr;  // null for a direct workload destination
+  uint32_t service_port = 0;
+  std::string subset;
+  std::string cluster;
+  std::shared_ptr<lb::Balancer> balancer;  // null for a direct workload destination
+  uint64_t connect_timeout_ms = 10'000;
+  Upstream direct;  // for a workload destination
+};
+
+class NodeView {
+ public:
+  NodeView(std::shared_ptr<const pb::MeshSnapshot> snapshot, std::string node);
+
+  const pb::MeshSnapshot& snapshot() const { return *snapshot_; }
+  const std::string& node() const { return node_; }
+
+  // The route for a connection to `address:port` (original destination). `random` picks
+  // among weighted TCP routes. nullopt: not a mesh destination.
+  std::optional<Route> Resolve(const std::string& address, uint32_t port, uint64_t random) const;
+
+  // The workload with this uid ("ns/name"), or null.
+  const pb::Workload* Workload(const std::string& uid) const;
+  // The workload owning an address, or null.
+  const pb::Workload* WorkloadByAddress(const std::string& address) const;
+
+ private:
+  std::shared_ptr<lb::Balancer> BalancerFor(const pb::Service& svc, uint32_t port,
+                                            const std::string& subset,
+                                            const pb::ClusterPolicy* policy) const;
+  const pb::ClusterPolicy* PolicyFor(const std::string& host, uint32_t port,
+                                     const std::string& subset) const;
+
+  std::shared_ptr<const pb::MeshSnapshot> snapshot_;
+  std::string node_;
+  std::unordered_map<std::string, const pb::Service*> by_vip_port_;  // "ip|port"
+  std::unordered_map<std::string, const pb::Service*> by_host_;
+  std::unordered_map<std::string, const pb::Workload*> workloads_;
+  std::unordered_map<std::string, const pb::Workload*> workload_by_ip_;
+  std::unordered_map<std::string, const pb::ClusterPolicy*> policies_;
+  std::unordered_map<std::string, const pb::RouteTable*> routes_;
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::shared_ptr<lb::Balancer>> balancers_;
+};
+
+// Maps a compiled load-balancer policy to the balancer configuration (Istio defaults:
+// LEAST_REQUEST; locality preference when outlier detection or localityLbSetting is on).
+lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy);
+
+}  // namespace weft::agent::proxy

@@ -1,0 +1,117 @@
+#pragma once
+
+// The node proxy, L4. Listens inside every enrolled pod's network namespace (outbound :15001
+// on loopback, inbound :15006), resolves each connection's original destination through the
+// current NodeView, picks an endpoint with the destination's load balancer, connects from the
+// pod's own namespace and copies bytes both ways.
+//
+// Threads: one io_context per worker; a pod's listeners are opened once per worker with
+// SO_REUSEPORT, so the kernel spreads the pod's connections and a connection lives on one
+// worker. Memory per connection: two buffers of `buffer_size` bytes plus ~1 KiB of state.
+//
+// The upstream leg is plain TCP here; HBONE (HTTP/2 CONNECT over mTLS) replaces it for
+// cross-node endpoints without changing listeners, balancing or the copy loop.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/proxy/node_view.h"
+
+namespace weft::agent::proxy {
+
+struct SocketAddress {
+  std::string address;  // IP text
+  uint16_t port = 0;
+  bool operator==(const SocketAddress&) const = default;
+};
+
+struct ProxySettings {
+  int workers = 0;                 // 0 = one per CPU
+  uint32_t mark = 0x539;           // SO_MARK on the proxy's own sockets (BPF loop guard)
+  uint16_t outbound_port = 15001;  // on 127.0.0.1 in each pod
+  uint16_t inbound_port = 15006;   // on 0.0.0.0 in each pod (sk_lookup steers to it)
+  size_t buffer_size = 16 * 1024;
+  std::chrono::milliseconds idle_timeout{std::chrono::hours(1)};
+  int max_connect_attempts = 3;
+};
+
+// What the proxy needs from the rest of the agent (replaceable in tests).
+struct ProxyInputs {
+  ProxySettings settings;
+  // The original destination of an outbound connection accepted in the pod whose netns
+  // cookie is given, from the peer (client) address; nullopt when unknown.
+  std::function<std::optional<SocketAddress>(uint64_t netns_cookie, const SocketAddress& peer)>
+      original_destination;
+};
+
+struct PodInfo {
+  std::string uid;       // "<namespace>/<name>"
+  int netns_fd = -1;     // the proxy keeps a duplicate
+  uint64_t netns_cookie = 0;
+};
+
+struct ConnectionInfo {
+  std::string pod;
+  std::string direction;  // "outbound" or "inbound"
+  SocketAddress client;
+  SocketAddress original_destination;
+  SocketAddress upstream;
+  std::string cluster;
+  uint64_t bytes_sent = 0;      // client -> upstream
+  uint64_t bytes_received = 0;  // upstream -> client
+  int64_t age_ms = 0;
+};
+
+struct ProxyStats {
+  uint64_t accepted_outbound = 0;
+  uint64_t accepted_inbound = 0;
+  uint64_t completed = 0;
+  uint64_t active = 0;
+  uint64_t no_original_destination = 0;
+  uint64_t passthrough = 0;     // not a mesh destination: sent where the app meant
+  uint64_t no_endpoint = 0;     // a service with no usable endpoint
+  uint64_t connect_failures = 0;  // per attempt
+  uint64_t connect_retries = 0;
+  uint64_t idle_timeouts = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+};
+
+class Proxy {
+ public:
+  static absl::StatusOr<std::unique_ptr<Proxy>> Create(ProxyInputs inputs);
+  ~Proxy();
+
+  // The view new connections use; connections keep the view they started with.
+  void SetView(std::shared_ptr<const NodeView> view);
+  std::shared_ptr<const NodeView> view() const;
+
+  // Opens the pod's listeners inside its namespace and starts accepting.
+  absl::Status AddPod(const PodInfo& pod);
+  // Closes the pod's listeners; its established connections continue to their end.
+  void RemovePod(const std::string& uid);
+  std::vector<std::string> Pods() const;
+  // The first worker's inbound listener of a pod (registered for sk_lookup); -1 if none.
+  int InboundListenerFd(const std::string& uid) const;
+
+  std::vector<ConnectionInfo> Connections() const;
+  ProxyStats Stats() const;
+  int workers() const;
+
+  class Impl;  // proxy.cc
+
+ private:
+  explicit Proxy(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weft::agent::proxy

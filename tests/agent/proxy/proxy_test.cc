@@ -1,0 +1,330 @@
+// The node proxy on loopback, in a private network namespace: real sockets, real listeners
+// opened "inside the pod" (here: the test's own namespace), real backends. The original
+// destination comes from a table instead of BPF (tests/bpf covers the kernel side).
+
+#include "agent/proxy/proxy.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "tests/testing/root.h"
+
+namespace weft::agent::proxy {
+namespace {
+
+// Moves the test process into a fresh network namespace with lo up, so the fixed proxy
+// ports never collide with anything else on the machine.
+void EnterPrivateNetns() {
+  static bool done = false;
+  if (done) return;
+  ASSERT_EQ(unshare(CLONE_NEWNET), 0) << strerror(errno);
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  ifreq ifr{};
+  strcpy(ifr.ifr_name, "lo");
+  ASSERT_EQ(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
+  ifr.ifr_flags |= IFF_UP;
+  ASSERT_EQ(ioctl(s, SIOCSIFFLAGS, &ifr), 0);
+  close(s);
+  done = true;
+}
+
+// A backend: greets each connection with its name, then echoes until EOF. Connections are
+// served one at a time unless `concurrent`.
+class Backend {
+ public:
+  Backend(std::string name, const std::string& ip, uint16_t port) : name_(std::move(name)) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+    ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 && listen(fd_, 128) == 0;
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Backend() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+    for (auto& t : conns_) t.join();
+  }
+  bool ok() const { return ok_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  void Run() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      ++accepted_;
+      conns_.emplace_back([this, c] { Serve(c); });
+    }
+  }
+  void Serve(int c) {
+    std::string hello = name_ + "\n";
+    (void)!write(c, hello.data(), hello.size());
+    char buf[4096];
+    for (;;) {
+      pollfd p{c, POLLIN, 0};
+      if (poll(&p, 1, 5000) <= 0) break;
+      ssize_t n = read(c, buf, sizeof(buf));
+      if (n <= 0) break;
+      (void)!write(c, buf, n);
+    }
+    close(c);
+  }
+
+  std::string name_;
+  int fd_ = -1;
+  bool ok_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+  std::vector<std::thread> conns_;
+};
+
+// Connects from `source` (an address on lo) to the proxy's outbound listener.
+int Connect(const std::string& source, uint16_t port = 15001) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &src.sin_addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads one line (or until EOF/timeout).
+std::string ReadLine(int fd, int timeout_ms = 3000) {
+  std::string out;
+  char c;
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) break;
+    if (read(fd, &c, 1) != 1) break;
+    if (c == '\n') break;
+    out += c;
+  }
+  return out;
+}
+
+std::string Call(const std::string& source = "127.0.0.1") {
+  int fd = Connect(source);
+  if (fd < 0) return "connect failed";
+  std::string line = ReadLine(fd);
+  close(fd);
+  return line;
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WEFT_REQUIRE_ROOT();
+    EnterPrivateNetns();
+    netns_fd_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(netns_fd_, 0);
+  }
+  void TearDown() override {
+    proxy_.reset();
+    if (netns_fd_ >= 0) close(netns_fd_);
+  }
+
+  // A snapshot with service web (VIP 10.96.0.10:80) over backends 127.0.0.2..N:8080.
+  std::shared_ptr<const pb::MeshSnapshot> Snapshot(int endpoints, const std::string& policy,
+                                                  const std::string& extra_endpoint = "") {
+    std::string text = R"pb(services { hostname: "web.demo.svc.cluster.local" name: "web"
+        namespace: "demo" vips: "10.96.0.10" ports { port: 80 target_port: 8080 } )pb";
+    for (int i = 0; i < endpoints; ++i) {
+      text += "endpoints { address: \"127.0.0." + std::to_string(i + 2) +
+              "\" ports { key: 80 value: 8080 } ready: true }";
+    }
+    text += extra_endpoint + "}";
+    text += R"pb( workloads { uid: "demo/client" addresses: "127.0.0.1" })pb";
+    text += " cluster_policies { name: \"outbound|0||web.demo.svc.cluster.local\" hostname: "
+            "\"web.demo.svc.cluster.local\" load_balancer { policy: " + policy +
+            " } connection_pool { connect_timeout_ms: 500 } }";
+    auto s = std::make_shared<pb::MeshSnapshot>();
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, s.get())) << text;
+    return s;
+  }
+
+  void StartProxy(std::shared_ptr<const pb::MeshSnapshot> snap, int workers = 2,
+                  std::chrono::milliseconds idle = std::chrono::hours(1)) {
+    ProxyInputs in;
+    in.settings.workers = workers;
+    in.settings.idle_timeout = idle;
+    in.original_destination = [this](uint64_t, const SocketAddress& peer)
+        -> std::optional<SocketAddress> {
+      lookups_++;
+      if (peer.address == "127.0.0.66") return std::nullopt;  // "unknown" client
+      if (peer.address == "127.0.0.77") return SocketAddress{"127.0.0.9", 9090};  // not mesh
+      return SocketAddress{"10.96.0.10", 80};
+    };
+    auto p = Proxy::Create(std::move(in));
+    ASSERT_TRUE(p.ok()) << p.status();
+    proxy_ = std::move(*p);
+    proxy_->SetView(std::make_shared<NodeView>(std::move(snap), "node1"));
+    ASSERT_TRUE(proxy_->AddPod({"demo/client", netns_fd_, 1}).ok());
+  }
+
+  int netns_fd_ = -1;
+  std::atomic<int> lookups_{0};
+  std::unique_ptr<Proxy> proxy_;
+};
+
+TEST_F(ProxyTest, RoundRobinSpreadsEvenlyOverThreeEndpoints) {
+  Backend a("a", "127.0.0.2", 8080), b("b", "127.0.0.3", 8080), c("c", "127.0.0.4", 8080);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  StartProxy(Snapshot(3, "ROUND_ROBIN"));
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 300; ++i) seen[Call()]++;
+  ASSERT_EQ(seen.size(), 3u) << seen.begin()->first;
+  for (auto& [name, n] : seen) EXPECT_NEAR(n, 100, 1) << name;
+  EXPECT_EQ(proxy_->Stats().accepted_outbound, 300u);
+}
+
+TEST_F(ProxyTest, ConsistentHashIsStablePerSource) {
+  Backend a("a", "127.0.0.2", 8080), b("b", "127.0.0.3", 8080), c("c", "127.0.0.4", 8080);
+  StartProxy(Snapshot(3, "MAGLEV"));
+  std::map<std::string, std::string> first;
+  std::map<std::string, int> spread;
+  for (int round = 0; round < 3; ++round) {
+    for (int s = 10; s < 40; ++s) {
+      std::string src = "127.0.1." + std::to_string(s);
+      std::string got = Call(src);
+      if (round == 0) {
+        first[src] = got;
+        spread[got]++;
+      } else {
+        EXPECT_EQ(got, first[src]) << src;
+      }
+    }
+  }
+  EXPECT_GE(spread.size(), 2u);
+}
+
+TEST_F(ProxyTest, RefusedEndpointIsRetriedOnAnother) {
+  Backend a("a", "127.0.0.2", 8080);  // 127.0.0.3:8080 has no listener: refused
+  StartProxy(Snapshot(2, "ROUND_ROBIN"));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(Call(), "a");
+  EXPECT_GE(proxy_->Stats().connect_failures, 9u);
+  EXPECT_EQ(proxy_->Stats().connect_retries, proxy_->Stats().connect_failures);
+}
+
+TEST_F(ProxyTest, EchoesBothWaysWithHalfCloseAndCountsBytes) {
+  Backend a("a", "127.0.0.2", 8080);
+  StartProxy(Snapshot(1, "ROUND_ROBIN"));
+  int fd = Connect("127.0.0.1");
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(ReadLine(fd), "a");
+  std::string payload(200000, 'x');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
+  std::thread writer([&] {
+    size_t off = 0;
+    while (off < payload.size()) {
+      ssize_t n = write(fd, payload.data() + off, payload.size() - off);
+      if (n <= 0) break;
+      off += n;
+    }
+    shutdown(fd, SHUT_WR);  // half-close: the echo must still come back in full
+  });
+  std::string echoed;
+  char buf[65536];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) break;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    echoed.append(buf, n);
+  }
+  writer.join();
+  close(fd);
+  EXPECT_EQ(echoed, payload);
+  // Stats settle once the connection is gone.
+  for (int i = 0; i < 100 && proxy_->Stats().active != 0; ++i) usleep(10000);
+  ProxyStats s = proxy_->Stats();
+  EXPECT_EQ(s.bytes_sent, payload.size());
+  EXPECT_EQ(s.bytes_received, payload.size() + 2);  // + "a\n"
+  EXPECT_EQ(s.active, 0u);
+}
+
+TEST_F(ProxyTest, UnknownOriginalDestinationIsClosedAndNonMeshPassesThrough) {
+  Backend other("other", "127.0.0.9", 9090);
+  StartProxy(Snapshot(1, "ROUND_ROBIN"));
+  EXPECT_EQ(Call("127.0.0.66"), "");
+  EXPECT_EQ(proxy_->Stats().no_original_destination, 1u);
+  EXPECT_EQ(Call("127.0.0.77"), "other");
+  EXPECT_EQ(proxy_->Stats().passthrough, 1u);
+}
+
+TEST_F(ProxyTest, NewSnapshotAppliesToNewConnectionsOnly) {
+  Backend a("a", "127.0.0.2", 8080), b("b", "127.0.0.3", 8080);
+  StartProxy(Snapshot(1, "ROUND_ROBIN"));
+  int held = Connect("127.0.0.1");
+  EXPECT_EQ(ReadLine(held), "a");
+  // Endpoint a removed, b added.
+  auto snap = Snapshot(0, "ROUND_ROBIN",
+                       "endpoints { address: \"127.0.0.3\" ports { key: 80 value: 8080 } ready: true }");
+  proxy_->SetView(std::make_shared<NodeView>(snap, "node1"));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Call(), "b");
+  // The held connection still works through its original endpoint.
+  ASSERT_EQ(write(held, "ping\n", 5), 5);
+  EXPECT_EQ(ReadLine(held), "ping");
+  auto conns = proxy_->Connections();
+  ASSERT_EQ(conns.size(), 1u);
+  EXPECT_EQ(conns[0].upstream.address, "127.0.0.2");
+  EXPECT_EQ(conns[0].original_destination.address, "10.96.0.10");
+  EXPECT_EQ(conns[0].direction, "outbound");
+  close(held);
+}
+
+TEST_F(ProxyTest, IdleConnectionsAreClosed) {
+  Backend a("a", "127.0.0.2", 8080);
+  StartProxy(Snapshot(1, "ROUND_ROBIN"), 1, std::chrono::milliseconds(200));
+  int fd = Connect("127.0.0.1");
+  EXPECT_EQ(ReadLine(fd), "a");
+  char c;
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 3000), 1);
+  EXPECT_EQ(read(fd, &c, 1), 0);  // closed by the proxy
+  close(fd);
+  EXPECT_EQ(proxy_->Stats().idle_timeouts, 1u);
+}
+
+TEST_F(ProxyTest, RemovedPodStopsAcceptingButKeepsConnections) {
+  Backend a("a", "127.0.0.2", 8080);
+  StartProxy(Snapshot(1, "ROUND_ROBIN"));
+  int held = Connect("127.0.0.1");
+  EXPECT_EQ(ReadLine(held), "a");
+  proxy_->RemovePod("demo/client");
+  usleep(50000);
+  EXPECT_EQ(Connect("127.0.0.1"), -1);
+  ASSERT_EQ(write(held, "still\n", 6), 6);
+  EXPECT_EQ(ReadLine(held), "still");
+  close(held);
+  EXPECT_TRUE(proxy_->Pods().empty());
+}
+
+}  // namespace
+}  // namespace weft::agent::proxy
