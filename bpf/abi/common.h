@@ -37,3 +37,18 @@
 
 /* Where the agent pins maps and links (one bpffs directory per node). */
 #define WEFT_BPF_PIN_DIR "/sys/fs/bpf/weft"
+/* Links are pinned under <pin dir>/WEFT_BPF_LINK_SUBDIR/<program name> (and netns-<cookie>). */
+#define WEFT_BPF_LINK_SUBDIR "links"
+
+/*
+ * Addresses in map keys and values are 16 bytes in network byte order: an IPv6 address, or an
+ * IPv4 one as the v4-mapped ::ffff:a.b.c.d. One layout for both families keeps one map per
+ * purpose, and an AF_INET6 socket using a v4-mapped address meets the same entries as an AF_INET
+ * one. A byte array (not __be32 words) so that bpftool prints the address bytes in order.
+ */
+#define WEFT_ADDR_LEN 16
+
+/* The proxy's ports, as users know them from Istio. */
+#define WEFT_OUTBOUND_PORT 15001
+#define WEFT_INBOUND_PORT 15006
+#define WEFT_HBONE_PORT 15008

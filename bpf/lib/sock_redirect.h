@@ -8,30 +8,55 @@
 #include "lib/common.h"
 #include "lib/sock_maps.h"
 
-struct weft_sock_dst4 {
-	__be32 addr4; /* network byte order */
-	__be16 port;  /* network byte order */
+/* Load-time settings: set through skel->rodata before load, constant for the verifier. */
+const volatile __u16 cfg_outbound_port = WEFT_OUTBOUND_PORT; /* host byte order */
+const volatile __u32 cfg_proxy_mark = WEFT_PROXY_MARK_DEFAULT;
+
+/* A connect() destination: 16-byte address (IPv4 v4-mapped) and network-order port. */
+struct weft_sock_dst {
+	__u8 addr[WEFT_ADDR_LEN];
+	__be16 port;
 };
 
 /*
- * Decides what happens to a connect() of the socket behind ctx to *dst (IPv4; for an AF_INET6
- * socket, the address inside a v4-mapped destination, or NULL for a native IPv6 one).
+ * Finds the mesh entry for dst: {addr, port} (a Service VIP:port), else {addr, 0} (a mesh
+ * workload IP, every port). NULL when dst is not in the mesh.
+ */
+static __always_inline struct weft_service_value *weft_mesh_lookup(const struct weft_sock_dst *dst)
+{
+	struct weft_service_key key = {};
+	struct weft_service_value *value;
+
+	__builtin_memcpy(key.addr, dst->addr, WEFT_ADDR_LEN);
+	key.port = dst->port;
+	key.proto = IPPROTO_TCP;
+	value = bpf_map_lookup_elem(&WEFT_MAP_SERVICES, &key);
+	if (value)
+		return value;
+	key.port = 0;
+	return bpf_map_lookup_elem(&WEFT_MAP_SERVICES, &key);
+}
+
+/*
+ * Decides what happens to a connect() of the socket behind ctx to *dst.
  *
- * Returns 0 to let connect() proceed, after rewriting *dst to the proxy when *verdict is
- * WEFT_SOCK_REDIRECTED, or a negative errno to refuse it. Every path sets *verdict.
+ * Returns 0 to let connect() proceed, after rewriting *dst to the proxy (127.0.0.1, or ::1 for a
+ * native IPv6 destination) when *verdict is WEFT_SOCK_REDIRECTED[_WORKLOAD], or a negative errno
+ * to refuse it. Every path sets *verdict.
  *
  * Order matters for the counters: enrollment first, so traffic of pods outside the mesh only
  * costs one lookup and is counted as such; the loop guard only after the destination matched,
  * so WEFT_SOCK_LOOP_GUARD counts proxy connections that would otherwise have looped.
  */
-static __always_inline int weft_sock_connect(struct bpf_sock_addr *ctx, struct weft_sock_dst4 *dst,
+static __always_inline int weft_sock_connect(struct bpf_sock_addr *ctx, struct weft_sock_dst *dst,
 					     __u32 *verdict)
 {
 	__u64 netns_cookie = bpf_get_netns_cookie(ctx);
-	struct weft_service_key svc_key = {};
+	struct weft_service_value *svc;
 	struct weft_orig_dst orig = {};
 	struct bpf_sock *sk;
 	__u64 sock_cookie;
+	bool v4;
 	long err;
 
 	if (!bpf_map_lookup_elem(&WEFT_MAP_ENROLLED_NETNS, &netns_cookie)) {
@@ -44,16 +69,8 @@ static __always_inline int weft_sock_connect(struct bpf_sock_addr *ctx, struct w
 		return 0;
 	}
 
-	/* Native IPv6: weft_services_v1 has IPv4 keys only, so it cannot be a mesh destination. */
-	if (!dst) {
-		*verdict = WEFT_SOCK_NOT_MESH_DEST;
-		return 0;
-	}
-
-	svc_key.addr4 = dst->addr4;
-	svc_key.port = dst->port;
-	svc_key.proto = IPPROTO_TCP;
-	if (!bpf_map_lookup_elem(&WEFT_MAP_SERVICES, &svc_key)) {
+	svc = weft_mesh_lookup(dst);
+	if (!svc) {
 		*verdict = WEFT_SOCK_NOT_MESH_DEST;
 		return 0;
 	}
@@ -71,17 +88,26 @@ static __always_inline int weft_sock_connect(struct bpf_sock_addr *ctx, struct w
 	 * connect (EPERM) rather than let it bypass the proxy and its policy.
 	 */
 	sock_cookie = bpf_get_socket_cookie(ctx);
-	orig.addr4 = dst->addr4;
+	__builtin_memcpy(orig.addr, dst->addr, WEFT_ADDR_LEN);
 	orig.port = dst->port;
+	orig.flags = (__u16)svc->flags;
+	orig.service_id = svc->service_id;
 	err = bpf_map_update_elem(&WEFT_MAP_ORIG_DST, &sock_cookie, &orig, BPF_ANY);
 	if (err) {
 		*verdict = err == -E2BIG ? WEFT_SOCK_ORIG_DST_MAP_FULL : WEFT_SOCK_ORIG_DST_ERROR;
 		return -EPERM;
 	}
 
-	dst->addr4 = bpf_htonl(0x7f000001); /* 127.0.0.1, inside the socket's own netns */
+	/* The socket's own netns's loopback, where the agent has opened the proxy listener. */
+	v4 = weft_addr_is_v4(dst->addr);
+	if (v4)
+		weft_addr_from4(dst->addr, bpf_htonl(0x7f000001));
+	else
+		weft_addr_from6(dst->addr, 0, 0, 0, bpf_htonl(1));
 	dst->port = bpf_htons(cfg_outbound_port);
-	*verdict = WEFT_SOCK_REDIRECTED;
+	*verdict = (svc->flags & WEFT_SVC_F_WORKLOAD) && !(svc->flags & WEFT_SVC_F_VIP)
+			   ? WEFT_SOCK_REDIRECTED_WORKLOAD
+			   : WEFT_SOCK_REDIRECTED;
 	return 0;
 }
 

@@ -39,17 +39,18 @@
 
 // The C++ side of the ABI: the same header, checked again from a C++ compiler.
 static_assert(sizeof(weft_enrolled_netns) == 4);
-static_assert(sizeof(weft_service_key) == 8);
-static_assert(offsetof(weft_service_key, addr4) == 0);
-static_assert(offsetof(weft_service_key, port) == 4);
-static_assert(offsetof(weft_service_key, proto) == 6);
-static_assert(offsetof(weft_service_key, pad) == 7);
+static_assert(sizeof(weft_service_key) == 20);
+static_assert(offsetof(weft_service_key, addr) == 0);
+static_assert(offsetof(weft_service_key, port) == 16);
+static_assert(offsetof(weft_service_key, proto) == 18);
+static_assert(offsetof(weft_service_key, pad) == 19);
 static_assert(sizeof(weft_service_value) == 8);
-static_assert(sizeof(weft_orig_dst) == 8);
-static_assert(offsetof(weft_orig_dst, port) == 4);
+static_assert(sizeof(weft_orig_dst) == 24);
+static_assert(offsetof(weft_orig_dst, port) == 16);
+static_assert(offsetof(weft_orig_dst, service_id) == 20);
 static_assert(std::is_trivially_copyable_v<weft_service_key>);
 static_assert(std::is_trivially_copyable_v<weft_orig_dst>);
-static_assert(WEFT_SOCK_VERDICT_COUNT == 7, "new verdict: add it to VerdictName and docs/bpf.md");
+static_assert(WEFT_SOCK_VERDICT_COUNT == 8, "new verdict: add it to VerdictName and docs/bpf.md");
 
 namespace weft::bpf {
 namespace {
@@ -79,6 +80,8 @@ const char* VerdictName(uint32_t v) {
       return "ORIG_DST_MAP_FULL";
     case WEFT_SOCK_ORIG_DST_ERROR:
       return "ORIG_DST_ERROR";
+    case WEFT_SOCK_REDIRECTED_WORKLOAD:
+      return "REDIRECTED_WORKLOAD";
   }
   return "UNKNOWN";
 }
@@ -110,6 +113,17 @@ sockaddr_in Addr4(const char* ip, uint16_t port) {
   sa.sin_addr = Ip4(ip);
   sa.sin_port = htons(port);
   return sa;
+}
+
+// The 16-byte map form of an address: IPv4 as ::ffff:a.b.c.d.
+void MapAddr(const char* ip, uint8_t out[16]) {
+  memset(out, 0, 16);
+  if (in_addr a{}; inet_pton(AF_INET, ip, &a) == 1) {
+    out[10] = out[11] = 0xff;
+    memcpy(out + 12, &a.s_addr, 4);
+  } else {
+    inet_pton(AF_INET6, ip, out);
+  }
 }
 
 sockaddr_in6 Addr6(const char* ip, uint16_t port) {
@@ -272,6 +286,52 @@ class Pod {
     return Record(r);
   }
 
+  // Native IPv6: connect() to dst, accept on an [::1] listener, compare the two ends' ports.
+  ConnectResult ConnectV6(int listener6, const sockaddr_in6& dst) {
+    ConnectResult r;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    socklen_t len = sizeof(r.sock_cookie);
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &r.sock_cookie, &len) != 0) {
+      Fail("v6 socket");
+      return Record(r);
+    }
+    r.err = connect(fd, reinterpret_cast<const sockaddr*>(&dst), sizeof(dst)) == 0 ? 0 : errno;
+    if (r.err == 0) {
+      if (weft_orig_dst v{}; bpf_map_lookup_elem(bpf_map__fd(skel_->maps.WEFT_MAP_ORIG_DST),
+                                                 &r.sock_cookie, &v) == 0) {
+        r.has_orig_dst = true;
+        r.orig_dst = v;
+      }
+      sockaddr_in6 peer{}, client{}, accepted_peer{};
+      socklen_t pl = sizeof(peer), cl = sizeof(client), al = sizeof(accepted_peer);
+      getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl);
+      r.peer.port = ntohs(peer.sin6_port);
+      r.peer.addr = IN6_IS_ADDR_LOOPBACK(&peer.sin6_addr) ? 1 : 0;  // 1 = [::1]
+      pollfd p{listener6, POLLIN, 0};
+      if (poll(&p, 1, kAcceptTimeoutMs) == 1) {
+        int a = accept4(listener6, reinterpret_cast<sockaddr*>(&accepted_peer), &al, SOCK_CLOEXEC);
+        getsockname(fd, reinterpret_cast<sockaddr*>(&client), &cl);
+        r.landed_on_listener = a >= 0 && client.sin6_port == accepted_peer.sin6_port;
+        if (a >= 0) close(a);
+      }
+    }
+    close(fd);
+    return Record(r);
+  }
+
+  int Listen6(uint16_t port) {
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    sockaddr_in6 sa = Addr6("::1", port);
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+        listen(fd, 16) != 0) {
+      Fail("listen on [::1]:" + std::to_string(port));
+      return -1;
+    }
+    return fd;
+  }
+
  private:
   ConnectResult Record(const ConnectResult& r) {
     if (report_->count < static_cast<int>(std::size(report_->results))) {
@@ -359,13 +419,16 @@ class SockConnectTest : public ::testing::Test {
         << "attach sock_release: " << strerror(errno);
   }
 
-  void AddService(const char* ip, uint16_t port, uint8_t proto = IPPROTO_TCP) {
+  // port 0 with WEFT_SVC_F_WORKLOAD: a mesh workload IP, every port.
+  void AddService(const char* ip, uint16_t port, uint8_t proto = IPPROTO_TCP,
+                  uint32_t flags = WEFT_SVC_F_VIP, uint32_t id = kServiceId) {
     weft_service_key key{};
-    key.addr4 = Ip4(ip).s_addr;
+    MapAddr(ip, key.addr);
     key.port = htons(port);
     key.proto = proto;
     weft_service_value value{};
-    value.service_id = kServiceId;
+    value.service_id = id;
+    value.flags = flags;
     ASSERT_EQ(
         bpf_map_update_elem(bpf_map__fd(skel_->maps.WEFT_MAP_SERVICES), &key, &value, BPF_NOEXIST),
         0)
@@ -466,10 +529,11 @@ Endpoint4 Proxy(uint16_t port = WEFT_OUTBOUND_PORT) {
 }
 
 void ExpectOrigDst(const ConnectResult& r, const char* ip, uint16_t port) {
-  ASSERT_TRUE(r.has_orig_dst) << "no weft_orig_dst_v1 entry for socket cookie " << r.sock_cookie;
-  EXPECT_EQ(r.orig_dst.addr4, Ip4(ip).s_addr);
+  ASSERT_TRUE(r.has_orig_dst) << "no weft_odst_v1 entry for socket cookie " << r.sock_cookie;
+  uint8_t want[16];
+  MapAddr(ip, want);
+  EXPECT_EQ(memcmp(r.orig_dst.addr, want, 16), 0) << ip;
   EXPECT_EQ(ntohs(r.orig_dst.port), port);
-  EXPECT_EQ(r.orig_dst.pad, 0);
 }
 
 // ---- (a) capture --------------------------------------------------------------------------
@@ -537,6 +601,63 @@ TEST_F(SockConnectTest, OutboundPortComesFromRodata) {
   EXPECT_EQ(Counters(), (Counts{{"REDIRECTED", 1}}));
 }
 
+TEST_F(SockConnectTest, RedirectsAnyPortOfAMeshWorkloadIp) {
+  constexpr char kPodIp[] = "10.0.1.5";
+  constexpr uint32_t kWorkloadId = 42;
+  ASSERT_NO_FATAL_FAILURE(Load());
+  ASSERT_NO_FATAL_FAILURE(AddService(kPodIp, 0, IPPROTO_TCP, WEFT_SVC_F_WORKLOAD, kWorkloadId));
+  // A VIP:port entry on the same address wins over the workload wildcard.
+  ASSERT_NO_FATAL_FAILURE(AddService(kPodIp, 9090, IPPROTO_TCP, WEFT_SVC_F_VIP, kServiceId));
+
+  PodReport report = RunInPod([&](Pod& pod) {
+    pod.Enroll();
+    int listener = pod.Listen(WEFT_OUTBOUND_PORT);
+    if (pod.failed()) return;
+    pod.Connect(listener, Addr4(kPodIp, 8080), {});
+    pod.Connect(listener, Addr4(kPodIp, 22), {});
+    pod.Connect(listener, Addr4(kPodIp, 9090), {});
+    pod.Connect(listener, Addr4("10.0.1.6", 8080), {});  // another pod, not in the mesh
+  });
+  ASSERT_STREQ(report.error, "");
+  ASSERT_EQ(report.count, 4);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(report.results[i].err, 0) << i << ": " << strerror(report.results[i].err);
+    EXPECT_TRUE(report.results[i].landed_on_listener) << i;
+  }
+  ExpectOrigDst(report.results[0], kPodIp, 8080);
+  EXPECT_EQ(report.results[0].orig_dst.service_id, kWorkloadId);
+  EXPECT_EQ(report.results[0].orig_dst.flags, WEFT_SVC_F_WORKLOAD);
+  ExpectOrigDst(report.results[1], kPodIp, 22);
+  ExpectOrigDst(report.results[2], kPodIp, 9090);
+  EXPECT_EQ(report.results[2].orig_dst.service_id, kServiceId);
+  EXPECT_EQ(report.results[2].orig_dst.flags, WEFT_SVC_F_VIP);
+  EXPECT_EQ(report.results[3].err, ENETUNREACH);
+  EXPECT_EQ(Counters(),
+            (Counts{{"REDIRECTED_WORKLOAD", 2}, {"REDIRECTED", 1}, {"NOT_MESH_DEST", 1}}));
+}
+
+TEST_F(SockConnectTest, RedirectsNativeIpv6VipToLoopbackV6) {
+  constexpr char kVip6[] = "fd00:96::10";
+  ASSERT_NO_FATAL_FAILURE(Load());
+  ASSERT_NO_FATAL_FAILURE(AddService(kVip6, kServicePort));
+
+  PodReport report = RunInPod([&](Pod& pod) {
+    pod.Enroll();
+    int listener6 = pod.Listen6(WEFT_OUTBOUND_PORT);
+    if (pod.failed()) return;
+    pod.ConnectV6(listener6, Addr6(kVip6, kServicePort));
+  });
+  ASSERT_STREQ(report.error, "");
+  ASSERT_EQ(report.count, 1);
+  const ConnectResult& r = report.results[0];
+  EXPECT_EQ(r.err, 0) << strerror(r.err);
+  EXPECT_TRUE(r.landed_on_listener);
+  EXPECT_EQ(r.peer.addr, 1u) << "peer is [::1]";
+  EXPECT_EQ(r.peer.port, WEFT_OUTBOUND_PORT);
+  ExpectOrigDst(r, kVip6, kServicePort);
+  EXPECT_EQ(Counters(), (Counts{{"REDIRECTED", 1}}));
+}
+
 // ---- (b) not enrolled ---------------------------------------------------------------------
 
 TEST_F(SockConnectTest, LeavesSocketsOfNotEnrolledNetnsUntouched) {
@@ -582,7 +703,7 @@ TEST_F(SockConnectTest, LeavesNonMeshDestinationsUntouched) {
     if (pod.failed()) return;
     pod.Connect(listener, Addr4(kServiceIp, kServicePort + 1), {});                // other port
     pod.Connect(listener, Addr4("10.96.0.11", kServicePort), {});                  // other address
-    pod.Connect(listener, Addr6("fd00::a", kServicePort), {});                     // native IPv6
+    pod.Connect(listener, Addr6("fd00::a", kServicePort), {});                     // IPv6, not mesh
     pod.Connect(listener, Addr4(kServiceIp, kServicePort), {.type = SOCK_DGRAM});  // UDP
   });
   ASSERT_STREQ(report.error, "");
@@ -664,14 +785,22 @@ TEST_F(SockConnectTest, RefusesConnectWhenOriginalDestinationCannotBeRecorded) {
 
 TEST_F(SockConnectTest, MapsCarryAbiNamesAndBtf) {
   ASSERT_NO_FATAL_FAILURE(Load());
-  EXPECT_STREQ(bpf_map__name(skel_->maps.WEFT_MAP_ENROLLED_NETNS), "weft_enrolled_netns_v1");
-  EXPECT_STREQ(bpf_map__name(skel_->maps.WEFT_MAP_SERVICES), "weft_services_v1");
-  EXPECT_STREQ(bpf_map__name(skel_->maps.WEFT_MAP_ORIG_DST), "weft_orig_dst_v1");
-  EXPECT_STREQ(bpf_map__name(skel_->maps.WEFT_MAP_SOCK_COUNTERS), "weft_counters_v1");
+  EXPECT_STREQ(bpf_map__name(skel_->maps.WEFT_MAP_ENROLLED_NETNS), "weft_netns_v1");
+  EXPECT_STREQ(bpf_map__name(skel_->maps.WEFT_MAP_SERVICES), "weft_svc_v1");
+  EXPECT_STREQ(bpf_map__name(skel_->maps.WEFT_MAP_ORIG_DST), "weft_odst_v1");
+  EXPECT_STREQ(bpf_map__name(skel_->maps.WEFT_MAP_SOCK_COUNTERS), "weft_cnt_con_v1");
   EXPECT_EQ(bpf_map__key_size(skel_->maps.WEFT_MAP_SERVICES), sizeof(weft_service_key));
   EXPECT_EQ(bpf_map__value_size(skel_->maps.WEFT_MAP_SERVICES), sizeof(weft_service_value));
   EXPECT_EQ(bpf_map__value_size(skel_->maps.WEFT_MAP_ORIG_DST), sizeof(weft_orig_dst));
   EXPECT_EQ(bpf_map__max_entries(skel_->maps.WEFT_MAP_SOCK_COUNTERS), WEFT_SOCK_VERDICT_COUNT);
+  // The kernel keeps 15 characters of a map name: ours fit, so `bpftool map show` prints them.
+  for (bpf_map* map : {skel_->maps.WEFT_MAP_ENROLLED_NETNS, skel_->maps.WEFT_MAP_SERVICES,
+                       skel_->maps.WEFT_MAP_ORIG_DST, skel_->maps.WEFT_MAP_SOCK_COUNTERS}) {
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_map__fd(map), &info, &len), 0);
+    EXPECT_STREQ(info.name, bpf_map__name(map));
+  }
   // bpftool can only print named fields if the kernel has the map's BTF.
   for (bpf_map* map : {skel_->maps.WEFT_MAP_ENROLLED_NETNS, skel_->maps.WEFT_MAP_SERVICES,
                        skel_->maps.WEFT_MAP_ORIG_DST, skel_->maps.WEFT_MAP_SOCK_COUNTERS}) {
