@@ -9,6 +9,7 @@
 
 #include "core/policy/compiler.h"
 #include "core/source/files.h"
+#include "tools/weftctl/node.h"
 #include "tools/weftctl/render.h"
 
 namespace {
@@ -184,7 +185,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"json", "yaml", "text"}))
       ->capture_default_str();
 
+  weft::weftctl::NodeOptions node_opts;
+  std::string node_cmd;
+  weft::weftctl::AddNodeCommands(app, node_opts, node_cmd);
+
   CLI11_PARSE(app, argc, argv);
+  if (!node_cmd.empty()) return weft::weftctl::RunNodeCommand(node_opts, node_cmd);
   if (analyze->parsed()) return Analyze(analyze_opts);
   if (compile->parsed()) return CompileCmd(compile_opts, format);
   return 2;

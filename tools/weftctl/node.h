@@ -1,0 +1,22 @@
+#pragma once
+
+// `weftctl node workloads|services|connections|bpf|config-dump`.
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace weft::weftctl {
+
+struct NodeOptions {
+  std::string node;                    // local mode: enter netns weft-node-<node>
+  std::string admin = "127.0.0.1:15000";
+  bool json = false;
+};
+
+// Registers `node` and its subcommands; `which` receives the chosen subcommand's name.
+void AddNodeCommands(CLI::App& app, NodeOptions& options, std::string& which);
+int RunNodeCommand(const NodeOptions& options, const std::string& which);
+
+}  // namespace weft::weftctl
