@@ -121,7 +121,8 @@ void CompileKubernetesService(const ResourceIndex& index, const Resource& svc, p
               ep->set_workload_uid(pod_key);
             }
           }
-          *ep->mutable_locality() = LocalityOf(index, e.node, e.zone);
+          // The slice's node and zone when it names them, else the Pod's node.
+          *ep->mutable_locality() = LocalityOf(index, e.node.empty() ? ep->node() : e.node, e.zone);
           if (ep->node().empty()) ep->set_node(e.node);
         }
       }
