@@ -31,7 +31,8 @@
 enum weft_lookup_verdict {
 	WEFT_LOOKUP_STEERED = 0,      /* assigned to the pod's :15006 listener */
 	WEFT_LOOKUP_NOT_TCP = 1,      /* UDP and others: normal lookup */
-	WEFT_LOOKUP_LOOPBACK = 2,     /* arrived on lo (the proxy's own hop to the app): normal */
+	WEFT_LOOKUP_LOOPBACK = 2,     /* from inside the pod (lo, loopback or own address: the
+					 proxy's own hop to the app): normal lookup */
 	WEFT_LOOKUP_EXEMPT_PORT = 3,  /* to 15008 or another proxy port: normal */
 	WEFT_LOOKUP_NO_LISTENER = 4,  /* no :15006 registered for the address: refused (fail
 					 closed), or normal lookup with cfg_inbound_fail_open */
