@@ -151,6 +151,8 @@ void CompileVirtualService(const ResourceIndex& index, const DestinationRules& r
   for (const auto& t : vs.tcp) {
     pb::TcpRoute route = t.route;
     *route.mutable_source() = SourceOf(r, t.pos.field);
+    route.mutable_source()->set_line(t.pos.mark.line);
+    route.mutable_source()->set_column(t.pos.mark.column);
     bool weights = false;
     for (size_t i = 0; i < t.destinations.size(); ++i) {
       std::string host;
