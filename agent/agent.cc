@@ -1,0 +1,420 @@
+#include "agent/agent.h"
+
+#include <arpa/inet.h>
+#include <google/protobuf/util/json_util.h>
+#include <poll.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/admin/metrics.h"
+#include "agent/datapath/dump_json.h"
+#include "core/lb/balancer.h"
+
+namespace weft::agent {
+
+namespace pb = ::weft::config::v1;
+using nlohmann::json;
+
+namespace {
+
+// Ids in the maps are for telemetry and `weftctl explain`; hashing the name keeps them stable
+// across snapshots, so an unrelated change never rewrites an entry.
+uint32_t StableId(const std::string& name) {
+  return static_cast<uint32_t>(lb::StableHash(name) & 0x7fffffff);
+}
+
+json ToJson(const proxy::SocketAddress& a) { return a.address + ":" + std::to_string(a.port); }
+
+std::string ProtoJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+}  // namespace
+
+std::vector<datapath::ServiceEntry> MeshDestinations(const pb::MeshSnapshot& snapshot) {
+  std::map<datapath::ServiceKey, datapath::ServiceEntry> out;
+  for (const auto& svc : snapshot.services()) {
+    uint32_t id = StableId(svc.hostname());
+    for (const auto& vip : svc.vips()) {
+      auto addr = datapath::IpAddr::Parse(vip);
+      if (!addr.ok()) continue;  // a ServiceEntry CIDR: not captured by address yet
+      for (const auto& p : svc.ports()) {
+        if (p.protocol() != "TCP") continue;
+        auto e = datapath::ServiceEntry::Vip(*addr, static_cast<uint16_t>(p.port()), id);
+        out.emplace(e.key, e);
+      }
+    }
+  }
+  for (const auto& w : snapshot.workloads()) {
+    if (w.dataplane_mode() != pb::DATAPLANE_MODE_AMBIENT) continue;
+    for (const auto& a : w.addresses()) {
+      auto addr = datapath::IpAddr::Parse(a);
+      if (!addr.ok()) continue;
+      auto e = datapath::ServiceEntry::Workload(*addr, StableId(w.uid()));
+      out.emplace(e.key, e);
+    }
+  }
+  std::vector<datapath::ServiceEntry> v;
+  for (auto& [k, e] : out) v.push_back(e);
+  return v;
+}
+
+std::map<std::string, const pb::Workload*> EnrolledWorkloads(const pb::MeshSnapshot& snapshot,
+                                                             const std::string& node) {
+  std::map<std::string, const pb::Workload*> out;
+  for (const auto& w : snapshot.workloads()) {
+    if (w.node() == node && w.dataplane_mode() == pb::DATAPLANE_MODE_AMBIENT) out[w.uid()] = &w;
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentSettings settings) {
+  if (settings.node.empty()) return absl::InvalidArgumentError("--node is required");
+  if (settings.local_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "--local-dir is required (the Kubernetes API source is not implemented yet)");
+  }
+  auto agent = std::unique_ptr<Agent>(new Agent(std::move(settings)));
+  if (auto st = agent->Init(); !st.ok()) return st;
+  return agent;
+}
+
+Agent::~Agent() {
+  // Listeners and connections close with the proxy; pinned maps and links stay (restart).
+  admin_.reset();
+  metrics_.reset();
+  readiness_.reset();
+  proxy_.reset();
+  if (datapath_) (void)datapath_->Close(/*unpin=*/false);
+}
+
+absl::Status Agent::Init() {
+  store_ = std::make_unique<ConfigStore>(settings_.config);
+  auto watcher = DirectoryWatcher::Create(settings_.local_dir);
+  if (!watcher.ok()) return watcher.status();
+  watcher_ = std::move(*watcher);
+
+  auto dp = datapath::Datapath::Open(settings_.datapath);
+  if (!dp.ok()) return dp.status();
+  datapath_ = std::move(*dp);
+  reconciler_ = std::make_unique<datapath::Reconciler>(&datapath_->writer());
+
+  proxy::ProxyInputs in;
+  in.settings = settings_.proxy;
+  datapath::MapWriter* writer = &datapath_->writer();
+  in.original_destination = [writer](uint64_t cookie, const proxy::SocketAddress& peer)
+      -> std::optional<proxy::SocketAddress> {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (peer.address.find(':') == std::string::npos) {
+      auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+      sa->sin_family = AF_INET;
+      sa->sin_port = htons(peer.port);
+      inet_pton(AF_INET, peer.address.c_str(), &sa->sin_addr);
+      len = sizeof(sockaddr_in);
+    } else {
+      auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+      sa->sin6_family = AF_INET6;
+      sa->sin6_port = htons(peer.port);
+      inet_pton(AF_INET6, peer.address.c_str(), &sa->sin6_addr);
+      len = sizeof(sockaddr_in6);
+    }
+    auto d = writer->TakeOriginalDestination(cookie, reinterpret_cast<sockaddr*>(&ss), len);
+    if (!d.ok()) return std::nullopt;
+    return proxy::SocketAddress{d->addr.ToString(), d->port};
+  };
+  auto p = proxy::Proxy::Create(std::move(in));
+  if (!p.ok()) return p.status();
+  proxy_ = std::move(*p);
+
+  auto admin = admin::HttpServer::Create(settings_.admin_address, settings_.admin_port);
+  if (!admin.ok()) return admin.status();
+  admin_ = std::move(*admin);
+  auto metrics = admin::HttpServer::Create(settings_.metrics_address, settings_.metrics_port);
+  if (!metrics.ok()) return metrics.status();
+  metrics_ = std::move(*metrics);
+  auto readiness = admin::HttpServer::Create(settings_.metrics_address, settings_.readiness_port);
+  if (!readiness.ok()) return readiness.status();
+  readiness_ = std::move(*readiness);
+  RegisterAdmin();
+  admin_->Start();
+  metrics_->Start();
+  readiness_->Start();
+
+  watcher_->InitialSync(*store_);
+  Reconcile();
+  ready_ = true;
+  return absl::OkStatus();
+}
+
+void Agent::Run(const std::atomic<bool>& stop) {
+  while (!stop.load()) Step(500);
+}
+
+void Agent::Step(int poll_timeout_ms) {
+  pollfd p{watcher_->fd(), POLLIN, 0};
+  poll(&p, 1, poll_timeout_ms);
+  watcher_->Drain(*store_);
+  Reconcile();
+}
+
+std::string Agent::PodNetnsPath(const pb::Workload& w) const {
+  return settings_.pod_netns_dir + "/" + settings_.pod_netns_prefix + w.namespace_() + "-" +
+         w.name();
+}
+
+void Agent::Reconcile() {
+  const pb::MeshSnapshot& snap = store_->Snapshot();
+  bool changed = snap.generation() != applied_generation_;
+  if (changed) {
+    auto copy = std::make_shared<const pb::MeshSnapshot>(snap);
+    proxy_->SetView(std::make_shared<proxy::NodeView>(copy, settings_.node));
+    auto r = reconciler_->Apply(MeshDestinations(*copy));
+    std::lock_guard<std::mutex> l(mu_);
+    if (!r.ok()) ++reconcile_errors_;
+    snapshot_ = copy;
+    applied_generation_ = snap.generation();
+  }
+  std::shared_ptr<const pb::MeshSnapshot> current;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    current = snapshot_;
+  }
+  // Also runs without a snapshot change: a pod's namespace may appear after its Pod.
+  ReconcileEnrollment(*current);
+}
+
+void Agent::ReconcileEnrollment(const pb::MeshSnapshot& snapshot) {
+  auto desired = EnrolledWorkloads(snapshot, settings_.node);
+  std::vector<std::string> gone;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [uid, pod] : enrolled_) {
+      if (!desired.count(uid)) gone.push_back(uid);
+    }
+  }
+  for (const auto& uid : gone) Unenroll(uid);
+  for (const auto& [uid, w] : desired) {
+    bool have;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      have = enrolled_.count(uid) > 0;
+    }
+    if (have) continue;
+    absl::Status st = Enroll(*w);
+    std::lock_guard<std::mutex> l(mu_);
+    if (st.ok()) {
+      enroll_errors_.erase(uid);
+    } else {
+      enroll_errors_[uid] = std::string(st.message());
+    }
+  }
+}
+
+absl::Status Agent::Enroll(const pb::Workload& w) {
+  struct stat sb;
+  std::string path = PodNetnsPath(w);
+  if (stat(path.c_str(), &sb) != 0) {
+    return absl::UnavailableError("network namespace " + path + " does not exist (yet)");
+  }
+  auto netns = inpod::Netns::Open(path);
+  if (!netns.ok()) return netns.status();
+  std::vector<datapath::IpAddr> addrs;
+  for (const auto& a : w.addresses()) {
+    auto ip = datapath::IpAddr::Parse(a);
+    if (ip.ok()) addrs.push_back(*ip);
+  }
+  // Order matters: listeners, then steering, then capture, so that no captured connection
+  // ever finds nobody listening.
+  if (auto st = proxy_->AddPod({w.uid(), netns->fd(), netns->cookie()}); !st.ok()) return st;
+  datapath::MapWriter& mw = datapath_->writer();
+  auto undo = [&](absl::Status st) {
+    (void)mw.DetachInbound(netns->cookie());
+    for (const auto& a : addrs) (void)mw.UnregisterInboundListener(a);
+    proxy_->RemovePod(w.uid());
+    return st;
+  };
+  // A restarted agent finds the previous agent's pinned link: keep it.
+  absl::Status attach = mw.AttachInbound(netns->fd(), netns->cookie());
+  if (!attach.ok() && !absl::IsAlreadyExists(attach)) return undo(attach);
+  int listener = proxy_->InboundListenerFd(w.uid());
+  for (const auto& a : addrs) {
+    if (auto st = mw.RegisterInboundListener(a, listener); !st.ok()) return undo(st);
+  }
+  uint32_t flags = settings_.datapath.sockmap_accel ? 0 : 0x1 /* WEFT_NETNS_F_NO_ACCEL */;
+  if (auto st = mw.Enroll(netns->cookie(), flags); !st.ok()) return undo(st);
+  std::lock_guard<std::mutex> l(mu_);
+  enrolled_.emplace(w.uid(), EnrolledPod{w.uid(), std::move(*netns), std::move(addrs)});
+  return absl::OkStatus();
+}
+
+void Agent::Unenroll(const std::string& uid) {
+  std::optional<EnrolledPod> pod;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = enrolled_.find(uid);
+    if (it == enrolled_.end()) return;
+    pod.emplace(std::move(it->second));
+    enrolled_.erase(it);
+  }
+  // Reverse order: stop capturing new connections first; established ones are left alone.
+  datapath::MapWriter& mw = datapath_->writer();
+  (void)mw.Unenroll(pod->netns.cookie());
+  for (const auto& a : pod->addresses) (void)mw.UnregisterInboundListener(a);
+  (void)mw.DetachInbound(pod->netns.cookie());
+  proxy_->RemovePod(uid);
+}
+
+void Agent::RegisterAdmin() {
+  admin_->Handle("/config_dump", [this](const std::string&) {
+    std::shared_ptr<const pb::MeshSnapshot> s;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      s = snapshot_;
+    }
+    return admin::Response{200, "application/json", s ? ProtoJson(*s) : "{}"};
+  });
+  admin_->Handle("/workloads", [this](const std::string&) {
+    std::lock_guard<std::mutex> l(mu_);
+    json out = json::array();
+    if (snapshot_) {
+      for (const auto& w : snapshot_->workloads()) {
+        json j;
+        j["uid"] = w.uid();
+        j["node"] = w.node();
+        j["addresses"] = std::vector<std::string>(w.addresses().begin(), w.addresses().end());
+        j["identity"] = w.identity();
+        j["mode"] = w.dataplane_mode() == pb::DATAPLANE_MODE_AMBIENT ? "ambient" : "none";
+        j["local"] = w.node() == settings_.node;
+        auto it = enrolled_.find(w.uid());
+        j["enrolled"] = it != enrolled_.end();
+        if (it != enrolled_.end()) j["netns_cookie"] = it->second.netns.cookie();
+        if (auto e = enroll_errors_.find(w.uid()); e != enroll_errors_.end()) j["error"] = e->second;
+        out.push_back(std::move(j));
+      }
+    }
+    return admin::Response{200, "application/json", out.dump(2)};
+  });
+  admin_->Handle("/services", [this](const std::string&) {
+    std::lock_guard<std::mutex> l(mu_);
+    json out = json::array();
+    if (snapshot_) {
+      for (const auto& s : snapshot_->services()) {
+        json j;
+        j["hostname"] = s.hostname();
+        j["vips"] = std::vector<std::string>(s.vips().begin(), s.vips().end());
+        json ports = json::array();
+        for (const auto& p : s.ports()) ports.push_back(p.port());
+        j["ports"] = ports;
+        int ready = 0;
+        for (const auto& e : s.endpoints()) ready += e.ready();
+        j["endpoints"] = s.endpoints_size();
+        j["ready_endpoints"] = ready;
+        json subsets = json::array();
+        for (const auto& sub : s.subsets()) subsets.push_back(sub.name());
+        j["subsets"] = subsets;
+        j["waypoint"] = s.waypoint();
+        out.push_back(std::move(j));
+      }
+    }
+    return admin::Response{200, "application/json", out.dump(2)};
+  });
+  admin_->Handle("/connections", [this](const std::string&) {
+    json out = json::array();
+    for (const auto& c : proxy_->Connections()) {
+      out.push_back({{"pod", c.pod},
+                     {"direction", c.direction},
+                     {"client", ToJson(c.client)},
+                     {"original_destination", ToJson(c.original_destination)},
+                     {"upstream", ToJson(c.upstream)},
+                     {"cluster", c.cluster},
+                     {"bytes_sent", c.bytes_sent},
+                     {"bytes_received", c.bytes_received},
+                     {"age_ms", c.age_ms},
+                     {"mtls", false}});
+    }
+    return admin::Response{200, "application/json", out.dump(2)};
+  });
+  admin_->Handle("/bpf", [this](const std::string&) {
+    auto dump = datapath_->writer().DumpMaps();
+    if (!dump.ok()) return admin::Response{500, "text/plain", std::string(dump.status().message())};
+    json j = datapath::ToJson(*dump);
+    j["adopted"] = datapath_->adopted();
+    json links = json::array();
+    for (const auto& l : datapath_->Links()) {
+      links.push_back({{"name", l.name}, {"link_id", l.link_id}, {"prog_id", l.prog_id},
+                       {"pinned", l.pinned}});
+    }
+    j["links"] = links;
+    return admin::Response{200, "application/json", j.dump(2)};
+  });
+  admin_->Handle("/stats", [this](const std::string&) {
+    proxy::ProxyStats s = proxy_->Stats();
+    json j = {{"accepted_outbound", s.accepted_outbound}, {"accepted_inbound", s.accepted_inbound},
+              {"active", s.active},  {"completed", s.completed},
+              {"no_original_destination", s.no_original_destination},
+              {"passthrough", s.passthrough}, {"no_endpoint", s.no_endpoint},
+              {"connect_failures", s.connect_failures}, {"connect_retries", s.connect_retries},
+              {"idle_timeouts", s.idle_timeouts}, {"bytes_sent", s.bytes_sent},
+              {"bytes_received", s.bytes_received}, {"workers", proxy_->workers()}};
+    return admin::Response{200, "application/json", j.dump(2)};
+  });
+  metrics_->Handle("/metrics", [this](const std::string&) {
+    admin::MetricsWriter m;
+    proxy::ProxyStats s = proxy_->Stats();
+    m.Family("weft_proxy_connections_total", "counter", "Connections accepted by the node proxy.");
+    m.Sample("weft_proxy_connections_total", {{"direction", "outbound"}}, s.accepted_outbound);
+    m.Sample("weft_proxy_connections_total", {{"direction", "inbound"}}, s.accepted_inbound);
+    m.Family("weft_proxy_active_connections", "gauge", "Connections open through the proxy.");
+    m.Sample("weft_proxy_active_connections", s.active);
+    m.Family("weft_proxy_connection_errors_total", "counter", "Connections the proxy could not serve, by reason.");
+    m.Sample("weft_proxy_connection_errors_total", {{"reason", "no_original_destination"}}, s.no_original_destination);
+    m.Sample("weft_proxy_connection_errors_total", {{"reason", "no_endpoint"}}, s.no_endpoint);
+    m.Sample("weft_proxy_connection_errors_total", {{"reason", "connect_failure"}}, s.connect_failures);
+    m.Sample("weft_proxy_connection_errors_total", {{"reason", "idle_timeout"}}, s.idle_timeouts);
+    m.Family("weft_proxy_passthrough_total", "counter", "Connections to destinations outside the mesh.");
+    m.Sample("weft_proxy_passthrough_total", s.passthrough);
+    m.Family("weft_proxy_bytes_total", "counter", "Bytes relayed by the proxy.");
+    m.Sample("weft_proxy_bytes_total", {{"direction", "sent"}}, s.bytes_sent);
+    m.Sample("weft_proxy_bytes_total", {{"direction", "received"}}, s.bytes_received);
+    if (auto counters = datapath_->writer().ReadCounters(); counters.ok()) {
+      m.Family("weft_bpf_verdicts_total", "counter", "Verdicts of the BPF programs, by program and verdict.");
+      for (const auto& c : *counters) {
+        m.Sample("weft_bpf_verdicts_total", {{"program", c.program}, {"verdict", c.verdict}}, c.value);
+      }
+    }
+    if (auto usage = datapath_->writer().MapUsage(); usage.ok()) {
+      m.Family("weft_bpf_map_entries", "gauge", "Entries in each BPF map.");
+      for (const auto& u : *usage) m.Sample("weft_bpf_map_entries", {{"map", u.map}}, u.entries);
+      m.Family("weft_bpf_map_capacity", "gauge", "Capacity (max_entries) of each BPF map.");
+      for (const auto& u : *usage) m.Sample("weft_bpf_map_capacity", {{"map", u.map}}, u.capacity);
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    m.Family("weft_enrolled_pods", "gauge", "Pods of this node whose traffic is captured.");
+    m.Sample("weft_enrolled_pods", static_cast<double>(enrolled_.size()));
+    m.Family("weft_snapshot_generation", "gauge", "Generation of the snapshot in force.");
+    m.Sample("weft_snapshot_generation", snapshot_ ? static_cast<double>(snapshot_->generation()) : 0);
+    m.Family("weft_reconcile_errors_total", "counter", "Failed BPF map reconciliations.");
+    m.Sample("weft_reconcile_errors_total", static_cast<double>(reconcile_errors_));
+    int errors = 0;
+    if (snapshot_) {
+      for (const auto& d : snapshot_->diagnostics()) errors += d.severity() == pb::Diagnostic::ERROR;
+    }
+    m.Family("weft_config_errors", "gauge", "Errors in the configuration in force (left-out resources).");
+    m.Sample("weft_config_errors", errors);
+    return admin::Response{200, "text/plain; version=0.0.4", m.text()};
+  });
+  auto ready = [this](const std::string&) {
+    return ready_.load() ? admin::Response{200, "text/plain", "ready\n"}
+                         : admin::Response{503, "text/plain", "starting\n"};
+  };
+  readiness_->Handle("/healthz/ready", ready);
+  readiness_->Handle("/ready", ready);
+}
+
+}  // namespace weft::agent

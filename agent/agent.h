@@ -1,0 +1,98 @@
+#pragma once
+
+// Agent: one node's control loop. Inputs (a watched directory in local mode) feed the policy
+// compiler; each new snapshot is turned into the node's view for the proxy, the mesh
+// destinations in the BPF maps (applied by diff) and the set of enrolled pods (listeners in
+// their namespaces, sk_lookup steering, capture on). Admin, metrics and readiness endpoints
+// run on their own thread.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/admin/http_server.h"
+#include "agent/datapath/datapath.h"
+#include "agent/datapath/reconciler.h"
+#include "agent/inpod/netns.h"
+#include "agent/proxy/proxy.h"
+#include "agent/source/config_store.h"
+#include "agent/source/directory_watcher.h"
+
+namespace weft::agent {
+
+struct AgentSettings {
+  std::string node;       // this node's name (Pod spec.nodeName)
+  std::string local_dir;  // local mode: the directory of manifests
+  // Where pod network namespaces are: <pod_netns_dir>/<pod_netns_prefix><namespace>-<name>.
+  std::string pod_netns_dir = "/run/netns";
+  std::string pod_netns_prefix = "weft-pod-";
+
+  datapath::Settings datapath;
+  proxy::ProxySettings proxy;
+  ConfigStoreOptions config;
+
+  std::string admin_address = "127.0.0.1";
+  uint16_t admin_port = 15000;
+  std::string metrics_address = "0.0.0.0";
+  uint16_t metrics_port = 15020;
+  uint16_t readiness_port = 15021;
+};
+
+// The mesh destinations (weft_svc_v1 entries) a snapshot asks for: every Service VIP:port,
+// and every address of a workload in the mesh (captured whatever the port).
+std::vector<datapath::ServiceEntry> MeshDestinations(const policy::pb::MeshSnapshot& snapshot);
+
+// The pods of `node` that the snapshot enrolls (dataplane mode ambient), by uid.
+std::map<std::string, const policy::pb::Workload*> EnrolledWorkloads(
+    const policy::pb::MeshSnapshot& snapshot, const std::string& node);
+
+class Agent {
+ public:
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(AgentSettings settings);
+  ~Agent();
+
+  // Runs the control loop until `stop` becomes true.
+  void Run(const std::atomic<bool>& stop);
+
+  // One pass: apply input changes, then reconcile. Exposed for tests.
+  void Step(int poll_timeout_ms);
+
+  bool ready() const { return ready_.load(); }
+
+ private:
+  struct EnrolledPod {
+    std::string uid;
+    inpod::Netns netns;
+    std::vector<datapath::IpAddr> addresses;
+  };
+
+  explicit Agent(AgentSettings settings) : settings_(std::move(settings)) {}
+  absl::Status Init();
+  void Reconcile();
+  void ReconcileEnrollment(const policy::pb::MeshSnapshot& snapshot);
+  absl::Status Enroll(const policy::pb::Workload& w);
+  void Unenroll(const std::string& uid);
+  void RegisterAdmin();
+  std::string PodNetnsPath(const policy::pb::Workload& w) const;
+
+  AgentSettings settings_;
+  std::unique_ptr<ConfigStore> store_;
+  std::unique_ptr<DirectoryWatcher> watcher_;
+  std::unique_ptr<datapath::Datapath> datapath_;
+  std::unique_ptr<datapath::Reconciler> reconciler_;
+  std::unique_ptr<proxy::Proxy> proxy_;
+  std::unique_ptr<admin::HttpServer> admin_, metrics_, readiness_;
+
+  mutable std::mutex mu_;  // guards the state below against admin readers
+  std::shared_ptr<const policy::pb::MeshSnapshot> snapshot_;
+  std::map<std::string, EnrolledPod> enrolled_;
+  std::map<std::string, std::string> enroll_errors_;  // uid -> last error (retried)
+  uint64_t applied_generation_ = UINT64_MAX;
+  uint64_t reconcile_errors_ = 0;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace weft::agent

@@ -1,0 +1,80 @@
+// weft-agent: the per-node agent of weft (BPF capture, node proxy, admin).
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <iostream>
+
+#include "agent/agent.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop = true; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"weft-agent: captures opted-in pods' traffic with BPF and proxies it (L4)"};
+  weft::agent::AgentSettings s;
+  std::string bpf_root = s.datapath.bpf_root;
+  bool no_accel = false;
+  int idle_seconds = 3600;
+
+  app.add_option("--node", s.node, "This node's name (Pod spec.nodeName)")->required();
+  app.add_option("--local-dir", s.local_dir,
+                 "Local mode: read Kubernetes-shaped YAML from this directory and follow changes")
+      ->required();
+  app.add_option("--bpf-root", bpf_root, "bpffs directory for pinned maps and links")
+      ->capture_default_str();
+  app.add_option("--cgroup", s.datapath.cgroup_path,
+                 "cgroup v2 directory holding this node's pods (BPF programs attach here)")
+      ->required();
+  app.add_option("--pod-netns-dir", s.pod_netns_dir, "Where pods' network namespaces are")
+      ->capture_default_str();
+  app.add_option("--pod-netns-prefix", s.pod_netns_prefix,
+                 "Pod netns file name: <prefix><namespace>-<name>")
+      ->capture_default_str();
+  app.add_option("--workers", s.proxy.workers, "Proxy worker threads (0: one per CPU)")
+      ->capture_default_str();
+  app.add_option("--service-cidr", s.config.service_cidr,
+                 "Range for ClusterIPs assigned to Services that have none")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_seconds, "Seconds before an idle connection is closed")
+      ->capture_default_str();
+  app.add_flag("--no-sockmap-accel", no_accel,
+               "Do not accelerate same-node loopback hops with sockops/sk_msg");
+  app.add_option("--admin-port", s.admin_port, "Admin JSON on 127.0.0.1")->capture_default_str();
+  app.add_option("--metrics-port", s.metrics_port, "Prometheus metrics (/metrics)")
+      ->capture_default_str();
+  app.add_option("--readiness-port", s.readiness_port, "Readiness (/healthz/ready)")
+      ->capture_default_str();
+  app.add_option("--max-services", s.datapath.max_services, "Capacity for Service VIP:port entries")
+      ->capture_default_str();
+  app.add_option("--max-workloads", s.datapath.max_workloads, "Capacity for workload addresses")
+      ->capture_default_str();
+  app.add_option("--max-connections", s.datapath.max_connections,
+                 "Capacity for captured connections in flight")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  s.datapath.bpf_root = bpf_root;
+  s.datapath.sockmap_accel = !no_accel;
+  s.datapath.proxy_mark = s.proxy.mark;
+  s.proxy.idle_timeout = std::chrono::seconds(idle_seconds);
+
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  signal(SIGPIPE, SIG_IGN);
+  auto agent = weft::agent::Agent::Create(std::move(s));
+  if (!agent.ok()) {
+    std::cerr << "weft-agent: " << agent.status() << "\n";
+    return 1;
+  }
+  std::cerr << "weft-agent: ready\n";
+  (*agent)->Run(g_stop);
+  std::cerr << "weft-agent: stopping (pinned maps and links stay in place)\n";
+  return 0;
+}
