@@ -202,7 +202,9 @@ TEST_F(DatapathTest, AdoptedMapsKeepTheirCapacityAndAccelerationCanBeTurnedOff) 
   auto usage = second->writer().MapUsage();
   ASSERT_TRUE(usage.ok());
   for (const MapUsageEntry& u : *usage) {
-    if (u.map == "weft_svc_v1") EXPECT_EQ(u.capacity, 128u);
+    if (u.map == "weft_svc_v1") {
+      EXPECT_EQ(u.capacity, 128u) << "kept the pinned map's capacity";
+    }
   }
   EXPECT_NE(access((root_ + "/links/weft_sk_msg").c_str(), F_OK), 0) << "sk_msg link removed";
   EXPECT_EQ(LinkIds(*second).count("weft_sk_msg"), 0u);
@@ -290,8 +292,9 @@ TEST_F(DatapathTest, CountersDumpAndUsageNameEverything) {
 
   auto counters = w.ReadCounters();
   ASSERT_TRUE(counters.ok());
-  EXPECT_EQ(counters->size(), size_t{WEFT_SOCK_VERDICT_COUNT + WEFT_OPS_VERDICT_COUNT +
-                                      WEFT_MSG_VERDICT_COUNT + WEFT_LOOKUP_VERDICT_COUNT});
+  constexpr size_t kVerdicts = size_t{WEFT_SOCK_VERDICT_COUNT} + size_t{WEFT_OPS_VERDICT_COUNT} +
+                               size_t{WEFT_MSG_VERDICT_COUNT} + size_t{WEFT_LOOKUP_VERDICT_COUNT};
+  EXPECT_EQ(counters->size(), kVerdicts);
   std::set<std::string> names;
   for (const CounterValue& c : *counters) {
     names.insert(c.program + "/" + c.verdict);
