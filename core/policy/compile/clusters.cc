@@ -1,7 +1,7 @@
 // Clusters pass: DestinationRules -> ClusterPolicy per (host, subset, port). Precedence, as in
-// Istio: a subset's trafficPolicy overrides the rule's top-level one, and portLevelSettings
-// override the level they are in; each part (loadBalancer, connectionPool, outlierDetection,
-// tls) overrides as a whole.
+// Istio: a subset's trafficPolicy overrides the rule's top-level one part by part (each part,
+// loadBalancer, connectionPool, outlierDetection, tls, as a whole), and portLevelSettings
+// replace the policy of the level they are in for their port.
 
 #include "core/policy/compile/passes.h"
 
@@ -24,10 +24,15 @@ void Overlay(Parts& parts, const P& p) {
   if (p.tls) parts.tls = p.tls;
 }
 
+// Port-level settings replace the policy of their level for that port: parts they omit take
+// their defaults rather than the level's ("Traffic settings specified at the destination-level
+// will not be inherited when overridden by port-level settings", Istio's TrafficPolicy).
 void OverlayPort(Parts& parts, const std::optional<TrafficPolicy>& tp, uint32_t port) {
   if (!tp) return;
   for (const auto& pp : tp->port_level) {
-    if (pp.port == port) Overlay(parts, pp);
+    if (pp.port != port) continue;
+    parts = Parts{};
+    Overlay(parts, pp);
   }
 }
 
