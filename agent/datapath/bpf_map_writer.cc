@@ -192,6 +192,7 @@ absl::Status BpfMapWriter::UnregisterInboundListener(const IpAddr& pod_addr) {
 absl::Status BpfMapWriter::AttachInbound(int netns_fd, uint64_t netns_cookie) {
   std::string name = NetnsLinkName(netns_cookie);
   std::string pin = h_->LinkPin(name);
+  std::lock_guard<std::mutex> lock(h_->netns_mu);
   if (h_->netns_links.count(netns_cookie) != 0 || (!pin.empty() && PathExists(pin))) {
     return absl::AlreadyExistsError(absl::StrCat("netns ", netns_cookie, " already has a link"));
   }
@@ -208,6 +209,7 @@ absl::Status BpfMapWriter::AttachInbound(int netns_fd, uint64_t netns_cookie) {
 
 absl::Status BpfMapWriter::DetachInbound(uint64_t netns_cookie) {
   std::string pin = h_->LinkPin(NetnsLinkName(netns_cookie));
+  std::lock_guard<std::mutex> lock(h_->netns_mu);
   int link = -1;
   if (auto it = h_->netns_links.find(netns_cookie); it != h_->netns_links.end()) {
     link = it->second;
@@ -227,6 +229,7 @@ absl::Status BpfMapWriter::DetachInbound(uint64_t netns_cookie) {
 
 absl::StatusOr<std::vector<InboundLink>> BpfMapWriter::ListInboundLinks() {
   std::vector<InboundLink> out;
+  std::lock_guard<std::mutex> lock(h_->netns_mu);
   for (const auto& [cookie, fd] : h_->netns_links) {
     InboundLink l{cookie, 0, 0};
     if (auto info = LinkInfo(fd); info.ok()) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "agent/datapath/map_writer.h"
@@ -16,12 +17,16 @@ struct BpfHandles {
   std::map<std::string, int> maps;   // map name -> fd, every non-internal map of every object
   int steer_prog_fd = -1;            // inbound_steer, for per-netns links
   std::string bpf_root;              // empty: nothing is pinned
+  std::mutex netns_mu;                  // guards netns_links (the rest is fixed after Open)
   std::map<uint64_t, int> netns_links;  // netns cookie -> sk_lookup link fd
 
   int map(const char* name) const;  // -1 when absent
   std::string LinkPin(const std::string& name) const;  // <root>/links/<name>, "" unpinned
 };
 
+// Safe to use from several threads (the proxy's workers take original destinations while the
+// control loop writes services): map operations are single syscalls, and the per-netns link
+// table has its own lock.
 class BpfMapWriter final : public MapWriter {
  public:
   explicit BpfMapWriter(BpfHandles* handles) : h_(handles) {}

@@ -2,6 +2,7 @@
 
 // The agent's typed access to the data-path maps and per-netns links. The real implementation
 // is BpfMapWriter (bpf_map_writer.h), owned by a Datapath; unit tests of the agent replace it.
+// Implementations are safe to call from several threads.
 
 #include <sys/socket.h>
 

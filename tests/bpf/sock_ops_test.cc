@@ -60,7 +60,7 @@ uint32_t Entries(MapWriter& w, const std::string& map) {
 
 class SockOpsTest : public testing::BpfFixture {
  protected:
-  void Open(bool accel = true) {
+  void Open(bool accel = true, uint32_t max_connections = 64) {
     Settings s;
     s.bpf_root = "";  // unpinned: private maps and links, gone with the Datapath
     s.cgroup_path = cgroup_dir_;
@@ -68,7 +68,7 @@ class SockOpsTest : public testing::BpfFixture {
     s.max_services = 16;
     s.max_workloads = 16;
     s.max_pods = 16;
-    s.max_connections = 64;
+    s.max_connections = max_connections;
     auto dp = Datapath::Open(s);
     ASSERT_TRUE(dp.ok()) << dp.status();
     dp_ = *std::move(dp);
@@ -178,6 +178,44 @@ TEST_F(SockOpsTest, EntryTheProxyNeverTookLeavesWhenTheClientCloses) {
   EXPECT_EQ(Entries(w(), WEFT_MAP_NAME(WEFT_MAP_CONN_DST)), 0u);
   EXPECT_EQ(CountersOf(w(), "sockops"),
             (Counts{{"CONN_DST_RECORDED", 1}, {"CONN_DST_EXPIRED", 1}, {"ACCEL_ADDED", 2}}));
+}
+
+TEST_F(SockOpsTest, FullConnDstMapMakesTheProxyRefuseInsteadOfGuessing) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*accel=*/true, /*max_connections=*/1));
+  ASSERT_TRUE(w().UpsertService(ServiceEntry::Vip(*IpAddr::Parse("10.96.0.1"), 80, 1)).ok());
+  MapWriter& writer = w();
+  testing::Pod pod(cgroup_dir_, {[&](PodReport& r) {
+                     if (!writer.Enroll(r.netns_cookie, 0).ok()) return testing::Fail(r, "enroll");
+                     int listener = testing::Listen(r, "127.0.0.1", WEFT_OUTBOUND_PORT);
+                     sockaddr_in dst = testing::Addr4("10.96.0.1", 80);
+                     int proxy_ends[2] = {-1, -1};
+                     for (int i = 0; i < 2; ++i) {
+                       int app = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                       r.v[i] = connect(app, reinterpret_cast<sockaddr*>(&dst), sizeof(dst));
+                       proxy_ends[i] = testing::AcceptWithin(listener, testing::kIoTimeoutMs);
+                       // The app closes: its socket cookie entry goes, but the connection
+                       // (and its weft_conndst_v1 entry) waits for the proxy in FIN_WAIT2.
+                       close(app);
+                     }
+                     for (int i = 0; i < 2; ++i) {
+                       sockaddr_storage peer{};
+                       socklen_t len = sizeof(peer);
+                       getpeername(proxy_ends[i], reinterpret_cast<sockaddr*>(&peer), &len);
+                       auto orig = writer.TakeOriginalDestination(
+                           testing::NetnsCookieOf(listener), reinterpret_cast<sockaddr*>(&peer),
+                           len);
+                       r.v[2 + i] = orig.ok() ? 1 : absl::IsNotFound(orig.status()) ? 2 : 3;
+                     }
+                   }});
+  PodReport r = pod.Finish();
+  ASSERT_STREQ(r.error, "");
+  EXPECT_EQ(r.v[0], 0);
+  EXPECT_EQ(r.v[1], 0);
+  EXPECT_EQ(r.v[2], 1) << "the first connection has its destination";
+  EXPECT_EQ(r.v[3], 2) << "the second has none: the proxy closes it";
+  Counts ops = CountersOf(w(), "sockops");
+  EXPECT_EQ(ops["CONN_DST_RECORDED"], 1u);
+  EXPECT_EQ(ops["CONN_DST_MAP_FULL"], 1u);
 }
 
 // App <-> proxy over the redirected loopback connection, both ways. v[0] = 1 when each side
