@@ -4,6 +4,11 @@
 #include <google/protobuf/util/json_util.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -94,6 +99,17 @@ Agent::~Agent() {
 }
 
 absl::Status Agent::Init() {
+  if (settings_.join_cgroup && !settings_.datapath.cgroup_path.empty()) {
+    // The proxy's ends of the loopback hops must be under the cgroup where sockops is attached,
+    // or only the application's end could be accelerated. A child cgroup keeps the pods' own
+    // cgroups free of agent processes.
+    std::string dir = settings_.datapath.cgroup_path + "/weft-agent";
+    mkdir(dir.c_str(), 0755);
+    FILE* f = fopen((dir + "/cgroup.procs").c_str(), "w");
+    if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0) {
+      return absl::UnavailableError("cannot move the agent into " + dir + ": " + strerror(errno));
+    }
+  }
   store_ = std::make_unique<ConfigStore>(settings_.config);
   auto watcher = DirectoryWatcher::Create(settings_.local_dir);
   if (!watcher.ok()) return watcher.status();

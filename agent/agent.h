@@ -31,6 +31,8 @@ struct AgentSettings {
   std::string pod_netns_prefix = "weft-pod-";
 
   datapath::Settings datapath;
+  // Move the agent into <datapath.cgroup_path>/weft-agent, under the programs' attach point.
+  bool join_cgroup = true;
   proxy::ProxySettings proxy;
   ConfigStoreOptions config;
 
