@@ -44,7 +44,7 @@ weft_service_key ToKey(const ServiceKey& k) {
 
 DestinationKind KindOf(uint32_t flags) {
   return (flags & WEFT_SVC_F_WORKLOAD) && !(flags & WEFT_SVC_F_VIP) ? DestinationKind::kWorkload
-                                                                     : DestinationKind::kVip;
+                                                                    : DestinationKind::kVip;
 }
 
 std::string Endpoint(const uint8_t* addr, __be16 port) {
@@ -74,7 +74,9 @@ std::string BpfHandles::LinkPin(const std::string& name) const {
   return bpf_root.empty() ? "" : absl::StrCat(bpf_root, "/", WEFT_BPF_LINK_SUBDIR, "/", name);
 }
 
-std::string NetnsLinkName(uint64_t netns_cookie) { return absl::StrCat("netns-", netns_cookie); }
+std::string NetnsLinkName(uint64_t netns_cookie) {
+  return absl::StrCat("netns-", netns_cookie);
+}
 
 // ---- services ---------------------------------------------------------------------------------
 
@@ -217,7 +219,8 @@ absl::Status BpfMapWriter::DetachInbound(uint64_t netns_cookie) {
   } else if (!pin.empty()) {
     link = bpf_obj_get(pin.c_str());
   }
-  if (link < 0) return absl::NotFoundError(absl::StrCat("no sk_lookup link for netns ", netns_cookie));
+  if (link < 0)
+    return absl::NotFoundError(absl::StrCat("no sk_lookup link for netns ", netns_cookie));
   // Detach first: another process may hold the link open, and then close() would not.
   bpf_link_detach(link);
   close(link);

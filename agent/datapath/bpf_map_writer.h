@@ -14,13 +14,13 @@ namespace weft::agent::datapath {
 
 // File descriptors the writer uses; owned (closed) by the Datapath.
 struct BpfHandles {
-  std::map<std::string, int> maps;   // map name -> fd, every non-internal map of every object
-  int steer_prog_fd = -1;            // inbound_steer, for per-netns links
-  std::string bpf_root;              // empty: nothing is pinned
+  std::map<std::string, int> maps;      // map name -> fd, every non-internal map of every object
+  int steer_prog_fd = -1;               // inbound_steer, for per-netns links
+  std::string bpf_root;                 // empty: nothing is pinned
   std::mutex netns_mu;                  // guards netns_links (the rest is fixed after Open)
   std::map<uint64_t, int> netns_links;  // netns cookie -> sk_lookup link fd
 
-  int map(const char* name) const;  // -1 when absent
+  int map(const char* name) const;                     // -1 when absent
   std::string LinkPin(const std::string& name) const;  // <root>/links/<name>, "" unpinned
 };
 

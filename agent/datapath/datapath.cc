@@ -14,9 +14,9 @@
 #include <set>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "agent/datapath/bpf_map_writer.h"
 #include "agent/datapath/bpf_util.h"
 #include "bpf/abi/inbound_steer.h"
@@ -157,10 +157,9 @@ struct Datapath::Impl {
       if (!info.ok()) return info.status();
       if (cgroup_id != 0 && info->type == BPF_LINK_TYPE_CGROUP &&
           info->cgroup.cgroup_id != cgroup_id) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("pinned link ", pin, " is attached to cgroup id ", info->cgroup.cgroup_id,
-                         ", not to ", settings.cgroup_path, " (id ", cgroup_id,
-                         "); run `weft-agent uninstall` first"));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "pinned link ", pin, " is attached to cgroup id ", info->cgroup.cgroup_id, ", not to ",
+            settings.cgroup_path, " (id ", cgroup_id, "); run `weft-agent uninstall` first"));
       }
       // Atomic replacement: the hook never runs without a program.
       if (bpf_link_update(fd, prog_fd, nullptr) != 0) {
@@ -247,7 +246,8 @@ absl::Status Validate(const Settings& s) {
 template <typename Skel>
 absl::Status LoadSkeleton(Datapath::Impl& impl, Skel* skel, int (*load)(Skel*), const char* what) {
   if (absl::Status st = impl.PrepareMaps(skel->obj); !st.ok()) return st;
-  if (load(skel) != 0) return ErrnoStatus(errno, absl::StrCat("load ", what, " (verifier log above)"));
+  if (load(skel) != 0)
+    return ErrnoStatus(errno, absl::StrCat("load ", what, " (verifier log above)"));
   return impl.RecordMaps(skel->obj);
 }
 
@@ -256,9 +256,13 @@ absl::Status LoadSkeleton(Datapath::Impl& impl, Skel* skel, int (*load)(Skel*), 
 Datapath::Datapath(Settings settings, std::unique_ptr<Impl> impl, bool adopted)
     : settings_(std::move(settings)), impl_(std::move(impl)), adopted_(adopted) {}
 
-Datapath::~Datapath() { (void)Close(/*unpin=*/false); }
+Datapath::~Datapath() {
+  (void)Close(/*unpin=*/false);
+}
 
-MapWriter& Datapath::writer() { return *impl_->writer; }
+MapWriter& Datapath::writer() {
+  return *impl_->writer;
+}
 
 absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const Settings& settings) {
   if (absl::Status st = Validate(settings); !st.ok()) return st;
@@ -340,8 +344,8 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const Settings& setting
   std::string msg_pin = d.handles.LinkPin(kSkMsgLink);
   if (settings.sockmap_accel) {
     int socks = d.handles.map(WEFT_MAP_NAME(WEFT_MAP_SOCKS));
-    if (auto st = d.AttachOrAdopt(kSkMsgLink, d.accel->progs.weft_sk_msg, socks,
-                                  BPF_SK_MSG_VERDICT, 0);
+    if (auto st =
+            d.AttachOrAdopt(kSkMsgLink, d.accel->progs.weft_sk_msg, socks, BPF_SK_MSG_VERDICT, 0);
         !st.ok()) {
       return st;
     }
@@ -416,7 +420,8 @@ absl::Status Datapath::UninstallPinned(const std::string& bpf_root) {
           close(fd);
         }
       }
-      if (unlink(f.c_str()) != 0 && errno != ENOENT) result.Update(ErrnoStatus(errno, "unpin " + f));
+      if (unlink(f.c_str()) != 0 && errno != ENOENT)
+        result.Update(ErrnoStatus(errno, "unpin " + f));
     }
     if (rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY) {
       result.Update(ErrnoStatus(errno, "rmdir " + dir));

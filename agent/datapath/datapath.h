@@ -29,12 +29,12 @@ struct Settings {
   std::string cgroup_path;
 
   // Capacities (max_entries). Used when maps are created; adopted maps keep their own.
-  uint32_t max_services = 65536;    // Service VIP:port entries
-  uint32_t max_workloads = 262144;  // workload IP entries (weft_svc_v1 holds both)
-  uint32_t max_pods = 16384;        // enrolled netns; inbound listeners = 2x (v4 + v6)
+  uint32_t max_services = 65536;      // Service VIP:port entries
+  uint32_t max_workloads = 262144;    // workload IP entries (weft_svc_v1 holds both)
+  uint32_t max_pods = 16384;          // enrolled netns; inbound listeners = 2x (v4 + v6)
   uint32_t max_connections = 262144;  // weft_odst_v1, weft_conndst_v1; sockhash = 2x
 
-  bool sockmap_accel = true;  // sockops fills weft_socks_v1 and sk_msg is attached
+  bool sockmap_accel = true;       // sockops fills weft_socks_v1 and sk_msg is attached
   bool inbound_fail_open = false;  // sk_lookup with no listener: refuse (false) or pass
 
   uint16_t outbound_port = 15001;

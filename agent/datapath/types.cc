@@ -105,6 +105,8 @@ socklen_t OriginalDestination::ToSockaddr(sockaddr_storage* out) const {
   return sizeof(sockaddr_in6);
 }
 
-std::string OriginalDestination::ToString() const { return HostPort(addr, absl::StrCat(port)); }
+std::string OriginalDestination::ToString() const {
+  return HostPort(addr, absl::StrCat(port));
+}
 
 }  // namespace weft::agent::datapath

@@ -10,9 +10,8 @@ namespace weft::agent::datapath {
 namespace {
 
 constexpr std::array<std::string_view, WEFT_SOCK_VERDICT_COUNT> kConnect = {
-    "REDIRECTED",        "NOT_ENROLLED",     "NOT_TCP",
-    "NOT_MESH_DEST",     "LOOP_GUARD",       "ORIG_DST_MAP_FULL",
-    "ORIG_DST_ERROR",    "REDIRECTED_WORKLOAD",
+    "REDIRECTED", "NOT_ENROLLED",      "NOT_TCP",        "NOT_MESH_DEST",
+    "LOOP_GUARD", "ORIG_DST_MAP_FULL", "ORIG_DST_ERROR", "REDIRECTED_WORKLOAD",
 };
 static_assert(WEFT_SOCK_REDIRECTED_WORKLOAD == 7 && WEFT_SOCK_VERDICT_COUNT == 8,
               "weft_sock_verdict changed: update kConnect and docs/bpf.md");
@@ -42,6 +41,8 @@ const std::array<CounterFamily, 4> kFamilies = {{
 
 }  // namespace
 
-std::span<const CounterFamily> CounterFamilies() { return kFamilies; }
+std::span<const CounterFamily> CounterFamilies() {
+  return kFamilies;
+}
 
 }  // namespace weft::agent::datapath

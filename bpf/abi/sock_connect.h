@@ -43,13 +43,13 @@
  * are exported as metrics and are append-only: never renumber, add before _COUNT.
  */
 enum weft_sock_verdict {
-	WEFT_SOCK_REDIRECTED = 0,	     /* a Service VIP:port, sent to the proxy */
-	WEFT_SOCK_NOT_ENROLLED = 1,	     /* the socket's netns is not in the mesh: untouched */
-	WEFT_SOCK_NOT_TCP = 2,		     /* only TCP is captured: untouched */
-	WEFT_SOCK_NOT_MESH_DEST = 3,	     /* destination not in WEFT_MAP_SERVICES: untouched */
-	WEFT_SOCK_LOOP_GUARD = 4,	     /* the proxy's own socket (cfg_proxy_mark): untouched */
-	WEFT_SOCK_ORIG_DST_MAP_FULL = 5,     /* could not record the destination: connect refused */
-	WEFT_SOCK_ORIG_DST_ERROR = 6,	     /* other map update failure: connect refused */
+	WEFT_SOCK_REDIRECTED = 0,	   /* a Service VIP:port, sent to the proxy */
+	WEFT_SOCK_NOT_ENROLLED = 1,	   /* the socket's netns is not in the mesh: untouched */
+	WEFT_SOCK_NOT_TCP = 2,		   /* only TCP is captured: untouched */
+	WEFT_SOCK_NOT_MESH_DEST = 3,	   /* destination not in WEFT_MAP_SERVICES: untouched */
+	WEFT_SOCK_LOOP_GUARD = 4,	   /* the proxy's own socket (cfg_proxy_mark): untouched */
+	WEFT_SOCK_ORIG_DST_MAP_FULL = 5,   /* could not record the destination: connect refused */
+	WEFT_SOCK_ORIG_DST_ERROR = 6,	   /* other map update failure: connect refused */
 	WEFT_SOCK_REDIRECTED_WORKLOAD = 7, /* a mesh workload IP (any port), sent to the proxy */
 	WEFT_SOCK_VERDICT_COUNT
 };

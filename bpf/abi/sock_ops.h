@@ -47,8 +47,8 @@ enum weft_ops_verdict {
 	WEFT_OPS_CONN_DST_EXPIRED = 4,	/* the client closed before the proxy took the entry */
 	WEFT_OPS_ACCEL_ADDED = 5,	/* a loopback socket went into WEFT_MAP_SOCKS */
 	WEFT_OPS_ACCEL_ERROR = 6,	/* the sockhash update failed (full): not accelerated */
-	WEFT_OPS_ACCEL_OFF = 7,		/* loopback, but acceleration is off (setting or netns flag) */
-	WEFT_OPS_NOT_LOOPBACK = 8,	/* enrolled, not a loopback connection: nothing to accelerate */
+	WEFT_OPS_ACCEL_OFF = 7,	   /* loopback, but acceleration is off (setting or netns flag) */
+	WEFT_OPS_NOT_LOOPBACK = 8, /* enrolled, not a loopback connection: nothing to accelerate */
 	WEFT_OPS_VERDICT_COUNT
 };
 

@@ -63,8 +63,9 @@ static __always_inline void weft_ops_established(struct bpf_sock_ops *skops, boo
 			if (!err) {
 				res->conn_dst = WEFT_OPS_CONN_DST_RECORDED;
 				/* Call back on state changes, to drop an entry never taken. */
-				bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
-									 BPF_SOCK_OPS_STATE_CB_FLAG);
+				bpf_sock_ops_cb_flags_set(skops,
+							  skops->bpf_sock_ops_cb_flags |
+								  BPF_SOCK_OPS_STATE_CB_FLAG);
 			} else {
 				res->conn_dst = err == -E2BIG ? WEFT_OPS_CONN_DST_MAP_FULL
 							      : WEFT_OPS_CONN_DST_ERROR;

@@ -41,7 +41,9 @@ Counts LookupCounters(MapWriter& w) {
   return out;
 }
 
-bool Sh(const std::string& cmd) { return system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+bool Sh(const std::string& cmd) {
+  return system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+}
 
 // connect() with a timeout; 0 or the errno.
 int ConnectTo(const char* ip, uint16_t port) {
@@ -188,10 +190,8 @@ TEST_F(InboundSteerTest, SteersOutsideConnectionsToTheProxyButNotLoopbackOrHbone
   EXPECT_EQ(rp.v[3], 2) << "loopback is not steered";
   EXPECT_EQ(ro.v[2], ECONNREFUSED) << strerror(static_cast<int>(ro.v[2]));
   EXPECT_EQ(rp.v[4], 0) << "nothing reached the app while the proxy was away";
-  EXPECT_EQ(LookupCounters(w), (Counts{{"STEERED", 1},
-                                        {"EXEMPT_PORT", 1},
-                                        {"LOOPBACK", 1},
-                                        {"NO_LISTENER", 1}}));
+  EXPECT_EQ(LookupCounters(w),
+            (Counts{{"STEERED", 1}, {"EXEMPT_PORT", 1}, {"LOOPBACK", 1}, {"NO_LISTENER", 1}}));
 }
 
 }  // namespace

@@ -224,8 +224,10 @@ class Pod {
   void WaitPhase() {
     char done;
     pollfd pf{from_child_, POLLIN, 0};
-    if (poll(&pf, 1, 30000) == 1 && read(from_child_, &done, 1) == 1) ++done_;
-    else done_ = phases_;  // the child is gone; Finish() reports it
+    if (poll(&pf, 1, 30000) == 1 && read(from_child_, &done, 1) == 1)
+      ++done_;
+    else
+      done_ = phases_;  // the child is gone; Finish() reports it
   }
 
   static void RunChild(const std::string& cgroup_dir, const std::vector<Phase>& phases, int in,

@@ -138,10 +138,12 @@ TEST_F(SockOpsTest, OriginalDestinationIsPerNetnsWhenLoopbackTuplesCollide) {
 
   CollidingPod a_state, b_state;
   MapWriter& writer = w();
-  testing::Pod a(cgroup_dir_, {[&](PodReport& r) { ConnectFromFixedPort(r, writer, "10.96.0.1", &a_state); },
-                               [&](PodReport& r) { TakeOriginal(r, writer, a_state); }});
-  testing::Pod b(cgroup_dir_, {[&](PodReport& r) { ConnectFromFixedPort(r, writer, "10.96.0.2", &b_state); },
-                               [&](PodReport& r) { TakeOriginal(r, writer, b_state); }});
+  testing::Pod a(cgroup_dir_,
+                 {[&](PodReport& r) { ConnectFromFixedPort(r, writer, "10.96.0.1", &a_state); },
+                  [&](PodReport& r) { TakeOriginal(r, writer, a_state); }});
+  testing::Pod b(cgroup_dir_,
+                 {[&](PodReport& r) { ConnectFromFixedPort(r, writer, "10.96.0.2", &b_state); },
+                  [&](PodReport& r) { TakeOriginal(r, writer, b_state); }});
   // Both connections are 127.0.0.1:40000 -> 127.0.0.1:15001 and both entries exist at once.
   EXPECT_EQ(Entries(w(), WEFT_MAP_NAME(WEFT_MAP_CONN_DST)), 2u);
   // Take in the reverse order of connecting: nothing depends on order.
@@ -166,12 +168,69 @@ TEST_F(SockOpsTest, OriginalDestinationIsPerNetnsWhenLoopbackTuplesCollide) {
   EXPECT_EQ(CountersOf(w(), "sockops"), (Counts{{"CONN_DST_RECORDED", 2}, {"ACCEL_ADDED", 4}}));
 }
 
+// The proxy listens on 127.0.0.1 and [::1]; an AF_INET6 app reaches an IPv4 VIP through a
+// v4-mapped address and an IPv6 VIP natively. The proxy's lookup key (listener netns cookie,
+// getpeername of the accepted socket) must match what sockops recorded in both cases.
+TEST_F(SockOpsTest, OriginalDestinationForV4MappedAndNativeIpv6Clients) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ASSERT_TRUE(w().UpsertService(ServiceEntry::Vip(*IpAddr::Parse("10.96.0.1"), 80, 1)).ok());
+  ASSERT_TRUE(w().UpsertService(ServiceEntry::Vip(*IpAddr::Parse("fd00:96::1"), 443, 2)).ok());
+  MapWriter& writer = w();
+  testing::Pod pod(
+      cgroup_dir_, {[&](PodReport& r) {
+        if (!writer.Enroll(r.netns_cookie, 0).ok()) return testing::Fail(r, "enroll");
+        int l4 = testing::Listen(r, "127.0.0.1", WEFT_OUTBOUND_PORT);
+        int l6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        setsockopt(l6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        sockaddr_in6 any6{};
+        any6.sin6_family = AF_INET6;
+        any6.sin6_addr = in6addr_loopback;
+        any6.sin6_port = htons(WEFT_OUTBOUND_PORT);
+        if (bind(l6, reinterpret_cast<sockaddr*>(&any6), sizeof(any6)) != 0 || listen(l6, 4) != 0) {
+          return testing::Fail(r, "listen [::1]");
+        }
+        const char* dsts[] = {"::ffff:10.96.0.1", "fd00:96::1"};
+        const uint16_t ports[] = {80, 443};
+        const int listeners[] = {l4, l6};
+        for (int i = 0; i < 2; ++i) {
+          int app = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+          sockaddr_in6 dst{};
+          dst.sin6_family = AF_INET6;
+          inet_pton(AF_INET6, dsts[i], &dst.sin6_addr);
+          dst.sin6_port = htons(ports[i]);
+          if (connect(app, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) != 0) {
+            return testing::Fail(r, std::string("connect ") + dsts[i]);
+          }
+          int accepted = testing::AcceptWithin(listeners[i], testing::kIoTimeoutMs);
+          sockaddr_storage peer{};
+          socklen_t len = sizeof(peer);
+          if (accepted < 0 ||
+              getpeername(accepted, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+            return testing::Fail(r, "accept");
+          }
+          auto orig = writer.TakeOriginalDestination(testing::NetnsCookieOf(listeners[i]),
+                                                     reinterpret_cast<sockaddr*>(&peer), len);
+          snprintf(r.text[i], sizeof(r.text[i]), "%s",
+                   orig.ok() ? orig->ToString().c_str() : orig.status().ToString().c_str());
+          close(app);
+          close(accepted);
+        }
+      }});
+  PodReport r = pod.Finish();
+  ASSERT_STREQ(r.error, "");
+  EXPECT_STREQ(r.text[0], "10.96.0.1:80");
+  EXPECT_STREQ(r.text[1], "[fd00:96::1]:443");
+  EXPECT_EQ(CountersOf(w(), "connect"), (Counts{{"REDIRECTED", 2}}));
+}
+
 TEST_F(SockOpsTest, EntryTheProxyNeverTookLeavesWhenTheClientCloses) {
   ASSERT_NO_FATAL_FAILURE(Open());
   ASSERT_TRUE(w().UpsertService(ServiceEntry::Vip(*IpAddr::Parse("10.96.0.1"), 80, 1)).ok());
   MapWriter& writer = w();
   CollidingPod s;
-  testing::Pod pod(cgroup_dir_, {[&](PodReport& r) { ConnectFromFixedPort(r, writer, "10.96.0.1", &s); }});
+  testing::Pod pod(cgroup_dir_,
+                   {[&](PodReport& r) { ConnectFromFixedPort(r, writer, "10.96.0.1", &s); }});
   EXPECT_EQ(Entries(w(), WEFT_MAP_NAME(WEFT_MAP_CONN_DST)), 1u);
   PodReport r = pod.Finish();  // exits: both ends close, the app's socket reaches TCP_CLOSE
   ASSERT_STREQ(r.error, "");
@@ -201,9 +260,9 @@ TEST_F(SockOpsTest, FullConnDstMapMakesTheProxyRefuseInsteadOfGuessing) {
                        sockaddr_storage peer{};
                        socklen_t len = sizeof(peer);
                        getpeername(proxy_ends[i], reinterpret_cast<sockaddr*>(&peer), &len);
-                       auto orig = writer.TakeOriginalDestination(
-                           testing::NetnsCookieOf(listener), reinterpret_cast<sockaddr*>(&peer),
-                           len);
+                       auto orig =
+                           writer.TakeOriginalDestination(testing::NetnsCookieOf(listener),
+                                                          reinterpret_cast<sockaddr*>(&peer), len);
                        r.v[2 + i] = orig.ok() ? 1 : absl::IsNotFound(orig.status()) ? 2 : 3;
                      }
                    }});
@@ -272,7 +331,8 @@ TEST_F(SockOpsTest, SockmapAccelerationMovesDataBetweenAppAndProxy) {
   Counts msg = CountersOf(w(), "sk_msg");
   EXPECT_GE(msg["REDIRECTED"], 4u);  // a large write may run the program more than once
   EXPECT_EQ(msg.count("NO_PEER"), 0u);
-  EXPECT_EQ(CountersOf(w(), "sockops"), (Counts{{"CONN_DST_RECORDED", 1}, {"ACCEL_ADDED", 2}, {"CONN_DST_EXPIRED", 1}}));
+  EXPECT_EQ(CountersOf(w(), "sockops"),
+            (Counts{{"CONN_DST_RECORDED", 1}, {"ACCEL_ADDED", 2}, {"CONN_DST_EXPIRED", 1}}));
   EXPECT_EQ(Entries(w(), WEFT_MAP_NAME(WEFT_MAP_SOCKS)), 0u) << "closed sockets leave the map";
 }
 
@@ -287,7 +347,8 @@ TEST_F(SockOpsTest, AccelerationOffSwitchKeepsSocketsOutOfTheSockhash) {
   EXPECT_EQ(r.v[1], 0);
   EXPECT_EQ(r.v[2], 0);
   EXPECT_EQ(CountersOf(w(), "sk_msg"), Counts{});
-  EXPECT_EQ(CountersOf(w(), "sockops"), (Counts{{"CONN_DST_RECORDED", 1}, {"ACCEL_OFF", 2}, {"CONN_DST_EXPIRED", 1}}));
+  EXPECT_EQ(CountersOf(w(), "sockops"),
+            (Counts{{"CONN_DST_RECORDED", 1}, {"ACCEL_OFF", 2}, {"CONN_DST_EXPIRED", 1}}));
 }
 
 TEST_F(SockOpsTest, NetnsFlagOptsOnePodOutOfAcceleration) {

@@ -29,7 +29,9 @@ using weft::testing::PodReport;
 
 constexpr char kVip[] = "10.96.0.10";
 
-IpAddr Ip(const char* text) { return *IpAddr::Parse(text); }
+IpAddr Ip(const char* text) {
+  return *IpAddr::Parse(text);
+}
 
 std::string Shell(const std::string& cmd) {
   std::string out;
@@ -146,8 +148,8 @@ TEST_F(DatapathTest, PinsLinksThatOutliveTheAgentAndTheNextAgentAdoptsThem) {
                           "weft_cnt_msg_v1", "weft_cnt_lkp_v1"}) {
     EXPECT_EQ(access((root_ + "/" + map).c_str(), F_OK), 0) << map << " not pinned";
   }
-  for (const char* link : {"weft_connect4", "weft_connect6", "weft_sock_release", "weft_sockops",
-                           "weft_sk_msg"}) {
+  for (const char* link :
+       {"weft_connect4", "weft_connect6", "weft_sock_release", "weft_sockops", "weft_sk_msg"}) {
     EXPECT_EQ(access((root_ + "/links/" + link).c_str(), F_OK), 0) << link << " not pinned";
   }
 

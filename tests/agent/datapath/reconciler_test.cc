@@ -61,7 +61,9 @@ class FakeMapWriter final : public MapWriter {
   absl::StatusOr<BpfDump> DumpMaps() override { return BpfDump{}; }
 };
 
-IpAddr Ip(const char* text) { return *IpAddr::Parse(text); }
+IpAddr Ip(const char* text) {
+  return *IpAddr::Parse(text);
+}
 
 std::vector<ServiceEntry> Desired() {
   return {ServiceEntry::Vip(Ip("10.96.0.10"), 80, 1), ServiceEntry::Vip(Ip("10.96.0.10"), 443, 1),
@@ -87,8 +89,8 @@ TEST(ReconcilerTest, WritesOnlyChangedAddedAndRemovedKeys) {
   Reconciler r(&map);
   ASSERT_TRUE(r.Apply(Desired()).ok());
   std::vector<ServiceEntry> next = Desired();
-  next[1].service_id = 9;                                      // changed value
-  next.erase(next.begin() + 2);                                // removed
+  next[1].service_id = 9;                                       // changed value
+  next.erase(next.begin() + 2);                                 // removed
   next.push_back(ServiceEntry::Workload(Ip("10.0.1.6"), 101));  // added
   auto res = r.Apply(next);
   ASSERT_TRUE(res.ok());
@@ -119,8 +121,7 @@ TEST(ReconcilerTest, ConflictingDesiredEntriesWriteNothing) {
   bad.push_back(ServiceEntry::Vip(Ip("10.96.0.10"), 80, 5));  // same key as [0], other id
   auto res = r.Apply(bad);
   EXPECT_EQ(res.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(res.status().message().find("10.96.0.10:80/tcp"), std::string::npos)
-      << res.status();
+  EXPECT_NE(res.status().message().find("10.96.0.10:80/tcp"), std::string::npos) << res.status();
   EXPECT_EQ(map.upserts, 0);
   // The same entry twice is not a conflict.
   std::vector<ServiceEntry> dup = Desired();
