@@ -196,6 +196,15 @@ void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out)
           IpBlocks(s, "notIpBlocks", r.mutable_not_ip_blocks());
           IpBlocks(s, "remoteIpBlocks", r.mutable_remote_ip_blocks());
           IpBlocks(s, "notRemoteIpBlocks", r.mutable_not_remote_ip_blocks());
+          // serviceAccounts compile into principals, which would OR them with principals the
+          // source also names, where a source ANDs its fields; Istio rejects the combination.
+          for (std::string_view sa : {"serviceAccounts", "notServiceAccounts"}) {
+            if (s.Has(sa) && (s.Has("principals") || s.Has("notPrincipals") ||
+                              s.Has("namespaces") || s.Has("notNamespaces"))) {
+              s.Error(code::kValue, sa,
+                      std::string(sa) + " cannot be set with principals or namespaces");
+            }
+          }
           ServiceAccounts(s, "serviceAccounts", r.mutable_principals());
           ServiceAccounts(s, "notServiceAccounts", r.mutable_not_principals());
         });

@@ -261,5 +261,44 @@ spec:
   EXPECT_TRUE(d.rejected) << Dump(d.diagnostics);
 }
 
+TEST(AuthorizationPolicy, ServiceAccounts) {
+  auto ap = DecodeSpec<AuthorizationPolicySpec>(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source: {serviceAccounts: [shop/web]}
+    - source: {notServiceAccounts: [other/bad]}
+)");
+  ASSERT_THAT(ap.rules, SizeIs(2));
+  // "<namespace>/<name>" is that account in any trust domain.
+  EXPECT_EQ(ap.rules[0].principals(0).suffix(), "/ns/shop/sa/web");
+  EXPECT_EQ(ap.rules[1].not_principals(0).suffix(), "/ns/other/sa/bad");
+}
+
+TEST(AuthorizationPolicy, ServiceAccountsWithPrincipalsOrNamespacesIsAnError) {
+  // A source ANDs its fields; serviceAccounts become principals, so mixing them would OR the
+  // two lists and widen an ALLOW. Istio rejects the combination.
+  auto d = DecodeSingle(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source: {principals: [cluster.local/ns/a/sa/x], serviceAccounts: [b/y]}
+    - source: {notNamespaces: [c], notServiceAccounts: [d/z]}
+    - source: {serviceAccounts: [bad]}
+)");
+  EXPECT_TRUE(d.rejected);
+  EXPECT_THAT(Where(d.diagnostics),
+              ElementsAre("value 7:72 spec.rules[0].from[0].source.serviceAccounts",
+                          "value 8:56 spec.rules[0].from[1].source.notServiceAccounts",
+                          "value 9:34 spec.rules[0].from[2].source.serviceAccounts[0]"))
+      << Dump(d.diagnostics);
+  EXPECT_EQ(d.diagnostics[0].message,
+            "serviceAccounts cannot be set with principals or namespaces");
+}
+
 }  // namespace
 }  // namespace weft::policy
