@@ -73,11 +73,15 @@ struct PodListeners {
   int hbone = -1;  // :15008, stands in for the proxy's HBONE listener
 };
 
-// v[base] = 1 proxy, 2 app, 3 hbone, 0 none; text[slot] = accepted socket's local address.
-void WhoAccepted(PodReport& r, const PodListeners& l, int base, int slot) {
-  const std::pair<int, int> order[] = {{l.proxy, 1}, {l.app, 2}, {l.hbone, 3}};
-  for (auto [fd, id] : order) {
-    int a = testing::AcceptWithin(fd, 200);
+// Waits up to timeout_ms for a connection on any of the pod's listeners. v[base] = 1 proxy,
+// 2 app, 3 hbone, 0 none; text[slot] = the accepted socket's local address.
+void WhoAccepted(PodReport& r, const PodListeners& l, int base, int slot,
+                 int timeout_ms = testing::kIoTimeoutMs) {
+  pollfd fds[3] = {{l.proxy, POLLIN, 0}, {l.app, POLLIN, 0}, {l.hbone, POLLIN, 0}};
+  if (poll(fds, 3, timeout_ms) <= 0) return;
+  for (int i = 0; i < 3; ++i) {
+    if (!(fds[i].revents & POLLIN)) continue;
+    int a = accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (a < 0) continue;
     sockaddr_in local{};
     socklen_t len = sizeof(local);
@@ -85,7 +89,7 @@ void WhoAccepted(PodReport& r, const PodListeners& l, int base, int slot) {
     char ip[INET_ADDRSTRLEN] = {};
     inet_ntop(AF_INET, &local.sin_addr, ip, sizeof(ip));
     snprintf(r.text[slot], sizeof(r.text[slot]), "%s:%d", ip, ntohs(local.sin_port));
-    r.v[base] = id;
+    r.v[base] = i + 1;
     close(a);
     return;
   }
@@ -167,7 +171,8 @@ TEST_F(InboundSteerTest, SteersOutsideConnectionsToTheProxyButNotLoopbackOrHbone
            testing::Fail(r, "unregister");
          }
        },
-       [&](PodReport& r) { WhoAccepted(r, l, 4, 3); }});  // after outside phase 3
+       // After outside phase 3, whose connect was refused: nothing may be queued anywhere.
+       [&](PodReport& r) { WhoAccepted(r, l, 4, 3, /*timeout_ms=*/200); }});
 
   // Interleave: outside connects, then the pod looks at its listeners.
   outside.Next();

@@ -147,6 +147,16 @@ inline bool ReadExactly(int fd, size_t want, std::string* out) {
   return true;
 }
 
+// Polls cond every 10 ms for up to timeout_ms; true as soon as it holds. For effects that the
+// kernel completes after a process exits (TCP state changes on loopback run in softirq).
+inline bool WaitFor(const std::function<bool()>& cond, int timeout_ms = kIoTimeoutMs) {
+  for (int waited = 0;; waited += 10) {
+    if (cond()) return true;
+    if (waited >= timeout_ms) return false;
+    usleep(10 * 1000);
+  }
+}
+
 // A forked child in a cgroup and a new netns (lo up) that runs phases one at a time.
 class Pod {
  public:
