@@ -179,12 +179,12 @@ struct Datapath::Impl {
   }
 
   // Per-netns sk_lookup links of a previous agent get the new program; defunct ones (their
-  // netns is gone) are unpinned.
-  absl::Status AdoptNetnsLinks() {
+  // netns is gone) are unpinned. A live link whose update fails keeps steering with the program
+  // it has: dropping it would let plaintext reach the app unchecked.
+  void AdoptNetnsLinks() {
     std::string dir = settings.bpf_root + "/" + WEFT_BPF_LINK_SUBDIR;
     DIR* d = opendir(dir.c_str());
-    if (d == nullptr) return absl::OkStatus();
-    absl::Status result;
+    if (d == nullptr) return;
     while (dirent* e = readdir(d)) {
       absl::string_view file = e->d_name;
       uint64_t cookie = 0;
@@ -193,18 +193,17 @@ struct Datapath::Impl {
       int fd = bpf_obj_get(pin.c_str());
       if (fd < 0) continue;
       auto info = LinkInfo(fd);
-      if (!info.ok() || info->netns.netns_ino == 0 ||
-          bpf_link_update(fd, handles.steer_prog_fd, nullptr) != 0) {
-        // Its netns is gone: the link steers nothing any more.
+      if (info.ok() && info->netns.netns_ino == 0) {
         close(fd);
         unlink(pin.c_str());
         continue;
       }
+      (void)bpf_link_update(fd, handles.steer_prog_fd, nullptr);
+      std::lock_guard<std::mutex> lock(handles.netns_mu);
       handles.netns_links[cookie] = fd;
       adopted_links = true;
     }
     closedir(d);
-    return result;
   }
 
   void Release() {
@@ -359,9 +358,7 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const Settings& setting
     unlink(msg_pin.c_str());
   }
 
-  if (d.pinning()) {
-    if (absl::Status st = d.AdoptNetnsLinks(); !st.ok()) return st;
-  }
+  if (d.pinning()) d.AdoptNetnsLinks();
 
   d.writer = std::make_unique<BpfMapWriter>(&d.handles);
   bool adopted = d.adopted_maps || d.adopted_links;

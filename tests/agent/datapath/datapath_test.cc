@@ -376,6 +376,47 @@ TEST_F(DatapathTest, InboundLinksArePinnedPerNetnsAndAdopted) {
   ASSERT_TRUE(second->Uninstall().ok());
 }
 
+TEST_F(DatapathTest, LinksOfNetnsThatAreGoneAreUnpinnedOnAdoption) {
+  Settings settings = MakeSettings();
+  auto first = OpenOrFail(settings);
+  ASSERT_NE(first, nullptr);
+  MapWriter& w = first->writer();
+  uint64_t cookie = 0;
+  {
+    weft::testing::Pod pod(cgroup_dir_, {[&w](PodReport& r) {
+                             int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+                             auto st = w.AttachInbound(ns, r.netns_cookie);
+                             if (!st.ok()) weft::testing::Fail(r, st.ToString());
+                             close(ns);
+                           }});
+    PodReport r = pod.Finish();  // the pod's netns dies with it
+    ASSERT_STREQ(r.error, "");
+    cookie = r.netns_cookie;
+  }
+  ASSERT_TRUE(first->Close(false).ok());
+  std::string pin = root_ + "/links/netns-" + std::to_string(cookie);
+  ASSERT_EQ(access(pin.c_str(), F_OK), 0);
+  // The kernel detaches a netns's links when it tears the netns down, asynchronously.
+  ASSERT_TRUE(weft::testing::WaitFor(
+      [&] {
+        int fd = bpf_obj_get(pin.c_str());
+        bpf_link_info info{};
+        uint32_t len = sizeof(info);
+        bool gone =
+            fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.netns.netns_ino == 0;
+        if (fd >= 0) close(fd);
+        return gone;
+      },
+      10000))
+      << "netns link still attached";
+
+  auto second = OpenOrFail(settings);
+  ASSERT_NE(second, nullptr);
+  EXPECT_NE(access(pin.c_str(), F_OK), 0) << "defunct link still pinned";
+  EXPECT_TRUE(second->writer().ListInboundLinks()->empty());
+  ASSERT_TRUE(second->Uninstall().ok());
+}
+
 TEST(DatapathSettingsTest, RejectsBadSettingsBeforeLoadingAnything) {
   Settings s;
   s.cgroup_path = "";
