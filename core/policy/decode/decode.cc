@@ -53,13 +53,18 @@ bool IsUnsupportedMeshKind(std::string_view group, std::string_view kind) {
 // can still say which resource it was.
 void GuessRef(std::string_view text, ResourceRef& ref) {
   static const std::regex kind_re(R"((?:^|\n)kind:[ \t]*["']?([A-Za-z0-9]+))");
-  static const std::regex name_re(R"(\n[ \t]+name:[ \t]*["']?([A-Za-z0-9.\-]+))");
-  static const std::regex ns_re(R"(\n[ \t]+namespace:[ \t]*["']?([A-Za-z0-9.\-]+))");
+  // Block ("\n  name: x") or flow ("{name: x, namespace: y}") metadata.
+  static const std::regex name_re(R"((?:\n[ \t]+|[{,][ \t]*)name:[ \t]*["']?([A-Za-z0-9.\-]+))");
+  static const std::regex ns_re(
+      R"((?:\n[ \t]+|[{,][ \t]*)namespace:[ \t]*["']?([A-Za-z0-9.\-]+))");
   std::string s(text.substr(0, std::min<size_t>(text.size(), 4096)));
   std::smatch m;
   if (std::regex_search(s, m, kind_re)) ref.kind = m[1];
-  if (std::regex_search(s, m, name_re)) ref.name = m[1];
-  if (std::regex_search(s, m, ns_re)) ref.ns = m[1];
+  // From metadata on, so that a name in the spec is not taken for the resource's.
+  size_t md = s.find("metadata:");
+  std::string meta = md == std::string::npos ? s : s.substr(md);
+  if (std::regex_search(meta, m, name_re)) ref.name = m[1];
+  if (std::regex_search(meta, m, ns_re)) ref.ns = m[1];
 }
 
 void DecodeMeta(ObjectReader& md, Meta& meta) {

@@ -118,6 +118,21 @@ TEST(Decode, SyntaxErrorGuessesWhichResourceItWas) {
   EXPECT_TRUE(docs[1].resource);
 }
 
+TEST(Decode, SyntaxErrorGuessesFlowStyleMetadata) {
+  auto docs = DecodeAll(
+      "kind: Service\n"
+      "apiVersion: v1\n"
+      "spec:\n"
+      "  ports: [{name: http, port: 80}]\n"
+      "metadata: {name: web, namespace: shop}\n"
+      "oops: [\n");
+  ASSERT_THAT(docs, SizeIs(1));
+  EXPECT_TRUE(docs[0].rejected);
+  EXPECT_EQ(docs[0].ref.kind, "Service");
+  EXPECT_EQ(docs[0].ref.name, "web");  // not the port's name
+  EXPECT_EQ(docs[0].ref.ns, "shop");
+}
+
 TEST(Decode, KindsWeftDoesNotUseAreNotes) {
   auto d = DecodeSingle("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {}\n");
   EXPECT_FALSE(d.rejected);
