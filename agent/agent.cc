@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <google/protobuf/util/json_util.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -120,33 +122,7 @@ absl::Status Agent::Init() {
   datapath_ = std::move(*dp);
   reconciler_ = std::make_unique<datapath::Reconciler>(&datapath_->writer());
 
-  proxy::ProxyInputs in;
-  in.settings = settings_.proxy;
-  datapath::MapWriter* writer = &datapath_->writer();
-  in.original_destination = [writer](uint64_t cookie, const proxy::SocketAddress& peer)
-      -> std::optional<proxy::SocketAddress> {
-    sockaddr_storage ss{};
-    socklen_t len = 0;
-    if (peer.address.find(':') == std::string::npos) {
-      auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-      sa->sin_family = AF_INET;
-      sa->sin_port = htons(peer.port);
-      inet_pton(AF_INET, peer.address.c_str(), &sa->sin_addr);
-      len = sizeof(sockaddr_in);
-    } else {
-      auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-      sa->sin6_family = AF_INET6;
-      sa->sin6_port = htons(peer.port);
-      inet_pton(AF_INET6, peer.address.c_str(), &sa->sin6_addr);
-      len = sizeof(sockaddr_in6);
-    }
-    auto d = writer->TakeOriginalDestination(cookie, reinterpret_cast<sockaddr*>(&ss), len);
-    if (!d.ok()) return std::nullopt;
-    return proxy::SocketAddress{d->addr.ToString(), d->port};
-  };
-  auto p = proxy::Proxy::Create(std::move(in));
-  if (!p.ok()) return p.status();
-  proxy_ = std::move(*p);
+  if (auto st = ConnectProxy(); !st.ok()) return st;
 
   auto admin = admin::HttpServer::Create(settings_.admin_address, settings_.admin_port);
   if (!admin.ok()) return admin.status();
@@ -163,8 +139,115 @@ absl::Status Agent::Init() {
   readiness_->Start();
 
   watcher_->InitialSync(*store_);
+  if (auto st = AdoptServedPods(store_->Snapshot()); !st.ok()) return st;
   Reconcile();
   ready_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Agent::ConnectProxy() {
+  if (settings_.proxy_in_process) {
+    proxy::ProxyInputs in;
+    in.settings = settings_.proxy;
+    datapath::MapWriter* writer = &datapath_->writer();
+    in.original_destination = [writer](uint64_t cookie, const proxy::SocketAddress& peer)
+        -> std::optional<proxy::SocketAddress> {
+      sockaddr_storage ss{};
+      socklen_t len = 0;
+      if (peer.address.find(':') == std::string::npos) {
+        auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+        sa->sin_family = AF_INET;
+        sa->sin_port = htons(peer.port);
+        inet_pton(AF_INET, peer.address.c_str(), &sa->sin_addr);
+        len = sizeof(sockaddr_in);
+      } else {
+        auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+        sa->sin6_family = AF_INET6;
+        sa->sin6_port = htons(peer.port);
+        inet_pton(AF_INET6, peer.address.c_str(), &sa->sin6_addr);
+        len = sizeof(sockaddr_in6);
+      }
+      auto d = writer->TakeOriginalDestination(cookie, reinterpret_cast<sockaddr*>(&ss), len);
+      if (!d.ok()) return std::nullopt;
+      return proxy::SocketAddress{d->addr.ToString(), d->port};
+    };
+    auto p = proxy::Proxy::Create(std::move(in));
+    if (!p.ok()) return p.status();
+    proxy_ = std::make_unique<proxy::LocalProxyControl>(std::move(*p));
+    return absl::OkStatus();
+  }
+  std::string dir = settings_.run_dir.empty() ? "/run/weft/" + settings_.node : settings_.run_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::string sock = dir + "/proxy.sock";
+  // A running proxy (this is a control restart) is adopted as it is.
+  auto remote = proxy::RemoteProxyControl::Connect(sock);
+  if (!remote.ok()) {
+    pid_t pid = fork();
+    if (pid < 0) return absl::ErrnoToStatus(errno, "fork the proxy process");
+    if (pid == 0) {
+      // Its own session, so that it outlives this process; same cgroup (sockops sees it).
+      setsid();
+      std::string log = dir + "/proxy.log";
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      std::vector<std::string> args = {
+          "weft-agent", "proxy", "--socket", sock, "--bpf-root", settings_.datapath.bpf_root,
+          "--workers", std::to_string(settings_.proxy.workers), "--idle-timeout",
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                             settings_.proxy.idle_timeout).count())};
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(settings_.self_exe.c_str(), argv.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 100 && !remote.ok(); ++i) {
+      usleep(50'000);
+      remote = proxy::RemoteProxyControl::Connect(sock);
+    }
+    if (!remote.ok()) {
+      return absl::UnavailableError("the proxy process did not start; see " + dir + "/proxy.log");
+    }
+  }
+  proxy_ = std::move(*remote);
+  return absl::OkStatus();
+}
+
+absl::Status Agent::AdoptServedPods(const pb::MeshSnapshot& snapshot) {
+  auto served = proxy_->Pods();
+  if (!served.ok()) return served.status();
+  auto desired = EnrolledWorkloads(snapshot, settings_.node);
+  datapath::MapWriter& mw = datapath_->writer();
+  for (auto& p : *served) {
+    auto it = desired.find(p.uid);
+    auto netns = it == desired.end() ? absl::StatusOr<inpod::Netns>(absl::NotFoundError(""))
+                                     : inpod::Netns::Open(PodNetnsPath(*it->second));
+    if (!netns.ok() || netns->cookie() != p.netns_cookie) {
+      // Not wanted any more, or the pod was recreated: start over for it.
+      if (p.inbound_fd >= 0) close(p.inbound_fd);
+      (void)mw.Unenroll(p.netns_cookie);
+      (void)mw.DetachInbound(p.netns_cookie);
+      (void)proxy_->RemovePod(p.uid);
+      continue;
+    }
+    std::vector<datapath::IpAddr> addrs;
+    for (const auto& a : it->second->addresses()) {
+      if (auto ip = datapath::IpAddr::Parse(a); ip.ok()) addrs.push_back(*ip);
+    }
+    // The maps and the steering link were pinned by the previous agent; make sure.
+    absl::Status attach = mw.AttachInbound(netns->fd(), netns->cookie());
+    for (const auto& a : addrs) (void)mw.RegisterInboundListener(a, p.inbound_fd);
+    if (p.inbound_fd >= 0) close(p.inbound_fd);
+    uint32_t flags = settings_.datapath.sockmap_accel ? 0 : 0x1 /* WEFT_NETNS_F_NO_ACCEL */;
+    (void)mw.Enroll(netns->cookie(), flags);
+    (void)attach;
+    std::lock_guard<std::mutex> l(mu_);
+    enrolled_.emplace(p.uid, EnrolledPod{p.uid, std::move(*netns), std::move(addrs)});
+  }
   return absl::OkStatus();
 }
 
@@ -189,7 +272,10 @@ void Agent::Reconcile() {
   bool changed = snap.generation() != applied_generation_;
   if (changed) {
     auto copy = std::make_shared<const pb::MeshSnapshot>(snap);
-    proxy_->SetView(std::make_shared<proxy::NodeView>(copy, settings_.node));
+    if (auto st = proxy_->SetSnapshot(copy, settings_.node); !st.ok()) {
+      std::lock_guard<std::mutex> l(mu_);
+      ++reconcile_errors_;
+    }
     auto r = reconciler_->Apply(MeshDestinations(*copy));
     std::lock_guard<std::mutex> l(mu_);
     if (!r.ok()) ++reconcile_errors_;
@@ -247,23 +333,30 @@ absl::Status Agent::Enroll(const pb::Workload& w) {
   }
   // Order matters: listeners, then steering, then capture, so that no captured connection
   // ever finds nobody listening.
-  if (auto st = proxy_->AddPod({w.uid(), netns->fd(), netns->cookie()}); !st.ok()) return st;
+  auto listener = proxy_->AddPod({w.uid(), netns->fd(), netns->cookie()});
+  if (!listener.ok()) return listener.status();
   datapath::MapWriter& mw = datapath_->writer();
   auto undo = [&](absl::Status st) {
+    close(*listener);
     (void)mw.DetachInbound(netns->cookie());
     for (const auto& a : addrs) (void)mw.UnregisterInboundListener(a);
-    proxy_->RemovePod(w.uid());
+    (void)proxy_->RemovePod(w.uid());
     return st;
   };
   // A restarted agent finds the previous agent's pinned link: keep it.
   absl::Status attach = mw.AttachInbound(netns->fd(), netns->cookie());
   if (!attach.ok() && !absl::IsAlreadyExists(attach)) return undo(attach);
-  int listener = proxy_->InboundListenerFd(w.uid());
   for (const auto& a : addrs) {
-    if (auto st = mw.RegisterInboundListener(a, listener); !st.ok()) return undo(st);
+    if (auto st = mw.RegisterInboundListener(a, *listener); !st.ok()) return undo(st);
   }
+  close(*listener);  // the map holds the socket itself
   uint32_t flags = settings_.datapath.sockmap_accel ? 0 : 0x1 /* WEFT_NETNS_F_NO_ACCEL */;
-  if (auto st = mw.Enroll(netns->cookie(), flags); !st.ok()) return undo(st);
+  if (auto st = mw.Enroll(netns->cookie(), flags); !st.ok()) {
+    (void)mw.DetachInbound(netns->cookie());
+    for (const auto& a : addrs) (void)mw.UnregisterInboundListener(a);
+    (void)proxy_->RemovePod(w.uid());
+    return st;
+  }
   std::lock_guard<std::mutex> l(mu_);
   enrolled_.emplace(w.uid(), EnrolledPod{w.uid(), std::move(*netns), std::move(addrs)});
   return absl::OkStatus();
@@ -283,7 +376,7 @@ void Agent::Unenroll(const std::string& uid) {
   (void)mw.Unenroll(pod->netns.cookie());
   for (const auto& a : pod->addresses) (void)mw.UnregisterInboundListener(a);
   (void)mw.DetachInbound(pod->netns.cookie());
-  proxy_->RemovePod(uid);
+  (void)proxy_->RemovePod(uid);
 }
 
 void Agent::RegisterAdmin() {
@@ -342,7 +435,9 @@ void Agent::RegisterAdmin() {
   });
   admin_->Handle("/connections", [this](const std::string&) {
     json out = json::array();
-    for (const auto& c : proxy_->Connections()) {
+    auto conns = proxy_->Connections();
+    if (!conns.ok()) return admin::Response{503, "text/plain", std::string(conns.status().message())};
+    for (const auto& c : *conns) {
       out.push_back({{"pod", c.pod},
                      {"direction", c.direction},
                      {"client", ToJson(c.client)},
@@ -370,19 +465,21 @@ void Agent::RegisterAdmin() {
     return admin::Response{200, "application/json", j.dump(2)};
   });
   admin_->Handle("/stats", [this](const std::string&) {
-    proxy::ProxyStats s = proxy_->Stats();
+    auto stats = proxy_->Stats();
+    if (!stats.ok()) return admin::Response{503, "text/plain", std::string(stats.status().message())};
+    proxy::ProxyStats s = *stats;
     json j = {{"accepted_outbound", s.accepted_outbound}, {"accepted_inbound", s.accepted_inbound},
               {"active", s.active},  {"completed", s.completed},
               {"no_original_destination", s.no_original_destination},
               {"passthrough", s.passthrough}, {"no_endpoint", s.no_endpoint},
               {"connect_failures", s.connect_failures}, {"connect_retries", s.connect_retries},
               {"idle_timeouts", s.idle_timeouts}, {"bytes_sent", s.bytes_sent},
-              {"bytes_received", s.bytes_received}, {"workers", proxy_->workers()}};
+              {"bytes_received", s.bytes_received}};
     return admin::Response{200, "application/json", j.dump(2)};
   });
   metrics_->Handle("/metrics", [this](const std::string&) {
     admin::MetricsWriter m;
-    proxy::ProxyStats s = proxy_->Stats();
+    proxy::ProxyStats s = proxy_->Stats().value_or(proxy::ProxyStats{});
     m.Family("weft_proxy_connections_total", "counter", "Connections accepted by the node proxy.");
     m.Sample("weft_proxy_connections_total", {{"direction", "outbound"}}, s.accepted_outbound);
     m.Sample("weft_proxy_connections_total", {{"direction", "inbound"}}, s.accepted_inbound);

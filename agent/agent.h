@@ -17,7 +17,7 @@
 #include "agent/datapath/datapath.h"
 #include "agent/datapath/reconciler.h"
 #include "agent/inpod/netns.h"
-#include "agent/proxy/proxy.h"
+#include "agent/proxy/proxy_control.h"
 #include "agent/source/config_store.h"
 #include "agent/source/directory_watcher.h"
 
@@ -31,6 +31,11 @@ struct AgentSettings {
   std::string pod_netns_prefix = "weft-pod-";
 
   datapath::Settings datapath;
+  // The proxy runs in its own process (it survives control restarts) unless in_process.
+  bool proxy_in_process = false;
+  // Runtime files (the proxy's control socket and log): <run_dir>.
+  std::string run_dir;  // default /run/weft/<node>
+  std::string self_exe = "/proc/self/exe";
   // Move the agent into <datapath.cgroup_path>/weft-agent, under the programs' attach point.
   bool join_cgroup = true;
   proxy::ProxySettings proxy;
@@ -78,6 +83,8 @@ class Agent {
   absl::Status Enroll(const policy::pb::Workload& w);
   void Unenroll(const std::string& uid);
   void RegisterAdmin();
+  absl::Status ConnectProxy();
+  absl::Status AdoptServedPods(const policy::pb::MeshSnapshot& snapshot);
   std::string PodNetnsPath(const policy::pb::Workload& w) const;
 
   AgentSettings settings_;
@@ -85,7 +92,7 @@ class Agent {
   std::unique_ptr<DirectoryWatcher> watcher_;
   std::unique_ptr<datapath::Datapath> datapath_;
   std::unique_ptr<datapath::Reconciler> reconciler_;
-  std::unique_ptr<proxy::Proxy> proxy_;
+  std::unique_ptr<proxy::ProxyControl> proxy_;
   std::unique_ptr<admin::HttpServer> admin_, metrics_, readiness_;
 
   mutable std::mutex mu_;  // guards the state below against admin readers

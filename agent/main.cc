@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "agent/agent.h"
+#include "agent/proxy/proxy_control.h"
 
 namespace {
 
@@ -23,15 +24,25 @@ int main(int argc, char** argv) {
   bool no_accel = false;
   int idle_seconds = 3600;
 
-  app.add_option("--node", s.node, "This node's name (Pod spec.nodeName)")->required();
+  app.add_option("--node", s.node, "This node's name (Pod spec.nodeName)");
   app.add_option("--local-dir", s.local_dir,
-                 "Local mode: read Kubernetes-shaped YAML from this directory and follow changes")
-      ->required();
+                 "Local mode: read Kubernetes-shaped YAML from this directory and follow changes");
   app.add_option("--bpf-root", bpf_root, "bpffs directory for pinned maps and links")
       ->capture_default_str();
   app.add_option("--cgroup", s.datapath.cgroup_path,
-                 "cgroup v2 directory holding this node's pods (BPF programs attach here)")
-      ->required();
+                 "cgroup v2 directory holding this node's pods (BPF programs attach here)");
+  app.add_option("--run-dir", s.run_dir, "Runtime files (proxy socket, log); default /run/weft/NODE");
+  app.add_flag("--proxy-in-process", s.proxy_in_process,
+               "Run the proxy inside this process (it then dies with it)");
+
+  weft::agent::proxy::ProxyProcessOptions popts;
+  int proxy_idle = 3600;
+  CLI::App* proxy_cmd = app.add_subcommand(
+      "proxy", "The node proxy process (started by the agent; survives agent restarts)");
+  proxy_cmd->add_option("--socket", popts.socket_path, "Control socket")->required();
+  proxy_cmd->add_option("--bpf-root", popts.bpf_root, "Where the agent pinned the maps")->required();
+  proxy_cmd->add_option("--workers", popts.settings.workers, "Worker threads (0: one per CPU)");
+  proxy_cmd->add_option("--idle-timeout", proxy_idle, "Seconds before an idle connection closes");
   app.add_option("--pod-netns-dir", s.pod_netns_dir, "Where pods' network namespaces are")
       ->capture_default_str();
   app.add_option("--pod-netns-prefix", s.pod_netns_prefix,
@@ -59,6 +70,19 @@ int main(int argc, char** argv) {
                  "Capacity for captured connections in flight")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  if (proxy_cmd->parsed()) {
+    popts.settings.idle_timeout = std::chrono::seconds(proxy_idle);
+    static std::atomic<bool> never{false};
+    return weft::agent::proxy::RunProxyProcess(popts, never);
+  }
+  for (auto [value, flag] : {std::pair{&s.node, "--node"}, std::pair{&s.local_dir, "--local-dir"},
+                             std::pair{&s.datapath.cgroup_path, "--cgroup"}}) {
+    if (value->empty()) {
+      std::cerr << "weft-agent: " << flag << " is required\n" << app.help();
+      return 2;
+    }
+  }
 
   s.datapath.bpf_root = bpf_root;
   s.datapath.sockmap_accel = !no_accel;
@@ -67,7 +91,6 @@ int main(int argc, char** argv) {
 
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
-  signal(SIGPIPE, SIG_IGN);
   auto agent = weft::agent::Agent::Create(std::move(s));
   if (!agent.ok()) {
     std::cerr << "weft-agent: " << agent.status() << "\n";

@@ -1,0 +1,360 @@
+#include "agent/proxy/proxy_control.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "agent/datapath/bpf_map_writer.h"
+#include "agent/proxy/control_channel.h"
+
+namespace weft::agent::proxy {
+
+using nlohmann::json;
+
+namespace {
+
+json ToJson(const ProxyStats& s) {
+  return {{"accepted_outbound", s.accepted_outbound},
+          {"accepted_inbound", s.accepted_inbound},
+          {"completed", s.completed},
+          {"active", s.active},
+          {"no_original_destination", s.no_original_destination},
+          {"passthrough", s.passthrough},
+          {"no_endpoint", s.no_endpoint},
+          {"connect_failures", s.connect_failures},
+          {"connect_retries", s.connect_retries},
+          {"idle_timeouts", s.idle_timeouts},
+          {"bytes_sent", s.bytes_sent},
+          {"bytes_received", s.bytes_received}};
+}
+
+ProxyStats StatsFromJson(const json& j) {
+  ProxyStats s;
+  s.accepted_outbound = j.value("accepted_outbound", 0ull);
+  s.accepted_inbound = j.value("accepted_inbound", 0ull);
+  s.completed = j.value("completed", 0ull);
+  s.active = j.value("active", 0ull);
+  s.no_original_destination = j.value("no_original_destination", 0ull);
+  s.passthrough = j.value("passthrough", 0ull);
+  s.no_endpoint = j.value("no_endpoint", 0ull);
+  s.connect_failures = j.value("connect_failures", 0ull);
+  s.connect_retries = j.value("connect_retries", 0ull);
+  s.idle_timeouts = j.value("idle_timeouts", 0ull);
+  s.bytes_sent = j.value("bytes_sent", 0ull);
+  s.bytes_received = j.value("bytes_received", 0ull);
+  return s;
+}
+
+json ToJson(const SocketAddress& a) { return {{"address", a.address}, {"port", a.port}}; }
+SocketAddress AddressFromJson(const json& j) {
+  return {j.value("address", ""), static_cast<uint16_t>(j.value("port", 0))};
+}
+
+json ToJson(const ConnectionInfo& c) {
+  return {{"pod", c.pod},
+          {"direction", c.direction},
+          {"client", ToJson(c.client)},
+          {"original_destination", ToJson(c.original_destination)},
+          {"upstream", ToJson(c.upstream)},
+          {"cluster", c.cluster},
+          {"bytes_sent", c.bytes_sent},
+          {"bytes_received", c.bytes_received},
+          {"age_ms", c.age_ms}};
+}
+
+ConnectionInfo ConnectionFromJson(const json& j) {
+  ConnectionInfo c;
+  c.pod = j.value("pod", "");
+  c.direction = j.value("direction", "");
+  c.client = AddressFromJson(j["client"]);
+  c.original_destination = AddressFromJson(j["original_destination"]);
+  c.upstream = AddressFromJson(j["upstream"]);
+  c.cluster = j.value("cluster", "");
+  c.bytes_sent = j.value("bytes_sent", 0ull);
+  c.bytes_received = j.value("bytes_received", 0ull);
+  c.age_ms = j.value("age_ms", 0ll);
+  return c;
+}
+
+void CloseAll(std::vector<int>& fds) {
+  for (int fd : fds) close(fd);
+  fds.clear();
+}
+
+}  // namespace
+
+// ---- in-process ---------------------------------------------------------------------------
+
+absl::Status LocalProxyControl::SetSnapshot(std::shared_ptr<const pb::MeshSnapshot> snapshot,
+                                            const std::string& node) {
+  proxy_->SetView(std::make_shared<NodeView>(std::move(snapshot), node));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> LocalProxyControl::AddPod(const PodInfo& pod) {
+  if (auto st = proxy_->AddPod(pod); !st.ok()) return st;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    cookies_[pod.uid] = pod.netns_cookie;
+  }
+  int fd = dup(proxy_->InboundListenerFd(pod.uid));
+  if (fd < 0) return absl::ErrnoToStatus(errno, "dup inbound listener");
+  return fd;
+}
+
+absl::Status LocalProxyControl::RemovePod(const std::string& uid) {
+  proxy_->RemovePod(uid);
+  std::lock_guard<std::mutex> l(mu_);
+  cookies_.erase(uid);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ServedPod>> LocalProxyControl::Pods() {
+  std::vector<ServedPod> out;
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& uid : proxy_->Pods()) {
+    out.push_back({uid, cookies_[uid], dup(proxy_->InboundListenerFd(uid))});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ConnectionInfo>> LocalProxyControl::Connections() {
+  return proxy_->Connections();
+}
+
+absl::StatusOr<ProxyStats> LocalProxyControl::Stats() { return proxy_->Stats(); }
+
+// ---- remote -------------------------------------------------------------------------------
+
+struct RemoteProxyControl::Reply {
+  json body;
+  std::vector<int> fds;
+};
+
+absl::StatusOr<std::unique_ptr<RemoteProxyControl>> RemoteProxyControl::Connect(
+    const std::string& path) {
+  auto fd = ConnectUnix(path);
+  if (!fd.ok()) return fd.status();
+  return std::unique_ptr<RemoteProxyControl>(new RemoteProxyControl(*fd));
+}
+
+RemoteProxyControl::~RemoteProxyControl() { close(sock_); }
+
+absl::StatusOr<RemoteProxyControl::Reply> RemoteProxyControl::Call(FrameType type,
+                                                                   const std::string& payload,
+                                                                   std::vector<int> fds,
+                                                                   FrameType expect) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (auto st = SendFrame(sock_, {type, payload, fds}); !st.ok()) {
+    return absl::UnavailableError("proxy process: " + std::string(st.message()));
+  }
+  auto f = ReceiveFrame(sock_);
+  if (!f.ok()) return absl::UnavailableError("proxy process: " + std::string(f.status().message()));
+  Reply r;
+  r.fds = std::move(f->fds);
+  if (f->type != expect) {
+    CloseAll(r.fds);
+    return absl::InternalError("proxy process answered an unexpected frame");
+  }
+  r.body = json::parse(f->payload, nullptr, false);
+  if (r.body.is_object() && r.body.contains("error")) {
+    CloseAll(r.fds);
+    return absl::FailedPreconditionError(r.body["error"].get<std::string>());
+  }
+  return r;
+}
+
+absl::Status RemoteProxyControl::SetSnapshot(std::shared_ptr<const pb::MeshSnapshot> snapshot,
+                                             const std::string& node) {
+  // Payload: node name, NUL, the serialized snapshot.
+  std::string payload = node;
+  payload.push_back('\0');
+  payload += snapshot->SerializeAsString();
+  return Call(FrameType::kSnapshot, payload, {}, FrameType::kReply).status();
+}
+
+absl::StatusOr<int> RemoteProxyControl::AddPod(const PodInfo& pod) {
+  json j = {{"uid", pod.uid}, {"cookie", pod.netns_cookie}};
+  auto r = Call(FrameType::kAddPod, j.dump(), {pod.netns_fd}, FrameType::kPodAdded);
+  if (!r.ok()) return r.status();
+  if (r->fds.size() != 1) {
+    CloseAll(r->fds);
+    return absl::InternalError("proxy process sent no inbound listener");
+  }
+  return r->fds[0];
+}
+
+absl::Status RemoteProxyControl::RemovePod(const std::string& uid) {
+  return Call(FrameType::kRemovePod, json{{"uid", uid}}.dump(), {}, FrameType::kReply).status();
+}
+
+absl::StatusOr<std::vector<ServedPod>> RemoteProxyControl::Pods() {
+  auto r = Call(FrameType::kHello, "{}", {}, FrameType::kState);
+  if (!r.ok()) return r.status();
+  std::vector<ServedPod> out;
+  const json& pods = r->body["pods"];
+  for (size_t i = 0; i < pods.size(); ++i) {
+    out.push_back({pods[i].value("uid", ""), pods[i].value("cookie", 0ull),
+                   i < r->fds.size() ? r->fds[i] : -1});
+  }
+  for (size_t i = pods.size(); i < r->fds.size(); ++i) close(r->fds[i]);
+  return out;
+}
+
+absl::StatusOr<std::vector<ConnectionInfo>> RemoteProxyControl::Connections() {
+  auto r = Call(FrameType::kQuery, json{{"what", "connections"}}.dump(), {}, FrameType::kReply);
+  if (!r.ok()) return r.status();
+  std::vector<ConnectionInfo> out;
+  for (const auto& c : r->body["connections"]) out.push_back(ConnectionFromJson(c));
+  return out;
+}
+
+absl::StatusOr<ProxyStats> RemoteProxyControl::Stats() {
+  auto r = Call(FrameType::kQuery, json{{"what", "stats"}}.dump(), {}, FrameType::kReply);
+  if (!r.ok()) return r.status();
+  return StatsFromJson(r->body["stats"]);
+}
+
+// ---- the proxy process --------------------------------------------------------------------
+
+namespace {
+
+// Serves one control connection until it closes.
+void ServeControl(int conn, Proxy& proxy, std::map<std::string, uint64_t>& cookies) {
+  for (;;) {
+    auto f = ReceiveFrame(conn);
+    if (!f.ok()) return;
+    Frame reply{FrameType::kReply, "{}", {}};
+    switch (f->type) {
+      case FrameType::kHello: {
+        json pods = json::array();
+        for (const auto& uid : proxy.Pods()) {
+          pods.push_back({{"uid", uid}, {"cookie", cookies[uid]}});
+          reply.fds.push_back(proxy.InboundListenerFd(uid));
+        }
+        reply = {FrameType::kState, json{{"pods", pods}}.dump(), reply.fds};
+        break;
+      }
+      case FrameType::kSnapshot: {
+        size_t nul = f->payload.find('\0');
+        auto snap = std::make_shared<pb::MeshSnapshot>();
+        if (nul == std::string::npos ||
+            !snap->ParseFromArray(f->payload.data() + nul + 1,
+                                  static_cast<int>(f->payload.size() - nul - 1))) {
+          reply.payload = json{{"error", "bad snapshot"}}.dump();
+        } else {
+          proxy.SetView(std::make_shared<NodeView>(std::move(snap), f->payload.substr(0, nul)));
+        }
+        break;
+      }
+      case FrameType::kAddPod: {
+        json j = json::parse(f->payload, nullptr, false);
+        std::string uid = j.value("uid", "");
+        uint64_t cookie = j.value("cookie", 0ull);
+        if (f->fds.size() != 1) {
+          reply.payload = json{{"error", "AddPod needs the pod's netns descriptor"}}.dump();
+        } else if (auto st = proxy.AddPod({uid, f->fds[0], cookie}); !st.ok()) {
+          reply.payload = json{{"error", std::string(st.message())}}.dump();
+        } else {
+          cookies[uid] = cookie;
+          reply.fds.push_back(proxy.InboundListenerFd(uid));
+        }
+        reply.type = FrameType::kPodAdded;
+        break;
+      }
+      case FrameType::kRemovePod: {
+        json j = json::parse(f->payload, nullptr, false);
+        proxy.RemovePod(j.value("uid", ""));
+        cookies.erase(j.value("uid", ""));
+        break;
+      }
+      case FrameType::kQuery: {
+        json j = json::parse(f->payload, nullptr, false);
+        if (j.value("what", "") == "connections") {
+          json list = json::array();
+          for (const auto& c : proxy.Connections()) list.push_back(ToJson(c));
+          reply.payload = json{{"connections", list}}.dump();
+        } else {
+          json s = ToJson(proxy.Stats());
+          s["workers"] = proxy.workers();
+          reply.payload = json{{"stats", s}}.dump();
+        }
+        break;
+      }
+      default:
+        reply.payload = json{{"error", "unknown frame"}}.dump();
+    }
+    CloseAll(f->fds);  // the proxy keeps its own duplicates
+    if (!SendFrame(conn, reply).ok()) return;
+  }
+}
+
+}  // namespace
+
+int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>& stop) {
+  // Original destinations come from the map the control process pinned.
+  auto handles = std::make_shared<datapath::BpfHandles>();
+  handles->bpf_root = options.bpf_root;
+  std::string pin = options.bpf_root + "/weft_conndst_v1";
+  int map_fd = bpf_obj_get(pin.c_str());
+  if (map_fd < 0) {
+    std::cerr << "weft-agent proxy: cannot open " << pin << ": " << strerror(errno) << "\n";
+    return 1;
+  }
+  handles->maps["weft_conndst_v1"] = map_fd;
+  auto writer = std::make_shared<datapath::BpfMapWriter>(handles.get());
+
+  ProxyInputs in;
+  in.settings = options.settings;
+  in.original_destination = [handles, writer](uint64_t cookie, const SocketAddress& peer)
+      -> std::optional<SocketAddress> {
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (peer.address.find(':') == std::string::npos) {
+      auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+      sa->sin_family = AF_INET;
+      sa->sin_port = htons(peer.port);
+      inet_pton(AF_INET, peer.address.c_str(), &sa->sin_addr);
+      len = sizeof(sockaddr_in);
+    } else {
+      auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+      sa->sin6_family = AF_INET6;
+      sa->sin6_port = htons(peer.port);
+      inet_pton(AF_INET6, peer.address.c_str(), &sa->sin6_addr);
+      len = sizeof(sockaddr_in6);
+    }
+    auto d = writer->TakeOriginalDestination(cookie, reinterpret_cast<sockaddr*>(&ss), len);
+    if (!d.ok()) return std::nullopt;
+    return SocketAddress{d->addr.ToString(), d->port};
+  };
+  auto proxy = Proxy::Create(std::move(in));
+  if (!proxy.ok()) {
+    std::cerr << "weft-agent proxy: " << proxy.status() << "\n";
+    return 1;
+  }
+  auto listener = ListenUnix(options.socket_path);
+  if (!listener.ok()) {
+    std::cerr << "weft-agent proxy: " << listener.status() << "\n";
+    return 1;
+  }
+  std::cerr << "weft-agent proxy: serving on " << options.socket_path << "\n";
+  std::map<std::string, uint64_t> cookies;
+  while (!stop.load()) {
+    pollfd p{*listener, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    int conn = accept4(*listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) continue;
+    ServeControl(conn, **proxy, cookies);
+    close(conn);
+  }
+  close(*listener);
+  unlink(options.socket_path.c_str());
+  return 0;
+}
+
+}  // namespace weft::agent::proxy
