@@ -54,7 +54,8 @@ std::optional<uint64_t> ParseDuration(std::string_view text, std::string* error)
     }
     total += value * scale;
   }
-  if (total > 1e19L) return fail("duration out of range");
+  // Go's limit (int64 nanoseconds, ~2562047h); beyond it llround below would overflow.
+  if (total >= 9.2233720368547758e18L) return fail("duration out of range");
   return static_cast<uint64_t>(std::llround(static_cast<double>(total)));
 }
 

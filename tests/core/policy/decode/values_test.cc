@@ -55,6 +55,16 @@ INSTANTIATE_TEST_SUITE_P(
                       DurationBad{"5sec", "unknown unit \"sec\""},
                       DurationBad{"1d", "unknown unit \"d\""}));
 
+TEST(Duration, LargestAndTooLarge) {
+  std::string error;
+  EXPECT_EQ(ParseDuration("2562047h", &error), 2'562'047ull * 3'600'000'000'000ull);
+  // Past int64 nanoseconds (Go's limit) it is an error, not a wrapped-around value.
+  for (std::string_view s : {"2562048h", "2600000h", "9999999h", "99999999999999999999s"}) {
+    EXPECT_FALSE(ParseDuration(s, &error)) << s;
+    EXPECT_EQ(error, "duration out of range") << s;
+  }
+}
+
 TEST(Duration, NullErrorPointerIsAllowed) {
   EXPECT_FALSE(ParseDuration("x", nullptr));
 }
