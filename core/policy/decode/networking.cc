@@ -207,14 +207,23 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
       } else if (auto v = d.Int("percent", 0, 100)) {
         fi->set_delay_percent(static_cast<double>(*v));
       } else {
-        fi->set_delay_percent(100);
+        // Istio leaves Envoy's percentage unset, which is 0%: no request is delayed.
+        fi->set_delay_percent(0);
+        d.Warning(code::kValue, "", "percentage is not set: as in Istio, no request is delayed");
       }
     });
     f.Object("abort", [&](ObjectReader& a) {
       if (auto v = a.Int("httpStatus", 200, 599)) fi->set_abort_http_status(static_cast<uint32_t>(*v));
       a.Unsupported("grpcStatus");
       a.Unsupported("http2Error");
-      fi->set_abort_percent(DecodePercent(a, "percentage").value_or(100));
+      if (auto p = DecodePercent(a, "percentage")) {
+        fi->set_abort_percent(*p);
+      } else if (auto v = a.Int("percent", 0, 100)) {  // deprecated, as for delay
+        fi->set_abort_percent(static_cast<double>(*v));
+      } else {
+        fi->set_abort_percent(0);
+        a.Warning(code::kValue, "", "percentage is not set: as in Istio, no request is aborted");
+      }
     });
   });
   auto add_mirror = [&](ObjectReader& m, double percent) {

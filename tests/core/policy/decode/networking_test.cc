@@ -287,6 +287,52 @@ spec:
   EXPECT_DOUBLE_EQ(vs.http[1].route.mirrors(1).percent(), 100.0);
 }
 
+TEST(VirtualService, FaultWithoutPercentageInjectsNothingAndWarns) {
+  // Istio passes no percentage to Envoy, whose default is 0%: such a fault never fires (see
+  // istio/istio#39969). Injecting it into all traffic instead would be a surprise in production.
+  auto d = DecodeSingle(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r, namespace: shop}
+spec:
+  hosts: [r]
+  http:
+  - route: [{destination: {host: r}}]
+    fault:
+      delay: {fixedDelay: 5s}
+      abort: {httpStatus: 503}
+)");
+  ASSERT_FALSE(d.rejected) << Dump(d.diagnostics);
+  const auto& f = d.resource->as<VirtualServiceSpec>().http[0].route.fault();
+  EXPECT_EQ(f.delay_ms(), 5000u);
+  EXPECT_DOUBLE_EQ(f.delay_percent(), 0.0);
+  EXPECT_EQ(f.abort_http_status(), 503u);
+  EXPECT_DOUBLE_EQ(f.abort_percent(), 0.0);
+  std::vector<std::string> got;
+  for (const auto& x : d.diagnostics) {
+    got.push_back(std::string(SeverityName(x.severity)) + " " + x.code + " " +
+                  std::to_string(x.line) + ":" + std::to_string(x.column) + " " + x.field + ": " +
+                  x.message);
+  }
+  EXPECT_THAT(got, ElementsAre("warning value 9:14 spec.http[0].fault.delay: percentage is not "
+                               "set: as in Istio, no request is delayed",
+                               "warning value 10:14 spec.http[0].fault.abort: percentage is not "
+                               "set: as in Istio, no request is aborted"));
+}
+
+TEST(VirtualService, DeprecatedAbortPercent) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(R"(apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {name: r}
+spec:
+  hosts: [r]
+  http:
+  - route: [{destination: {host: r}}]
+    fault:
+      abort: {httpStatus: 500, percent: 100}
+)");
+  EXPECT_DOUBLE_EQ(vs.http[0].route.fault().abort_percent(), 100.0);
+}
+
 TEST(VirtualService, MirrorWithoutPercentageMirrorsAll) {
   auto vs = DecodeSpec<VirtualServiceSpec>(R"(apiVersion: networking.istio.io/v1
 kind: VirtualService
