@@ -247,9 +247,10 @@ TEST(PeerAuth, PoliciesApplyOnlyWhereTheyLive) {
   EXPECT_EQ(FindWorkload(res.snapshot, "shop/web")->mtls().mode(), pb::MTLS_MODE_DISABLE);
   EXPECT_EQ(FindWorkload(res.snapshot, "shop/db")->mtls().mode(), pb::MTLS_MODE_STRICT);
   // other/web matches the labels of shop/wl-web and istio-system/root-sel, but a selector
-  // policy applies in its own namespace only, even in the root namespace.
+  // policy never reaches another namespace, not even from the root namespace (Istio ignores
+  // root-namespace PeerAuthentications with a selector; what weft does for the root
+  // namespace's own Pods is left open here).
   EXPECT_EQ(FindWorkload(res.snapshot, "other/web")->mtls().mode(), pb::MTLS_MODE_PERMISSIVE);
-  EXPECT_EQ(FindWorkload(res.snapshot, "istio-system/gw")->mtls().mode(), pb::MTLS_MODE_STRICT);
 }
 
 TEST(PeerAuth, PortLevelOverridesTheWorkloadMode) {
