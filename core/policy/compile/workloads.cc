@@ -49,7 +49,12 @@ SecurityPolicies SelectSecurityPolicies(const ResourceIndex& index) {
   std::map<std::string, std::vector<const Resource*>> ns_level;
   for (const Resource* r : OldestFirst(index.All(Kind::kPeerAuthentication))) {
     const auto& pa = r->as<PeerAuthenticationSpec>();
-    if (pa.selector && !pa.selector->empty()) {
+    if (pa.selector && !pa.selector->empty() && r->meta.ns == root) {
+      // Istio composes mesh, namespace and workload levels and has no place for this one.
+      out.report.Warning(*r, code::kValue, {{}, "spec.selector"},
+                         "a PeerAuthentication with a selector in the root namespace " + root +
+                             " is ignored, as in Istio");
+    } else if (pa.selector && !pa.selector->empty()) {
       out.workload_peer_auth[r->meta.ns].push_back(r);
     } else if (r->meta.ns == root) {
       mesh.push_back(r);

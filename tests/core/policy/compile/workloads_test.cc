@@ -247,10 +247,25 @@ TEST(PeerAuth, PoliciesApplyOnlyWhereTheyLive) {
   EXPECT_EQ(FindWorkload(res.snapshot, "shop/web")->mtls().mode(), pb::MTLS_MODE_DISABLE);
   EXPECT_EQ(FindWorkload(res.snapshot, "shop/db")->mtls().mode(), pb::MTLS_MODE_STRICT);
   // other/web matches the labels of shop/wl-web and istio-system/root-sel, but a selector
-  // policy never reaches another namespace, not even from the root namespace (Istio ignores
-  // root-namespace PeerAuthentications with a selector; what weft does for the root
-  // namespace's own Pods is left open here).
+  // policy never reaches another namespace, not even from the root namespace.
   EXPECT_EQ(FindWorkload(res.snapshot, "other/web")->mtls().mode(), pb::MTLS_MODE_PERMISSIVE);
+}
+
+TEST(PeerAuth, RootNamespacePolicyWithSelectorIsIgnored) {
+  // Istio's ComposePeerAuthentication: mesh level = root namespace without selector; workload
+  // level = with selector and not in the root namespace. A root policy with a selector is
+  // neither, so it applies nowhere, not even to the root namespace's own Pods.
+  auto res = CompileYaml({kPods, Pa("istio-system", "root-sel", "STRICT", "app: web")});
+  for (const char* uid : {"istio-system/gw", "shop/web", "other/web"}) {
+    EXPECT_EQ(FindWorkload(res.snapshot, uid)->mtls().mode(), pb::MTLS_MODE_PERMISSIVE) << uid;
+  }
+  auto w = DiagsOf(res.snapshot, code::kValue);
+  ASSERT_THAT(w, SizeIs(1)) << Dump(res.snapshot);
+  EXPECT_EQ(w[0].severity(), pb::Diagnostic::WARNING);
+  EXPECT_EQ(w[0].source().field(), "spec.selector");
+  EXPECT_EQ(w[0].message(),
+            "a PeerAuthentication with a selector in the root namespace istio-system is ignored, "
+            "as in Istio");
 }
 
 TEST(PeerAuth, PortLevelOverridesTheWorkloadMode) {
