@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "agent/admin/metrics.h"
@@ -259,7 +260,31 @@ void Agent::Step(int poll_timeout_ms) {
   pollfd p{watcher_->fd(), POLLIN, 0};
   poll(&p, 1, poll_timeout_ms);
   watcher_->Drain(*store_);
+  if (!proxy_->Stats().ok()) RecoverProxy();
   Reconcile();
+}
+
+void Agent::RecoverProxy() {
+  // The proxy process is gone (crashed or killed): its listeners and connections went with
+  // it. Start a new one and enroll every pod again; until then captured connects are refused
+  // (fail closed), which is what the data path promises while no proxy listens.
+  std::map<std::string, EnrolledPod> lost;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    lost.swap(enrolled_);
+    ++proxy_restarts_;
+  }
+  datapath::MapWriter& mw = datapath_->writer();
+  for (auto& [uid, pod] : lost) {
+    (void)mw.Unenroll(pod.netns.cookie());
+    for (const auto& a : pod.addresses) (void)mw.UnregisterInboundListener(a);
+  }
+  proxy_.reset();
+  if (auto st = ConnectProxy(); !st.ok()) {
+    std::cerr << "weft-agent: proxy restart failed: " << st << "\n";
+    return;
+  }
+  applied_generation_ = UINT64_MAX;  // resend the snapshot
 }
 
 std::string Agent::PodNetnsPath(const pb::Workload& w) const {
@@ -512,6 +537,8 @@ void Agent::RegisterAdmin() {
     m.Sample("weft_enrolled_pods", static_cast<double>(enrolled_.size()));
     m.Family("weft_snapshot_generation", "gauge", "Generation of the snapshot in force.");
     m.Sample("weft_snapshot_generation", snapshot_ ? static_cast<double>(snapshot_->generation()) : 0);
+    m.Family("weft_proxy_restarts_total", "counter", "Times the proxy process had to be restarted.");
+    m.Sample("weft_proxy_restarts_total", static_cast<double>(proxy_restarts_));
     m.Family("weft_reconcile_errors_total", "counter", "Failed BPF map reconciliations.");
     m.Sample("weft_reconcile_errors_total", static_cast<double>(reconcile_errors_));
     int errors = 0;

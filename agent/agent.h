@@ -84,6 +84,7 @@ class Agent {
   void Unenroll(const std::string& uid);
   void RegisterAdmin();
   absl::Status ConnectProxy();
+  void RecoverProxy();
   absl::Status AdoptServedPods(const policy::pb::MeshSnapshot& snapshot);
   std::string PodNetnsPath(const policy::pb::Workload& w) const;
 
@@ -101,6 +102,7 @@ class Agent {
   std::map<std::string, std::string> enroll_errors_;  // uid -> last error (retried)
   uint64_t applied_generation_ = UINT64_MAX;
   uint64_t reconcile_errors_ = 0;
+  uint64_t proxy_restarts_ = 0;
   std::atomic<bool> ready_{false};
 };
 
