@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include <boost/asio.hpp>
 #include <list>
 #include <random>
@@ -46,6 +48,7 @@ class Connection;
 // One pod's listening sockets on one worker.
 struct PodListeners {
   std::unique_ptr<tcp::acceptor> outbound;
+  std::unique_ptr<tcp::acceptor> outbound6;  // [::1], when the pod has IPv6 loopback
   std::unique_ptr<tcp::acceptor> inbound;
 };
 
@@ -83,7 +86,7 @@ class Proxy::Impl {
     std::lock_guard<std::mutex> l(view_mu_);
     return view_;
   }
-  void Accept(std::shared_ptr<Pod> pod, size_t worker, bool outbound);
+  void Accept(std::shared_ptr<Pod> pod, size_t worker, tcp::acceptor* acceptor, bool outbound);
   void Track(const std::shared_ptr<Connection>& c);
 };
 
@@ -370,9 +373,8 @@ void Proxy::Impl::Track(const std::shared_ptr<Connection>& c) {
   conns_.push_back(c);
 }
 
-void Proxy::Impl::Accept(std::shared_ptr<Pod> pod, size_t w, bool outbound) {
-  PodListeners& l = pod->per_worker[w];
-  tcp::acceptor* acceptor = outbound ? l.outbound.get() : l.inbound.get();
+void Proxy::Impl::Accept(std::shared_ptr<Pod> pod, size_t w, tcp::acceptor* acceptor,
+                         bool outbound) {
   acceptor->async_accept([this, pod, w, outbound, acceptor](error_code e, tcp::socket s) {
     if (e == asio::error::operation_aborted || !acceptor->is_open()) return;
     if (!e) {
@@ -382,7 +384,7 @@ void Proxy::Impl::Accept(std::shared_ptr<Pod> pod, size_t w, bool outbound) {
       Track(c);
       c->Start();
     }
-    Accept(pod, w, outbound);
+    Accept(pod, w, acceptor, outbound);
   });
 }
 
@@ -420,16 +422,29 @@ namespace {
 
 // A listening socket inside a pod's namespace, SO_REUSEPORT so each worker has its own.
 absl::StatusOr<int> ListenIn(int netns_fd, const char* address, uint16_t port) {
-  auto fd = inpod::SocketIn(netns_fd, AF_INET, SOCK_STREAM);
+  bool v6 = strchr(address, ':') != nullptr;
+  auto fd = inpod::SocketIn(netns_fd, v6 ? AF_INET6 : AF_INET, SOCK_STREAM);
   if (!fd.ok()) return fd.status();
   int one = 1;
   setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   setsockopt(*fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  inet_pton(AF_INET, address, &sa.sin_addr);
-  if (bind(*fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || listen(*fd, 1024) != 0) {
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (v6) {
+    setsockopt(*fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(port);
+    inet_pton(AF_INET6, address, &sa->sin6_addr);
+    len = sizeof(*sa);
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    inet_pton(AF_INET, address, &sa->sin_addr);
+    len = sizeof(*sa);
+  }
+  if (bind(*fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(*fd, 1024) != 0) {
     absl::Status st = absl::ErrnoToStatus(errno, std::string("listen on ") + address + ":" +
                                                      std::to_string(port) + " in pod namespace");
     close(*fd);
@@ -487,6 +502,10 @@ absl::Status Proxy::AddPod(const PodInfo& info) {
     auto& io = impl_->workers_[w]->io;
     pod->per_worker[w].outbound = std::make_unique<tcp::acceptor>(io, tcp::v4(), fds[w].first);
     pod->per_worker[w].inbound = std::make_unique<tcp::acceptor>(io, tcp::v4(), fds[w].second);
+    // connect6 sends IPv6 destinations to [::1]:15001; a pod without IPv6 has none to send.
+    if (auto v6 = ListenIn(pod->info.netns_fd, "::1", s.outbound_port); v6.ok()) {
+      pod->per_worker[w].outbound6 = std::make_unique<tcp::acceptor>(io, tcp::v6(), *v6);
+    }
   }
   {
     std::lock_guard<std::mutex> l(impl_->pods_mu_);
@@ -498,8 +517,10 @@ absl::Status Proxy::AddPod(const PodInfo& info) {
   }
   for (size_t w = 0; w < fds.size(); ++w) {
     asio::post(impl_->workers_[w]->io, [this, pod, w] {
-      impl_->Accept(pod, w, true);
-      impl_->Accept(pod, w, false);
+      PodListeners& l = pod->per_worker[w];
+      impl_->Accept(pod, w, l.outbound.get(), true);
+      if (l.outbound6) impl_->Accept(pod, w, l.outbound6.get(), true);
+      impl_->Accept(pod, w, l.inbound.get(), false);
     });
   }
   return absl::OkStatus();
@@ -518,6 +539,7 @@ void Proxy::RemovePod(const std::string& uid) {
     asio::post(impl_->workers_[w]->io, [pod, w] {
       error_code ignored;
       pod->per_worker[w].outbound->close(ignored);
+      if (pod->per_worker[w].outbound6) pod->per_worker[w].outbound6->close(ignored);
       pod->per_worker[w].inbound->close(ignored);
     });
   }

@@ -326,5 +326,18 @@ TEST_F(ProxyTest, RemovedPodStopsAcceptingButKeepsConnections) {
   EXPECT_TRUE(proxy_->Pods().empty());
 }
 
+TEST_F(ProxyTest, AcceptsIpv6ClientsOnLoopback) {
+  Backend a("a", "127.0.0.2", 8080);
+  StartProxy(Snapshot(1, "ROUND_ROBIN"));
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons(15001);
+  inet_pton(AF_INET6, "::1", &sa.sin6_addr);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0) << strerror(errno);
+  EXPECT_EQ(ReadLine(fd), "a");
+  close(fd);
+}
+
 }  // namespace
 }  // namespace weft::agent::proxy
