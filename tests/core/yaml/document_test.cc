@@ -306,5 +306,128 @@ TEST(Stream, FourDashesIsNotAMarker) {
   EXPECT_THAT(sections, SizeIs(1));
 }
 
+// ---- scalar and collection forms a Kubernetes manifest may use ----
+
+TEST(DocumentForms, QuotingEscapesAndComments) {
+  Document doc = ParseOk(
+      "\"a b\": 1 # trailing comment\n"
+      "'c:d': 'it''s'\n"
+      "e: \"tab\\there \\u00e9 \\\"q\\\"\"\n"
+      "f: value # comment\n"
+      "g: 'x # not a comment'\n"
+      "h: a:b\n"
+      "i: http://example.com/x?y=1#frag\n");
+  Node r = doc.root();
+  EXPECT_EQ(r.Find("a b")->scalar(), "1");
+  EXPECT_EQ(r.Find("c:d")->scalar(), "it's");
+  EXPECT_EQ(r.Find("e")->scalar(), "tab\there \xc3\xa9 \"q\"");
+  EXPECT_EQ(r.Find("f")->scalar(), "value");
+  EXPECT_EQ(r.Find("g")->scalar(), "x # not a comment");
+  EXPECT_EQ(r.Find("h")->scalar(), "a:b");
+  EXPECT_EQ(r.Find("i")->scalar(), "http://example.com/x?y=1#frag");
+  EXPECT_EQ(At(r.key(0)), LC(1, 1));
+  EXPECT_EQ(At(r.value(0)), LC(1, 8));
+}
+
+TEST(DocumentForms, BlockScalarsFoldedAndChomped) {
+  Document doc = ParseOk(
+      "lit: |\n"
+      "  one\n"
+      "    two\n"
+      "strip: |-\n"
+      "  x\n"
+      "fold: >\n"
+      "  a\n"
+      "  b\n"
+      "\n"
+      "  c\n"
+      "keep: |+\n"
+      "  k\n"
+      "\n"
+      "after: 1\n");
+  Node r = doc.root();
+  EXPECT_EQ(r.Find("lit")->scalar(), "one\n  two\n");
+  EXPECT_EQ(r.Find("strip")->scalar(), "x");
+  EXPECT_EQ(r.Find("fold")->scalar(), "a b\nc\n");
+  EXPECT_EQ(r.Find("keep")->scalar(), "k\n\n");
+  EXPECT_EQ(r.Find("after")->scalar(), "1");
+  EXPECT_EQ(At(*r.Find("after")), LC(14, 8));
+}
+
+TEST(DocumentForms, MultiLinePlainAndQuotedScalars) {
+  Document doc = ParseOk(
+      "a: first\n"
+      "  second\n"
+      "b: \"x\n"
+      "  y\"\n"
+      "c: 2\n");
+  EXPECT_EQ(doc.root().Find("a")->scalar(), "first second");
+  EXPECT_EQ(doc.root().Find("b")->scalar(), "x y");
+  EXPECT_EQ(At(*doc.root().Find("c")), LC(5, 4));
+}
+
+TEST(DocumentForms, NestedCollections) {
+  Document doc = ParseOk(
+      "empty_map: {}\n"
+      "empty_list: []\n"
+      "nested: [[a, b], {c: [d]}]\n"
+      "seqs:\n"
+      "- - x\n"
+      "  - y\n"
+      "- k: 1\n"
+      "  l: 2\n"
+      "flow: {p: {q: r}, s: [1, 2]}\n");
+  Node r = doc.root();
+  EXPECT_TRUE(r.Find("empty_map")->IsMap());
+  EXPECT_EQ(r.Find("empty_map")->size(), 0u);
+  EXPECT_TRUE(r.Find("empty_list")->IsSeq());
+  EXPECT_EQ(r.Find("empty_list")->size(), 0u);
+  Node nested = *r.Find("nested");
+  EXPECT_EQ(nested.item(0).item(1).scalar(), "b");
+  EXPECT_EQ(nested.item(1).Find("c")->item(0).scalar(), "d");
+  EXPECT_EQ(At(nested.item(1).Find("c")->item(0)), LC(3, 23));
+  Node seqs = *r.Find("seqs");
+  ASSERT_EQ(seqs.size(), 2u);
+  ASSERT_TRUE(seqs.item(0).IsSeq());
+  EXPECT_EQ(seqs.item(0).item(1).scalar(), "y");
+  EXPECT_EQ(At(seqs.item(0).item(1)), LC(6, 5));
+  ASSERT_TRUE(seqs.item(1).IsMap());
+  EXPECT_EQ(seqs.item(1).Find("l")->scalar(), "2");
+  EXPECT_EQ(At(seqs.item(1).key(1)), LC(8, 3));
+  EXPECT_EQ(r.Find("flow")->Find("p")->Find("q")->scalar(), "r");
+  EXPECT_EQ(r.Find("flow")->Find("s")->item(1).scalar(), "2");
+}
+
+TEST(DocumentForms, ColumnsCountCharactersNotBytes) {
+  // "é" is two bytes in UTF-8 but one column for the reader of an error message.
+  Document doc = ParseOk("name: é\nx: [é, y]\n");
+  EXPECT_EQ(doc.root().Find("name")->scalar(), "\xc3\xa9");
+  EXPECT_EQ(At(doc.root().Find("x")->item(1)), LC(2, 8));
+}
+
+TEST(DocumentForms, ByteOrderMarkIsNotContent) {
+  Document doc = ParseOk(
+      "\xef\xbb\xbf"
+      "a: 1\n");
+  ASSERT_TRUE(doc.root().IsMap());
+  EXPECT_EQ(doc.root().Find("a")->scalar(), "1");
+}
+
+TEST(DocumentForms, WindowsLineEndings) {
+  Document doc = ParseOk("a: 1\r\nb:\r\n  c: |\r\n    x\r\n  d: 2\r\n");
+  EXPECT_EQ(doc.root().Find("a")->scalar(), "1");
+  EXPECT_EQ(doc.root().Find("b")->Find("c")->scalar(), "x\n");
+  EXPECT_EQ(At(*doc.root().Find("b")->Find("d")), LC(5, 6));
+}
+
+TEST(DocumentForms, IndentationErrorsAreSyntaxErrors) {
+  for (std::string_view bad : {"a:\n  b: 1\n c: 2\n", "a: [1, 2\n", "a: {b: 1\n", "- a\nb: 1\n",
+                               "a: 'unterminated\n", "a: \"x\n"}) {
+    ParsedDocument pd = ParseDocument(bad);
+    EXPECT_TRUE(pd.error) << bad;
+    EXPECT_FALSE(pd.doc) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace weft::yaml
