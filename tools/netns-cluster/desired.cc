@@ -1,0 +1,173 @@
+#include "tools/netns-cluster/desired.h"
+
+#include <filesystem>
+#include <set>
+
+#include "core/source/files.h"
+#include "tools/netns-cluster/ipv4.h"
+#include "tools/netns-cluster/naming.h"
+
+namespace weft::cluster {
+
+namespace {
+
+namespace policy = ::weft::policy;
+
+std::string Where(const policy::ResourceRef& ref) {
+  return ref.file + ":" + std::to_string(ref.line) + ": ";
+}
+
+// Formatted like the compiler's diagnostics: "file:line:col: error: Kind/ns/name: message".
+std::string ErrorAbout(const policy::ResourceRef& ref, const std::string& message) {
+  policy::Diagnostic d;
+  d.resource = ref;
+  d.message = message;
+  return policy::FormatDiagnostic(d);
+}
+
+// Checks what the cluster needs beyond what the decoder checks. Returns an error text or "".
+std::string CheckPod(const policy::Resource& r, DesiredPod& out) {
+  const auto& spec = r.as<policy::PodSpec>();
+  out.ns = r.meta.ns;
+  out.name = r.meta.name;
+  out.node = spec.node;
+  out.service_account = spec.service_account;
+  if (auto it = r.meta.annotations.find(kRunAnnotation); it != r.meta.annotations.end()) {
+    out.run = it->second;
+  }
+  if (!IsValidObjectName(out.ns)) return "metadata.namespace: not a valid name here";
+  if (!IsValidObjectName(out.name)) {
+    return "metadata.name: must be 1-63 characters [a-z0-9.-] in a netns cluster";
+  }
+  if (spec.node.empty()) {
+    return "spec.nodeName: required in a netns cluster (it says which Node the pod runs on)";
+  }
+  if (spec.host_network) return "spec.hostNetwork: not supported in a netns cluster";
+  for (const auto& ip : spec.ips) {
+    if (ParseIpv4(ip)) {
+      out.ip = ip;
+      break;
+    }
+  }
+  if (!spec.ips.empty() && out.ip.empty()) {
+    return "status.podIP: only IPv4 pod addresses are supported in a netns cluster";
+  }
+  return "";
+}
+
+std::string CheckNode(const policy::Resource& r, DesiredNode& out) {
+  out.name = r.meta.name;
+  out.pod_cidr = r.as<policy::NodeSpec>().pod_cidr;
+  if (!IsValidObjectName(out.name)) {
+    return "metadata.name: must be 1-63 characters [a-z0-9.-] in a netns cluster";
+  }
+  if (!out.pod_cidr.empty()) {
+    auto c = Cidr::Parse(out.pod_cidr);
+    if (!c) return "spec.podCIDR: \"" + out.pod_cidr + "\" is not an IPv4 prefix";
+    if (c->len > 30 || c->len < 8) return "spec.podCIDR: the prefix length must be 8-30";
+  }
+  return "";
+}
+
+}  // namespace
+
+Desired LoadDesired(const std::string& dir, const Desired* previous) {
+  Desired out;
+  auto loaded = source::LoadPaths({dir});
+  std::set<std::string> files_to_keep;  // files whose resources are kept from `previous`.
+  std::set<std::string> nodes_to_keep, pods_to_keep;
+
+  if (previous && !std::filesystem::is_directory(dir)) {
+    // DIR itself is gone (perhaps being replaced): keep everything rather than tear the
+    // cluster down over a rename.
+    Desired keep = *previous;
+    keep.errors.clear();
+    keep.warnings = {dir + ": not a directory any more; the last good state stays in force"};
+    return keep;
+  }
+  for (const auto& e : loaded.io_errors) {
+    out.warnings.push_back(e.resource.file + ": " + e.message);
+    files_to_keep.insert(e.resource.file);
+  }
+  for (const auto& doc : loaded.documents) {
+    const auto& ref = doc.ref;
+    bool is_node = ref.kind == "Node", is_pod = ref.kind == "Pod";
+    if (!is_node && !is_pod) {
+      if (doc.rejected && (ref.kind.empty() || ref.name.empty())) {
+        std::string first = doc.diagnostics.empty()
+                                ? Where(ref) + "unreadable document"
+                                : policy::FormatDiagnostic(doc.diagnostics.front());
+        out.warnings.push_back(first +
+                               " (if it holds a Node or Pod, the last good version "
+                               "stays)");
+        files_to_keep.insert(ref.file);
+      }
+      continue;
+    }
+    std::string key = is_pod ? ref.ns + "/" + ref.name : ref.name;
+    auto keep = [&] {
+      bool had =
+          previous && (is_pod ? previous->pods.contains(key) : previous->nodes.contains(key));
+      (is_pod ? pods_to_keep : nodes_to_keep).insert(key);
+      return had ? " (the last good version stays in force)" : "";
+    };
+    if (doc.rejected || !doc.resource) {
+      bool any = false;
+      for (const auto& d : doc.diagnostics) {
+        if (d.severity != policy::Severity::kError) continue;
+        out.errors.push_back(policy::FormatDiagnostic(d));
+        any = true;
+      }
+      if (!any) out.errors.push_back(ErrorAbout(ref, "rejected"));
+      out.errors.back() += keep();
+      continue;
+    }
+    std::string error;
+    if (is_pod) {
+      DesiredPod p;
+      error = CheckPod(*doc.resource, p);
+      p.file = ref.file;
+      p.line = static_cast<int>(ref.line);
+      if (error.empty()) {
+        if (auto it = out.pods.find(key); it != out.pods.end()) {
+          error = "also defined at " + it->second.file + ":" + std::to_string(it->second.line) +
+                  "; this one is ignored";
+        } else {
+          out.pods.emplace(key, std::move(p));
+        }
+      }
+    } else {
+      DesiredNode n;
+      error = CheckNode(*doc.resource, n);
+      n.file = ref.file;
+      n.line = static_cast<int>(ref.line);
+      if (error.empty()) {
+        if (auto it = out.nodes.find(key); it != out.nodes.end()) {
+          error = "also defined at " + it->second.file + ":" + std::to_string(it->second.line) +
+                  "; this one is ignored";
+        } else {
+          out.nodes.emplace(key, std::move(n));
+        }
+      }
+    }
+    if (!error.empty()) {
+      std::string line = ErrorAbout(ref, error);
+      if (!error.starts_with("also defined")) line += keep();
+      out.errors.push_back(std::move(line));
+    }
+  }
+
+  if (previous) {
+    for (const auto& [key, n] : previous->nodes) {
+      if (out.nodes.contains(key)) continue;
+      if (nodes_to_keep.contains(key) || files_to_keep.contains(n.file)) out.nodes.emplace(key, n);
+    }
+    for (const auto& [key, p] : previous->pods) {
+      if (out.pods.contains(key)) continue;
+      if (pods_to_keep.contains(key) || files_to_keep.contains(p.file)) out.pods.emplace(key, p);
+    }
+  }
+  return out;
+}
+
+}  // namespace weft::cluster

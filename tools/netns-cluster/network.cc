@@ -1,0 +1,134 @@
+#include "tools/netns-cluster/network.h"
+
+#include "tools/netns-cluster/ipv4.h"
+#include "tools/netns-cluster/sys.h"
+
+namespace weft::cluster::network {
+
+namespace {
+
+using sys::Ip;
+
+int PrefixLen(const std::string& cidr) {
+  auto c = Cidr::Parse(cidr);
+  return c ? c->len : 24;
+}
+
+void DisableIpv6(const std::string& link) {
+  std::string path = "/proc/sys/net/ipv6/conf/" + link + "/disable_ipv6";
+  if (sys::Exists(path)) (void)sys::WriteFile(path, "1");
+}
+
+#define RETURN_IF_ERROR(expr)                  \
+  do {                                         \
+    if (auto _s = (expr); !_s.ok()) return _s; \
+  } while (0)
+
+}  // namespace
+
+std::string NetnsPath(const std::string& netns) {
+  return "/run/netns/" + netns;
+}
+
+absl::Status CreateBridge(const std::string& bridge, const std::string& host_ip, int prefix_len) {
+  RETURN_IF_ERROR(Ip({"link", "add", bridge, "type", "bridge"}));
+  DisableIpv6(bridge);
+  RETURN_IF_ERROR(Ip({"addr", "add", host_ip + "/" + std::to_string(prefix_len), "dev", bridge}));
+  return Ip({"link", "set", bridge, "up"});
+}
+
+absl::Status CreateNode(const State& state, const NodeState& n) {
+  if (sys::Exists(NetnsPath(n.netns))) DeleteNetns(n.netns);
+  DeleteLink(n.host_veth);
+  RETURN_IF_ERROR(Ip({"netns", "add", n.netns}));
+  RETURN_IF_ERROR(
+      Ip({"link", "add", n.host_veth, "type", "veth", "peer", "name", "eth0", "netns", n.netns}));
+  DisableIpv6(n.host_veth);
+  RETURN_IF_ERROR(Ip({"link", "set", n.host_veth, "master", state.bridge, "up"}));
+  RETURN_IF_ERROR(sys::WriteSysctlsInNetns(
+      NetnsPath(n.netns),
+      {{"net/ipv4/ip_forward", "1"}, {"?net/ipv6/conf/eth0/disable_ipv6", "1"}}));
+  const std::vector<std::string> in{"-n", n.netns};
+  auto ip = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), in.begin(), in.end());
+    return Ip(args);
+  };
+  RETURN_IF_ERROR(ip({"link", "set", "lo", "up"}));
+  RETURN_IF_ERROR(
+      ip({"addr", "add", n.underlay_ip + "/" + std::to_string(PrefixLen(state.underlay)), "dev",
+          "eth0"}));
+  RETURN_IF_ERROR(ip({"link", "set", "eth0", "up"}));
+  RETURN_IF_ERROR(ip({"link", "add", "cbr0", "type", "bridge"}));
+  RETURN_IF_ERROR(ip(
+      {"addr", "add", n.bridge_ip + "/" + std::to_string(PrefixLen(n.pod_cidr)), "dev", "cbr0"}));
+  RETURN_IF_ERROR(ip({"link", "set", "cbr0", "up"}));
+  return sys::MakeDirs(n.cgroup);
+}
+
+absl::Status SetNodeRoutes(const NodeState& node, const std::vector<NodeState>& nodes,
+                           const std::vector<std::string>& gone) {
+  for (const auto& cidr : gone) {
+    (void)Ip({"-n", node.netns, "route", "del", cidr});
+  }
+  for (const auto& other : nodes) {
+    if (other.name == node.name) continue;
+    RETURN_IF_ERROR(Ip({"-n", node.netns, "route", "replace", other.pod_cidr, "via",
+                        other.underlay_ip, "dev", "eth0"}));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CreatePod(const PodState& p, const NodeState& n) {
+  if (sys::Exists(NetnsPath(p.netns))) DeleteNetns(p.netns);
+  (void)Ip({"-n", n.netns, "link", "del", p.veth});
+  RETURN_IF_ERROR(Ip({"netns", "add", p.netns}));
+  RETURN_IF_ERROR(Ip({"-n", n.netns, "link", "add", p.veth, "type", "veth", "peer", "name", "eth0",
+                      "netns", p.netns}));
+  RETURN_IF_ERROR(Ip({"-n", n.netns, "link", "set", p.veth, "master", "cbr0", "up"}));
+  const std::vector<std::string> in{"-n", p.netns};
+  auto ip = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), in.begin(), in.end());
+    return Ip(args);
+  };
+  RETURN_IF_ERROR(ip({"link", "set", "lo", "up"}));
+  RETURN_IF_ERROR(
+      ip({"addr", "add", p.ip + "/" + std::to_string(PrefixLen(n.pod_cidr)), "dev", "eth0"}));
+  RETURN_IF_ERROR(ip({"link", "set", "eth0", "up"}));
+  RETURN_IF_ERROR(ip({"route", "add", "default", "via", n.bridge_ip, "dev", "eth0"}));
+  return sys::MakeDirs(p.cgroup);
+}
+
+void DeletePod(const PodState& p, const std::string& node_netns) {
+  sys::KillCgroupTree(p.cgroup);
+  sys::KillAndWait(sys::PidsInCgroupTree(p.cgroup));
+  // The node end first: a netns may outlive `ip netns del` while an agent holds a socket in
+  // it, and its veth must not stay on cbr0 with the pod's address behind it.
+  if (!node_netns.empty() && sys::Exists(NetnsPath(node_netns))) {
+    (void)Ip({"-n", node_netns, "link", "del", p.veth});
+  }
+  DeleteNetns(p.netns);
+  (void)sys::RemoveCgroupTree(p.cgroup);
+}
+
+void DeleteNode(const NodeState& n) {
+  DeleteLink(n.host_veth);
+  DeleteNetns(n.netns);
+  (void)sys::RemoveCgroupTree(n.cgroup);
+  // The agent's pins for this node: with the node gone, pinned links would only keep
+  // programs attached to a dead cgroup.
+  if (!n.bpf_root.empty()) (void)sys::RemoveTree(n.bpf_root);
+}
+
+void DeleteLink(const std::string& link) {
+  if (link.empty() || !sys::Exists("/sys/class/net/" + link)) return;
+  (void)Ip({"link", "del", link});
+}
+
+void DeleteNetns(const std::string& netns) {
+  std::string path = NetnsPath(netns);
+  if (!sys::Exists(path)) return;
+  sys::KillAndWait(sys::PidsInNetns(path));
+  (void)Ip({"netns", "del", netns});
+}
+
+}  // namespace weft::cluster::network

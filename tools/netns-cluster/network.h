@@ -1,0 +1,41 @@
+#pragma once
+
+// The cluster's network, made with iproute2:
+//
+//   host: bridge <prefix>br0 (underlay, host = .1) ── <prefix>n<i> ═ veth ═ eth0 in node netns
+//   node netns: eth0 (underlay IP), cbr0 (bridge, first pod-CIDR address), ip_forward on,
+//               a route per other node's pod CIDR via that node's underlay IP
+//   pod netns:  eth0 (pod IP/CIDR len) ═ veth ═ veth<hash> port of cbr0; lo up;
+//               default via cbr0's address
+//
+// IPv6 is switched off on the underlay links so a capture of the bridge shows pod traffic
+// only, not neighbour discovery chatter.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "tools/netns-cluster/state.h"
+
+namespace weft::cluster::network {
+
+std::string NetnsPath(const std::string& netns);  // /run/netns/<netns>
+
+absl::Status CreateBridge(const std::string& bridge, const std::string& host_ip, int prefix_len);
+absl::Status CreateNode(const State& state, const NodeState& node);
+// Makes `node`'s routes to every other node's pod CIDR, and drops those to `gone` CIDRs.
+absl::Status SetNodeRoutes(const NodeState& node, const std::vector<NodeState>& nodes,
+                           const std::vector<std::string>& gone);
+absl::Status CreatePod(const PodState& pod, const NodeState& node);
+
+// Teardown is best effort and never fails: what is already gone is skipped.
+// Kills the processes in the pod's cgroup and netns, deletes its veth, netns and cgroup.
+void DeletePod(const PodState& pod, const std::string& node_netns);
+// Kills what runs in the node netns, deletes the host veth, the netns, the node cgroup tree
+// and the node's bpffs pin dir.
+void DeleteNode(const NodeState& node);
+void DeleteLink(const std::string& link);  // in the calling (host) netns
+// Kills what runs in the netns, then `ip netns del`.
+void DeleteNetns(const std::string& netns);
+
+}  // namespace weft::cluster::network

@@ -1,0 +1,199 @@
+#include "tools/netns-cluster/state.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "absl/status/status.h"
+
+namespace weft::cluster {
+
+using nlohmann::json;
+
+void to_json(json& j, const ProcessState& p) {
+  j = json{{"state", p.state},         {"pid", p.pid},
+           {"restarts", p.restarts},   {"started_at_ms", p.started_at_ms},
+           {"last_exit", p.last_exit}, {"log", p.log}};
+}
+
+void from_json(const json& j, ProcessState& p) {
+  p.state = j.value("state", "none");
+  p.pid = j.value("pid", 0);
+  p.restarts = j.value("restarts", 0);
+  p.started_at_ms = j.value("started_at_ms", int64_t{0});
+  p.last_exit = j.value("last_exit", "");
+  p.log = j.value("log", "");
+}
+
+void to_json(json& j, const NodeState& n) {
+  j = json{{"name", n.name},
+           {"index", n.index},
+           {"netns", n.netns},
+           {"host_veth", n.host_veth},
+           {"underlay_ip", n.underlay_ip},
+           {"pod_cidr", n.pod_cidr},
+           {"pod_cidr_assigned", n.pod_cidr_assigned},
+           {"bridge_ip", n.bridge_ip},
+           {"cgroup", n.cgroup},
+           {"bpf_root", n.bpf_root},
+           {"agent", n.agent}};
+}
+
+void from_json(const json& j, NodeState& n) {
+  n.name = j.at("name").get<std::string>();
+  n.index = j.value("index", 0);
+  n.netns = j.value("netns", "");
+  n.host_veth = j.value("host_veth", "");
+  n.underlay_ip = j.value("underlay_ip", "");
+  n.pod_cidr = j.value("pod_cidr", "");
+  n.pod_cidr_assigned = j.value("pod_cidr_assigned", false);
+  n.bridge_ip = j.value("bridge_ip", "");
+  n.cgroup = j.value("cgroup", "");
+  n.bpf_root = j.value("bpf_root", "");
+  if (j.contains("agent")) n.agent = j.at("agent").get<ProcessState>();
+}
+
+void to_json(json& j, const PodState& p) {
+  j = json{{"namespace", p.ns},
+           {"name", p.name},
+           {"node", p.node},
+           {"netns", p.netns},
+           {"veth", p.veth},
+           {"ip", p.ip},
+           {"ip_assigned", p.ip_assigned},
+           {"cgroup", p.cgroup},
+           {"run", p.run},
+           {"file", p.file},
+           {"process", p.process}};
+}
+
+void from_json(const json& j, PodState& p) {
+  p.ns = j.at("namespace").get<std::string>();
+  p.name = j.at("name").get<std::string>();
+  p.node = j.value("node", "");
+  p.netns = j.value("netns", "");
+  p.veth = j.value("veth", "");
+  p.ip = j.value("ip", "");
+  p.ip_assigned = j.value("ip_assigned", false);
+  p.cgroup = j.value("cgroup", "");
+  p.run = j.value("run", "");
+  p.file = j.value("file", "");
+  if (j.contains("process")) p.process = j.at("process").get<ProcessState>();
+}
+
+const NodeState* State::FindNode(const std::string& name) const {
+  for (const auto& n : nodes) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+const PodState* State::FindPod(const std::string& ns, const std::string& name) const {
+  for (const auto& p : pods) {
+    if (p.ns == ns && p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+std::string ToJson(const State& s) {
+  json j{{"version", s.version},
+         {"cluster", s.cluster},
+         {"prefix", s.prefix},
+         {"dir", s.dir},
+         {"bridge", s.bridge},
+         {"underlay", s.underlay},
+         {"host_ip", s.host_ip},
+         {"cgroup2", s.cgroup2},
+         {"cgroup_base", s.cgroup_base},
+         {"bpf_base", s.bpf_base},
+         {"bin_dir", s.bin_dir},
+         {"agents", s.agents},
+         {"agent_bin", s.agent_bin},
+         {"agent_args", s.agent_args},
+         {"supervisor_pid", s.supervisor_pid},
+         {"updated_at", s.updated_at},
+         {"nodes", s.nodes},
+         {"pods", s.pods},
+         {"errors", s.errors},
+         {"warnings", s.warnings}};
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<State> FromJson(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return absl::DataLossError("state file is not JSON");
+  try {
+    State s;
+    s.version = j.value("version", 0);
+    if (s.version != 1) {
+      return absl::FailedPreconditionError("state file version " + std::to_string(s.version) +
+                                           " is not supported (expected 1)");
+    }
+    s.cluster = j.value("cluster", "");
+    s.prefix = j.value("prefix", "");
+    s.dir = j.value("dir", "");
+    s.bridge = j.value("bridge", "");
+    s.underlay = j.value("underlay", "");
+    s.host_ip = j.value("host_ip", "");
+    s.cgroup2 = j.value("cgroup2", "");
+    s.cgroup_base = j.value("cgroup_base", "");
+    s.bpf_base = j.value("bpf_base", "");
+    s.bin_dir = j.value("bin_dir", "");
+    s.agents = j.value("agents", true);
+    s.agent_bin = j.value("agent_bin", "");
+    s.agent_args = j.value("agent_args", std::vector<std::string>{});
+    s.supervisor_pid = j.value("supervisor_pid", 0);
+    s.updated_at = j.value("updated_at", "");
+    s.nodes = j.value("nodes", std::vector<NodeState>{});
+    s.pods = j.value("pods", std::vector<PodState>{});
+    s.errors = j.value("errors", std::vector<std::string>{});
+    s.warnings = j.value("warnings", std::vector<std::string>{});
+    return s;
+  } catch (const json::exception& e) {
+    return absl::DataLossError(std::string("state file: ") + e.what());
+  }
+}
+
+absl::Status WriteState(const std::string& path, const State& s) {
+  std::string tmp = path + ".tmp";
+  std::string text = ToJson(s);
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError("cannot write " + tmp + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      close(fd);
+      return absl::InternalError("cannot write " + tmp + ": " + std::strerror(e));
+    }
+    off += static_cast<size_t>(n);
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError("cannot rename " + tmp + ": " + std::strerror(errno));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<State> ReadState(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return absl::NotFoundError("no state file " + path);
+    return absl::InternalError("cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto s = FromJson(ss.str());
+  if (!s.ok())
+    return absl::Status(s.status().code(), path + ": " + std::string(s.status().message()));
+  return s;
+}
+
+}  // namespace weft::cluster

@@ -1,0 +1,91 @@
+#pragma once
+
+// The cluster's state file (/run/weft/cluster/state.json, or $WEFT_CLUSTER_STATE): the
+// settings `up` was given and every object the supervisor made, so that `status`, `exec` and
+// `down` work from it, also after a crash of the supervisor. Written atomically (rename) by
+// the supervisor after every change; docs/local-mode.md describes the format.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace weft::cluster {
+
+struct ProcessState {
+  // none (no command) | starting | running | backoff (exited, restarting after a delay) |
+  // stopped | missing (agent binary not built) | disabled (--no-agents)
+  std::string state = "none";
+  int pid = 0;
+  int restarts = 0;           // unplanned exits followed by a restart
+  int64_t started_at_ms = 0;  // wall clock, ms since the epoch
+  std::string last_exit;      // "exit 3", "signal 9"
+  std::string log;            // file the process' stdout and stderr go to
+  bool operator==(const ProcessState&) const = default;
+};
+
+struct NodeState {
+  std::string name;
+  int index = 0;            // stable while the node exists; numbers its underlay IP and veth.
+  std::string netns;        // weft-node-<name>
+  std::string host_veth;    // host end of the underlay veth, a port of the bridge.
+  std::string underlay_ip;  // on eth0 inside the node netns.
+  std::string pod_cidr;
+  bool pod_cidr_assigned = false;  // true: chosen by the cluster, not spec.podCIDR.
+  std::string bridge_ip;           // of cbr0, the pods' default gateway.
+  std::string cgroup;              // absolute path of the node's cgroup (parent of its pods').
+  std::string bpf_root;            // what the agent gets as --bpf-root.
+  ProcessState agent;
+};
+
+struct PodState {
+  std::string ns;
+  std::string name;
+  std::string node;
+  std::string netns;  // weft-pod-<ns>-<name>
+  std::string veth;   // node end of the pod's veth, a port of the node's cbr0.
+  std::string ip;
+  bool ip_assigned = false;  // true: chosen by the cluster, not status.podIP.
+  std::string cgroup;        // absolute path
+  std::string run;           // the weft.dev/run command
+  std::string file;          // where the Pod was read from
+  ProcessState process;
+  std::string key() const { return ns + "/" + name; }
+};
+
+struct State {
+  int version = 1;
+  std::string cluster;  // "" = the default cluster
+  std::string prefix;   // of every netns and link name
+  std::string dir;      // the watched directory (absolute)
+  std::string bridge;
+  std::string underlay;     // CIDR of the bridge network
+  std::string host_ip;      // the host's address on the bridge
+  std::string cgroup2;      // the cgroup2 mount
+  std::string cgroup_base;  // <cgroup2>/<base>: every cgroup of the cluster is below it
+  std::string bpf_base;     // /sys/fs/bpf/<base>: agents pin below it, one dir per node
+  std::string bin_dir;      // put first in PATH of pod commands and `exec`
+  bool agents = true;       // false with --no-agents
+  std::string agent_bin;
+  std::vector<std::string> agent_args;
+  int supervisor_pid = 0;
+  std::string updated_at;  // RFC 3339
+  std::vector<NodeState> nodes;
+  std::vector<PodState> pods;
+  std::vector<std::string> errors;  // the last reload's errors about Nodes and Pods
+  std::vector<std::string> warnings;
+
+  const NodeState* FindNode(const std::string& name) const;
+  const PodState* FindPod(const std::string& ns, const std::string& name) const;
+};
+
+std::string ToJson(const State& s);
+absl::StatusOr<State> FromJson(const std::string& text);
+
+// Write to a temporary file and rename it over `path` (readers never see half a file).
+absl::Status WriteState(const std::string& path, const State& s);
+// NotFound when there is no state file.
+absl::StatusOr<State> ReadState(const std::string& path);
+
+}  // namespace weft::cluster

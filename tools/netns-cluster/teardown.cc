@@ -1,0 +1,145 @@
+#include "tools/netns-cluster/teardown.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "tools/netns-cluster/network.h"
+#include "tools/netns-cluster/sys.h"
+
+namespace weft::cluster {
+
+namespace {
+
+// The netns of the cluster found by prefix, and the node names among them.
+void SweepNetns(const Naming& naming, std::set<std::string>& netns, std::set<std::string>& nodes) {
+  for (const auto& name : sys::ListNetns()) {
+    if (StartsWith(name, naming.NodeNetnsPrefix())) {
+      netns.insert(name);
+      nodes.insert(name.substr(naming.NodeNetnsPrefix().size()));
+    } else if (StartsWith(name, naming.PodNetnsPrefix())) {
+      netns.insert(name);
+    }
+  }
+}
+
+void StopSupervisor(const StatePaths& paths, std::ostream& out) {
+  pid_t pid = LiveSupervisorPid(paths);
+  if (pid == 0) return;
+  out << "stopping the supervisor (pid " << pid << ")\n";
+  if (pid > 0) kill(pid, SIGTERM);
+  int64_t deadline = sys::MonotonicMs() + 10000;
+  while (LiveSupervisorPid(paths) != 0 && sys::MonotonicMs() < deadline) usleep(20000);
+  if (pid > 0 && LiveSupervisorPid(paths) != 0) {
+    out << "the supervisor did not stop within 10 s: SIGKILL\n";
+    kill(pid, SIGKILL);
+    deadline = sys::MonotonicMs() + 3000;
+    while (LiveSupervisorPid(paths) != 0 && sys::MonotonicMs() < deadline) usleep(20000);
+  }
+}
+
+}  // namespace
+
+bool AnythingLeft(const Naming& naming, const StatePaths& paths, const std::string& cgroup2) {
+  if (sys::Exists(paths.state) || LiveSupervisorPid(paths) != 0) return true;
+  std::set<std::string> netns, nodes;
+  SweepNetns(naming, netns, nodes);
+  if (!netns.empty()) return true;
+  for (const auto& l : sys::ListLinks()) {
+    if (l == naming.Bridge() || naming.IsNodeHostVeth(l)) return true;
+  }
+  return !cgroup2.empty() && sys::Exists(cgroup2 + "/" + naming.base());
+}
+
+int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<State>& state,
+             const TeardownOptions& options, std::ostream& out) {
+  int removed = 0;
+  StopSupervisor(paths, out);
+
+  std::set<std::string> netns, nodes, links;
+  std::string cgroup_base = options.cgroup2.empty() ? "" : options.cgroup2 + "/" + naming.base();
+  std::string bpf_base = naming.BpfBase();
+  if (state) {
+    for (const auto& n : state->nodes) {
+      netns.insert(n.netns);
+      nodes.insert(n.name);
+      links.insert(n.host_veth);
+    }
+    for (const auto& p : state->pods) netns.insert(p.netns);
+    if (!state->cgroup_base.empty()) cgroup_base = state->cgroup_base;
+    if (!state->bpf_base.empty()) bpf_base = state->bpf_base;
+    if (!state->bridge.empty()) links.insert(state->bridge);
+  }
+  SweepNetns(naming, netns, nodes);
+  for (const auto& l : sys::ListLinks()) {
+    if (l == naming.Bridge() || naming.IsNodeHostVeth(l)) links.insert(l);
+  }
+
+  // Processes first: a process (or an agent's socket) keeps a netns and its veths alive.
+  if (!cgroup_base.empty()) sys::KillCgroupTree(cgroup_base);
+  std::vector<pid_t> pids;
+  for (const auto& ns : netns) {
+    for (pid_t p : sys::PidsInNetns(network::NetnsPath(ns))) pids.push_back(p);
+  }
+  if (!cgroup_base.empty()) {
+    for (pid_t p : sys::PidsInCgroupTree(cgroup_base)) pids.push_back(p);
+  }
+  if (!pids.empty()) {
+    out << "killing " << pids.size() << " process(es) of the cluster\n";
+    sys::KillAndWait(pids, 5000);
+  }
+
+  for (const auto& l : links) {
+    if (!sys::Exists("/sys/class/net/" + l)) continue;
+    network::DeleteLink(l);
+    out << "deleted link " << l << "\n";
+    ++removed;
+  }
+  for (const auto& ns : netns) {
+    if (!sys::Exists(network::NetnsPath(ns))) continue;
+    network::DeleteNetns(ns);
+    if (sys::Exists(network::NetnsPath(ns))) {
+      out << "warning: netns " << ns << " could not be deleted\n";
+    } else {
+      out << "deleted netns " << ns << "\n";
+      ++removed;
+    }
+  }
+  if (!cgroup_base.empty() && sys::Exists(cgroup_base)) {
+    if (auto s = sys::RemoveCgroupTree(cgroup_base); !s.ok()) {
+      out << "warning: " << s.message() << "\n";
+    } else {
+      out << "deleted cgroup tree " << cgroup_base << "\n";
+      ++removed;
+    }
+  }
+  for (const auto& node : nodes) {
+    std::string dir = bpf_base + "/" + node;
+    if (!sys::Exists(dir)) continue;
+    if (auto s = sys::RemoveTree(dir); !s.ok()) {
+      out << "warning: " << s.message() << "\n";
+    } else {
+      out << "deleted bpffs pins " << dir << "\n";
+      ++removed;
+    }
+  }
+  rmdir(bpf_base.c_str());  // only if empty: a real node's pins may live next to ours.
+
+  bool had_state = sys::Exists(paths.state);
+  for (const auto& f : {paths.state, paths.state + ".tmp", paths.pidfile(), paths.control()}) {
+    unlink(f.c_str());
+  }
+  if (!options.keep_logs) {
+    (void)sys::RemoveTree(paths.logs());
+    unlink(paths.supervisor_log().c_str());
+    rmdir(paths.dir.c_str());  // only if empty
+  }
+  if (had_state) {
+    out << "deleted state " << paths.state << "\n";
+    ++removed;
+  }
+  return removed;
+}
+
+}  // namespace weft::cluster
