@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -140,6 +141,7 @@ absl::Status Agent::Init() {
   readiness_->Start();
 
   watcher_->InitialSync(*store_);
+  ReadClusterState();
   if (auto st = AdoptServedPods(store_->Snapshot()); !st.ok()) return st;
   Reconcile();
   ready_ = true;
@@ -260,8 +262,27 @@ void Agent::Step(int poll_timeout_ms) {
   pollfd p{watcher_->fd(), POLLIN, 0};
   poll(&p, 1, poll_timeout_ms);
   watcher_->Drain(*store_);
+  ReadClusterState();
   if (!proxy_->Stats().ok()) RecoverProxy();
   Reconcile();
+}
+
+void Agent::ReadClusterState() {
+  if (settings_.cluster_state.empty()) return;
+  struct stat sb;
+  if (stat(settings_.cluster_state.c_str(), &sb) != 0) return;
+  int64_t mtime = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1'000'000'000 + sb.st_mtim.tv_nsec;
+  if (mtime == cluster_state_mtime_) return;
+  std::ifstream in(settings_.cluster_state);
+  json state = json::parse(in, nullptr, false);
+  if (state.is_discarded()) return;  // being rewritten: read it next time
+  cluster_state_mtime_ = mtime;
+  std::map<std::string, std::string> ips;
+  for (const auto& p : state.value("pods", json::array())) {
+    std::string ip = p.value("ip", "");
+    if (!ip.empty()) ips[p.value("namespace", "") + "/" + p.value("name", "")] = ip;
+  }
+  store_->SetAssignedPodIps(std::move(ips));
 }
 
 void Agent::RecoverProxy() {

@@ -36,6 +36,9 @@ struct AgentSettings {
   // Runtime files (the proxy's control socket and log): <run_dir>.
   std::string run_dir;  // default /run/weft/<node>
   std::string self_exe = "/proc/self/exe";
+  // Local mode: tools/cluster's state file, whose pod IPs stand in for the kubelet's
+  // status.podIP. Empty: pods need status.podIP in their YAML.
+  std::string cluster_state;
   // Move the agent into <datapath.cgroup_path>/weft-agent, under the programs' attach point.
   bool join_cgroup = true;
   proxy::ProxySettings proxy;
@@ -85,6 +88,7 @@ class Agent {
   void RegisterAdmin();
   absl::Status ConnectProxy();
   void RecoverProxy();
+  void ReadClusterState();
   absl::Status AdoptServedPods(const policy::pb::MeshSnapshot& snapshot);
   std::string PodNetnsPath(const policy::pb::Workload& w) const;
 
@@ -103,6 +107,7 @@ class Agent {
   uint64_t applied_generation_ = UINT64_MAX;
   uint64_t reconcile_errors_ = 0;
   uint64_t proxy_restarts_ = 0;
+  int64_t cluster_state_mtime_ = -1;
   std::atomic<bool> ready_{false};
 };
 

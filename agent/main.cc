@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--cgroup", s.datapath.cgroup_path,
                  "cgroup v2 directory holding this node's pods (BPF programs attach here)");
+  if (const char* env = std::getenv("WEFT_CLUSTER_STATE")) s.cluster_state = env;
+  if (const char* env = std::getenv("WEFT_POD_NETNS_PREFIX")) s.pod_netns_prefix = env;
+  app.add_option("--cluster-state", s.cluster_state,
+                 "Local mode: tools/cluster's state.json (pod IPs); default $WEFT_CLUSTER_STATE");
   app.add_option("--run-dir", s.run_dir, "Runtime files (proxy socket, log); default /run/weft/NODE");
   app.add_flag("--proxy-in-process", s.proxy_in_process,
                "Run the proxy inside this process (it then dies with it)");

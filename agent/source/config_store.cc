@@ -145,6 +145,7 @@ FileResult ConfigStore::ApplyFile(const std::string& file, std::string_view text
     upserts.push_back(res);
   }
   AssignClusterIps(upserts);
+  FillPodIps(upserts);
   result.resources = next.size();
   result.diagnostics = diagnostics;
   mine = std::move(next);
@@ -154,6 +155,39 @@ FileResult ConfigStore::ApplyFile(const std::string& file, std::string_view text
   compiler_.SetInputReport(file, std::move(diagnostics), std::move(rejected));
   ++generation_;
   return result;
+}
+
+void ConfigStore::FillPodIps(std::vector<policy::Resource>& upserts) const {
+  for (auto& r : upserts) {
+    if (r.kind != policy::Kind::kPod) continue;
+    auto& spec = std::get<policy::PodSpec>(r.spec);
+    if (!spec.ips.empty()) continue;
+    auto it = pod_ips_.find(policy::KeyOf(r));
+    if (it != pod_ips_.end()) spec.ips.push_back(it->second);
+  }
+}
+
+void ConfigStore::SetAssignedPodIps(std::map<std::string, std::string> ips) {
+  std::set<std::string> changed;
+  for (const auto& [k, ip] : ips) {
+    auto it = pod_ips_.find(k);
+    if (it == pod_ips_.end() || it->second != ip) changed.insert(k);
+  }
+  for (const auto& [k, ip] : pod_ips_) {
+    if (!ips.count(k)) changed.insert(k);
+  }
+  pod_ips_ = std::move(ips);
+  if (changed.empty()) return;
+  std::vector<policy::Resource> upserts;
+  for (const auto& key : changed) {
+    auto own = owner_.find(Key{policy::Kind::kPod, key});
+    if (own == owner_.end()) continue;
+    upserts.push_back(by_file_[own->second].at(own->first));
+  }
+  if (upserts.empty()) return;
+  FillPodIps(upserts);
+  compiler_.Apply(std::move(upserts));
+  ++generation_;
 }
 
 void ConfigStore::RemoveFile(const std::string& file) {

@@ -42,6 +42,10 @@ class ConfigStore {
   // A file was deleted: everything it defined goes.
   void RemoveFile(const std::string& file);
 
+  // Local mode's stand-in for the kubelet's status updates: the IPs the cluster gave Pods
+  // ("<namespace>/<name>" -> IP). They fill status.podIP of Pods whose YAML has none.
+  void SetAssignedPodIps(std::map<std::string, std::string> ips);
+
   // The current snapshot (recompiles what changed). `generation` counts applied changes.
   const policy::pb::MeshSnapshot& Snapshot();
   uint64_t generation() const { return generation_; }
@@ -51,6 +55,7 @@ class ConfigStore {
   using Key = policy::ResourceKey;
   void AssignClusterIps(std::vector<policy::Resource>& upserts);
   void ReleaseIp(const std::string& service_key);
+  void FillPodIps(std::vector<policy::Resource>& upserts) const;
 
   ConfigStoreOptions options_;
   policy::Compiler compiler_;
@@ -62,6 +67,7 @@ class ConfigStore {
   // ClusterIPs assigned to Services without one: key -> IPv4 text.
   std::map<std::string, std::string> assigned_ips_;
   std::set<uint32_t> used_ips_;
+  std::map<std::string, std::string> pod_ips_;
 };
 
 // The address local mode assigns: hash of "<namespace>/<name>" into `cidr`, skipping the
