@@ -140,8 +140,13 @@ class MeshE2E : public ::testing::Test {
     Shared& s = S();
     if (!s.tried) return;
     Result r = ClusterCmd("down");
-    if (r.code != 0) std::cerr << "tools/cluster down failed: " << r.all();
+    EXPECT_EQ(r.code, 0) << "tools/cluster down: " << r.all();
     std::error_code ec;
+    for (auto it = fs::directory_iterator("/run/netns", ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      EXPECT_FALSE(it->path().filename().string().starts_with("weft-" + s.name + "-"))
+          << "left after down: " << it->path();
+    }
     fs::remove_all(s.root, ec);
   }
 
@@ -342,6 +347,7 @@ TEST_F(MeshE2E, VipReachesEndpointsOnBothNodes) {
   uint64_t steered0 = Counter("node2", "sk_lookup", "STEERED");
   Result r = Call(vip_ + ":80", 40);
   ASSERT_EQ(r.code, 0) << r.all();
+  std::cout << r.out;
   auto h = Histogram(r.out);
   EXPECT_EQ(Total(h), 40) << r.out;
   EXPECT_GT(h["web-v1"], 0) << r.out;                  // node1
@@ -361,6 +367,7 @@ TEST_F(MeshE2E, RoundRobinOverThreeEndpointsWithinOne) {
   ASSERT_TRUE(WaitFor([&] { return Histogram(Call(vip_ + ":80", 3).out).size() == 3; }, 10000));
   Result r = Call(vip_ + ":80", 300);
   ASSERT_EQ(r.code, 0) << r.all();
+  std::cout << r.out;
   auto h = Histogram(r.out);
   EXPECT_EQ(Total(h), 300) << r.out;
   for (const char* name : {"web-v1", "web-v2", "web-v3"}) {
