@@ -74,16 +74,10 @@ int Total(const std::map<std::string, int>& h) {
 
 constexpr char kHost[] = "web.demo.svc.cluster.local";
 
-constexpr char kNodes[] = R"(apiVersion: v1
-kind: Node
-metadata:
-  name: node1
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node2
-)";
+std::string NodesYaml(const std::string& n1, const std::string& n2) {
+  return "apiVersion: v1\nkind: Node\nmetadata:\n  name: " + n1 +
+         "\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: " + n2 + "\n";
+}
 
 std::string NamespaceYaml(const std::string& mode) {
   return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n  labels:\n"
@@ -199,12 +193,12 @@ class MeshE2E : public ::testing::Test {
   }
 
   static void WriteBaseline() {
-    WriteFile("nodes.yaml", kNodes);
+    WriteFile("nodes.yaml", NodesYaml(N1(), N2()));
     WriteFile("namespace.yaml", NamespaceYaml("ambient"));
     WriteFile("service.yaml", kService);
-    WriteFile("pods.yaml", Pod("client", "node1", "{app: client}", "exec sleep infinity") +
-                               "---\n" + WebPod("v1", "node1") + "---\n" +
-                               WebPod("v2", "node2") + "---\n" + WebPod("v3", "node2"));
+    WriteFile("pods.yaml", Pod("client", N1(), "{app: client}", "exec sleep infinity") +
+                               "---\n" + WebPod("v1", N1()) + "---\n" +
+                               WebPod("v2", N2()) + "---\n" + WebPod("v3", N2()));
   }
 
   // node1's agent has the Service with its VIP and 3 ready endpoints, no cluster policy or
@@ -213,7 +207,7 @@ class MeshE2E : public ::testing::Test {
     Shared& s = S();
     bool ok = WaitFor(
         [&] {
-          for (const char* node : {"node1", "node2"}) {
+          for (const std::string& node : {N1(), N2()}) {
             json svcs = Admin(node, "/services");
             const json* web = FindService(svcs);
             if (!web || (*web)["vips"].empty() || (*web)["ready_endpoints"] != 3) return false;
@@ -242,7 +236,7 @@ class MeshE2E : public ::testing::Test {
   }
 
   static bool ClientEnrolled(bool want) {
-    json w = Admin("node1", "/workloads");
+    json w = Admin(N1(), "/workloads");
     if (!w.is_array()) return false;
     for (const auto& j : w) {
       if (j.value("uid", "").find("client") != std::string::npos && j.value("local", false)) {
@@ -251,6 +245,11 @@ class MeshE2E : public ::testing::Test {
     }
     return false;
   }
+
+  // Node names carry the cluster's name: the agent keeps runtime files in /run/weft/<node>
+  // (proxy.sock), which two clusters with equal node names would share.
+  static std::string N1() { return S().name + "-node1"; }
+  static std::string N2() { return S().name + "-node2"; }
 
   static std::string Netns(const std::string& node) {
     return "weft-" + S().name + "-node-" + node;
@@ -313,12 +312,12 @@ class MeshE2E : public ::testing::Test {
 
   static std::string Diagnose() {
     std::string out = ClusterCmd("status").all();
-    for (const char* node : {"node1", "node2"}) {
-      out += "\n==> agent " + std::string(node) + " log (tail)\n";
-      Result l = ClusterCmd(std::string("logs --agent ") + node + " | tail -40");
+    for (const std::string& node : {N1(), N2()}) {
+      out += "\n==> agent " + node + " log (tail)\n";
+      Result l = ClusterCmd("logs --agent " + node + " | tail -40");
       out += l.out;
-      out += "\n==> " + std::string(node) + " /services\n" + Admin(node, "/services").dump(1);
-      out += "\n==> " + std::string(node) + " /stats\n" + Admin(node, "/stats").dump(1);
+      out += "\n==> " + node + " /services\n" + Admin(node, "/services").dump(1);
+      out += "\n==> " + node + " /stats\n" + Admin(node, "/stats").dump(1);
     }
     return out;
   }
@@ -327,7 +326,7 @@ class MeshE2E : public ::testing::Test {
   bool WaitForPolicy(const std::function<bool(const json&)>& pred) {
     return WaitFor(
         [&] {
-          json dump = Admin("node1", "/config_dump");
+          json dump = Admin(N1(), "/config_dump");
           if (!dump.is_object()) return false;
           for (const auto& c : dump.value("clusterPolicies", json::array())) {
             if (c.value("hostname", "") == kHost && pred(c)) return true;
@@ -343,8 +342,8 @@ class MeshE2E : public ::testing::Test {
 // 1. A Service VIP reaches endpoints on both nodes: captured by connect4 on node1, steered by
 // sk_lookup into the endpoint pods on node2.
 TEST_F(MeshE2E, VipReachesEndpointsOnBothNodes) {
-  uint64_t redirected0 = Counter("node1", "connect", "REDIRECTED");
-  uint64_t steered0 = Counter("node2", "sk_lookup", "STEERED");
+  uint64_t redirected0 = Counter(N1(), "connect", "REDIRECTED");
+  uint64_t steered0 = Counter(N2(), "sk_lookup", "STEERED");
   Result r = Call(vip_ + ":80", 40);
   ASSERT_EQ(r.code, 0) << r.all();
   std::cout << r.out;
@@ -352,8 +351,8 @@ TEST_F(MeshE2E, VipReachesEndpointsOnBothNodes) {
   EXPECT_EQ(Total(h), 40) << r.out;
   EXPECT_GT(h["web-v1"], 0) << r.out;                  // node1
   EXPECT_GT(h["web-v2"] + h["web-v3"], 0) << r.out;    // node2
-  EXPECT_GE(Counter("node1", "connect", "REDIRECTED") - redirected0, 40u);
-  EXPECT_GT(Counter("node2", "sk_lookup", "STEERED") - steered0, 0u);
+  EXPECT_GE(Counter(N1(), "connect", "REDIRECTED") - redirected0, 40u);
+  EXPECT_GT(Counter(N2(), "sk_lookup", "STEERED") - steered0, 0u);
 }
 
 // 2. ROUND_ROBIN from a DestinationRule, applied live: 300 connections over 3 endpoints.
@@ -362,7 +361,7 @@ TEST_F(MeshE2E, RoundRobinOverThreeEndpointsWithinOne) {
                                        "      simple: ROUND_ROBIN\n"));
   ASSERT_TRUE(WaitForPolicy([](const json& c) {
     return c.value("loadBalancer", json::object()).value("policy", "") == "ROUND_ROBIN";
-  })) << Admin("node1", "/config_dump").dump(1);
+  })) << Admin(N1(), "/config_dump").dump(1);
   // The proxy takes the snapshot right after the agent: three calls in a row hit all three.
   ASSERT_TRUE(WaitFor([&] { return Histogram(Call(vip_ + ":80", 3).out).size() == 3; }, 10000));
   Result r = Call(vip_ + ":80", 300);
@@ -382,7 +381,7 @@ TEST_F(MeshE2E, ConsistentHashOnSourceIpIsStable) {
   ASSERT_TRUE(WaitForPolicy([](const json& c) {
     json lb = c.value("loadBalancer", json::object());
     return lb.value("consistentHash", json::object()).value("useSourceIp", false);
-  })) << Admin("node1", "/config_dump").dump(1);
+  })) << Admin(N1(), "/config_dump").dump(1);
   ASSERT_TRUE(WaitFor([&] { return Histogram(Call(vip_ + ":80", 5).out).size() == 1; }, 10000));
   std::string first;
   for (int round = 0; round < 3; ++round) {
@@ -408,7 +407,7 @@ TEST_F(MeshE2E, TcpRouteToSubsetV2) {
                            kHost + "\n        subset: v2\n      weight: 100\n");
   ASSERT_TRUE(WaitFor(
       [&] {
-        json dump = Admin("node1", "/config_dump");
+        json dump = Admin(N1(), "/config_dump");
         if (!dump.is_object()) return false;
         bool subset = false, route = false;
         for (const auto& c : dump.value("clusterPolicies", json::array())) {
@@ -420,7 +419,7 @@ TEST_F(MeshE2E, TcpRouteToSubsetV2) {
         return subset && route;
       },
       20000))
-      << Admin("node1", "/config_dump").dump(1);
+      << Admin(N1(), "/config_dump").dump(1);
   ASSERT_TRUE(WaitFor([&] { return Call(vip_ + ":80", 3).out == "web-v2 3\n"; }, 10000));
   Result r = Call(vip_ + ":80", 40);
   ASSERT_EQ(r.code, 0) << r.all();
@@ -430,14 +429,14 @@ TEST_F(MeshE2E, TcpRouteToSubsetV2) {
 // 5. The agent's control process is killed and restarted while a connection is held open: the
 // connection finishes its round trips and new connections work right after.
 TEST_F(MeshE2E, AgentRestartKeepsHeldConnectionAndNewOnesWork) {
-  json before = Admin("node1", "/stats");
+  json before = Admin(N1(), "/stats");
   ASSERT_TRUE(before.is_object());
   Result held;
   std::thread t([&] { held = Call(vip_ + ":80", 1, "--hold-ms 8000 --interval-ms 100"); });
   // The held connection is up in node1's proxy.
   bool open = WaitFor(
       [&] {
-        json c = Admin("node1", "/connections");
+        json c = Admin(N1(), "/connections");
         if (!c.is_array()) return false;
         for (const auto& j : c) {
           if (j.value("direction", "") == "outbound") return true;
@@ -446,7 +445,7 @@ TEST_F(MeshE2E, AgentRestartKeepsHeldConnectionAndNewOnesWork) {
       },
       5000);
   Result restart;
-  if (open) restart = ClusterCmd("restart-agent node1");
+  if (open) restart = ClusterCmd("restart-agent " + N1());
   t.join();  // bounded: --hold-ms 8000 plus the call's own timeout
   ASSERT_TRUE(open) << "the held connection never showed in /connections\n" << held.all();
   ASSERT_EQ(restart.code, 0) << restart.all();
@@ -475,7 +474,7 @@ TEST_F(MeshE2E, BrokenYamlLeavesTrafficFlowing) {
                            "  namespace: demo\n");
   ASSERT_TRUE(WaitFor(
       [&] {
-        json dump = Admin("node1", "/config_dump");
+        json dump = Admin(N1(), "/config_dump");
         if (!dump.is_object()) return false;
         for (const auto& d : dump.value("diagnostics", json::array())) {
           if (d.dump().find("broken.yaml") != std::string::npos &&
@@ -486,11 +485,11 @@ TEST_F(MeshE2E, BrokenYamlLeavesTrafficFlowing) {
         return false;
       },
       20000))
-      << Admin("node1", "/config_dump").dump(1);
+      << Admin(N1(), "/config_dump").dump(1);
   Result r = Call(vip_ + ":80", 20);
   EXPECT_EQ(r.code, 0) << r.all();
   EXPECT_EQ(Total(Histogram(r.out)), 20) << r.out;
-  json svcs = Admin("node1", "/services");
+  json svcs = Admin(N1(), "/services");
   const json* web = FindService(svcs);
   ASSERT_NE(web, nullptr);
   EXPECT_EQ((*web)["ready_endpoints"], 3);
@@ -503,7 +502,7 @@ TEST_F(MeshE2E, OptOutLiveKeepsOpenConnectionAndStopsCapture) {
   std::thread t([&] { held = Call(vip_ + ":80", 1, "--hold-ms 6000 --interval-ms 100"); });
   bool open = WaitFor(
       [&] {
-        json c = Admin("node1", "/connections");
+        json c = Admin(N1(), "/connections");
         return c.is_array() && !c.empty();
       },
       5000);
@@ -511,15 +510,15 @@ TEST_F(MeshE2E, OptOutLiveKeepsOpenConnectionAndStopsCapture) {
   bool out = open && WaitFor([&] { return ClientEnrolled(false); }, 20000);
   t.join();
   ASSERT_TRUE(open) << held.all();
-  ASSERT_TRUE(out) << Admin("node1", "/workloads").dump(1);
+  ASSERT_TRUE(out) << Admin(N1(), "/workloads").dump(1);
   EXPECT_EQ(held.code, 0) << held.all();
   EXPECT_EQ(Total(Histogram(held.out)), 1) << held.out;
   EXPECT_NE(held.err.find("held "), std::string::npos) << held.all();
 
-  uint64_t redirected = Counter("node1", "connect", "REDIRECTED");
+  uint64_t redirected = Counter(N1(), "connect", "REDIRECTED");
   Result r = Call(vip_ + ":80", 2);
   EXPECT_NE(r.code, 0) << "a ClusterIP answered without the mesh: " << r.all();
-  EXPECT_EQ(Counter("node1", "connect", "REDIRECTED"), redirected);
+  EXPECT_EQ(Counter(N1(), "connect", "REDIRECTED"), redirected);
   // Pod to pod still works uncaptured (the namespace is just not in the mesh).
 }
 
