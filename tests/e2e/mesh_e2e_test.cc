@@ -141,6 +141,9 @@ class MeshE2E : public ::testing::Test {
       EXPECT_FALSE(it->path().filename().string().starts_with("weft-" + s.name + "-"))
           << "left after down: " << it->path();
     }
+    // The agents' runtime dirs (/run/weft/<node>: proxy.sock) are not removed by `down`;
+    // ours carry the cluster's name, so removing them touches no one else's.
+    for (const std::string& node : {N1(), N2()}) fs::remove_all(fs::path("/run/weft") / node, ec);
     fs::remove_all(s.root, ec);
   }
 
