@@ -1,9 +1,9 @@
 #include "agent/agent.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <poll.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,7 +33,9 @@ uint32_t StableId(const std::string& name) {
   return static_cast<uint32_t>(lb::StableHash(name) & 0x7fffffff);
 }
 
-json ToJson(const proxy::SocketAddress& a) { return a.address + ":" + std::to_string(a.port); }
+json ToJson(const proxy::SocketAddress& a) {
+  return a.address + ":" + std::to_string(a.port);
+}
 
 std::string ProtoJson(const google::protobuf::Message& m) {
   std::string out;
@@ -153,8 +155,9 @@ absl::Status Agent::ConnectProxy() {
     proxy::ProxyInputs in;
     in.settings = settings_.proxy;
     datapath::MapWriter* writer = &datapath_->writer();
-    in.original_destination = [writer](uint64_t cookie, const proxy::SocketAddress& peer)
-        -> std::optional<proxy::SocketAddress> {
+    in.original_destination =
+        [writer](uint64_t cookie,
+                 const proxy::SocketAddress& peer) -> std::optional<proxy::SocketAddress> {
       sockaddr_storage ss{};
       socklen_t len = 0;
       if (peer.address.find(':') == std::string::npos) {
@@ -198,10 +201,18 @@ absl::Status Agent::ConnectProxy() {
         dup2(fd, 2);
       }
       std::vector<std::string> args = {
-          "weft-agent", "proxy", "--socket", sock, "--bpf-root", settings_.datapath.bpf_root,
-          "--workers", std::to_string(settings_.proxy.workers), "--idle-timeout",
-          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                             settings_.proxy.idle_timeout).count())};
+          "weft-agent",
+          "proxy",
+          "--socket",
+          sock,
+          "--bpf-root",
+          settings_.datapath.bpf_root,
+          "--workers",
+          std::to_string(settings_.proxy.workers),
+          "--idle-timeout",
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::seconds>(settings_.proxy.idle_timeout)
+                  .count())};
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -449,7 +460,8 @@ void Agent::RegisterAdmin() {
         auto it = enrolled_.find(w.uid());
         j["enrolled"] = it != enrolled_.end();
         if (it != enrolled_.end()) j["netns_cookie"] = it->second.netns.cookie();
-        if (auto e = enroll_errors_.find(w.uid()); e != enroll_errors_.end()) j["error"] = e->second;
+        if (auto e = enroll_errors_.find(w.uid()); e != enroll_errors_.end())
+          j["error"] = e->second;
         out.push_back(std::move(j));
       }
     }
@@ -482,7 +494,8 @@ void Agent::RegisterAdmin() {
   admin_->Handle("/connections", [this](const std::string&) {
     json out = json::array();
     auto conns = proxy_->Connections();
-    if (!conns.ok()) return admin::Response{503, "text/plain", std::string(conns.status().message())};
+    if (!conns.ok())
+      return admin::Response{503, "text/plain", std::string(conns.status().message())};
     for (const auto& c : *conns) {
       out.push_back({{"pod", c.pod},
                      {"direction", c.direction},
@@ -504,22 +517,28 @@ void Agent::RegisterAdmin() {
     j["adopted"] = datapath_->adopted();
     json links = json::array();
     for (const auto& l : datapath_->Links()) {
-      links.push_back({{"name", l.name}, {"link_id", l.link_id}, {"prog_id", l.prog_id},
-                       {"pinned", l.pinned}});
+      links.push_back(
+          {{"name", l.name}, {"link_id", l.link_id}, {"prog_id", l.prog_id}, {"pinned", l.pinned}});
     }
     j["links"] = links;
     return admin::Response{200, "application/json", j.dump(2)};
   });
   admin_->Handle("/stats", [this](const std::string&) {
     auto stats = proxy_->Stats();
-    if (!stats.ok()) return admin::Response{503, "text/plain", std::string(stats.status().message())};
+    if (!stats.ok())
+      return admin::Response{503, "text/plain", std::string(stats.status().message())};
     proxy::ProxyStats s = *stats;
-    json j = {{"accepted_outbound", s.accepted_outbound}, {"accepted_inbound", s.accepted_inbound},
-              {"active", s.active},  {"completed", s.completed},
+    json j = {{"accepted_outbound", s.accepted_outbound},
+              {"accepted_inbound", s.accepted_inbound},
+              {"active", s.active},
+              {"completed", s.completed},
               {"no_original_destination", s.no_original_destination},
-              {"passthrough", s.passthrough}, {"no_endpoint", s.no_endpoint},
-              {"connect_failures", s.connect_failures}, {"connect_retries", s.connect_retries},
-              {"idle_timeouts", s.idle_timeouts}, {"bytes_sent", s.bytes_sent},
+              {"passthrough", s.passthrough},
+              {"no_endpoint", s.no_endpoint},
+              {"connect_failures", s.connect_failures},
+              {"connect_retries", s.connect_retries},
+              {"idle_timeouts", s.idle_timeouts},
+              {"bytes_sent", s.bytes_sent},
               {"bytes_received", s.bytes_received}};
     return admin::Response{200, "application/json", j.dump(2)};
   });
@@ -531,20 +550,26 @@ void Agent::RegisterAdmin() {
     m.Sample("weft_proxy_connections_total", {{"direction", "inbound"}}, s.accepted_inbound);
     m.Family("weft_proxy_active_connections", "gauge", "Connections open through the proxy.");
     m.Sample("weft_proxy_active_connections", s.active);
-    m.Family("weft_proxy_connection_errors_total", "counter", "Connections the proxy could not serve, by reason.");
-    m.Sample("weft_proxy_connection_errors_total", {{"reason", "no_original_destination"}}, s.no_original_destination);
+    m.Family("weft_proxy_connection_errors_total", "counter",
+             "Connections the proxy could not serve, by reason.");
+    m.Sample("weft_proxy_connection_errors_total", {{"reason", "no_original_destination"}},
+             s.no_original_destination);
     m.Sample("weft_proxy_connection_errors_total", {{"reason", "no_endpoint"}}, s.no_endpoint);
-    m.Sample("weft_proxy_connection_errors_total", {{"reason", "connect_failure"}}, s.connect_failures);
+    m.Sample("weft_proxy_connection_errors_total", {{"reason", "connect_failure"}},
+             s.connect_failures);
     m.Sample("weft_proxy_connection_errors_total", {{"reason", "idle_timeout"}}, s.idle_timeouts);
-    m.Family("weft_proxy_passthrough_total", "counter", "Connections to destinations outside the mesh.");
+    m.Family("weft_proxy_passthrough_total", "counter",
+             "Connections to destinations outside the mesh.");
     m.Sample("weft_proxy_passthrough_total", s.passthrough);
     m.Family("weft_proxy_bytes_total", "counter", "Bytes relayed by the proxy.");
     m.Sample("weft_proxy_bytes_total", {{"direction", "sent"}}, s.bytes_sent);
     m.Sample("weft_proxy_bytes_total", {{"direction", "received"}}, s.bytes_received);
     if (auto counters = datapath_->writer().ReadCounters(); counters.ok()) {
-      m.Family("weft_bpf_verdicts_total", "counter", "Verdicts of the BPF programs, by program and verdict.");
+      m.Family("weft_bpf_verdicts_total", "counter",
+               "Verdicts of the BPF programs, by program and verdict.");
       for (const auto& c : *counters) {
-        m.Sample("weft_bpf_verdicts_total", {{"program", c.program}, {"verdict", c.verdict}}, c.value);
+        m.Sample("weft_bpf_verdicts_total", {{"program", c.program}, {"verdict", c.verdict}},
+                 c.value);
       }
     }
     if (auto usage = datapath_->writer().MapUsage(); usage.ok()) {
@@ -557,16 +582,20 @@ void Agent::RegisterAdmin() {
     m.Family("weft_enrolled_pods", "gauge", "Pods of this node whose traffic is captured.");
     m.Sample("weft_enrolled_pods", static_cast<double>(enrolled_.size()));
     m.Family("weft_snapshot_generation", "gauge", "Generation of the snapshot in force.");
-    m.Sample("weft_snapshot_generation", snapshot_ ? static_cast<double>(snapshot_->generation()) : 0);
-    m.Family("weft_proxy_restarts_total", "counter", "Times the proxy process had to be restarted.");
+    m.Sample("weft_snapshot_generation",
+             snapshot_ ? static_cast<double>(snapshot_->generation()) : 0);
+    m.Family("weft_proxy_restarts_total", "counter",
+             "Times the proxy process had to be restarted.");
     m.Sample("weft_proxy_restarts_total", static_cast<double>(proxy_restarts_));
     m.Family("weft_reconcile_errors_total", "counter", "Failed BPF map reconciliations.");
     m.Sample("weft_reconcile_errors_total", static_cast<double>(reconcile_errors_));
     int errors = 0;
     if (snapshot_) {
-      for (const auto& d : snapshot_->diagnostics()) errors += d.severity() == pb::Diagnostic::ERROR;
+      for (const auto& d : snapshot_->diagnostics())
+        errors += d.severity() == pb::Diagnostic::ERROR;
     }
-    m.Family("weft_config_errors", "gauge", "Errors in the configuration in force (left-out resources).");
+    m.Family("weft_config_errors", "gauge",
+             "Errors in the configuration in force (left-out resources).");
     m.Sample("weft_config_errors", errors);
     return admin::Response{200, "text/plain; version=0.0.4", m.text()};
   });

@@ -13,7 +13,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-void OnSignal(int) { g_stop = true; }
+void OnSignal(int) {
+  g_stop = true;
+}
 
 }  // namespace
 
@@ -35,7 +37,8 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("WEFT_POD_NETNS_PREFIX")) s.pod_netns_prefix = env;
   app.add_option("--cluster-state", s.cluster_state,
                  "Local mode: tools/cluster's state.json (pod IPs); default $WEFT_CLUSTER_STATE");
-  app.add_option("--run-dir", s.run_dir, "Runtime files (proxy socket, log); default /run/weft/NODE");
+  app.add_option("--run-dir", s.run_dir,
+                 "Runtime files (proxy socket, log); default /run/weft/NODE");
   app.add_flag("--proxy-in-process", s.proxy_in_process,
                "Run the proxy inside this process (it then dies with it)");
 
@@ -44,7 +47,8 @@ int main(int argc, char** argv) {
   CLI::App* proxy_cmd = app.add_subcommand(
       "proxy", "The node proxy process (started by the agent; survives agent restarts)");
   proxy_cmd->add_option("--socket", popts.socket_path, "Control socket")->required();
-  proxy_cmd->add_option("--bpf-root", popts.bpf_root, "Where the agent pinned the maps")->required();
+  proxy_cmd->add_option("--bpf-root", popts.bpf_root, "Where the agent pinned the maps")
+      ->required();
   proxy_cmd->add_option("--workers", popts.settings.workers, "Worker threads (0: one per CPU)");
   proxy_cmd->add_option("--idle-timeout", proxy_idle, "Seconds before an idle connection closes");
   app.add_option("--pod-netns-dir", s.pod_netns_dir, "Where pods' network namespaces are")

@@ -38,7 +38,8 @@ class HttpServer::Impl {
       res->keep_alive(req->keep_alive());
       std::string target(req->target());
       std::string path = target.substr(0, target.find('?'));
-      std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+      std::string query =
+          target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
       Response r;
       if (req->method() != http::verb::get) {
         r = {405, "text/plain", "only GET\n"};
@@ -99,6 +100,8 @@ void HttpServer::Start() {
   impl_->thread = std::thread([this] { impl_->io.run(); });
 }
 
-uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+uint16_t HttpServer::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 }  // namespace weft::agent::admin

@@ -110,7 +110,8 @@ absl::StatusOr<Frame> ReceiveFrame(int sock) {
     }
   }
   uint32_t len = 0;
-  for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(static_cast<uint8_t>(header[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    len |= static_cast<uint32_t>(static_cast<uint8_t>(header[i])) << (8 * i);
   if (len > kMaxPayload) return absl::DataLossError("control frame too large");
   f.type = static_cast<FrameType>(header[4]);
   f.payload.resize(len);

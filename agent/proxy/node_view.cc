@@ -4,7 +4,9 @@ namespace weft::agent::proxy {
 
 namespace {
 
-std::string VipKey(const std::string& ip, uint32_t port) { return ip + "|" + std::to_string(port); }
+std::string VipKey(const std::string& ip, uint32_t port) {
+  return ip + "|" + std::to_string(port);
+}
 
 std::string ClusterName(uint32_t port, const std::string& subset, const std::string& host) {
   return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
@@ -25,7 +27,8 @@ lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy) {
       break;
     case pb::LoadBalancer::RING_HASH:
       cfg.policy = lb::Policy::kRingHash;
-      if (l.consistent_hash().minimum_ring_size()) cfg.ring_size = l.consistent_hash().minimum_ring_size();
+      if (l.consistent_hash().minimum_ring_size())
+        cfg.ring_size = l.consistent_hash().minimum_ring_size();
       break;
     case pb::LoadBalancer::MAGLEV:
       cfg.policy = lb::Policy::kMaglev;
@@ -35,8 +38,8 @@ lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy) {
       cfg.policy = lb::Policy::kLeastRequest;
       break;
   }
-  cfg.locality_aware = policy->has_outlier_detection() ||
-                       (l.has_locality() && l.locality().enabled());
+  cfg.locality_aware =
+      policy->has_outlier_detection() || (l.has_locality() && l.locality().enabled());
   return cfg;
 }
 
@@ -90,7 +93,8 @@ std::shared_ptr<lb::Balancer> NodeView::BalancerFor(const pb::Service& svc, uint
     for (int i = 0; i < svc.endpoints_size(); ++i) indexes.push_back(i);
   } else {
     for (const auto& s : svc.subsets()) {
-      if (s.name() == subset) indexes.assign(s.endpoint_indexes().begin(), s.endpoint_indexes().end());
+      if (s.name() == subset)
+        indexes.assign(s.endpoint_indexes().begin(), s.endpoint_indexes().end());
     }
   }
   std::vector<lb::Target> targets;

@@ -291,38 +291,40 @@ void Connection::OnConnected() {
 void Connection::Pump(tcp::socket& from, tcp::socket& to, std::vector<char>& buf,
                       bool upstream_dir) {
   auto self = shared_from_this();
-  from.async_read_some(asio::buffer(buf), [self, this, &from, &to, &buf, upstream_dir](
-                                              error_code e, size_t n) {
-    if (closed_) return;
-    if (e) {
-      // EOF (or reset) from this side: finish the other side's sending half, keep the other
-      // direction flowing until it ends too.
-      error_code ignored;
-      if (e == asio::error::eof) {
-        to.shutdown(tcp::socket::shutdown_send, ignored);
-        if (--open_directions_ == 0) CloseAll();
-      } else {
-        CloseAll();
-      }
-      return;
-    }
-    Touch();
-    // Backpressure: the next read starts only when this write is done.
-    asio::async_write(to, asio::buffer(buf.data(), n),
-                      [self, this, &from, &to, &buf, upstream_dir](error_code we, size_t written) {
-                        if (closed_) return;
-                        if (we) return CloseAll();
-                        (upstream_dir ? sent_ : received_).fetch_add(written);
-                        (upstream_dir ? proxy_.counters_.bytes_sent
-                                      : proxy_.counters_.bytes_received)
-                            .fetch_add(written);
-                        Touch();
-                        Pump(from, to, buf, upstream_dir);
-                      });
-  });
+  from.async_read_some(
+      asio::buffer(buf), [self, this, &from, &to, &buf, upstream_dir](error_code e, size_t n) {
+        if (closed_) return;
+        if (e) {
+          // EOF (or reset) from this side: finish the other side's sending half, keep the other
+          // direction flowing until it ends too.
+          error_code ignored;
+          if (e == asio::error::eof) {
+            to.shutdown(tcp::socket::shutdown_send, ignored);
+            if (--open_directions_ == 0) CloseAll();
+          } else {
+            CloseAll();
+          }
+          return;
+        }
+        Touch();
+        // Backpressure: the next read starts only when this write is done.
+        asio::async_write(
+            to, asio::buffer(buf.data(), n),
+            [self, this, &from, &to, &buf, upstream_dir](error_code we, size_t written) {
+              if (closed_) return;
+              if (we) return CloseAll();
+              (upstream_dir ? sent_ : received_).fetch_add(written);
+              (upstream_dir ? proxy_.counters_.bytes_sent : proxy_.counters_.bytes_received)
+                  .fetch_add(written);
+              Touch();
+              Pump(from, to, buf, upstream_dir);
+            });
+      });
 }
 
-void Connection::Touch() { last_activity_ = std::chrono::steady_clock::now(); }
+void Connection::Touch() {
+  last_activity_ = std::chrono::steady_clock::now();
+}
 
 void Connection::ArmIdle() {
   auto timeout = proxy_.inputs_.settings.idle_timeout;
@@ -469,9 +471,13 @@ void Proxy::SetView(std::shared_ptr<const NodeView> view) {
   impl_->view_ = std::move(view);
 }
 
-std::shared_ptr<const NodeView> Proxy::view() const { return impl_->View(); }
+std::shared_ptr<const NodeView> Proxy::view() const {
+  return impl_->View();
+}
 
-int Proxy::workers() const { return static_cast<int>(impl_->workers_.size()); }
+int Proxy::workers() const {
+  return static_cast<int>(impl_->workers_.size());
+}
 
 absl::Status Proxy::AddPod(const PodInfo& info) {
   auto pod = std::make_shared<Pod>();

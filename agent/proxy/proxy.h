@@ -54,8 +54,8 @@ struct ProxyInputs {
 };
 
 struct PodInfo {
-  std::string uid;       // "<namespace>/<name>"
-  int netns_fd = -1;     // the proxy keeps a duplicate
+  std::string uid;    // "<namespace>/<name>"
+  int netns_fd = -1;  // the proxy keeps a duplicate
   uint64_t netns_cookie = 0;
 };
 
@@ -77,8 +77,8 @@ struct ProxyStats {
   uint64_t completed = 0;
   uint64_t active = 0;
   uint64_t no_original_destination = 0;
-  uint64_t passthrough = 0;     // not a mesh destination: sent where the app meant
-  uint64_t no_endpoint = 0;     // a service with no usable endpoint
+  uint64_t passthrough = 0;       // not a mesh destination: sent where the app meant
+  uint64_t no_endpoint = 0;       // a service with no usable endpoint
   uint64_t connect_failures = 0;  // per attempt
   uint64_t connect_retries = 0;
   uint64_t idle_timeouts = 0;

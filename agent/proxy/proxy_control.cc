@@ -50,7 +50,9 @@ ProxyStats StatsFromJson(const json& j) {
   return s;
 }
 
-json ToJson(const SocketAddress& a) { return {{"address", a.address}, {"port", a.port}}; }
+json ToJson(const SocketAddress& a) {
+  return {{"address", a.address}, {"port", a.port}};
+}
 SocketAddress AddressFromJson(const json& j) {
   return {j.value("address", ""), static_cast<uint16_t>(j.value("port", 0))};
 }
@@ -127,7 +129,9 @@ absl::StatusOr<std::vector<ConnectionInfo>> LocalProxyControl::Connections() {
   return proxy_->Connections();
 }
 
-absl::StatusOr<ProxyStats> LocalProxyControl::Stats() { return proxy_->Stats(); }
+absl::StatusOr<ProxyStats> LocalProxyControl::Stats() {
+  return proxy_->Stats();
+}
 
 // ---- remote -------------------------------------------------------------------------------
 
@@ -143,7 +147,9 @@ absl::StatusOr<std::unique_ptr<RemoteProxyControl>> RemoteProxyControl::Connect(
   return std::unique_ptr<RemoteProxyControl>(new RemoteProxyControl(*fd));
 }
 
-RemoteProxyControl::~RemoteProxyControl() { close(sock_); }
+RemoteProxyControl::~RemoteProxyControl() {
+  close(sock_);
+}
 
 absl::StatusOr<RemoteProxyControl::Reply> RemoteProxyControl::Call(FrameType type,
                                                                    const std::string& payload,
@@ -311,8 +317,9 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
 
   ProxyInputs in;
   in.settings = options.settings;
-  in.original_destination = [handles, writer](uint64_t cookie, const SocketAddress& peer)
-      -> std::optional<SocketAddress> {
+  in.original_destination = [handles, writer](
+                                uint64_t cookie,
+                                const SocketAddress& peer) -> std::optional<SocketAddress> {
     sockaddr_storage ss{};
     socklen_t len;
     if (peer.address.find(':') == std::string::npos) {

@@ -36,8 +36,8 @@ DirectoryWatcher::~DirectoryWatcher() {
 
 void DirectoryWatcher::Watch(const std::string& path) {
   int wd = inotify_add_watch(fd_, path.c_str(),
-                             IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                 IN_CREATE | IN_DELETE_SELF | IN_ONLYDIR);
+                             IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
+                                 IN_DELETE_SELF | IN_ONLYDIR);
   if (wd >= 0) watches_[wd] = path;
   std::error_code ec;
   for (auto it = fs::directory_iterator(path, ec); !ec && it != fs::directory_iterator();
@@ -62,7 +62,8 @@ FileResult DirectoryWatcher::ReadAndApply(const std::string& path, ConfigStore& 
 std::vector<FileResult> DirectoryWatcher::InitialSync(ConfigStore& store) {
   std::vector<std::string> files;
   std::error_code ec;
-  auto it = fs::recursive_directory_iterator(dir_, fs::directory_options::skip_permission_denied, ec);
+  auto it =
+      fs::recursive_directory_iterator(dir_, fs::directory_options::skip_permission_denied, ec);
   for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (!name.empty() && name[0] == '.') {

@@ -42,7 +42,8 @@ Balancer::Balancer(std::vector<Target> targets, BalancerConfig config, uint64_t 
     // Each target gets ring entries in proportion to its weight (ketama style).
     uint64_t total_weight = 0;
     for (const auto& t : targets_) total_weight += std::max<uint32_t>(t.weight, 1);
-    uint64_t per_weight = std::max<uint64_t>(1, (config_.ring_size + total_weight - 1) / total_weight);
+    uint64_t per_weight =
+        std::max<uint64_t>(1, (config_.ring_size + total_weight - 1) / total_weight);
     for (size_t i = 0; i < targets_.size(); ++i) {
       std::string base = targets_[i].address + ":" + std::to_string(targets_[i].port) + "_";
       uint64_t n = per_weight * std::max<uint32_t>(targets_[i].weight, 1);

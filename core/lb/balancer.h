@@ -37,7 +37,7 @@ struct BalancerConfig {
   // Prefer endpoints in the client's zone, then region, then anywhere (Istio's locality
   // failover). Off: all endpoints are equal.
   bool locality_aware = false;
-  uint64_t ring_size = 1024;     // ring hash: minimum entries
+  uint64_t ring_size = 1024;      // ring hash: minimum entries
   uint64_t maglev_table = 65537;  // Maglev: prime table size
 };
 

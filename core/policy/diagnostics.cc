@@ -14,8 +14,8 @@ std::string_view SeverityName(Severity s) {
   return "error";
 }
 
-void DiagnosticSink::Add(Severity severity, std::string_view code, yaml::Mark at,
-                         std::string field, std::string message) {
+void DiagnosticSink::Add(Severity severity, std::string_view code, yaml::Mark at, std::string field,
+                         std::string message) {
   Diagnostic d;
   d.severity = severity;
   d.code = std::string(code);

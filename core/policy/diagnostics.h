@@ -47,9 +47,9 @@ struct Diagnostic {
   std::string code;
   std::string message;
   ResourceRef resource;
-  uint32_t line = 0;    // of the offending node; 0 = unknown (the resource's line is used).
+  uint32_t line = 0;  // of the offending node; 0 = unknown (the resource's line is used).
   uint32_t column = 0;
-  std::string field;    // e.g. "spec.http[0].route[1].weight"; empty = whole resource.
+  std::string field;  // e.g. "spec.http[0].route[1].weight"; empty = whole resource.
 };
 
 std::string_view SeverityName(Severity s);

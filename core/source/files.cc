@@ -69,7 +69,8 @@ LoadedFiles LoadPaths(const std::vector<std::string>& paths, const policy::Decod
       continue;
     }
     std::vector<std::string> found;
-    auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
+    auto it =
+        fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
     for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       std::string name = it->path().filename().string();
       if (!name.empty() && name[0] == '.') {

@@ -9,13 +9,13 @@
 #include <cstdlib>
 #include <cstring>
 
-#define WEFT_REQUIRE_ROOT()                                                           \
-  do {                                                                                \
-    if (geteuid() != 0) {                                                             \
-      const char* ci = std::getenv("CI");                                             \
-      if (ci && *ci && std::strcmp(ci, "false") != 0) {                              \
+#define WEFT_REQUIRE_ROOT()                                                               \
+  do {                                                                                    \
+    if (geteuid() != 0) {                                                                 \
+      const char* ci = std::getenv("CI");                                                 \
+      if (ci && *ci && std::strcmp(ci, "false") != 0) {                                   \
         FAIL() << "this test needs root, and CI must run it (a skip in CI is a failure)"; \
-      }                                                                               \
-      GTEST_SKIP() << "needs root";                                                   \
-    }                                                                                 \
+      }                                                                                   \
+      GTEST_SKIP() << "needs root";                                                       \
+    }                                                                                     \
   } while (0)

@@ -29,8 +29,7 @@ void AddCommon(CLI::App* cmd, CommonOptions& o) {
   cmd->add_option("-f,--filename", o.files,
                   "Files or directories (recursive: *.yaml, *.yml, *.json) to read; - for stdin")
       ->required();
-  cmd->add_option("-n,--namespace", o.default_namespace,
-                  "Namespace for resources that name none")
+  cmd->add_option("-n,--namespace", o.default_namespace, "Namespace for resources that name none")
       ->capture_default_str();
   cmd->add_option("--trust-domain", o.compile.trust_domain, "SPIFFE trust domain")
       ->capture_default_str();
@@ -137,8 +136,8 @@ int Analyze(const CommonOptions& o) {
     std::cout << "\u2714 No validation issues found when analyzing " << Plural(c.files, "file")
               << ".\n";
   } else {
-    std::cout << Plural(c.errors, "error") << ", " << Plural(c.warnings, "warning")
-              << " in " << Plural(c.files, "file") << ".";
+    std::cout << Plural(c.errors, "error") << ", " << Plural(c.warnings, "warning") << " in "
+              << Plural(c.files, "file") << ".";
     if (c.snapshot.excluded_size()) {
       std::cout << " Left out: " << c.snapshot.excluded_size() << " resource(s).";
     }

@@ -115,7 +115,9 @@ std::string Str(const json& j) {
 std::string RenderWorkloads(const json& j) {
   Table t({"NAMESPACE/NAME", "NODE", "ADDRESSES", "MODE", "CAPTURED", "IDENTITY"});
   for (const auto& w : j) {
-    std::string captured = w.value("enrolled", false) ? "yes" : w.value("local", false) ? "no" : "-";
+    std::string captured = w.value("enrolled", false) ? "yes"
+                           : w.value("local", false)  ? "no"
+                                                      : "-";
     if (w.contains("error")) captured = "no (" + w["error"].get<std::string>() + ")";
     t.Row({Str(w["uid"]), Str(w["node"]), Str(w["addresses"]), Str(w["mode"]), captured,
            Str(w["identity"])});
@@ -160,7 +162,8 @@ std::string RenderBpf(const json& j) {
   }
   o << counters.Render();
   for (const auto& m : j.value("maps", json::array())) {
-    o << "\n" << Str(m["map"]) << " (" << Str(m["type"]) << ", " << m["rows"].size() << "/"
+    o << "\n"
+      << Str(m["map"]) << " (" << Str(m["type"]) << ", " << m["rows"].size() << "/"
       << Str(m["capacity"]) << ")\n";
     if (m["rows"].empty()) continue;
     std::vector<std::string> header;
@@ -182,8 +185,9 @@ std::string RenderBpf(const json& j) {
 }  // namespace
 
 void AddNodeCommands(CLI::App& app, NodeOptions& o, std::string& which) {
-  CLI::App* node = app.add_subcommand("node", "Inspect a running agent: workloads, services, "
-                                               "connections, BPF maps, the snapshot in force");
+  CLI::App* node = app.add_subcommand("node",
+                                      "Inspect a running agent: workloads, services, "
+                                      "connections, BPF maps, the snapshot in force");
   node->require_subcommand(1);
   node->add_option("--node", o.node,
                    "Local mode: the node whose agent to ask (enters netns weft-node-NODE)");

@@ -10,7 +10,7 @@
 namespace weft::weftctl {
 
 struct NodeOptions {
-  std::string node;                    // local mode: enter netns weft-node-<node>
+  std::string node;  // local mode: enter netns weft-node-<node>
   std::string admin = "127.0.0.1:15000";
   bool json = false;
 };

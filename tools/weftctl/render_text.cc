@@ -8,7 +8,8 @@ namespace weft::weftctl {
 namespace {
 
 std::string Ref(const pb::Source& s) {
-  std::string out = s.kind() + " " + (s.namespace_().empty() ? "" : s.namespace_() + "/") + s.name();
+  std::string out =
+      s.kind() + " " + (s.namespace_().empty() ? "" : s.namespace_() + "/") + s.name();
   return out;
 }
 
@@ -33,7 +34,8 @@ std::string Describe(const pb::HttpMatch& m) {
   for (const auto& h : m.headers()) {
     parts.push_back("header " + h.name() + (h.has_value() ? " " + Match(h.value()) : " present"));
   }
-  for (const auto& q : m.query_params()) parts.push_back("query " + q.name() + " " + Match(q.value()));
+  for (const auto& q : m.query_params())
+    parts.push_back("query " + q.name() + " " + Match(q.value()));
   if (m.port()) parts.push_back("port " + std::to_string(m.port()));
   if (!m.source_labels().empty()) parts.push_back("from " + Labels(m.source_labels()));
   std::string out;
@@ -54,7 +56,8 @@ std::string LbName(const pb::LoadBalancer& lb) {
     if (c.use_source_ip()) name += " by source IP";
     if (!c.http_header_name().empty()) name += " by header " + c.http_header_name();
     if (c.has_http_cookie()) name += " by cookie " + c.http_cookie().name();
-    if (!c.http_query_parameter_name().empty()) name += " by query " + c.http_query_parameter_name();
+    if (!c.http_query_parameter_name().empty())
+      name += " by query " + c.http_query_parameter_name();
   }
   return name;
 }
@@ -70,8 +73,8 @@ void Cluster(std::ostringstream& o, const pb::ClusterPolicy& c, const std::strin
   }
   if (c.has_outlier_detection()) {
     const auto& od = c.outlier_detection();
-    o << ", outlier " << od.consecutive_5xx_errors() << "x5xx/" << Ms(od.interval_ms())
-      << " eject " << Ms(od.base_ejection_time_ms());
+    o << ", outlier " << od.consecutive_5xx_errors() << "x5xx/" << Ms(od.interval_ms()) << " eject "
+      << Ms(od.base_ejection_time_ms());
   }
   if (c.has_tls()) o << ", tls " << pb::ClientTls::Mode_Name(c.tls().mode());
   o << "\n";
@@ -156,8 +159,8 @@ std::string RenderText(const pb::MeshSnapshot& s) {
   for (const auto& w : s.workloads()) {
     std::string addrs;
     for (const auto& a : w.addresses()) addrs += (addrs.empty() ? "" : ",") + a;
-    o << "  " << w.uid() << "  " << (addrs.empty() ? "-" : addrs) << "  node=" << w.node()
-      << "  " << (w.dataplane_mode() == pb::DATAPLANE_MODE_AMBIENT ? "ambient" : "not captured")
+    o << "  " << w.uid() << "  " << (addrs.empty() ? "-" : addrs) << "  node=" << w.node() << "  "
+      << (w.dataplane_mode() == pb::DATAPLANE_MODE_AMBIENT ? "ambient" : "not captured")
       << "  mtls=" << pb::MtlsMode_Name(w.mtls().mode()).substr(10) << "  " << w.identity();
     if (w.authorization_policies_size()) {
       o << "  authz:";

@@ -20,7 +20,8 @@ bool IsL4ConditionKey(const std::string& key) {
 // Names the L7-only attributes a rule uses; empty when the rule is pure L4.
 std::vector<std::string> L7Attributes(const pb::AuthorizationRule& r) {
   std::vector<std::string> out;
-  if (r.request_principals_size() || r.not_request_principals_size()) out.push_back("requestPrincipals");
+  if (r.request_principals_size() || r.not_request_principals_size())
+    out.push_back("requestPrincipals");
   if (r.remote_ip_blocks_size() || r.not_remote_ip_blocks_size()) out.push_back("remoteIpBlocks");
   if (r.hosts_size() || r.not_hosts_size()) out.push_back("hosts");
   if (r.methods_size() || r.not_methods_size()) out.push_back("methods");
@@ -80,14 +81,15 @@ std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const Resource
                          "Service " + t.namespace_() + "/" + t.name() + " does not exist");
         } else if (t.kind() != "Service" && t.kind() != "Gateway" && t.kind() != "ServiceEntry") {
           report.Error(r, code::kValue, {{}, field},
-                       "targetRef kind \"" + t.kind() + "\" is not supported (Service, Gateway, "
-                       "ServiceEntry)");
+                       "targetRef kind \"" + t.kind() +
+                           "\" is not supported (Service, Gateway, "
+                           "ServiceEntry)");
         }
         *p.add_target_refs() = std::move(t);
       }
       for (const auto& rule : ap.rules) *p.add_l7_rules() = rule;
     } else {
-      p.set_scope(ap.selector ? pb::AuthorizationPolicy::WORKLOAD
+      p.set_scope(ap.selector         ? pb::AuthorizationPolicy::WORKLOAD
                   : r.meta.ns == root ? pb::AuthorizationPolicy::MESH
                                       : pb::AuthorizationPolicy::NAMESPACE);
       if (ap.action == pb::AuthorizationPolicy::AUDIT) {
@@ -126,8 +128,8 @@ std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const Resource
                        "no rule is enforceable by the node proxy; the policy denies all traffic "
                        "to the workloads it selects (fail closed)");
       }
-      if (ap.selector && index.PodsMatching(r.meta.ns, *ap.selector).empty() &&
-          r.meta.ns != root && !index.All(Kind::kPod).empty()) {
+      if (ap.selector && index.PodsMatching(r.meta.ns, *ap.selector).empty() && r.meta.ns != root &&
+          !index.All(Kind::kPod).empty()) {
         report.Add(r, Severity::kNote, code::kReference, {{}, "spec.selector"},
                    "selects no workload in namespace " + r.meta.ns);
       }

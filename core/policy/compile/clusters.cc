@@ -51,7 +51,8 @@ pb::ClusterPolicy MakeCluster(const Resource& r, const std::string& host, const 
   return c;
 }
 
-void CheckParts(const Resource& r, const Parts& parts, const std::string& field, PassReport& report) {
+void CheckParts(const Resource& r, const Parts& parts, const std::string& field,
+                PassReport& report) {
   if (parts.lb && parts.lb->has_locality() && parts.lb->locality().enabled() && !parts.outlier) {
     report.Warning(r, code::kValue, {{}, field + ".loadBalancer.localityLbSetting"},
                    "locality load balancing needs outlierDetection to fail over (as in Istio); "
@@ -80,8 +81,9 @@ std::vector<pb::ClusterPolicy> CompileClusterPolicies(const ResourceIndex& index
       for (const auto& pp : dr.policy->port_level) {
         if (!ports.insert(pp.port).second) {
           report.Warning(*r, code::kConflict, {{}, "spec.trafficPolicy.portLevelSettings"},
-                         "port " + std::to_string(pp.port) + " has more than one setting; the "
-                         "last wins");
+                         "port " + std::to_string(pp.port) +
+                             " has more than one setting; the "
+                             "last wins");
         }
       }
     }
@@ -108,7 +110,8 @@ std::vector<pb::ClusterPolicy> CompileClusterPolicies(const ResourceIndex& index
       }
     }
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name() < b.name(); });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.name() < b.name(); });
   return out;
 }
 

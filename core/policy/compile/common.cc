@@ -71,7 +71,8 @@ std::string ClusterName(uint32_t port, const std::string& subset, const std::str
   return "outbound|" + std::to_string(port) + "|" + subset + "|" + hostname;
 }
 
-std::string SpiffeId(const std::string& trust_domain, const std::string& ns, const std::string& sa) {
+std::string SpiffeId(const std::string& trust_domain, const std::string& ns,
+                     const std::string& sa) {
   return "spiffe://" + trust_domain + "/ns/" + ns + "/sa/" + sa;
 }
 
@@ -97,8 +98,8 @@ DestinationRules SelectDestinationRules(const ResourceIndex& index) {
     auto [it, inserted] = out.by_host.emplace(host, r);
     if (!inserted) {
       out.report.Error(*r, code::kConflict, dr.host.pos,
-                       "conflicts with DestinationRule " + KeyOf(*it->second) +
-                           " for host \"" + host + "\", which is older and wins");
+                       "conflicts with DestinationRule " + KeyOf(*it->second) + " for host \"" +
+                           host + "\", which is older and wins");
     }
   }
   return out;

@@ -33,7 +33,8 @@ struct PassReport {
 std::vector<const Resource*> OldestFirst(const std::unordered_map<std::string, Resource>& all);
 
 pb::Source SourceOf(const Resource& r, const std::string& field = {});
-bool LabelsMatch(const Labels& selector, const google::protobuf::Map<std::string, std::string>& labels);
+bool LabelsMatch(const Labels& selector,
+                 const google::protobuf::Map<std::string, std::string>& labels);
 bool LabelsMatch(const Labels& selector, const Labels& labels);
 // "outbound|<port>|<subset>|<hostname>"
 std::string ClusterName(uint32_t port, const std::string& subset, const std::string& hostname);

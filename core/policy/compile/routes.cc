@@ -17,7 +17,8 @@ struct Owner {
   FieldPos pos;
 };
 
-bool SubsetExists(const DestinationRules& rules, const std::string& host, const std::string& subset) {
+bool SubsetExists(const DestinationRules& rules, const std::string& host,
+                  const std::string& subset) {
   const DestinationRuleSpec* dr = rules.For(host);
   if (!dr) return false;
   for (const auto& s : dr->subsets) {
@@ -34,10 +35,12 @@ bool ResolveDestination(const ResourceIndex& index, const DestinationRules& rule
   if (!index.HostExists(*hostname)) {
     std::string hint;
     if (std::count(ref.host.host.begin(), ref.host.host.end(), '.') == 1) {
-      hint = " (did you mean \"" + ref.host.host + ".svc." + index.options().cluster_domain + "\"?)";
+      hint =
+          " (did you mean \"" + ref.host.host + ".svc." + index.options().cluster_domain + "\"?)";
     }
-    report.Error(r, code::kReference, ref.host.pos,
-                 "destination host \"" + *hostname + "\" matches no Service or ServiceEntry" + hint);
+    report.Error(
+        r, code::kReference, ref.host.pos,
+        "destination host \"" + *hostname + "\" matches no Service or ServiceEntry" + hint);
     return false;
   }
   if (!ref.subset.empty() && !SubsetExists(rules, *hostname, ref.subset)) {
@@ -178,8 +181,9 @@ void CompileVirtualService(const ResourceIndex& index, const DestinationRules& r
     }
     if (!index.HostExists(host)) {
       report.Warning(r, code::kReference, h.pos,
-                     "host \"" + host + "\" matches no Service or ServiceEntry; its routes are "
-                     "unused until one exists");
+                     "host \"" + host +
+                         "\" matches no Service or ServiceEntry; its routes are "
+                         "unused until one exists");
     }
     if (auto it = owners.find(host); it != owners.end()) {
       report.Error(r, code::kConflict, h.pos,
@@ -210,14 +214,16 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
     if (p.kind == "Service" && (p.group.empty() || p.group == "core")) {
       std::string ns = p.ns.empty() ? r.meta.ns : p.ns;
       if (!index.Get(Kind::kService, ns + "/" + p.name)) {
-        report.Error(r, code::kReference, p.pos, "parent Service " + ns + "/" + p.name + " does not exist");
+        report.Error(r, code::kReference, p.pos,
+                     "parent Service " + ns + "/" + p.name + " does not exist");
         continue;
       }
       parents.push_back({index.ServiceHostname(p.name, ns), p.port});
     } else {
       report.Warning(r, code::kUnsupported, p.pos,
-                     "parentRef kind \"" + p.kind + "\": weft implements mesh (GAMMA) routes, "
-                     "whose parent is a Service");
+                     "parentRef kind \"" + p.kind +
+                         "\": weft implements mesh (GAMMA) routes, "
+                         "whose parent is a Service");
     }
   }
   if (!hr.hostnames.empty()) {
@@ -232,12 +238,14 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
     route.mutable_source()->set_column(rule.pos.mark.column);
     auto resolve = [&](const HTTPRouteSpec::BackendRef& b, std::string* host) {
       if (b.kind != "Service" || !(b.group.empty() || b.group == "core")) {
-        report.Error(r, code::kUnsupported, b.pos, "backendRef kind \"" + b.kind + "\" is not supported");
+        report.Error(r, code::kUnsupported, b.pos,
+                     "backendRef kind \"" + b.kind + "\" is not supported");
         return false;
       }
       std::string ns = b.ns.empty() ? r.meta.ns : b.ns;
       if (!index.Get(Kind::kService, ns + "/" + b.name)) {
-        report.Error(r, code::kReference, b.pos, "backend Service " + ns + "/" + b.name + " does not exist");
+        report.Error(r, code::kReference, b.pos,
+                     "backend Service " + ns + "/" + b.name + " does not exist");
         return false;
       }
       *host = index.ServiceHostname(b.name, ns);
@@ -256,7 +264,8 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
       *d->mutable_response_headers() = b.response_headers;
       total += b.weight;
     }
-    for (size_t i = 0; i < rule.mirrors.size() && i < static_cast<size_t>(route.mirrors_size()); ++i) {
+    for (size_t i = 0; i < rule.mirrors.size() && i < static_cast<size_t>(route.mirrors_size());
+         ++i) {
       std::string host;
       if (resolve(rule.mirrors[i], &host)) {
         route.mutable_mirrors(static_cast<int>(i))->set_hostname(host);
@@ -268,7 +277,8 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
     }
     // Gateway API weights are relative (any total): normalised to shares of 100 silently.
     if (total == 0 && !rule.backends.empty()) {
-      report.Warning(r, code::kWeights, rule.pos, "all backendRefs have weight 0: requests get 500");
+      report.Warning(r, code::kWeights, rule.pos,
+                     "all backendRefs have weight 0: requests get 500");
     } else {
       ScaleWeights(route.mutable_destinations(), total);
     }
@@ -294,8 +304,9 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
     return std::make_tuple(kind, length, m.has_method() ? 1 : 0, m.headers_size(),
                            m.query_params_size());
   };
-  std::stable_sort(http.begin(), http.end(),
-                   [&](const pb::HttpRoute& a, const pb::HttpRoute& b) { return rank(a) > rank(b); });
+  std::stable_sort(http.begin(), http.end(), [&](const pb::HttpRoute& a, const pb::HttpRoute& b) {
+    return rank(a) > rank(b);
+  });
   for (const auto& [host, port] : parents) {
     std::string table_key = port ? host + ":" + std::to_string(port) : host;
     auto [it, inserted] = owners.emplace(table_key, Owner{&r, {}});

@@ -14,9 +14,8 @@ constexpr std::string_view kWaypointLabel = "weft.dev/use-waypoint";
 
 // Istio's protocol selection: appProtocol, else the port name's prefix ("http-web" -> http).
 std::string AppProtocol(const std::string& app_protocol, const std::string& name) {
-  static const std::vector<std::string_view> known = {"http", "http2", "https", "grpc",
-                                                      "grpc-web", "tcp", "tls", "mongo",
-                                                      "mysql", "redis", "udp"};
+  static const std::vector<std::string_view> known = {
+      "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql", "redis", "udp"};
   std::string p = app_protocol;
   if (p.empty()) {
     std::string prefix = name.substr(0, name.find('-'));
@@ -165,7 +164,8 @@ void CompileEntryHost(const ResourceIndex& index, const Resource& se, const std:
   for (const auto& a : spec.addresses) out->add_vips(a);
   *out->mutable_source() = SourceOf(se);
   auto ports = spec.ports;
-  std::sort(ports.begin(), ports.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
+  std::sort(ports.begin(), ports.end(),
+            [](const auto& a, const auto& b) { return a.number < b.number; });
   for (const auto& p : ports) {
     pb::ServicePort* sp = out->add_ports();
     sp->set_name(p.name);
@@ -282,14 +282,16 @@ bool CompileService(const ResourceIndex& index, const DestinationRules& rules,
     for (const auto& h : hosts) {
       if (h.host == hostname) at = h.pos;
     }
-    report.Warning(*entries[i], code::kConflict, at,
-                   "host \"" + hostname + "\" is already provided by " +
-                       (svc ? "Service " + KeyOf(*svc) : "ServiceEntry " + KeyOf(*entries.front())) +
-                       "; this entry does not provide it");
+    report.Warning(
+        *entries[i], code::kConflict, at,
+        "host \"" + hostname + "\" is already provided by " +
+            (svc ? "Service " + KeyOf(*svc) : "ServiceEntry " + KeyOf(*entries.front())) +
+            "; this entry does not provide it");
   }
   std::sort(out->mutable_endpoints()->begin(), out->mutable_endpoints()->end(),
             [](const pb::Endpoint& a, const pb::Endpoint& b) {
-              return std::tie(a.address(), a.workload_uid()) < std::tie(b.address(), b.workload_uid());
+              return std::tie(a.address(), a.workload_uid()) <
+                     std::tie(b.address(), b.workload_uid());
             });
   auto it = rules.by_host.find(hostname);
   AddSubsets(rules, it == rules.by_host.end() ? nullptr : it->second, out, report);

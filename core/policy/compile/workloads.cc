@@ -94,7 +94,8 @@ pb::Workload CompileWorkload(const ResourceIndex& index, const SecurityPolicies&
   if (const Resource* node = spec.node.empty() ? nullptr : index.Get(Kind::kNode, spec.node)) {
     const auto& l = node->meta.labels;
     auto* loc = w.mutable_locality();
-    if (auto it = l.find("topology.kubernetes.io/region"); it != l.end()) loc->set_region(it->second);
+    if (auto it = l.find("topology.kubernetes.io/region"); it != l.end())
+      loc->set_region(it->second);
     if (auto it = l.find("topology.kubernetes.io/zone"); it != l.end()) loc->set_zone(it->second);
     if (auto it = l.find("topology.istio.io/subzone"); it != l.end()) loc->set_subzone(it->second);
   }
@@ -132,7 +133,8 @@ pb::Workload CompileWorkload(const ResourceIndex& index, const SecurityPolicies&
     }
   };
   apply(security.mesh_peer_auth);
-  if (auto it = security.namespace_peer_auth.find(pod.meta.ns); it != security.namespace_peer_auth.end()) {
+  if (auto it = security.namespace_peer_auth.find(pod.meta.ns);
+      it != security.namespace_peer_auth.end()) {
     apply(it->second);
   }
   if (auto it = security.workload_peer_auth.find(pod.meta.ns);
@@ -145,7 +147,8 @@ pb::Workload CompileWorkload(const ResourceIndex& index, const SecurityPolicies&
       } else {
         report.Warning(*r, code::kConflict, {{}, "spec.selector"},
                        "selects workload " + KeyOf(pod) + ", which PeerAuthentication " +
-                           KeyOf(*chosen) + " (older) already selects; this one is not used for it");
+                           KeyOf(*chosen) +
+                           " (older) already selects; this one is not used for it");
       }
     }
     apply(chosen);
@@ -193,7 +196,8 @@ std::vector<pb::Namespace> CompileNamespaces(const ResourceIndex& index, PassRep
     *ns.mutable_source() = SourceOf(r);
     out.push_back(std::move(ns));
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name() < b.name(); });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.name() < b.name(); });
   return out;
 }
 

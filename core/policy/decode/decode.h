@@ -22,10 +22,10 @@ struct DecodeOptions {
 };
 
 struct DecodedDocument {
-  ResourceRef ref;                    // what is known about the document, even if broken.
-  std::optional<Resource> resource;   // absent on errors or for kinds weft does not use.
+  ResourceRef ref;                   // what is known about the document, even if broken.
+  std::optional<Resource> resource;  // absent on errors or for kinds weft does not use.
   std::vector<Diagnostic> diagnostics;
-  bool rejected = false;              // had at least one error.
+  bool rejected = false;  // had at least one error.
 };
 
 std::vector<DecodedDocument> DecodeText(std::string_view text, const std::string& file,

@@ -179,8 +179,8 @@ void DecodeHTTPRoute(ObjectReader& root, HTTPRouteSpec& out) {
         });
         DecodeNameValueMatches(m, "headers", hm->mutable_headers());
         DecodeNameValueMatches(m, "queryParams", hm->mutable_query_params());
-        if (auto v = m.Enum("method", {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT",
-                                       "OPTIONS", "TRACE", "PATCH"})) {
+        if (auto v = m.Enum("method", {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                                       "TRACE", "PATCH"})) {
           hm->mutable_method()->set_exact(*v);
         }
       });

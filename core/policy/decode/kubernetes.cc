@@ -44,8 +44,8 @@ void DecodeNode(ObjectReader& root, NodeSpec& out) {
         out.pod_cidr = *v;
       }
     }
-    IgnoreAll(spec, {"podCIDRs", "providerID", "taints", "unschedulable", "configSource",
-                     "externalID"});
+    IgnoreAll(spec,
+              {"podCIDRs", "providerID", "taints", "unschedulable", "configSource", "externalID"});
   });
   root.Object("status", [&](ObjectReader& status) {
     status.ObjectList("addresses", [&](ObjectReader& a, size_t) {
@@ -126,11 +126,11 @@ void DecodeService(ObjectReader& root, ServiceSpec& out) {
       }
       out.ports.push_back(std::move(port));
     });
-    IgnoreAll(spec, {"sessionAffinity", "sessionAffinityConfig", "externalTrafficPolicy",
-                     "internalTrafficPolicy", "ipFamilies", "ipFamilyPolicy",
-                     "publishNotReadyAddresses", "loadBalancerIP", "loadBalancerSourceRanges",
-                     "loadBalancerClass", "externalIPs", "healthCheckNodePort",
-                     "allocateLoadBalancerNodePorts", "trafficDistribution"});
+    IgnoreAll(spec,
+              {"sessionAffinity", "sessionAffinityConfig", "externalTrafficPolicy",
+               "internalTrafficPolicy", "ipFamilies", "ipFamilyPolicy", "publishNotReadyAddresses",
+               "loadBalancerIP", "loadBalancerSourceRanges", "loadBalancerClass", "externalIPs",
+               "healthCheckNodePort", "allocateLoadBalancerNodePorts", "trafficDistribution"});
   });
 }
 

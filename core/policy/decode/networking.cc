@@ -37,7 +37,8 @@ void DecodeHeaderMatches(ObjectReader& r, std::string_view key,
   auto n = r.Raw(key);
   if (!n) return;
   if (!n->IsMap()) {
-    r.sink().Error(code::kType, n->mark(), r.Child(key), "expected a mapping, got " + n->Describe());
+    r.sink().Error(code::kType, n->mark(), r.Child(key),
+                   "expected a mapping, got " + n->Describe());
     return;
   }
   for (size_t i = 0; i < n->size(); ++i) {
@@ -96,7 +97,8 @@ void DecodeHttpMatch(ObjectReader& m, pb::HttpMatch* out) {
   DecodeHeaderMatches(m, "queryParams", out->mutable_query_params());
   DecodeHeaderMatches(m, "withoutHeaders", out->mutable_without_headers());
   if (auto v = m.Port("port")) out->set_port(*v);
-  if (auto v = m.StringMap("sourceLabels")) out->mutable_source_labels()->insert(v->begin(), v->end());
+  if (auto v = m.StringMap("sourceLabels"))
+    out->mutable_source_labels()->insert(v->begin(), v->end());
   if (auto v = m.Bool("ignoreUriCase")) out->set_ignore_uri_case(*v);
   if (auto g = m.StringList("gateways")) {
     for (const auto& gw : *g) {
@@ -170,16 +172,27 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     if (auto v = r.Int("attempts", 0, 1000)) rp->set_attempts(static_cast<uint32_t>(*v));
     if (auto v = r.DurationMs("perTryTimeout")) rp->set_per_try_timeout_ms(*v);
     if (auto v = r.String("retryOn")) {
-      static const std::vector<std::string_view> known = {
-          "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure",
-          "envoy-ratelimited", "retriable-4xx", "refused-stream", "retriable-status-codes",
-          "retriable-headers", "http3-post-connect-failure", "cancelled", "deadline-exceeded",
-          "internal", "resource-exhausted", "unavailable"};
+      static const std::vector<std::string_view> known = {"5xx",
+                                                          "gateway-error",
+                                                          "reset",
+                                                          "reset-before-request",
+                                                          "connect-failure",
+                                                          "envoy-ratelimited",
+                                                          "retriable-4xx",
+                                                          "refused-stream",
+                                                          "retriable-status-codes",
+                                                          "retriable-headers",
+                                                          "http3-post-connect-failure",
+                                                          "cancelled",
+                                                          "deadline-exceeded",
+                                                          "internal",
+                                                          "resource-exhausted",
+                                                          "unavailable"};
       size_t start = 0;
       while (start <= v->size()) {
         size_t comma = v->find(',', start);
-        std::string item = v->substr(start, comma == std::string::npos ? std::string::npos
-                                                                      : comma - start);
+        std::string item =
+            v->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         item.erase(0, item.find_first_not_of(' '));
         item.erase(item.find_last_not_of(' ') + 1);
         bool ok = !item.empty() && (std::find(known.begin(), known.end(), item) != known.end() ||
@@ -213,7 +226,8 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
       }
     });
     f.Object("abort", [&](ObjectReader& a) {
-      if (auto v = a.Int("httpStatus", 200, 599)) fi->set_abort_http_status(static_cast<uint32_t>(*v));
+      if (auto v = a.Int("httpStatus", 200, 599))
+        fi->set_abort_http_status(static_cast<uint32_t>(*v));
       a.Unsupported("grpcStatus");
       a.Unsupported("http2Error");
       if (auto p = DecodePercent(a, "percentage")) {
@@ -269,7 +283,8 @@ void DecodeTcpRoute(ObjectReader& t, VirtualServiceSpec::Tcp& out) {
       }
     });
     if (auto v = m.Port("port")) tm->set_port(*v);
-    if (auto v = m.StringMap("sourceLabels")) tm->mutable_source_labels()->insert(v->begin(), v->end());
+    if (auto v = m.StringMap("sourceLabels"))
+      tm->mutable_source_labels()->insert(v->begin(), v->end());
     for (const auto& gw : m.StringList("gateways").value_or(std::vector<std::string>{})) {
       if (gw != "mesh") {
         m.Warning(code::kUnsupported, "gateways",
@@ -296,8 +311,9 @@ void DecodeTcpRoute(ObjectReader& t, VirtualServiceSpec::Tcp& out) {
 pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
   pb::LoadBalancer out;
   if (auto v = lb.Enum("simple", {"UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH",
-                                   "ROUND_ROBIN", "LEAST_REQUEST"})) {
-    if (*v == "LEAST_CONN" || *v == "LEAST_REQUEST") out.set_policy(pb::LoadBalancer::LEAST_REQUEST);
+                                  "ROUND_ROBIN", "LEAST_REQUEST"})) {
+    if (*v == "LEAST_CONN" || *v == "LEAST_REQUEST")
+      out.set_policy(pb::LoadBalancer::LEAST_REQUEST);
     if (*v == "RANDOM") out.set_policy(pb::LoadBalancer::RANDOM);
     if (*v == "PASSTHROUGH") out.set_policy(pb::LoadBalancer::PASSTHROUGH);
     if (*v == "ROUND_ROBIN") out.set_policy(pb::LoadBalancer::ROUND_ROBIN);
@@ -384,9 +400,11 @@ pb::ConnectionPool DecodeConnectionPool(ObjectReader& cp) {
     t.Unsupported("maxConnectionDuration");
   });
   cp.Object("http", [&](ObjectReader& h) {
-    if (auto v = h.Int("http1MaxPendingRequests", 1, INT32_MAX)) out.set_http1_max_pending_requests(*v);
+    if (auto v = h.Int("http1MaxPendingRequests", 1, INT32_MAX))
+      out.set_http1_max_pending_requests(*v);
     if (auto v = h.Int("http2MaxRequests", 1, INT32_MAX)) out.set_http2_max_requests(*v);
-    if (auto v = h.Int("maxRequestsPerConnection", 0, INT32_MAX)) out.set_max_requests_per_connection(*v);
+    if (auto v = h.Int("maxRequestsPerConnection", 0, INT32_MAX))
+      out.set_max_requests_per_connection(*v);
     if (auto v = h.Int("maxRetries", 0, INT32_MAX)) out.set_max_retries(*v);
     if (auto v = h.Int("maxConcurrentStreams", 1, INT32_MAX)) out.set_max_concurrent_streams(*v);
     if (auto v = h.DurationMs("idleTimeout")) out.set_idle_timeout_ms(*v);
@@ -404,13 +422,16 @@ pb::OutlierDetection DecodeOutlierDetection(ObjectReader& od) {
                "consecutiveErrors is deprecated; use consecutive5xxErrors");
     if (!od.Has("consecutive5xxErrors")) out.set_consecutive_5xx_errors(*v);
   }
-  if (auto v = od.Int("consecutiveGatewayErrors", 0, INT32_MAX)) out.set_consecutive_gateway_errors(*v);
+  if (auto v = od.Int("consecutiveGatewayErrors", 0, INT32_MAX))
+    out.set_consecutive_gateway_errors(*v);
   if (auto v = od.DurationMs("interval")) out.set_interval_ms(*v);
   if (auto v = od.DurationMs("baseEjectionTime")) out.set_base_ejection_time_ms(*v);
   if (auto v = od.Int("maxEjectionPercent", 0, 100)) out.set_max_ejection_percent(*v);
   if (auto v = od.Int("minHealthPercent", 0, 100)) out.set_min_health_percent(*v);
-  if (auto v = od.Bool("splitExternalLocalOriginErrors")) out.set_split_external_local_origin_errors(*v);
-  if (auto v = od.Int("consecutiveLocalOriginFailures", 0, INT32_MAX)) out.set_consecutive_local_origin_failures(*v);
+  if (auto v = od.Bool("splitExternalLocalOriginErrors"))
+    out.set_split_external_local_origin_errors(*v);
+  if (auto v = od.Int("consecutiveLocalOriginFailures", 0, INT32_MAX))
+    out.set_consecutive_local_origin_failures(*v);
   return out;
 }
 
@@ -437,8 +458,10 @@ pb::ClientTls DecodeClientTls(ObjectReader& t) {
 template <class P>
 void DecodePolicyParts(ObjectReader& tp, P& out) {
   tp.Object("loadBalancer", [&](ObjectReader& r) { out.load_balancer = DecodeLoadBalancer(r); });
-  tp.Object("connectionPool", [&](ObjectReader& r) { out.connection_pool = DecodeConnectionPool(r); });
-  tp.Object("outlierDetection", [&](ObjectReader& r) { out.outlier_detection = DecodeOutlierDetection(r); });
+  tp.Object("connectionPool",
+            [&](ObjectReader& r) { out.connection_pool = DecodeConnectionPool(r); });
+  tp.Object("outlierDetection",
+            [&](ObjectReader& r) { out.outlier_detection = DecodeOutlierDetection(r); });
   tp.Object("tls", [&](ObjectReader& r) { out.tls = DecodeClientTls(r); });
 }
 

@@ -62,8 +62,9 @@ void ServiceAccounts(ObjectReader& r, std::string_view key, Matches* out) {
     size_t slash = s->find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == s->size() ||
         s->find('/', slash + 1) != std::string::npos || s->find('*') != std::string::npos) {
-      r.sink().Error(code::kValue, n.mark(), path,
-                     "invalid service account " + n.Describe() + ": expected \"<namespace>/<name>\"");
+      r.sink().Error(
+          code::kValue, n.mark(), path,
+          "invalid service account " + n.Describe() + ": expected \"<namespace>/<name>\"");
       return;
     }
     out->Add()->set_suffix("/ns/" + s->substr(0, slash) + "/sa/" + s->substr(slash + 1));
@@ -92,10 +93,18 @@ void Methods(ObjectReader& r, std::string_view key,
 
 const std::vector<std::string_view>& KnownConditionKeys() {
   static const std::vector<std::string_view> keys = {
-      "source.ip",           "source.namespace",     "source.principal",
-      "remote.ip",           "destination.ip",       "destination.port",
-      "connection.sni",      "request.auth.principal", "request.auth.audiences",
-      "request.auth.presenter", "request.headers",   "request.auth.claims",
+      "source.ip",
+      "source.namespace",
+      "source.principal",
+      "remote.ip",
+      "destination.ip",
+      "destination.port",
+      "connection.sni",
+      "request.auth.principal",
+      "request.auth.audiences",
+      "request.auth.presenter",
+      "request.headers",
+      "request.auth.claims",
       "experimental.envoy.filters.network.mysql_proxy[db.table]"};
   return keys;
 }
@@ -164,9 +173,11 @@ void DecodePeerAuthentication(ObjectReader& root, PeerAuthenticationSpec& out) {
 void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out) {
   root.Object("spec", [&](ObjectReader& spec) {
     out.selector = DecodeWorkloadSelector(spec, "selector");
-    spec.Object("targetRef", [&](ObjectReader& t) { out.target_refs.push_back(DecodeTargetRef(t)); });
-    spec.ObjectList("targetRefs",
-                    [&](ObjectReader& t, size_t) { out.target_refs.push_back(DecodeTargetRef(t)); });
+    spec.Object("targetRef",
+                [&](ObjectReader& t) { out.target_refs.push_back(DecodeTargetRef(t)); });
+    spec.ObjectList("targetRefs", [&](ObjectReader& t, size_t) {
+      out.target_refs.push_back(DecodeTargetRef(t));
+    });
     if (out.selector && !out.target_refs.empty()) {
       spec.Error(code::kValue, "targetRefs", "set either selector or targetRef(s), not both");
     }
@@ -225,7 +236,8 @@ void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out)
         operations.push_back(std::move(r));
       });
       google::protobuf::RepeatedPtrField<pb::Condition> conditions;
-      rule.ObjectList("when", [&](ObjectReader& w, size_t) { DecodeCondition(w, conditions.Add()); });
+      rule.ObjectList("when",
+                      [&](ObjectReader& w, size_t) { DecodeCondition(w, conditions.Add()); });
       if (sources.empty()) sources.emplace_back();
       if (operations.empty()) operations.emplace_back();
       for (const auto& s : sources) {

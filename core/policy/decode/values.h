@@ -15,7 +15,9 @@ namespace weft::policy {
 std::optional<uint64_t> ParseDuration(std::string_view text, std::string* error);
 
 // Milliseconds from nanoseconds, rounding up so that "500us" is not silently zero.
-inline uint64_t NanosToMillis(uint64_t ns) { return (ns + 999'999) / 1'000'000; }
+inline uint64_t NanosToMillis(uint64_t ns) {
+  return (ns + 999'999) / 1'000'000;
+}
 
 // YAML 1.2 core schema integers (decimal, optional sign, 0x hex, 0o octal).
 std::optional<int64_t> ParseInt(std::string_view text);

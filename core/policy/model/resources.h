@@ -251,10 +251,10 @@ struct HTTPRouteSpec {
   std::vector<Rule> rules;
 };
 
-using Spec = std::variant<NamespaceSpec, ServiceSpec, EndpointSliceSpec, PodSpec,
-                          ServiceAccountSpec, NodeSpec, VirtualServiceSpec, DestinationRuleSpec,
-                          ServiceEntrySpec, PeerAuthenticationSpec, AuthorizationPolicySpec,
-                          HTTPRouteSpec>;
+using Spec =
+    std::variant<NamespaceSpec, ServiceSpec, EndpointSliceSpec, PodSpec, ServiceAccountSpec,
+                 NodeSpec, VirtualServiceSpec, DestinationRuleSpec, ServiceEntrySpec,
+                 PeerAuthenticationSpec, AuthorizationPolicySpec, HTTPRouteSpec>;
 
 struct Resource {
   Kind kind;

@@ -29,7 +29,9 @@ std::string Get(uint16_t port, const std::string& target, const std::string& met
 TEST(HttpServer, ServesHandlersWithQueryAndListsEndpointsOn404) {
   auto s = HttpServer::Create("127.0.0.1", 0);
   ASSERT_TRUE(s.ok()) << s.status();
-  (*s)->Handle("/hello", [](const std::string& q) { return Response{200, "text/plain", "q=" + q}; });
+  (*s)->Handle("/hello", [](const std::string& q) {
+    return Response{200, "text/plain", "q=" + q};
+  });
   (*s)->Handle("/ready", [](const std::string&) { return Response{503, "text/plain", "no\n"}; });
   (*s)->Start();
   uint16_t port = (*s)->port();

@@ -14,19 +14,41 @@ std::shared_ptr<const pb::MeshSnapshot> Parse(const std::string& text) {
 
 constexpr char kSnapshot[] = R"pb(
   services {
-    hostname: "web.demo.svc.cluster.local" name: "web" namespace: "demo"
+    hostname: "web.demo.svc.cluster.local"
+    name: "web"
+    namespace: "demo"
     vips: "10.96.0.10"
     ports { port: 80 target_port: 8080 }
-    endpoints { address: "10.244.1.2" ports { key: 80 value: 8080 } ready: true labels { key: "version" value: "v1" } }
-    endpoints { address: "10.244.2.2" ports { key: 80 value: 8080 } ready: true labels { key: "version" value: "v2" } }
-    endpoints { address: "10.244.2.3" ports { key: 80 value: 8080 } ready: false }
+    endpoints {
+      address: "10.244.1.2"
+      ports { key: 80 value: 8080 }
+      ready: true
+      labels { key: "version" value: "v1" }
+    }
+    endpoints {
+      address: "10.244.2.2"
+      ports { key: 80 value: 8080 }
+      ready: true
+      labels { key: "version" value: "v2" }
+    }
+    endpoints {
+      address: "10.244.2.3"
+      ports { key: 80 value: 8080 }
+      ready: false
+    }
     subsets { name: "v2" endpoint_indexes: 1 }
   }
   workloads { uid: "demo/client" addresses: "10.244.1.9" }
-  cluster_policies { name: "outbound|0||web.demo.svc.cluster.local" hostname: "web.demo.svc.cluster.local"
-    load_balancer { policy: ROUND_ROBIN } connection_pool { connect_timeout_ms: 250 } }
-  route_tables { hostname: "web.demo.svc.cluster.local"
-    tcp_routes { destinations { hostname: "web.demo.svc.cluster.local" subset: "v2" weight: 100 } } }
+  cluster_policies {
+    name: "outbound|0||web.demo.svc.cluster.local"
+    hostname: "web.demo.svc.cluster.local"
+    load_balancer { policy: ROUND_ROBIN }
+    connection_pool { connect_timeout_ms: 250 }
+  }
+  route_tables {
+    hostname: "web.demo.svc.cluster.local"
+    tcp_routes { destinations { hostname: "web.demo.svc.cluster.local" subset: "v2" weight: 100 } }
+  }
 )pb";
 
 TEST(NodeView, ResolvesVipToBalancerOverReadyEndpointsOfTheRoutedSubset) {

@@ -152,18 +152,21 @@ class ProxyTest : public ::testing::Test {
 
   // A snapshot with service web (VIP 10.96.0.10:80) over backends 127.0.0.2..N:8080.
   std::shared_ptr<const pb::MeshSnapshot> Snapshot(int endpoints, const std::string& policy,
-                                                  const std::string& extra_endpoint = "") {
-    std::string text = R"pb(services { hostname: "web.demo.svc.cluster.local" name: "web"
-        namespace: "demo" vips: "10.96.0.10" ports { port: 80 target_port: 8080 } )pb";
+                                                   const std::string& extra_endpoint = "") {
+    std::string text =
+        R"pb(services { hostname: "web.demo.svc.cluster.local" name: "web" namespace: "demo"
+                        vips: "10.96.0.10"
+                        ports { port: 80 target_port: 8080 })pb";
     for (int i = 0; i < endpoints; ++i) {
       text += "endpoints { address: \"127.0.0." + std::to_string(i + 2) +
               "\" ports { key: 80 value: 8080 } ready: true }";
     }
     text += extra_endpoint + "}";
-    text += R"pb( workloads { uid: "demo/client" addresses: "127.0.0.1" })pb";
-    text += " cluster_policies { name: \"outbound|0||web.demo.svc.cluster.local\" hostname: "
-            "\"web.demo.svc.cluster.local\" load_balancer { policy: " + policy +
-            " } connection_pool { connect_timeout_ms: 500 } }";
+    text += R"pb(workloads { uid: "demo/client" addresses: "127.0.0.1" })pb";
+    text +=
+        " cluster_policies { name: \"outbound|0||web.demo.svc.cluster.local\" hostname: "
+        "\"web.demo.svc.cluster.local\" load_balancer { policy: " +
+        policy + " } connection_pool { connect_timeout_ms: 500 } }";
     auto s = std::make_shared<pb::MeshSnapshot>();
     EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, s.get())) << text;
     return s;
@@ -174,8 +177,8 @@ class ProxyTest : public ::testing::Test {
     ProxyInputs in;
     in.settings.workers = workers;
     in.settings.idle_timeout = idle;
-    in.original_destination = [this](uint64_t, const SocketAddress& peer)
-        -> std::optional<SocketAddress> {
+    in.original_destination = [this](uint64_t,
+                                     const SocketAddress& peer) -> std::optional<SocketAddress> {
       lookups_++;
       if (peer.address == "127.0.0.66") return std::nullopt;  // "unknown" client
       if (peer.address == "127.0.0.77") return SocketAddress{"127.0.0.9", 9090};  // not mesh
@@ -284,8 +287,9 @@ TEST_F(ProxyTest, NewSnapshotAppliesToNewConnectionsOnly) {
   int held = Connect("127.0.0.1");
   EXPECT_EQ(ReadLine(held), "a");
   // Endpoint a removed, b added.
-  auto snap = Snapshot(0, "ROUND_ROBIN",
-                       "endpoints { address: \"127.0.0.3\" ports { key: 80 value: 8080 } ready: true }");
+  auto snap =
+      Snapshot(0, "ROUND_ROBIN",
+               "endpoints { address: \"127.0.0.3\" ports { key: 80 value: 8080 } ready: true }");
   proxy_->SetView(std::make_shared<NodeView>(snap, "node1"));
   for (int i = 0; i < 5; ++i) EXPECT_EQ(Call(), "b");
   // The held connection still works through its original endpoint.

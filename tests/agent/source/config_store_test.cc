@@ -91,7 +91,8 @@ spec:
   for (const auto& d : snap.diagnostics()) reported |= d.source().field() == "spec.ports[0].port";
   EXPECT_TRUE(reported);
   // A YAML syntax error in the whole file keeps everything.
-  store.ApplyFile("a.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: demo\n");
+  store.ApplyFile("a.yaml",
+                  "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: demo\n");
   EXPECT_NE(FindService(store.Snapshot(), "web.demo.svc.cluster.local"), nullptr);
 }
 

@@ -25,7 +25,8 @@ struct Result {
 };
 
 // Runs weftctl with `args` (shell words), capturing stdout (and stderr when asked).
-Result Weftctl(const std::string& args, bool merge_stderr = false, const std::string& stdin_file = "") {
+Result Weftctl(const std::string& args, bool merge_stderr = false,
+               const std::string& stdin_file = "") {
   std::string cmd = std::string(WEFTCTL_PATH) + " " + args;
   if (!stdin_file.empty()) cmd += " < " + stdin_file;
   cmd += merge_stderr ? " 2>&1" : " 2>/dev/null";
