@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 namespace weft::policy {
 
@@ -22,13 +24,22 @@ std::string Serialize(const google::protobuf::Message& m) {
   return out;
 }
 
+// SHA-256 fetched once: OpenSSL 3 looks the algorithm up on every init given EVP_sha256().
+const EVP_MD* Sha256Md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
 class Sha256 {
  public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex2(ctx_, Sha256Md(), nullptr); }
   ~Sha256() { EVP_MD_CTX_free(ctx_); }
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
   void Update(std::string_view s) { EVP_DigestUpdate(ctx_, s.data(), s.size()); }
+  void Update(const std::array<unsigned char, 32>& d) {
+    EVP_DigestUpdate(ctx_, d.data(), d.size());
+  }
   std::string Final() {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -40,10 +51,52 @@ class Sha256 {
   EVP_MD_CTX* ctx_;
 };
 
-std::string Digest(const google::protobuf::Message& m) {
-  Sha256 h;
-  h.Update(Serialize(m));
-  return h.Final();
+// SHA-256 of the deterministic serialization, as Serialize() would produce it, without a
+// string or a digest context per item (this runs once per service and workload).
+std::array<unsigned char, 32> Digest(const google::protobuf::Message& m) {
+  thread_local std::string buffer;
+  thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
+                                                                      EVP_MD_CTX_free);
+  size_t size = m.ByteSizeLong();
+  buffer.resize(size);
+  {
+    google::protobuf::io::ArrayOutputStream stream(buffer.data(), static_cast<int>(size));
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeWithCachedSizes(&coded);
+  }
+  std::array<unsigned char, 32> out;
+  EVP_DigestInit_ex2(ctx.get(), Sha256Md(), nullptr);
+  EVP_DigestUpdate(ctx.get(), buffer.data(), size);
+  EVP_DigestFinal_ex(ctx.get(), out.data(), nullptr);
+  return out;
+}
+
+// Runs fn(i) for i in [0, n) on up to `threads` threads (the caller's included). The compile
+// passes only read the index, and each i writes only its own slot, so the result does not
+// depend on the thread count.
+template <class Fn>
+void ParallelFor(size_t n, int threads, Fn&& fn) {
+  constexpr size_t kMinPerThread = 512;  // below this a thread costs more than it saves
+  size_t max_threads = std::max<size_t>(1, n / kMinPerThread);
+  size_t t = std::min<size_t>(std::max(1, threads), max_threads);
+  if (t <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  constexpr size_t kChunk = 64;
+  auto work = [&] {
+    for (;;) {
+      size_t begin = next.fetch_add(kChunk);
+      if (begin >= n) return;
+      for (size_t i = begin, end = std::min(n, begin + kChunk); i < end; ++i) fn(i);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < t; ++i) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
 }
 
 std::string Hex(std::string_view bytes) {
@@ -83,44 +136,6 @@ pb::Diagnostic ToProto(const Diagnostic& d) {
   return p;
 }
 
-// Keeps `field` sorted by key with in-place replacement: items are moved, never copied.
-template <class T>
-void ReplaceSorted(google::protobuf::RepeatedPtrField<T>* field, std::map<std::string, int>* pos,
-                   std::map<std::string, std::unique_ptr<T>>& updates,
-                   const std::set<std::string>& removals, bool* reordered) {
-  bool structural = !removals.empty();
-  for (auto& [key, item] : updates) {
-    auto it = pos->find(key);
-    if (it != pos->end()) {
-      field->Mutable(it->second)->Swap(item.get());
-    } else {
-      structural = true;
-    }
-  }
-  *reordered = structural;
-  if (!structural) return;
-  std::map<std::string, T*> all;
-  std::vector<T*> ptrs(field->size());
-  std::vector<std::string> keys(field->size());
-  for (const auto& [key, i] : *pos) keys[i] = key;
-  field->ExtractSubrange(0, field->size(), ptrs.data());
-  for (size_t i = 0; i < ptrs.size(); ++i) {
-    if (removals.count(keys[i])) {
-      delete ptrs[i];
-    } else {
-      all[keys[i]] = ptrs[i];
-    }
-  }
-  for (auto& [key, item] : updates) {
-    if (!all.count(key)) all[key] = item.release();
-  }
-  pos->clear();
-  for (auto& [key, p] : all) {
-    (*pos)[key] = field->size();
-    field->AddAllocated(p);
-  }
-}
-
 }  // namespace
 
 Compiler::Compiler(CompileOptions options) : options_(std::move(options)), index_(options_) {
@@ -145,6 +160,7 @@ void Compiler::Apply(std::vector<Resource> upserts, const std::vector<ResourceKe
 }
 
 void Compiler::MarkPodDependents(const Resource& pod) {
+  if (all_hosts_dirty_) return;  // every host is recompiled anyway (e.g. the first load)
   for (const auto& svc_key : index_.ServicesIn(pod.meta.ns)) {
     const Resource* svc = index_.Get(Kind::kService, svc_key);
     const auto& sel = svc->as<ServiceSpec>().selector;
@@ -173,19 +189,21 @@ void Compiler::MarkChanged(const Resource* before, const Resource* after) {
       all_hosts_dirty_ = true;  // service waypoints
       break;
     case Kind::kService:
-      dirty_hosts_.insert(index_.ServiceHostname(any->meta.name, any->meta.ns));
+      if (!all_hosts_dirty_) {
+        dirty_hosts_.insert(index_.ServiceHostname(any->meta.name, any->meta.ns));
+      }
       rules_dirty_ = routes_dirty_ = clusters_dirty_ = authz_dirty_ = true;
       break;
     case Kind::kEndpointSlice:
       for (const Resource* r : {before, after}) {
-        if (r) {
+        if (r && !all_hosts_dirty_) {
           dirty_hosts_.insert(
               index_.ServiceHostname(r->as<EndpointSliceSpec>().service_name, r->meta.ns));
         }
       }
       break;
     case Kind::kPod:
-      dirty_pods_.insert(KeyOf(*any));
+      if (!all_pods_dirty_) dirty_pods_.insert(KeyOf(*any));
       for (const Resource* r : {before, after}) {
         if (r) MarkPodDependents(*r);
       }
@@ -234,79 +252,171 @@ void Compiler::SetInputReport(const std::string& origin, std::vector<Diagnostic>
   diagnostics_dirty_ = true;
 }
 
+template <class T>
+void Compiler::ReplaceItems(google::protobuf::RepeatedPtrField<T>* field, ItemTable& table,
+                            std::vector<ItemUpdate<T>>& updates,
+                            std::vector<std::string>& removals) {
+  // `updates` is sorted by key. Replacing existing items keeps the order: swap in place.
+  bool structural = !removals.empty();
+  for (const auto& u : updates) {
+    if (!table.pos.count(*u.key)) {
+      structural = true;
+      break;
+    }
+  }
+  if (!structural) {
+    for (auto& u : updates) {
+      int i = table.pos.find(*u.key)->second;
+      field->Mutable(i)->Swap(u.item.get());
+      table.digests[i] = u.digest;
+    }
+    return;
+  }
+  // Otherwise merge the old items (less removals) with the updates, both sorted by key.
+  std::sort(removals.begin(), removals.end());
+  auto removed = [&](const std::string& k) {
+    return std::binary_search(removals.begin(), removals.end(), k);
+  };
+  size_t old_n = static_cast<size_t>(field->size());
+  std::vector<T*> old_items(old_n);
+  if (old_n) field->ExtractSubrange(0, static_cast<int>(old_n), old_items.data());
+  std::vector<std::string> old_keys = std::move(table.keys);
+  std::vector<std::array<unsigned char, 32>> old_digests = std::move(table.digests);
+  table.keys.clear();
+  table.digests.clear();
+  table.keys.reserve(old_n + updates.size());
+  table.digests.reserve(old_n + updates.size());
+  field->Reserve(static_cast<int>(old_n + updates.size()));
+  size_t i = 0, j = 0;
+  while (i < old_n || j < updates.size()) {
+    bool take_old = j == updates.size() || (i < old_n && old_keys[i] < *updates[j].key);
+    if (take_old) {
+      if (removed(old_keys[i])) {
+        delete old_items[i];
+      } else {
+        field->AddAllocated(old_items[i]);
+        table.keys.push_back(std::move(old_keys[i]));
+        table.digests.push_back(old_digests[i]);
+      }
+      ++i;
+      continue;
+    }
+    if (i < old_n && old_keys[i] == *updates[j].key) {  // replaced
+      delete old_items[i];
+      ++i;
+    }
+    field->AddAllocated(updates[j].item.release());
+    table.keys.push_back(*updates[j].key);
+    table.digests.push_back(updates[j].digest);
+    ++j;
+  }
+  table.pos.clear();
+  table.pos.reserve(table.keys.size());
+  for (size_t k = 0; k < table.keys.size(); ++k)
+    table.pos.emplace(table.keys[k], static_cast<int>(k));
+}
+
 void Compiler::RecompileServices() {
   if (!all_hosts_dirty_ && dirty_hosts_.empty()) return;
-  std::set<std::string> hosts;
-  std::set<std::string> removals;
+  std::vector<std::string> hosts;  // sorted
+  std::vector<std::string> removals;
   if (all_hosts_dirty_) {
-    hosts = AllHostnames(index_);
-    for (const auto& [h, i] : service_pos_) {
-      if (!hosts.count(h)) removals.insert(h);
+    std::set<std::string> all = AllHostnames(index_);
+    for (const auto& h : services_.keys) {
+      if (!all.count(h)) removals.push_back(h);
     }
+    hosts.reserve(all.size());
+    while (!all.empty()) hosts.push_back(std::move(all.extract(all.begin()).value()));
   } else {
-    hosts = std::move(dirty_hosts_);
-  }
-  std::map<std::string, std::unique_ptr<pb::Service>> updates;
-  for (const auto& host : hosts) {
-    auto svc = std::make_unique<pb::Service>();
-    PassReport report;
-    if (CompileService(index_, rules_, host, svc.get(), report)) {
-      item_digest_["s:" + host] = Digest(*svc);
-      updates[host] = std::move(svc);
-    } else if (service_pos_.count(host)) {
-      removals.insert(host);
+    hosts.reserve(dirty_hosts_.size());
+    while (!dirty_hosts_.empty()) {
+      hosts.push_back(std::move(dirty_hosts_.extract(dirty_hosts_.begin()).value()));
     }
-    if (report.diagnostics.empty()) {
+  }
+  struct Result {
+    std::unique_ptr<pb::Service> item;
+    std::array<unsigned char, 32> digest;
+    PassReport report;
+  };
+  std::vector<Result> results(hosts.size());
+  ParallelFor(hosts.size(), options_.threads, [&](size_t i) {
+    auto svc = std::make_unique<pb::Service>();
+    if (CompileService(index_, rules_, hosts[i], svc.get(), results[i].report)) {
+      results[i].digest = Digest(*svc);
+      results[i].item = std::move(svc);
+    }
+  });
+  std::vector<ItemUpdate<pb::Service>> updates;
+  updates.reserve(hosts.size());
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    const std::string& host = hosts[i];
+    Result& r = results[i];
+    if (r.item) {
+      updates.push_back({&host, std::move(r.item), r.digest});
+    } else if (services_.pos.count(host)) {
+      removals.push_back(host);
+    }
+    if (r.report.diagnostics.empty()) {
       service_reports_.erase(host);
     } else {
-      service_reports_[host] = std::move(report);
+      service_reports_[host] = std::move(r.report);
     }
   }
-  for (const auto& h : removals) {
-    item_digest_.erase("s:" + h);
-    service_reports_.erase(h);
-  }
-  bool reordered = false;
-  ReplaceSorted(snapshot_.mutable_services(), &service_pos_, updates, removals, &reordered);
+  for (const auto& h : removals) service_reports_.erase(h);
+  ReplaceItems(snapshot_.mutable_services(), services_, updates, removals);
   dirty_hosts_.clear();
   all_hosts_dirty_ = false;
 }
 
 void Compiler::RecompileWorkloads() {
   if (!all_pods_dirty_ && dirty_pods_.empty()) return;
-  std::set<std::string> pods;
-  std::set<std::string> removals;
+  std::vector<std::string> pods;  // sorted
+  std::vector<std::string> removals;
   if (all_pods_dirty_) {
-    for (const auto& [k, r] : index_.All(Kind::kPod)) pods.insert(k);
-    for (const auto& [k, i] : workload_pos_) {
-      if (!pods.count(k)) removals.insert(k);
+    const auto& all = index_.All(Kind::kPod);
+    pods.reserve(all.size());
+    for (const auto& [k, r] : all) pods.push_back(k);
+    std::sort(pods.begin(), pods.end());
+    for (const auto& k : workloads_.keys) {
+      if (!all.count(k)) removals.push_back(k);
     }
   } else {
-    pods = std::move(dirty_pods_);
+    pods.reserve(dirty_pods_.size());
+    while (!dirty_pods_.empty()) {
+      pods.push_back(std::move(dirty_pods_.extract(dirty_pods_.begin()).value()));
+    }
   }
-  std::map<std::string, std::unique_ptr<pb::Workload>> updates;
-  for (const auto& key : pods) {
-    const Resource* pod = index_.Get(Kind::kPod, key);
-    if (!pod) {
-      if (workload_pos_.count(key)) removals.insert(key);
+  struct Result {
+    std::unique_ptr<pb::Workload> item;
+    std::array<unsigned char, 32> digest;
+    PassReport report;
+  };
+  std::vector<Result> results(pods.size());
+  ParallelFor(pods.size(), options_.threads, [&](size_t i) {
+    const Resource* pod = index_.Get(Kind::kPod, pods[i]);
+    if (!pod) return;
+    results[i].item =
+        std::make_unique<pb::Workload>(CompileWorkload(index_, security_, *pod, results[i].report));
+    results[i].digest = Digest(*results[i].item);
+  });
+  std::vector<ItemUpdate<pb::Workload>> updates;
+  updates.reserve(pods.size());
+  for (size_t i = 0; i < pods.size(); ++i) {
+    const std::string& key = pods[i];
+    Result& r = results[i];
+    if (!r.item) {
+      if (workloads_.pos.count(key)) removals.push_back(key);
       continue;
     }
-    PassReport report;
-    auto w = std::make_unique<pb::Workload>(CompileWorkload(index_, security_, *pod, report));
-    item_digest_["w:" + key] = Digest(*w);
-    updates[key] = std::move(w);
-    if (report.diagnostics.empty()) {
+    updates.push_back({&key, std::move(r.item), r.digest});
+    if (r.report.diagnostics.empty()) {
       workload_reports_.erase(key);
     } else {
-      workload_reports_[key] = std::move(report);
+      workload_reports_[key] = std::move(r.report);
     }
   }
-  for (const auto& k : removals) {
-    item_digest_.erase("w:" + k);
-    workload_reports_.erase(k);
-  }
-  bool reordered = false;
-  ReplaceSorted(snapshot_.mutable_workloads(), &workload_pos_, updates, removals, &reordered);
+  for (const auto& k : removals) workload_reports_.erase(k);
+  ReplaceItems(snapshot_.mutable_workloads(), workloads_, updates, removals);
   dirty_pods_.clear();
   all_pods_dirty_ = false;
 }
@@ -445,8 +555,8 @@ void Compiler::UpdateHash() {
   // incremental change rehashes only what changed plus this short list.
   Sha256 h;
   h.Update(tables_digest_);
-  for (const auto& s : snapshot_.services()) h.Update(item_digest_["s:" + s.hostname()]);
-  for (const auto& w : snapshot_.workloads()) h.Update(item_digest_["w:" + w.uid()]);
+  for (const auto& d : services_.digests) h.Update(d);
+  for (const auto& d : workloads_.digests) h.Update(d);
   snapshot_.set_content_hash(Hex(h.Final()));
 }
 
@@ -477,7 +587,8 @@ CompileResult CompileDocuments(std::vector<DecodedDocument> documents, CompileOp
   compiler.SetInputReport("", std::move(diagnostics), std::move(rejected));
   compiler.Apply(std::move(resources));
   CompileResult out;
-  out.snapshot = compiler.Snapshot();
+  compiler.Snapshot();
+  out.snapshot = std::move(compiler.snapshot_);  // the compiler is done: move, not copy
   for (const auto& d : out.snapshot.diagnostics()) {
     out.has_errors |= d.severity() == pb::Diagnostic::ERROR;
   }

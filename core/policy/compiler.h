@@ -11,10 +11,13 @@
 // those parts. A full Compile() and any sequence of Apply() calls reaching the same resources
 // give the same snapshot (tests/core/policy/incremental_test.cc checks it).
 
+#include <array>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/policy/compile/index.h"
@@ -23,6 +26,8 @@
 #include "core/policy/model/resources.h"
 
 namespace weft::policy {
+
+struct CompileResult;
 
 class Compiler {
  public:
@@ -43,6 +48,26 @@ class Compiler {
   const ResourceIndex& index() const { return index_; }
 
  private:
+  friend CompileResult CompileDocuments(std::vector<DecodedDocument>, CompileOptions);
+
+  // The compiled items of one repeated field of the snapshot (services or workloads), kept
+  // sorted by key (hostname, pod key), with the SHA-256 of each item's serialization for the
+  // content hash. `keys` and `digests` are parallel to the field; `pos` views `keys`.
+  struct ItemTable {
+    std::vector<std::string> keys;
+    std::vector<std::array<unsigned char, 32>> digests;
+    std::unordered_map<std::string_view, int> pos;
+  };
+  template <class T>
+  struct ItemUpdate {
+    const std::string* key;
+    std::unique_ptr<T> item;
+    std::array<unsigned char, 32> digest;
+  };
+  template <class T>
+  static void ReplaceItems(google::protobuf::RepeatedPtrField<T>* field, ItemTable& table,
+                           std::vector<ItemUpdate<T>>& updates, std::vector<std::string>& removals);
+
   void MarkChanged(const Resource* before, const Resource* after);
   void MarkPodDependents(const Resource& pod);
   void RecompileServices();
@@ -55,7 +80,7 @@ class Compiler {
   uint64_t generation_ = 0;
   pb::MeshSnapshot snapshot_;
 
-  // What is out of date.
+  // What is out of date. While all_*_dirty_ is set, the per-item sets are not kept.
   std::set<std::string> dirty_hosts_;
   std::set<std::string> dirty_pods_;
   bool all_hosts_dirty_ = true;
@@ -71,11 +96,10 @@ class Compiler {
   // Cached pass results.
   DestinationRules rules_;
   SecurityPolicies security_;
-  std::map<std::string, int> service_pos_;     // hostname -> index in snapshot_.services
-  std::map<std::string, int> workload_pos_;    // pod key -> index in snapshot_.workloads
+  ItemTable services_;   // snapshot_.services by hostname
+  ItemTable workloads_;  // snapshot_.workloads by pod key
   std::map<std::string, PassReport> service_reports_;
   std::map<std::string, PassReport> workload_reports_;
-  std::map<std::string, std::string> item_digest_;  // "s:host" / "w:pod" -> SHA-256
   std::string tables_digest_;
   PassReport routes_report_, clusters_report_, authz_report_, namespaces_report_;
   struct InputReport {

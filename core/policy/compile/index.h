@@ -17,6 +17,9 @@ struct CompileOptions {
   std::string trust_domain = "cluster.local";
   std::string cluster_domain = "cluster.local";
   std::string root_namespace = "istio-system";
+  // Services and workloads are compiled on this many threads (1 = the calling thread only).
+  // The snapshot does not depend on it.
+  int threads = 1;
 };
 
 // Identifies an input resource: kind + "<namespace>/<name>".
