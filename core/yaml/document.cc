@@ -4,52 +4,11 @@
 
 #include <memory>
 #include <unordered_map>
+#include <vector>
+
+#include "core/yaml/block_parser.h"
 
 namespace weft::yaml {
-
-NodeType Node::type() const { return doc_ ? doc_->nodes_[index_].type : NodeType::kNull; }
-
-Mark Node::mark() const {
-  if (!doc_) return {};
-  const auto& r = doc_->nodes_[index_];
-  return {r.line, r.column};
-}
-
-std::string_view Node::scalar() const {
-  if (!doc_) return {};
-  const auto& r = doc_->nodes_[index_];
-  if (r.type != NodeType::kScalar) return {};
-  return std::string_view(doc_->text_).substr(r.first, r.count);
-}
-
-ScalarStyle Node::style() const { return doc_ ? doc_->nodes_[index_].style : ScalarStyle::kPlain; }
-
-size_t Node::size() const {
-  if (!doc_) return 0;
-  const auto& r = doc_->nodes_[index_];
-  return (r.type == NodeType::kMap || r.type == NodeType::kSeq) ? r.count : 0;
-}
-
-Node Node::key(size_t i) const {
-  return Node(doc_, doc_->children_[doc_->nodes_[index_].first + 2 * i]);
-}
-
-Node Node::value(size_t i) const {
-  return Node(doc_, doc_->children_[doc_->nodes_[index_].first + 2 * i + 1]);
-}
-
-Node Node::item(size_t i) const {
-  return Node(doc_, doc_->children_[doc_->nodes_[index_].first + i]);
-}
-
-std::optional<Node> Node::Find(std::string_view k) const {
-  if (!IsMap()) return std::nullopt;
-  for (size_t i = 0, n = size(); i < n; ++i) {
-    Node kn = key(i);
-    if (kn.IsScalar() && kn.scalar() == k) return value(i);
-  }
-  return std::nullopt;
-}
 
 std::string Node::Describe() const {
   switch (type()) {
@@ -83,15 +42,18 @@ class DocumentBuilder {
     return static_cast<uint32_t>(doc.nodes_.size() - 1);
   }
   void AddChild(uint32_t index) {
-    if (!stack_.empty()) stack_.back().kids.push_back(index);
+    if (!stack_.empty()) kids_.push_back(index);
   }
 
+  // An open mapping or sequence; its children are kids_[kids_base...], so nested containers
+  // share one vector instead of one each.
   struct Frame {
     uint32_t index;
-    std::vector<uint32_t> kids;
+    size_t kids_base;
   };
   uint32_t line_offset_;
   std::vector<Frame> stack_;
+  std::vector<uint32_t> kids_;
   std::unordered_map<std::string, uint32_t> anchors_;
 };
 
@@ -157,17 +119,18 @@ bool DocumentBuilder::Build(std::string_view text, Document& doc, SyntaxError& e
             seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor;
         if (anchor) anchors_[reinterpret_cast<const char*>(anchor)] = idx;
         AddChild(idx);
-        stack_.push_back({idx, {}});
+        stack_.push_back({idx, kids_.size()});
         break;
       }
       case YAML_SEQUENCE_END_EVENT:
       case YAML_MAPPING_END_EVENT: {
-        Frame& f = stack_.back();
+        Frame f = stack_.back();
         auto& rec = doc.nodes_[f.index];
+        size_t n = kids_.size() - f.kids_base;
         rec.first = static_cast<uint32_t>(doc.children_.size());
-        rec.count = static_cast<uint32_t>(rec.type == NodeType::kMap ? f.kids.size() / 2
-                                                                     : f.kids.size());
-        doc.children_.insert(doc.children_.end(), f.kids.begin(), f.kids.end());
+        rec.count = static_cast<uint32_t>(rec.type == NodeType::kMap ? n / 2 : n);
+        doc.children_.insert(doc.children_.end(), kids_.begin() + f.kids_base, kids_.end());
+        kids_.resize(f.kids_base);
         stack_.pop_back();
         break;
       }
@@ -188,7 +151,50 @@ bool DocumentBuilder::Build(std::string_view text, Document& doc, SyntaxError& e
   }
 }
 
+bool operator==(const Document& a, const Document& b) {
+  if (a.nodes_.size() != b.nodes_.size()) return false;
+  // Node indices may differ (children are stored in the order containers close); compare
+  // the trees from the root.
+  std::vector<std::pair<Node, Node>> todo;
+  if (!a.nodes_.empty()) todo.push_back({a.root(), b.root()});
+  while (!todo.empty()) {
+    auto [x, y] = todo.back();
+    todo.pop_back();
+    if (x.type() != y.type() || x.mark().line != y.mark().line ||
+        x.mark().column != y.mark().column) {
+      return false;
+    }
+    if (x.type() == NodeType::kScalar && (x.scalar() != y.scalar() || x.style() != y.style())) {
+      return false;
+    }
+    if (x.size() != y.size()) return false;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (x.IsMap()) {
+        todo.push_back({x.key(i), y.key(i)});
+        todo.push_back({x.value(i), y.value(i)});
+      } else {
+        todo.push_back({x.item(i), y.item(i)});
+      }
+    }
+  }
+  return true;
+}
+
 ParsedDocument ParseDocument(std::string_view text, uint32_t first_line) {
+  {
+    ParsedDocument out;
+    out.first_line = first_line;
+    out.text = text;
+    Document doc;
+    if (ParseBlockSubset(text, first_line, doc)) {
+      out.doc = std::move(doc);
+      return out;
+    }
+  }
+  return ParseDocumentWithLibyaml(text, first_line);
+}
+
+ParsedDocument ParseDocumentWithLibyaml(std::string_view text, uint32_t first_line) {
   ParsedDocument out;
   out.first_line = first_line;
   out.text = text;

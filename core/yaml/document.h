@@ -5,7 +5,8 @@
 // Why not yaml-cpp: the policy compiler must parse a 30 MB mesh in well under a second and
 // report file:line:column for every field; yaml-cpp parses ~2 MB/s here, libyaml's event
 // parser ~35 MB/s (docs/architecture.md, "Dependencies"). This tree is built from libyaml
-// events into two flat arrays, so a document costs a handful of allocations.
+// events into two flat arrays, so a document costs a handful of allocations. The common
+// block-style subset skips libyaml altogether (block_parser.h).
 
 #include <cstdint>
 #include <optional>
@@ -68,9 +69,13 @@ class Document {
   Node root() const { return nodes_.empty() ? Node() : Node(this, 0); }
   bool empty() const { return nodes_.empty() || nodes_[0].type == NodeType::kNull; }
 
+  // The same tree: node types, scalar styles and text, marks, and order.
+  friend bool operator==(const Document& a, const Document& b);
+
  private:
   friend class Node;
   friend class DocumentBuilder;
+  friend class BlockParser;
   struct Rec {
     NodeType type;
     ScalarStyle style;
@@ -83,6 +88,55 @@ class Document {
   std::vector<uint32_t> children_;
   std::string text_;
 };
+
+// Node accessors are inline: the decoders call them for every field of every object.
+inline NodeType Node::type() const {
+  return doc_ ? doc_->nodes_[index_].type : NodeType::kNull;
+}
+
+inline Mark Node::mark() const {
+  if (!doc_) return {};
+  const auto& r = doc_->nodes_[index_];
+  return {r.line, r.column};
+}
+
+inline std::string_view Node::scalar() const {
+  if (!doc_) return {};
+  const auto& r = doc_->nodes_[index_];
+  if (r.type != NodeType::kScalar) return {};
+  return std::string_view(doc_->text_).substr(r.first, r.count);
+}
+
+inline ScalarStyle Node::style() const {
+  return doc_ ? doc_->nodes_[index_].style : ScalarStyle::kPlain;
+}
+
+inline size_t Node::size() const {
+  if (!doc_) return 0;
+  const auto& r = doc_->nodes_[index_];
+  return (r.type == NodeType::kMap || r.type == NodeType::kSeq) ? r.count : 0;
+}
+
+inline Node Node::key(size_t i) const {
+  return Node(doc_, doc_->children_[doc_->nodes_[index_].first + 2 * i]);
+}
+
+inline Node Node::value(size_t i) const {
+  return Node(doc_, doc_->children_[doc_->nodes_[index_].first + 2 * i + 1]);
+}
+
+inline Node Node::item(size_t i) const {
+  return Node(doc_, doc_->children_[doc_->nodes_[index_].first + i]);
+}
+
+inline std::optional<Node> Node::Find(std::string_view k) const {
+  if (!IsMap()) return std::nullopt;
+  for (size_t i = 0, n = size(); i < n; ++i) {
+    Node kn = key(i);
+    if (kn.IsScalar() && kn.scalar() == k) return value(i);
+  }
+  return std::nullopt;
+}
 
 struct SyntaxError {
   Mark mark;
@@ -114,6 +168,13 @@ std::vector<Section> SplitStream(std::string_view text);
 std::vector<ParsedDocument> ParseStream(std::string_view text);
 
 // Parses exactly one document (no splitting). Line numbers start at `first_line`.
+//
+// Block-style documents in the subset that Kubernetes objects use are parsed by a fast path
+// (block_parser.h); everything else, and every syntax error, by libyaml. Both give the same
+// Document for what the fast path accepts.
 ParsedDocument ParseDocument(std::string_view text, uint32_t first_line = 1);
+
+// ParseDocument with libyaml alone: the reference the fast path is tested against.
+ParsedDocument ParseDocumentWithLibyaml(std::string_view text, uint32_t first_line = 1);
 
 }  // namespace weft::yaml
