@@ -1,5 +1,6 @@
 #include "core/policy/decode/decode.h"
 
+#include <atomic>
 #include <regex>
 #include <thread>
 
@@ -270,28 +271,29 @@ std::optional<Labels> DecodeWorkloadSelector(ObjectReader& parent, std::string_v
 
 std::vector<DecodedDocument> DecodeText(std::string_view text, const std::string& file,
                                         const DecodeOptions& options) {
-  // Parse and decode each document together so its YAML tree is freed right away; documents
-  // are independent, so large inputs are spread over threads in contiguous ranges (results
-  // keep input order).
+  // Parse and decode each document together so its YAML tree is freed right away. Documents
+  // are independent: threads take them in small batches (so a slow stretch of the input does
+  // not leave the others idle), and each result goes to its document's slot, so the output
+  // keeps input order.
   std::vector<yaml::Section> sections = yaml::SplitStream(text);
   std::vector<DecodedDocument> out(sections.size());
-  int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(sections.size())));
-  auto work = [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      out[i] = DecodeOne(sections[i], file, options);
+  constexpr size_t kBatch = 64;
+  size_t batches = (sections.size() + kBatch - 1) / kBatch;
+  int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(batches)));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (;;) {
+      size_t begin = next.fetch_add(kBatch);
+      if (begin >= sections.size()) return;
+      for (size_t i = begin, end = std::min(sections.size(), begin + kBatch); i < end; ++i) {
+        out[i] = DecodeOne(sections[i], file, options);
+      }
     }
   };
-  if (threads <= 1) {
-    work(0, sections.size());
-  } else {
-    std::vector<std::thread> pool;
-    size_t per = (sections.size() + threads - 1) / threads;
-    for (int t = 0; t < threads; ++t) {
-      size_t b = t * per, e = std::min(sections.size(), b + per);
-      if (b < e) pool.emplace_back(work, b, e);
-    }
-    for (auto& th : pool) th.join();
-  }
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
   return out;
 }
 

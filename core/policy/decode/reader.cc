@@ -5,30 +5,56 @@
 namespace weft::policy {
 
 ObjectReader::ObjectReader(DiagnosticSink& sink, yaml::Node node, std::string path)
-    : sink_(sink), node_(node), path_(std::move(path)) {
+    : sink_(sink), node_(node), path_(std::move(path)), has_path_(true) {
+  Init();
+}
+
+ObjectReader::ObjectReader(DiagnosticSink& sink, yaml::Node node, const ObjectReader* parent,
+                           std::string_view key, size_t index)
+    : sink_(sink), node_(node), parent_(parent), key_(key), index_(index) {
+  Init();
+}
+
+void ObjectReader::Init() {
   if (node_.valid() && !node_.IsMap() && !node_.IsNull()) {
-    sink_.Error(code::kType, node_.mark(), path_,
-                "expected a mapping, got " + node_.Describe());
+    sink_.Error(code::kType, node_.mark(), path(), "expected a mapping, got " + node_.Describe());
   }
-  seen_.assign(node_.IsMap() ? node_.size() : 0, false);
+  size_t n = node_.IsMap() ? node_.size() : 0;
+  if (n > 64) seen_.assign(n, false);
 }
 
 ObjectReader::~ObjectReader() {
   if (!node_.IsMap() || ignore_others_) return;
-  for (size_t i = 0; i < seen_.size(); ++i) {
-    if (seen_[i]) continue;
+  for (size_t i = 0, n = node_.size(); i < n; ++i) {
+    if (seen(i)) continue;
     yaml::Node k = node_.key(i);
     std::string name = k.IsScalar() ? std::string(k.scalar()) : k.Describe();
     sink_.Error(code::kUnknownField, k.mark(), Child(name), "unknown field \"" + name + "\"");
   }
 }
 
+const std::string& ObjectReader::path() const {
+  if (!has_path_) {
+    path_ = parent_->Child(key_);
+    if (index_ != kNoIndex) {
+      path_ += '[';
+      path_ += std::to_string(index_);
+      path_ += ']';
+    }
+    has_path_ = true;
+  }
+  return path_;
+}
+
 std::string ObjectReader::Child(std::string_view key) const {
-  if (path_.empty()) return std::string(key);
-  std::string p = path_;
-  p += '.';
-  p += key;
-  return p;
+  const std::string& p = path();
+  if (p.empty()) return std::string(key);
+  std::string out;
+  out.reserve(p.size() + 1 + key.size());
+  out += p;
+  out += '.';
+  out += key;
+  return out;
 }
 
 bool ObjectReader::Has(std::string_view key) const {
@@ -55,8 +81,8 @@ std::optional<yaml::Node> ObjectReader::Take(std::string_view key) {
   for (size_t i = 0; i < node_.size(); ++i) {
     yaml::Node k = node_.key(i);
     if (!k.IsScalar() || k.scalar() != key) continue;
-    bool first_read = !seen_[i];
-    seen_[i] = true;
+    bool first_read = !seen(i);
+    set_seen(i);
     if (found) {
       if (first_read) {
         sink_.Error(code::kConflict, k.mark(), Child(key),
@@ -159,21 +185,29 @@ std::optional<uint64_t> ObjectReader::DurationMs(std::string_view key) {
 }
 
 std::optional<std::string> ObjectReader::Enum(std::string_view key,
-                                              const std::vector<std::string_view>& allowed) {
+                                              std::initializer_list<std::string_view> allowed) {
+  return Enum(key, allowed, nullptr);
+}
+
+std::optional<std::string> ObjectReader::Enum(std::string_view key,
+                                              std::initializer_list<std::string_view> list,
+                                              const std::vector<std::string_view>* vec) {
   auto n = Take(key);
   if (!n) return std::nullopt;
   auto s = ScalarOf(key, *n, "a string");
   if (!s) return std::nullopt;
-  for (auto a : allowed) {
-    if (a == *s) return std::string(*s);
+  const std::string_view* begin = vec ? vec->data() : list.begin();
+  const std::string_view* end = vec ? vec->data() + vec->size() : list.end();
+  for (auto* a = begin; a != end; ++a) {
+    if (*a == *s) return std::string(*s);
   }
-  std::string list;
-  for (auto a : allowed) {
-    if (!list.empty()) list += ", ";
-    list += a;
+  std::string choices;
+  for (auto* a = begin; a != end; ++a) {
+    if (!choices.empty()) choices += ", ";
+    choices += *a;
   }
   sink_.Error(code::kValue, n->mark(), Child(key),
-              "invalid value " + n->Describe() + "; expected one of: " + list);
+              "invalid value " + n->Describe() + "; expected one of: " + choices);
   return std::nullopt;
 }
 
@@ -189,7 +223,6 @@ std::optional<std::map<std::string, std::string>> ObjectReader::StringMap(std::s
   for (size_t i = 0; i < n->size(); ++i) {
     yaml::Node k = n->key(i);
     yaml::Node v = n->value(i);
-    std::string kp = Child(key) + "." + std::string(k.scalar());
     if (!k.IsScalar()) {
       sink_.Error(code::kType, k.mark(), Child(key), "expected a string key, got " + k.Describe());
       continue;
@@ -199,7 +232,8 @@ std::optional<std::map<std::string, std::string>> ObjectReader::StringMap(std::s
       continue;
     }
     if (!v.IsScalar()) {
-      sink_.Error(code::kType, v.mark(), kp, "expected a string, got " + v.Describe());
+      sink_.Error(code::kType, v.mark(), Child(key) + "." + std::string(k.scalar()),
+                  "expected a string, got " + v.Describe());
       continue;
     }
     out[std::string(k.scalar())] = std::string(v.scalar());
@@ -225,22 +259,26 @@ std::optional<std::vector<std::string>> ObjectReader::StringList(std::string_vie
     return std::nullopt;
   }
   std::vector<std::string> out;
+  out.reserve(n->size());
   for (size_t i = 0; i < n->size(); ++i) {
-    auto s = ScalarString(sink_, n->item(i), Child(key) + "[" + std::to_string(i) + "]");
-    if (s) out.push_back(std::move(*s));
+    yaml::Node item = n->item(i);
+    if (item.IsScalar()) {
+      out.emplace_back(item.scalar());
+    } else {  // the path only for the error
+      ScalarString(sink_, item, Child(key) + "[" + std::to_string(i) + "]");
+    }
   }
   return out;
 }
 
-void ObjectReader::Object(std::string_view key, const std::function<void(ObjectReader&)>& fn) {
+void ObjectReader::Object(std::string_view key, FunctionRef<void(ObjectReader&)> fn) {
   auto n = Take(key);
   if (!n) return;
-  ObjectReader r(sink_, *n, Child(key));
+  ObjectReader r(sink_, *n, this, key, kNoIndex);
   if (r.is_map()) fn(r);
 }
 
-void ObjectReader::ObjectList(std::string_view key,
-                              const std::function<void(ObjectReader&, size_t)>& fn) {
+void ObjectReader::ObjectList(std::string_view key, FunctionRef<void(ObjectReader&, size_t)> fn) {
   auto n = Take(key);
   if (!n) return;
   if (!n->IsSeq()) {
@@ -248,21 +286,28 @@ void ObjectReader::ObjectList(std::string_view key,
     return;
   }
   for (size_t i = 0; i < n->size(); ++i) {
-    ObjectReader r(sink_, n->item(i), Child(key) + "[" + std::to_string(i) + "]");
+    ObjectReader r(sink_, n->item(i), this, key, i);
     if (r.is_map() || n->item(i).IsNull()) fn(r, i);
   }
 }
 
 void ObjectReader::List(std::string_view key,
-                        const std::function<void(yaml::Node, const std::string&, size_t)>& fn) {
+                        FunctionRef<void(yaml::Node, const std::string&, size_t)> fn) {
   auto n = Take(key);
   if (!n) return;
   if (!n->IsSeq()) {
     sink_.Error(code::kType, n->mark(), Child(key), "expected a list, got " + n->Describe());
     return;
   }
+  // One buffer for every item's path ("key[i]").
+  std::string base = Child(key);
+  std::string item_path;
   for (size_t i = 0; i < n->size(); ++i) {
-    fn(n->item(i), Child(key) + "[" + std::to_string(i) + "]", i);
+    item_path.assign(base);
+    item_path += '[';
+    item_path += std::to_string(i);
+    item_path += ']';
+    fn(n->item(i), item_path, i);
   }
 }
 
@@ -288,11 +333,11 @@ bool ObjectReader::Require(std::string_view key) {
 }
 
 void ObjectReader::Error(std::string_view c, std::string_view key, std::string message) {
-  sink_.Error(c, MarkOf(key), key.empty() ? path_ : Child(key), std::move(message));
+  sink_.Error(c, MarkOf(key), key.empty() ? path() : Child(key), std::move(message));
 }
 
 void ObjectReader::Warning(std::string_view c, std::string_view key, std::string message) {
-  sink_.Warning(c, MarkOf(key), key.empty() ? path_ : Child(key), std::move(message));
+  sink_.Warning(c, MarkOf(key), key.empty() ? path() : Child(key), std::move(message));
 }
 
 }  // namespace weft::policy

@@ -8,17 +8,42 @@
 // caller keeps going, so one pass reports every problem of a resource.
 
 #include <cstdint>
-#include <functional>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/policy/diagnostics.h"
 #include "core/yaml/document.h"
 
 namespace weft::policy {
+
+// A non-owning reference to a callable, for callbacks that run before the call returns: what
+// std::function would do here, without its allocation on every call.
+template <class Sig>
+class FunctionRef;
+template <class R, class... Args>
+class FunctionRef<R(Args...)> {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef> &&
+                                              std::is_invocable_r_v<R, F&, Args...>>>
+  FunctionRef(F&& f)  // NOLINT(google-explicit-constructor): used like std::function
+      : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* obj, Args... args) -> R {
+          return (*static_cast<std::add_pointer_t<std::remove_reference_t<F>>>(obj))(
+              std::forward<Args>(args)...);
+        }) {}
+  R operator()(Args... args) const { return call_(obj_, std::forward<Args>(args)...); }
+
+ private:
+  void* obj_;
+  R (*call_)(void*, Args...);
+};
 
 class ObjectReader {
  public:
@@ -29,7 +54,9 @@ class ObjectReader {
   ObjectReader& operator=(const ObjectReader&) = delete;
 
   bool is_map() const { return node_.IsMap(); }
-  const std::string& path() const { return path_; }
+  // The object's field path, e.g. "spec.http[0]". Readers for nested objects build it only
+  // when something asks (most objects have no diagnostics).
+  const std::string& path() const;
   yaml::Node node() const { return node_; }
   DiagnosticSink& sink() { return sink_; }
 
@@ -58,17 +85,21 @@ class ObjectReader {
   // A duration in Go syntax ("5s", "1m30s"), returned in milliseconds.
   std::optional<uint64_t> DurationMs(std::string_view key);
   // One of `allowed`; an unlisted value is a "value" error listing the choices.
-  std::optional<std::string> Enum(std::string_view key, const std::vector<std::string_view>& allowed);
+  std::optional<std::string> Enum(std::string_view key,
+                                  std::initializer_list<std::string_view> allowed);
+  std::optional<std::string> Enum(std::string_view key,
+                                  const std::vector<std::string_view>& allowed) {
+    return Enum(key, std::initializer_list<std::string_view>{}, &allowed);
+  }
   std::optional<std::map<std::string, std::string>> StringMap(std::string_view key);
   std::optional<std::vector<std::string>> StringList(std::string_view key);
 
   // Nested mapping: calls fn(reader) when present.
-  void Object(std::string_view key, const std::function<void(ObjectReader&)>& fn);
+  void Object(std::string_view key, FunctionRef<void(ObjectReader&)> fn);
   // List of mappings: calls fn(reader, index) for each item.
-  void ObjectList(std::string_view key, const std::function<void(ObjectReader&, size_t)>& fn);
+  void ObjectList(std::string_view key, FunctionRef<void(ObjectReader&, size_t)> fn);
   // List of anything: calls fn(node, path, index) for each item.
-  void List(std::string_view key,
-            const std::function<void(yaml::Node, const std::string&, size_t)>& fn);
+  void List(std::string_view key, FunctionRef<void(yaml::Node, const std::string&, size_t)> fn);
 
   // A field weft knows and deliberately does not use: consumed silently.
   void Ignore(std::string_view key);
@@ -83,13 +114,36 @@ class ObjectReader {
   void Warning(std::string_view code, std::string_view key, std::string message);
 
  private:
+  static constexpr size_t kNoIndex = static_cast<size_t>(-1);
+  // A nested object's reader: its path is parent.Child(key), or that plus "[index]".
+  ObjectReader(DiagnosticSink& sink, yaml::Node node, const ObjectReader* parent,
+               std::string_view key, size_t index);
+  void Init();
+
   std::optional<yaml::Node> Take(std::string_view key);
   std::optional<std::string_view> ScalarOf(std::string_view key, yaml::Node n,
                                            std::string_view what);
+  std::optional<std::string> Enum(std::string_view key,
+                                  std::initializer_list<std::string_view> allowed,
+                                  const std::vector<std::string_view>* allowed_vector);
+  bool seen(size_t i) const { return seen_.empty() ? (seen_bits_ >> i) & 1 : seen_[i]; }
+  void set_seen(size_t i) {
+    if (seen_.empty()) {
+      seen_bits_ |= uint64_t{1} << i;
+    } else {
+      seen_[i] = true;
+    }
+  }
 
   DiagnosticSink& sink_;
   yaml::Node node_;
-  std::string path_;
+  const ObjectReader* parent_ = nullptr;
+  std::string_view key_;
+  size_t index_ = kNoIndex;
+  mutable std::string path_;
+  mutable bool has_path_ = false;
+  // Which keys were consumed: a bit each, in a vector only for mappings over 64 keys.
+  uint64_t seen_bits_ = 0;
   std::vector<bool> seen_;
   bool ignore_others_ = false;
 };
