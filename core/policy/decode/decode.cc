@@ -26,16 +26,31 @@ const std::vector<KindInfo>& KnownKinds() {
       {"", {"v1"}, "Pod", Kind::kPod, true},
       {"", {"v1"}, "ServiceAccount", Kind::kServiceAccount, true},
       {"", {"v1"}, "Node", Kind::kNode, false},
-      {"networking.istio.io", {"v1alpha3", "v1beta1", "v1"}, "VirtualService",
-       Kind::kVirtualService, true},
-      {"networking.istio.io", {"v1alpha3", "v1beta1", "v1"}, "DestinationRule",
-       Kind::kDestinationRule, true},
-      {"networking.istio.io", {"v1alpha3", "v1beta1", "v1"}, "ServiceEntry",
-       Kind::kServiceEntry, true},
-      {"security.istio.io", {"v1beta1", "v1"}, "PeerAuthentication", Kind::kPeerAuthentication,
+      {"networking.istio.io",
+       {"v1alpha3", "v1beta1", "v1"},
+       "VirtualService",
+       Kind::kVirtualService,
        true},
-      {"security.istio.io", {"v1beta1", "v1"}, "AuthorizationPolicy",
-       Kind::kAuthorizationPolicy, true},
+      {"networking.istio.io",
+       {"v1alpha3", "v1beta1", "v1"},
+       "DestinationRule",
+       Kind::kDestinationRule,
+       true},
+      {"networking.istio.io",
+       {"v1alpha3", "v1beta1", "v1"},
+       "ServiceEntry",
+       Kind::kServiceEntry,
+       true},
+      {"security.istio.io",
+       {"v1beta1", "v1"},
+       "PeerAuthentication",
+       Kind::kPeerAuthentication,
+       true},
+      {"security.istio.io",
+       {"v1beta1", "v1"},
+       "AuthorizationPolicy",
+       Kind::kAuthorizationPolicy,
+       true},
       {"gateway.networking.k8s.io", {"v1"}, "HTTPRoute", Kind::kHTTPRoute, true},
   };
   return kinds;
@@ -56,8 +71,7 @@ void GuessRef(std::string_view text, ResourceRef& ref) {
   static const std::regex kind_re(R"((?:^|\n)kind:[ \t]*["']?([A-Za-z0-9]+))");
   // Block ("\n  name: x") or flow ("{name: x, namespace: y}") metadata.
   static const std::regex name_re(R"((?:\n[ \t]+|[{,][ \t]*)name:[ \t]*["']?([A-Za-z0-9.\-]+))");
-  static const std::regex ns_re(
-      R"((?:\n[ \t]+|[{,][ \t]*)namespace:[ \t]*["']?([A-Za-z0-9.\-]+))");
+  static const std::regex ns_re(R"((?:\n[ \t]+|[{,][ \t]*)namespace:[ \t]*["']?([A-Za-z0-9.\-]+))");
   std::string s(text.substr(0, std::min<size_t>(text.size(), 4096)));
   std::smatch m;
   if (std::regex_search(s, m, kind_re)) ref.kind = m[1];
@@ -74,9 +88,9 @@ void DecodeMeta(ObjectReader& md, Meta& meta) {
   if (auto v = md.StringMap("labels")) meta.labels = std::move(*v);
   if (auto v = md.StringMap("annotations")) meta.annotations = std::move(*v);
   if (auto v = md.String("creationTimestamp")) meta.creation_timestamp = *v;
-  for (auto k : {"uid", "resourceVersion", "generation", "managedFields", "ownerReferences",
-                 "finalizers", "generateName", "selfLink", "deletionTimestamp",
-                 "deletionGracePeriodSeconds"}) {
+  for (auto k :
+       {"uid", "resourceVersion", "generation", "managedFields", "ownerReferences", "finalizers",
+        "generateName", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}) {
     md.Ignore(k);
   }
 }
@@ -203,9 +217,9 @@ void DecodeObject(ObjectReader& top, const KindInfo& info, const std::string& ve
     });
   }
   if (!res.meta.name.empty() && !IsDnsSubdomain(res.meta.name)) {
-    sink.Error(code::kValue, top.MarkOf("metadata"), "metadata.name",
-               "invalid name \"" + res.meta.name +
-                   "\": must be lowercase letters, digits, '-' and '.'");
+    sink.Error(
+        code::kValue, top.MarkOf("metadata"), "metadata.name",
+        "invalid name \"" + res.meta.name + "\": must be lowercase letters, digits, '-' and '.'");
   }
   switch (info.id) {
 #define WEFT_DECODE(K, T, CALL) \
@@ -225,8 +239,7 @@ void DecodeObject(ObjectReader& top, const KindInfo& info, const std::string& ve
     WEFT_DECODE(kDestinationRule, DestinationRuleSpec, DecodeDestinationRule(top, spec))
     WEFT_DECODE(kServiceEntry, ServiceEntrySpec, DecodeServiceEntry(top, spec))
     WEFT_DECODE(kPeerAuthentication, PeerAuthenticationSpec, DecodePeerAuthentication(top, spec))
-    WEFT_DECODE(kAuthorizationPolicy, AuthorizationPolicySpec,
-                DecodeAuthorizationPolicy(top, spec))
+    WEFT_DECODE(kAuthorizationPolicy, AuthorizationPolicySpec, DecodeAuthorizationPolicy(top, spec))
     WEFT_DECODE(kHTTPRoute, HTTPRouteSpec, DecodeHTTPRoute(top, spec))
 #undef WEFT_DECODE
   }
@@ -246,7 +259,9 @@ std::string KeyOf(const Resource& r) {
   return r.meta.ns.empty() ? r.meta.name : r.meta.ns + "/" + r.meta.name;
 }
 
-FieldPos PosOf(ObjectReader& r, std::string_view key) { return {r.MarkOf(key), r.Child(key)}; }
+FieldPos PosOf(ObjectReader& r, std::string_view key) {
+  return {r.MarkOf(key), r.Child(key)};
+}
 
 std::optional<Labels> DecodeLabelSelector(ObjectReader& parent, std::string_view key) {
   std::optional<Labels> out;
@@ -263,9 +278,8 @@ std::optional<Labels> DecodeLabelSelector(ObjectReader& parent, std::string_view
 
 std::optional<Labels> DecodeWorkloadSelector(ObjectReader& parent, std::string_view key) {
   std::optional<Labels> out;
-  parent.Object(key, [&](ObjectReader& sel) {
-    out = sel.StringMap("matchLabels").value_or(Labels{});
-  });
+  parent.Object(key,
+                [&](ObjectReader& sel) { out = sel.StringMap("matchLabels").value_or(Labels{}); });
   return out;
 }
 
