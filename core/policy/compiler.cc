@@ -147,6 +147,16 @@ Compiler::Compiler(CompileOptions options) : options_(std::move(options)), index
 }
 
 void Compiler::Apply(std::vector<Resource> upserts, const std::vector<ResourceKey>& removals) {
+  if (upserts.size() > 64) {
+    std::array<size_t, 12> per_kind{};
+    for (const auto& r : upserts) ++per_kind[static_cast<size_t>(r.kind)];
+    for (size_t k = 0; k < per_kind.size(); ++k) {
+      if (per_kind[k]) {
+        Kind kind = static_cast<Kind>(k);
+        index_.Reserve(kind, index_.All(kind).size() + per_kind[k]);
+      }
+    }
+  }
   for (auto& r : upserts) {
     ResourceKey key = KeyFor(r);
     std::optional<Resource> old = index_.Upsert(std::move(r));
@@ -489,6 +499,7 @@ void Compiler::AssembleDiagnostics() {
 }
 
 const pb::MeshSnapshot& Compiler::Snapshot() {
+  index_.Seal();  // the passes below read the index, some of them on several threads
   bool tables_changed = false;
   if (rules_dirty_) {
     rules_ = SelectDestinationRules(index_);

@@ -1,17 +1,24 @@
 #include "core/policy/compile/index.h"
 
+#include <algorithm>
+
 namespace weft::policy {
 
 namespace {
 
+void LabelKey(const std::string& ns, const std::string& k, const std::string& v, std::string* out) {
+  out->clear();
+  out->reserve(ns.size() + k.size() + v.size() + 2);
+  *out += ns;
+  *out += '\n';
+  *out += k;
+  *out += '\n';
+  *out += v;
+}
+
 std::string LabelKey(const std::string& ns, const std::string& k, const std::string& v) {
   std::string s;
-  s.reserve(ns.size() + k.size() + v.size() + 2);
-  s += ns;
-  s += '\n';
-  s += k;
-  s += '\n';
-  s += v;
+  LabelKey(ns, k, v, &s);
   return s;
 }
 
@@ -28,23 +35,58 @@ std::optional<Resource> ResourceIndex::Upsert(Resource r) {
   auto& map = by_kind_[static_cast<size_t>(r.kind)];
   std::string key = KeyOf(r);
   std::optional<Resource> old;
-  auto it = map.find(key);
-  if (it != map.end()) {
-    IndexRemove(it->second);
+  // One lookup: try_emplace moves neither the key nor the resource when the key exists.
+  auto [it, inserted] = map.try_emplace(std::move(key), std::move(r));
+  if (!inserted) {
+    IndexRemove(it->second, it->first);
     old = std::move(it->second);
     it->second = std::move(r);
-  } else {
-    it = map.emplace(key, std::move(r)).first;
   }
-  IndexAdd(it->second);
+  IndexAdd(it->second, it->first);
   return old;
+}
+
+void ResourceIndex::PodListAdd(const std::string& list, PodEntry pod, bool by_ns) {
+  auto& map = by_ns ? pods_by_ns_ : pods_by_label_;
+  auto it = map.find(list);
+  if (it == map.end()) it = map.try_emplace(list).first;
+  PodList& l = it->second;
+  if (l.sorted && !l.pods.empty() && !(l.pods.back() < pod)) {
+    l.sorted = false;
+    pod_lists_sorted_ = false;
+  }
+  l.pods.push_back(pod);
+}
+
+void ResourceIndex::PodListRemove(const std::string& list, std::string_view pod, bool by_ns) {
+  auto& map = by_ns ? pods_by_ns_ : pods_by_label_;
+  auto it = map.find(list);
+  if (it == map.end()) return;
+  auto& pods = it->second.pods;
+  auto pos = it->second.sorted ? std::lower_bound(pods.begin(), pods.end(), PodEntry{pod, nullptr})
+                               : std::find_if(pods.begin(), pods.end(),
+                                              [&](const PodEntry& e) { return e.key == pod; });
+  if (pos != pods.end() && pos->key == pod) pods.erase(pos);
+  if (pods.empty()) map.erase(it);
+}
+
+void ResourceIndex::Seal() {
+  if (pod_lists_sorted_) return;
+  for (auto* map : {&pods_by_ns_, &pods_by_label_}) {
+    for (auto& [k, l] : *map) {
+      if (l.sorted) continue;
+      std::sort(l.pods.begin(), l.pods.end());
+      l.sorted = true;
+    }
+  }
+  pod_lists_sorted_ = true;
 }
 
 std::optional<Resource> ResourceIndex::Remove(const ResourceKey& key) {
   auto& map = by_kind_[static_cast<size_t>(key.kind)];
   auto it = map.find(key.key);
   if (it == map.end()) return std::nullopt;
-  IndexRemove(it->second);
+  IndexRemove(it->second, it->first);
   Resource old = std::move(it->second);
   map.erase(it);
   return old;
@@ -56,23 +98,37 @@ const Resource* ResourceIndex::Get(Kind kind, const std::string& key) const {
   return it == map.end() ? nullptr : &it->second;
 }
 
-void ResourceIndex::IndexAdd(const Resource& r) {
-  std::string key = KeyOf(r);
+// `key` is the resource's key as stored in by_kind_: the pod lists view it.
+void ResourceIndex::IndexAdd(const Resource& r, const std::string& key) {
   switch (r.kind) {
     case Kind::kService:
       services_by_ns_[r.meta.ns].insert(key);
       break;
-    case Kind::kPod:
-      pods_by_ns_[r.meta.ns].insert(key);
-      for (const auto& [k, v] : r.meta.labels) pods_by_label_[LabelKey(r.meta.ns, k, v)].insert(key);
+    case Kind::kPod: {
+      PodEntry entry{key, &r};
+      PodListAdd(r.meta.ns, entry, true);
+      for (const auto& [k, v] : r.meta.labels) {
+        LabelKey(r.meta.ns, k, v, &scratch_);
+        PodListAdd(scratch_, entry, false);
+      }
       break;
+    }
     case Kind::kEndpointSlice: {
       const auto& s = r.as<EndpointSliceSpec>();
-      std::string svc = r.meta.ns + "/" + s.service_name;
-      slices_by_service_[svc].insert(key);
+      auto svc = slices_by_service_.try_emplace(r.meta.ns + "/" + s.service_name).first;
+      svc->second.insert(key);
       for (const auto& ep : s.endpoints) {
-        if (!ep.pod.empty()) {
-          services_by_pod_[(ep.pod_ns.empty() ? r.meta.ns : ep.pod_ns) + "/" + ep.pod][svc]++;
+        if (ep.pod.empty()) continue;
+        scratch_.assign(ep.pod_ns.empty() ? r.meta.ns : ep.pod_ns);
+        scratch_ += '/';
+        scratch_ += ep.pod;
+        auto& refs = services_by_pod_[scratch_];
+        auto ref = std::find_if(refs.begin(), refs.end(),
+                                [&](const auto& e) { return e.first == &svc->first; });
+        if (ref == refs.end()) {
+          refs.emplace_back(&svc->first, 1);
+        } else {
+          ++ref->second;
         }
       }
       break;
@@ -85,8 +141,7 @@ void ResourceIndex::IndexAdd(const Resource& r) {
   }
 }
 
-void ResourceIndex::IndexRemove(const Resource& r) {
-  std::string key = KeyOf(r);
+void ResourceIndex::IndexRemove(const Resource& r, const std::string& key) {
   auto erase = [](auto& map, const std::string& k, const std::string& v) {
     auto it = map.find(k);
     if (it == map.end()) return;
@@ -98,21 +153,33 @@ void ResourceIndex::IndexRemove(const Resource& r) {
       erase(services_by_ns_, r.meta.ns, key);
       break;
     case Kind::kPod:
-      erase(pods_by_ns_, r.meta.ns, key);
-      for (const auto& [k, v] : r.meta.labels) erase(pods_by_label_, LabelKey(r.meta.ns, k, v), key);
+      PodListRemove(r.meta.ns, key, true);
+      for (const auto& [k, v] : r.meta.labels) {
+        LabelKey(r.meta.ns, k, v, &scratch_);
+        PodListRemove(scratch_, key, false);
+      }
       break;
     case Kind::kEndpointSlice: {
       const auto& s = r.as<EndpointSliceSpec>();
-      std::string svc = r.meta.ns + "/" + s.service_name;
-      erase(slices_by_service_, svc, key);
+      std::string svc_key = r.meta.ns + "/" + s.service_name;
+      auto svc = slices_by_service_.find(svc_key);
+      if (svc == slices_by_service_.end()) break;
+      // The pod counts first: they point at svc's key.
       for (const auto& ep : s.endpoints) {
         if (ep.pod.empty()) continue;
-        std::string pod = (ep.pod_ns.empty() ? r.meta.ns : ep.pod_ns) + "/" + ep.pod;
-        auto it = services_by_pod_.find(pod);
+        scratch_.assign(ep.pod_ns.empty() ? r.meta.ns : ep.pod_ns);
+        scratch_ += '/';
+        scratch_ += ep.pod;
+        auto it = services_by_pod_.find(scratch_);
         if (it == services_by_pod_.end()) continue;
-        if (--it->second[svc] <= 0) it->second.erase(svc);
-        if (it->second.empty()) services_by_pod_.erase(it);
+        auto& refs = it->second;
+        auto ref = std::find_if(refs.begin(), refs.end(),
+                                [&](const auto& e) { return e.first == &svc->first; });
+        if (ref != refs.end() && --ref->second <= 0) refs.erase(ref);
+        if (refs.empty()) services_by_pod_.erase(it);
       }
+      svc->second.erase(key);
+      if (svc->second.empty()) slices_by_service_.erase(svc);
       break;
     }
     case Kind::kServiceEntry:
@@ -131,20 +198,28 @@ const std::set<std::string>& ResourceIndex::ServicesIn(const std::string& ns) co
 std::vector<const Resource*> ResourceIndex::PodsMatching(const std::string& ns,
                                                          const Labels& selector) const {
   // Start from the smallest posting list among the selector's pairs, then check the rest.
-  const std::set<std::string>* smallest = nullptr;
+  static const PodList kNone;
+  const PodList* smallest = nullptr;
   if (selector.empty()) {
     auto it = pods_by_ns_.find(ns);
-    smallest = it == pods_by_ns_.end() ? &EmptySet() : &it->second;
+    smallest = it == pods_by_ns_.end() ? &kNone : &it->second;
   } else {
     for (const auto& [k, v] : selector) {
       auto it = pods_by_label_.find(LabelKey(ns, k, v));
       if (it == pods_by_label_.end()) return {};
-      if (!smallest || it->second.size() < smallest->size()) smallest = &it->second;
+      if (!smallest || it->second.pods.size() < smallest->pods.size()) smallest = &it->second;
     }
   }
+  std::vector<PodEntry> unsorted;
+  const std::vector<PodEntry>* pods = &smallest->pods;
+  if (!smallest->sorted) {  // not sealed since the last change: sort a copy
+    unsorted = smallest->pods;
+    std::sort(unsorted.begin(), unsorted.end());
+    pods = &unsorted;
+  }
   std::vector<const Resource*> out;
-  for (const auto& key : *smallest) {
-    const Resource* pod = Get(Kind::kPod, key);
+  for (const PodEntry& e : *pods) {
+    const Resource* pod = e.pod;
     bool match = true;
     for (const auto& [k, v] : selector) {
       auto it = pod->meta.labels.find(k);
@@ -170,7 +245,7 @@ std::set<std::string> ResourceIndex::ServicesReferencingPod(const std::string& p
   std::set<std::string> out;
   auto it = services_by_pod_.find(pod_key);
   if (it == services_by_pod_.end()) return out;
-  for (const auto& [svc, n] : it->second) out.insert(svc);
+  for (const auto& [svc, n] : it->second) out.insert(*svc);
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +39,11 @@ class ResourceIndex {
   // Adds or replaces; returns the previous resource with the same key, if any (moved out).
   std::optional<Resource> Upsert(Resource r);
   std::optional<Resource> Remove(const ResourceKey& key);
+  // Makes room for `n` resources of `kind` (a bulk load then does not rehash as it grows).
+  void Reserve(Kind kind, size_t n) { by_kind_[static_cast<size_t>(kind)].reserve(n); }
+  // Sorts what Upsert/Remove left unsorted. Queries are correct without it, just slower;
+  // the Compiler calls it before compiling, when the index stops changing.
+  void Seal();
 
   const Resource* Get(Kind kind, const std::string& key) const;
   const std::unordered_map<std::string, Resource>& All(Kind kind) const {
@@ -68,17 +74,35 @@ class ResourceIndex {
   const CompileOptions& options() const { return options_; }
 
  private:
-  void IndexAdd(const Resource& r);
-  void IndexRemove(const Resource& r);
+  void IndexAdd(const Resource& r, const std::string& key);
+  void IndexRemove(const Resource& r, const std::string& key);
+
+  // Pods with one label pair (or in one namespace), as views of their keys in by_kind_
+  // (stable while the pod is indexed). Appended unsorted; Seal() sorts by key.
+  struct PodEntry {
+    std::string_view key;
+    const Resource* pod;
+    bool operator<(const PodEntry& o) const { return key < o.key; }
+  };
+  struct PodList {
+    std::vector<PodEntry> pods;
+    bool sorted = true;
+  };
+  void PodListAdd(const std::string& list, PodEntry pod, bool by_ns);
+  void PodListRemove(const std::string& list, std::string_view pod, bool by_ns);
 
   CompileOptions options_;
   std::array<std::unordered_map<std::string, Resource>, 12> by_kind_;
   std::unordered_map<std::string, std::set<std::string>> services_by_ns_;
-  // "<ns>\n<key>\n<value>" -> pod keys
-  std::unordered_map<std::string, std::set<std::string>> pods_by_label_;
-  std::unordered_map<std::string, std::set<std::string>> pods_by_ns_;
+  // "<ns>\n<key>\n<value>" -> pods
+  std::unordered_map<std::string, PodList> pods_by_label_;
+  std::unordered_map<std::string, PodList> pods_by_ns_;
+  bool pod_lists_sorted_ = true;
+  std::string scratch_;  // label keys are built here, not in a new string each
   std::unordered_map<std::string, std::set<std::string>> slices_by_service_;
-  std::unordered_map<std::string, std::map<std::string, int>> services_by_pod_;
+  // "<ns>/<pod>" -> (service key, number of endpoints naming the pod). The service key is the
+  // one stored in slices_by_service_, which outlives these counts.
+  std::unordered_map<std::string, std::vector<std::pair<const std::string*, int>>> services_by_pod_;
   std::unordered_map<std::string, std::set<std::string>> entries_by_host_;
 };
 
