@@ -89,6 +89,12 @@ void Load(Compiler& compiler, std::vector<DecodedDocument> docs, const std::stri
   compiler.Apply(std::move(resources));
 }
 
+policy::CompileOptions CompileOn(int threads) {
+  policy::CompileOptions options;
+  options.threads = threads;
+  return options;
+}
+
 std::vector<DecodedDocument> Decode(std::string_view text, int threads) {
   DecodeOptions options;
   options.threads = threads;
@@ -109,7 +115,7 @@ void BM_EndToEnd(benchmark::State& state) {
   const Mesh& m = TheMesh();
   int threads = static_cast<int>(state.range(0));
   for (auto _ : state) {
-    auto compiler = std::make_unique<Compiler>();
+    auto compiler = std::make_unique<Compiler>(CompileOn(threads));
     Load(*compiler, Decode(m.text, threads), "mesh.yaml");
     const auto& snap = compiler->Snapshot();
     benchmark::DoNotOptimize(snap.content_hash().data());
@@ -127,7 +133,7 @@ void BM_CompileDocuments(benchmark::State& state) {
   const Mesh& m = TheMesh();
   for (auto _ : state) {
     auto result = std::make_unique<policy::CompileResult>(
-        policy::CompileDocuments(Decode(m.text, Threads())));
+        policy::CompileDocuments(Decode(m.text, Threads()), CompileOn(Threads())));
     benchmark::DoNotOptimize(result->snapshot.content_hash().data());
     state.PauseTiming();
     if (result->has_errors) std::abort();
@@ -138,6 +144,8 @@ void BM_CompileDocuments(benchmark::State& state) {
 }
 
 // Parse only: split the stream and build every document's YAML tree (no decoding).
+// `libyaml` parses with libyaml alone (the reference for the fast block-style path).
+template <bool libyaml>
 void BM_ParseYaml(benchmark::State& state) {
   const Mesh& m = TheMesh();
   int threads = static_cast<int>(state.range(0));
@@ -146,7 +154,9 @@ void BM_ParseYaml(benchmark::State& state) {
     std::vector<size_t> nodes(threads, 0);
     auto work = [&](int t, size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) {
-        yaml::ParsedDocument pd = yaml::ParseDocument(sections[i].text, sections[i].first_line);
+        yaml::ParsedDocument pd =
+            libyaml ? yaml::ParseDocumentWithLibyaml(sections[i].text, sections[i].first_line)
+                    : yaml::ParseDocument(sections[i].text, sections[i].first_line);
         nodes[t] += pd.doc ? 1 : 0;
       }
     };
@@ -182,11 +192,12 @@ void BM_DecodeText(benchmark::State& state) {
 // Compile only: decoded Resources -> snapshot (Apply + Snapshot on a fresh Compiler).
 void BM_Compile(benchmark::State& state) {
   const Mesh& m = TheMesh();
+  int threads = static_cast<int>(state.range(0));
   std::vector<DecodedDocument> decoded = Decode(m.text, Threads());
   for (auto _ : state) {
     state.PauseTiming();
     std::vector<DecodedDocument> docs = decoded;
-    auto compiler = std::make_unique<Compiler>();
+    auto compiler = std::make_unique<Compiler>(CompileOn(threads));
     state.ResumeTiming();
     Load(*compiler, std::move(docs), "mesh.yaml");
     const auto& snap = compiler->Snapshot();
@@ -196,13 +207,14 @@ void BM_Compile(benchmark::State& state) {
     state.ResumeTiming();
   }
   AddCounters(state, m);
+  state.counters["threads"] = threads;
 }
 
 // (b) Incremental: the full mesh is loaded; one EndpointSlice changes (an endpoint goes not
 // ready). Each iteration decodes the slice's YAML, applies it and takes the new snapshot.
 void BM_IncrementalEndpointSlice(benchmark::State& state) {
   const Mesh& m = TheMesh();
-  Compiler compiler;
+  Compiler compiler(CompileOn(Threads()));
   Load(compiler, Decode(m.text, Threads()), "mesh.yaml");
   CheckClean(compiler.Snapshot().diagnostics());
   std::string initial_hash = compiler.Snapshot().content_hash();
@@ -246,7 +258,12 @@ void Register() {
       ->Unit(benchmark::kMillisecond)
       ->Iterations(3)
       ->UseRealTime();
-  benchmark::RegisterBenchmark("BM_ParseYaml", BM_ParseYaml)
+  benchmark::RegisterBenchmark("BM_ParseYaml", BM_ParseYaml<false>)
+      ->Apply(ThreadArgs)
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(3)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("BM_ParseYamlLibyaml", BM_ParseYaml<true>)
       ->Apply(ThreadArgs)
       ->Unit(benchmark::kMillisecond)
       ->Iterations(3)
@@ -257,6 +274,7 @@ void Register() {
       ->Iterations(3)
       ->UseRealTime();
   benchmark::RegisterBenchmark("BM_Compile", BM_Compile)
+      ->Apply(ThreadArgs)
       ->Unit(benchmark::kMillisecond)
       ->Iterations(3)
       ->UseRealTime();
