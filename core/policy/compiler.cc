@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <thread>
+#include <unordered_set>
 
 namespace weft::policy {
 
@@ -577,7 +578,14 @@ CompileResult CompileDocuments(std::vector<DecodedDocument> documents, CompileOp
   std::vector<Diagnostic> diagnostics;
   std::vector<ResourceRef> rejected;
   // The same kind/namespace/name twice: the first wins, later ones conflict.
-  std::set<ResourceKey> seen;
+  struct KeyHash {
+    size_t operator()(const ResourceKey& k) const {
+      return std::hash<std::string>()(k.key) ^ static_cast<size_t>(k.kind);
+    }
+  };
+  std::unordered_set<ResourceKey, KeyHash> seen;
+  seen.reserve(documents.size());
+  resources.reserve(documents.size());
   for (auto& d : documents) {
     for (auto& diag : d.diagnostics) diagnostics.push_back(std::move(diag));
     if (d.rejected) rejected.push_back(d.ref);
