@@ -98,11 +98,11 @@ bool DocumentBuilder::Build(std::string_view text, Document& doc, SyntaxError& e
         } else if (s.style == YAML_LITERAL_SCALAR_STYLE || s.style == YAML_FOLDED_SCALAR_STYLE) {
           style = ScalarStyle::kBlock;
         }
-        bool is_null = style == ScalarStyle::kPlain &&
-                       (value.empty() || value == "~" || value == "null" || value == "Null" ||
-                        value == "NULL");
-        uint32_t idx = AddNode(doc, is_null ? NodeType::kNull : NodeType::kScalar, style,
-                               ev.start_mark);
+        bool is_null =
+            style == ScalarStyle::kPlain && (value.empty() || value == "~" || value == "null" ||
+                                             value == "Null" || value == "NULL");
+        uint32_t idx =
+            AddNode(doc, is_null ? NodeType::kNull : NodeType::kScalar, style, ev.start_mark);
         doc.nodes_[idx].first = static_cast<uint32_t>(doc.text_.size());
         doc.nodes_[idx].count = static_cast<uint32_t>(value.size());
         doc.text_.append(value);
@@ -213,10 +213,19 @@ namespace {
 
 bool IsMarkerLine(std::string_view line, std::string_view marker) {
   if (line.substr(0, 3) != marker) return false;
-  return line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r' || line[3] == '\n';
+  return line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r' ||
+         line[3] == '\n';
 }
 
-// True when the section holds nothing but comments, blank lines and directives.
+// True for a "---" or "..." line with nothing after the marker but blanks and a comment. A
+// document may start on its "---" line ("--- {a: 1}", "--- |", "--- !tag"): that is content.
+bool IsBareMarkerLine(std::string_view line) {
+  if (!IsMarkerLine(line, "---") && !IsMarkerLine(line, "...")) return false;
+  size_t p = line.find_first_not_of(" \t\r", 3);
+  return p == std::string_view::npos || line[p] == '#';
+}
+
+// True when the section holds nothing but comments, blank lines, directives and bare markers.
 bool IsBlank(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -224,7 +233,7 @@ bool IsBlank(std::string_view s) {
     std::string_view line = s.substr(i, eol == std::string_view::npos ? s.npos : eol - i);
     size_t p = line.find_first_not_of(" \t\r");
     if (p != std::string_view::npos && line[p] != '#' && line[p] != '%' &&
-        !IsMarkerLine(line, "---") && !IsMarkerLine(line, "...")) {
+        !IsBareMarkerLine(line)) {
       return false;
     }
     if (eol == std::string_view::npos) break;

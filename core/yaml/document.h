@@ -146,9 +146,9 @@ struct SyntaxError {
 // One document of a stream, with its position in the file so that a consumer can name it
 // even when it failed to parse.
 struct ParsedDocument {
-  uint32_t first_line = 1;        // line of the document's first content line.
-  std::string_view text;          // the document's source text (a view into the input).
-  std::optional<Document> doc;    // absent when the document has a syntax error.
+  uint32_t first_line = 1;      // line where `text` starts (its "---" line, if any).
+  std::string_view text;        // the document's source text (a view into the input).
+  std::optional<Document> doc;  // absent when the document has a syntax error.
   std::optional<SyntaxError> error;
 };
 
@@ -158,8 +158,9 @@ struct Section {
   std::string_view text;
 };
 
-// Splits a multi-document stream at "---" lines without parsing. Sections that hold only
-// comments or whitespace are dropped.
+// Splits a multi-document stream at "---" lines without parsing. A section starts with its
+// "---" line, which may already hold content ("--- {a: 1}"); its first_line is that line, so
+// marks stay absolute. Sections that hold only comments or whitespace are dropped.
 std::vector<Section> SplitStream(std::string_view text);
 
 // Splits a multi-document stream at "---" lines and parses each document on its own, so a

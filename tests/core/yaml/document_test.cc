@@ -293,6 +293,56 @@ TEST(Stream, CommentOnlyAndEmptyDocumentsAreDropped) {
   EXPECT_THAT(SplitStream("%YAML 1.2\n---\n"), SizeIs(0));
 }
 
+TEST(Stream, ContentOnTheMarkerLineIsKeptWithItsLine) {
+  std::string text =
+      "a: 1\n"              // 1
+      "--- {b: 2}\n"        // 2
+      "--- [p, q]\n"        // 3
+      "--- # a comment\n"   // 4
+      "---\t|\n"            // 5
+      "  text\n"            // 6
+      "---\n"               // 7
+      "c: 3\n"              // 8
+      "--- !tag {d: 4}\n";  // 9
+  auto docs = ParseStream(text);
+  ASSERT_THAT(docs, SizeIs(6));
+  for (const auto& d : docs) ASSERT_TRUE(d.doc) << d.first_line << ": " << d.error->message;
+  EXPECT_EQ(docs[1].first_line, 2u);
+  EXPECT_EQ(docs[1].text, "--- {b: 2}\n");
+  EXPECT_EQ(At(docs[1].doc->root()), LC(2, 5));
+  EXPECT_EQ(At(docs[1].doc->root().key(0)), LC(2, 6));
+  EXPECT_EQ(docs[1].doc->root().Find("b")->scalar(), "2");
+  EXPECT_EQ(docs[2].first_line, 3u);
+  ASSERT_TRUE(docs[2].doc->root().IsSeq());
+  EXPECT_EQ(docs[2].doc->root().item(1).scalar(), "q");
+  EXPECT_EQ(At(docs[2].doc->root().item(1)), LC(3, 9));
+  // The comment-only marker line is not a document of its own.
+  EXPECT_EQ(docs[3].first_line, 5u);
+  EXPECT_EQ(docs[3].doc->root().scalar(), "text\n");
+  EXPECT_EQ(docs[3].doc->root().style(), ScalarStyle::kBlock);
+  EXPECT_EQ(docs[4].first_line, 7u);
+  EXPECT_EQ(At(docs[4].doc->root().key(0)), LC(8, 1));
+  EXPECT_EQ(docs[5].first_line, 9u);
+  EXPECT_EQ(docs[5].doc->root().Find("d")->scalar(), "4");
+  EXPECT_EQ(At(*docs[5].doc->root().Find("d")), LC(9, 14));
+  // Alone, with and without a newline.
+  EXPECT_THAT(ParseStream("--- {a: 1}"), SizeIs(1));
+  EXPECT_THAT(SplitStream("--- !tag\n"), SizeIs(1));
+  EXPECT_THAT(SplitStream("--- x\r\n"), SizeIs(1));
+  EXPECT_THAT(SplitStream("---   \r\n--- #c\n...\n"), SizeIs(0));
+}
+
+TEST(Stream, SyntaxErrorOnTheMarkerLineHasItsLine) {
+  // Not dropped as a blank section: reported, at its line.
+  auto docs = ParseStream("a: 1\n--- {b: 1]\n");
+  ASSERT_THAT(docs, SizeIs(2));
+  EXPECT_TRUE(docs[0].doc);
+  ASSERT_TRUE(docs[1].error);
+  EXPECT_EQ(docs[1].first_line, 2u);
+  EXPECT_EQ(docs[1].error->mark.line, 2u);
+  EXPECT_EQ(docs[1].error->mark.column, 10u);
+}
+
 TEST(Stream, IndentedMarkerInsideBlockScalarDoesNotSplit) {
   auto docs = ParseStream("x: |\n  ---\n  y\nz: 1\n");
   ASSERT_THAT(docs, SizeIs(1));
