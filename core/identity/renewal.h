@@ -70,11 +70,12 @@ class CertSlot {
   // A new certificate (and the key it was issued for) replaces the current one.
   // Returns when to renew it.
   TimePoint Install(Certificate cert, KeyPair key);
-  // A renewal attempt failed at `now`: the current certificate stays (if any); returns when
-  // to try again: now + backoff, but never after a still-pending expiry is missed by more
-  // than necessary — if the backoff would pass notAfter, retry at notAfter - 1s or now.
+  // A renewal attempt failed at `now`: the current certificate stays; returns when to try
+  // again, now + the next backoff, but no later than 1 s before the current certificate
+  // expires (one last try instead of sleeping through the expiry).
   TimePoint RenewalFailed(TimePoint now);
 
+  // kExpired when no certificate was ever installed (nothing usable).
   CertState StateAt(TimePoint now) const;
   // The certificate to use for a new connection at `now`, or nullptr when there is none
   // usable (never an expired one).
