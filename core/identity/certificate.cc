@@ -11,6 +11,7 @@
 namespace weft::identity {
 
 absl::StatusOr<std::vector<Certificate>> Certificate::ChainFromPem(std::string_view pem) {
+  ERR_clear_error();  // the end-of-input test below reads the queue
   ossl::Bio bio = ossl::ReadBio(pem);
   std::vector<Certificate> out;
   while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
