@@ -148,9 +148,9 @@ class MeshE2E : public ::testing::Test {
       EXPECT_FALSE(it->path().filename().string().starts_with("weft-" + s.name + "-"))
           << "left after down: " << it->path();
     }
-    // The agents' runtime dirs (/run/weft/<node>: proxy.sock) are not removed by `down`;
-    // ours carry the cluster's name, so removing them touches no one else's.
-    for (const std::string& node : {N1(), N2()}) fs::remove_all(fs::path("/run/weft") / node, ec);
+    // The agents' runtime dirs (proxy.sock, proxy.log) are the cluster's own and go with it.
+    EXPECT_FALSE(fs::exists(RunDir(N1()), ec)) << "left after down: " << RunDir(N1());
+    EXPECT_FALSE(fs::exists(fs::path(RunDir(N1())).parent_path(), ec));
     fs::remove_all(s.root, ec);
   }
 
@@ -268,10 +268,15 @@ class MeshE2E : public ::testing::Test {
     return false;
   }
 
-  // Node names carry the cluster's name: the agent keeps runtime files in /run/weft/<node>
-  // (proxy.sock), which two clusters with equal node names would share.
+  // Node names carry the cluster's name too, so that nothing named by node alone (an agent's
+  // log, a node's bpffs dir under another cluster's base) can meet a developer's cluster.
   static std::string N1() { return S().name + "-node1"; }
   static std::string N2() { return S().name + "-node2"; }
+
+  // Where tools/cluster has the node's agent keep its runtime files (--run-dir).
+  static std::string RunDir(const std::string& node) {
+    return "/run/weft/cluster-" + S().name + "/nodes/" + node;
+  }
 
   static std::string Netns(const std::string& node) { return "weft-" + S().name + "-node-" + node; }
 

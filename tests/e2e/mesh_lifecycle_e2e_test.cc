@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+
 #include "tests/e2e/mesh_fixture.h"
 
 namespace weft::e2e {
@@ -282,6 +284,29 @@ TEST_F(MeshLifecycleE2E, BpftoolDumpsTheServiceMapWithNamedFields) {
   Result text = Sh("bpftool map dump pinned " + root + "/weft_svc_v1");
   EXPECT_EQ(text.code, 0) << text.all();
   EXPECT_NE(text.out.find("\"service_id\""), std::string::npos) << text.out;
+}
+
+// 5. Each agent keeps its runtime files (the proxy's control socket and log) in a directory of
+// its own cluster, given by tools/cluster as --run-dir: two clusters with equal node names never
+// share a proxy socket. `down` removes it (checked in TearDownTestSuite).
+TEST_F(MeshLifecycleE2E, AgentRuntimeFilesArePerCluster) {
+  json state = json::parse(Slurp(S().state), nullptr, false);
+  ASSERT_TRUE(state.is_object()) << S().state;
+  int nodes = 0;
+  for (const auto& n : state.value("nodes", json::array())) {
+    std::string node = n.value("name", "");
+    ++nodes;
+    EXPECT_EQ(n.value("run_dir", ""), RunDir(node));
+    EXPECT_TRUE(fs::is_socket(fs::path(RunDir(node)) / "proxy.sock")) << RunDir(node);
+    EXPECT_TRUE(fs::exists(fs::path(RunDir(node)) / "proxy.log")) << RunDir(node);
+    // Not the agent's default, which a developer's node of the same name would use too.
+    EXPECT_FALSE(fs::exists(fs::path("/run/weft") / node)) << "/run/weft/" << node;
+    // The agent was told so: its command line has --run-dir.
+    std::string cmdline = Slurp("/proc/" + std::to_string(n["agent"].value("pid", 0)) + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    EXPECT_NE(cmdline.find("--run-dir " + RunDir(node) + " "), std::string::npos) << cmdline;
+  }
+  EXPECT_EQ(nodes, 2);
 }
 
 }  // namespace

@@ -90,6 +90,14 @@ std::string Naming::NodeBpfRoot(std::string_view node) const {
   return BpfBase() + "/" + std::string(node);
 }
 
+std::string Naming::RunBase() const {
+  return (cluster_.empty() ? "/run/weft/cluster" : "/run/weft/cluster-" + cluster_) + "/nodes";
+}
+
+std::string Naming::NodeRunDir(std::string_view node) const {
+  return RunBase() + "/" + std::string(node);
+}
+
 std::string Naming::DefaultStatePath() const {
   return cluster_.empty() ? "/run/weft/cluster/state.json"
                           : "/run/weft/cluster-" + cluster_ + "/state.json";

@@ -43,6 +43,12 @@ class Naming {
   std::string PodCgroup(std::string_view node, std::string_view ns, std::string_view name) const;
   std::string BpfBase() const { return "/sys/fs/bpf/" + base_; }
   std::string NodeBpfRoot(std::string_view node) const;
+  // Runtime files of the nodes' agents (the proxy's control socket and log), one dir per node:
+  // /run/weft/cluster/nodes, or /run/weft/cluster-C/nodes. Per cluster, so that two clusters
+  // with equal node names never share an agent's socket (the agent's own default,
+  // /run/weft/<node>, would be shared).
+  std::string RunBase() const;
+  std::string NodeRunDir(std::string_view node) const;
   // /run/weft/cluster/state.json, or /run/weft/cluster-C/state.json.
   std::string DefaultStatePath() const;
 

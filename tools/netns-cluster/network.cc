@@ -117,6 +117,8 @@ void DeleteNode(const NodeState& n) {
   // The agent's pins for this node: with the node gone, pinned links would only keep
   // programs attached to a dead cgroup.
   if (!n.bpf_root.empty()) (void)sys::RemoveTree(n.bpf_root);
+  // And its agent's runtime files (the proxy, in the node's netns, is gone with it).
+  if (!n.run_dir.empty()) (void)sys::RemoveTree(n.run_dir);
 }
 
 void DeleteLink(const std::string& link) {

@@ -136,6 +136,7 @@ Plan MakePlan(const Desired& desired, const State& current, const Naming& naming
     n.bridge_ip = FormatIpv4(s.cidr->At(1));
     n.cgroup = current.cgroup2 + "/" + naming.NodeCgroup(n.name);
     n.bpf_root = naming.NodeBpfRoot(n.name);
+    n.run_dir = naming.NodeRunDir(n.name);
     plan.nodes.push_back(std::move(n));
   }
 

@@ -41,6 +41,7 @@ void to_json(json& j, const NodeState& n) {
            {"bridge_ip", n.bridge_ip},
            {"cgroup", n.cgroup},
            {"bpf_root", n.bpf_root},
+           {"run_dir", n.run_dir},
            {"agent", n.agent}};
 }
 
@@ -55,6 +56,7 @@ void from_json(const json& j, NodeState& n) {
   n.bridge_ip = j.value("bridge_ip", "");
   n.cgroup = j.value("cgroup", "");
   n.bpf_root = j.value("bpf_root", "");
+  n.run_dir = j.value("run_dir", "");
   if (j.contains("agent")) n.agent = j.at("agent").get<ProcessState>();
 }
 

@@ -36,6 +36,7 @@ struct NodeState {
   std::string bridge_ip;           // of cbr0, the pods' default gateway.
   std::string cgroup;              // absolute path of the node's cgroup (parent of its pods').
   std::string bpf_root;            // what the agent gets as --bpf-root.
+  std::string run_dir;             // what the agent gets as --run-dir (its proxy socket, log).
   ProcessState agent;
 };
 

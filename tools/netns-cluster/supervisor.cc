@@ -444,6 +444,8 @@ void Supervisor::StartAgent(NodeState& n) {
   std::vector<std::string> argv{state_.agent_bin, "--local-dir",     state_.dir,  "--node",
                                 n.name,           "--bpf-root",      n.bpf_root,  "--cgroup",
                                 n.cgroup,         "--pod-netns-dir", "/run/netns"};
+  // A state file from before run_dir existed: the agent's default.
+  if (!n.run_dir.empty()) argv.insert(argv.end(), {"--run-dir", n.run_dir});
   argv.insert(argv.end(), state_.agent_args.begin(), state_.agent_args.end());
   std::string cmdline;
   for (const auto& a : argv) cmdline += (cmdline.empty() ? "" : " ") + a;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <set>
 
 #include "tools/netns-cluster/network.h"
@@ -57,7 +58,7 @@ int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<
   int removed = 0;
   StopSupervisor(paths, out);
 
-  std::set<std::string> netns, nodes, links;
+  std::set<std::string> netns, nodes, links, run_dirs;
   std::string cgroup_base = options.cgroup2.empty() ? "" : options.cgroup2 + "/" + naming.base();
   std::string bpf_base = naming.BpfBase();
   if (state) {
@@ -65,6 +66,7 @@ int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<
       netns.insert(n.netns);
       nodes.insert(n.name);
       links.insert(n.host_veth);
+      if (!n.run_dir.empty()) run_dirs.insert(n.run_dir);
     }
     for (const auto& p : state->pods) netns.insert(p.netns);
     if (!state->cgroup_base.empty()) cgroup_base = state->cgroup_base;
@@ -125,6 +127,18 @@ int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<
     }
   }
   rmdir(bpf_base.c_str());  // only if empty: a real node's pins may live next to ours.
+  // The agents' runtime dirs: recorded, and by name for what the state file lost.
+  for (const auto& node : nodes) run_dirs.insert(naming.NodeRunDir(node));
+  for (const auto& dir : run_dirs) {
+    if (!sys::Exists(dir)) continue;
+    if (auto s = sys::RemoveTree(dir); !s.ok()) {
+      out << "warning: " << s.message() << "\n";
+    } else {
+      out << "deleted agent runtime dir " << dir << "\n";
+      ++removed;
+    }
+  }
+  rmdir(naming.RunBase().c_str());  // only if empty
 
   bool had_state = sys::Exists(paths.state);
   for (const auto& f : {paths.state, paths.state + ".tmp", paths.pidfile(), paths.control()}) {
@@ -135,6 +149,8 @@ int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<
     unlink(paths.supervisor_log().c_str());
     rmdir(paths.dir.c_str());  // only if empty
   }
+  // The cluster's dir under /run/weft when WEFT_CLUSTER_STATE put the state elsewhere.
+  rmdir(std::filesystem::path(naming.RunBase()).parent_path().c_str());  // only if empty
   if (had_state) {
     out << "deleted state " << paths.state << "\n";
     ++removed;

@@ -20,6 +20,7 @@ TEST(NamingTest, DefaultCluster) {
   EXPECT_EQ(n->PodCgroup("node1", "demo", "client"), "weft/node1/demo_client");
   EXPECT_EQ(n->NodeBpfRoot("node1"), "/sys/fs/bpf/weft/node1");
   EXPECT_EQ(n->DefaultStatePath(), "/run/weft/cluster/state.json");
+  EXPECT_EQ(n->NodeRunDir("node1"), "/run/weft/cluster/nodes/node1");
 }
 
 TEST(NamingTest, NamedClusterStaysApartFromTheDefaultOne) {
@@ -29,6 +30,9 @@ TEST(NamingTest, NamedClusterStaysApartFromTheDefaultOne) {
   EXPECT_EQ(n->Bridge(), "weft-ab12-br0");
   EXPECT_EQ(n->DefaultStatePath(), "/run/weft/cluster-ab12/state.json");
   auto d = Naming::For("");
+  // Agents' runtime dirs too: equal node names in two clusters get two proxy sockets.
+  EXPECT_EQ(n->NodeRunDir("x"), "/run/weft/cluster-ab12/nodes/x");
+  EXPECT_NE(n->NodeRunDir("x"), d->NodeRunDir("x"));
   // The default cluster's sweep prefixes never match a named cluster's objects.
   EXPECT_FALSE(StartsWith(n->NodeNetns("x"), d->NodeNetnsPrefix()));
   EXPECT_FALSE(StartsWith(n->PodNetns("a", "b"), d->PodNetnsPrefix()));
@@ -99,6 +103,7 @@ TEST(StateTest, JsonRoundTrip) {
   n.index = 2;
   n.pod_cidr = "10.244.2.0/24";
   n.pod_cidr_assigned = true;
+  n.run_dir = "/run/weft/cluster-t1/nodes/n1";
   n.agent.state = "missing";
   s.nodes.push_back(n);
   PodState p;
@@ -119,6 +124,7 @@ TEST(StateTest, JsonRoundTrip) {
   ASSERT_EQ(back->nodes.size(), 1u);
   EXPECT_EQ(back->nodes[0].index, 2);
   EXPECT_TRUE(back->nodes[0].pod_cidr_assigned);
+  EXPECT_EQ(back->nodes[0].run_dir, n.run_dir);
   EXPECT_EQ(back->nodes[0].agent.state, "missing");
   ASSERT_EQ(back->pods.size(), 1u);
   EXPECT_EQ(back->pods[0].process, p.process);

@@ -78,6 +78,7 @@ TEST(PlanTest, NodesGetIndexUnderlayAndAssignedOrGivenCidr) {
   EXPECT_EQ(a.host_veth, "weft-n0");
   EXPECT_EQ(a.cgroup, "/sys/fs/cgroup/weft/a");
   EXPECT_EQ(a.bpf_root, "/sys/fs/bpf/weft/a");
+  EXPECT_EQ(a.run_dir, "/run/weft/cluster/nodes/a");
   const auto& b = FindNode(p, "b");
   EXPECT_EQ(b.index, 1);
   EXPECT_EQ(b.underlay_ip, "10.250.0.3");
@@ -250,6 +251,7 @@ TEST(PlanTest, NamedClusterNames) {
   EXPECT_EQ(p.nodes[0].host_veth, "weft-t1-n0");
   EXPECT_EQ(p.nodes[0].cgroup, "/sys/fs/cgroup/weft-t1/n1");
   EXPECT_EQ(p.nodes[0].bpf_root, "/sys/fs/bpf/weft-t1/n1");
+  EXPECT_EQ(p.nodes[0].run_dir, "/run/weft/cluster-t1/nodes/n1");
   EXPECT_EQ(p.pods[0].netns, "weft-t1-pod-demo-x");
   EXPECT_EQ(p.pods[0].cgroup, "/sys/fs/cgroup/weft-t1/n1/demo_x");
 }
