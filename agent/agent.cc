@@ -18,6 +18,7 @@
 
 #include "agent/admin/metrics.h"
 #include "agent/datapath/dump_json.h"
+#include "agent/proxy/original_destination.h"
 #include "core/lb/balancer.h"
 
 namespace weft::agent {
@@ -154,29 +155,7 @@ absl::Status Agent::ConnectProxy() {
   if (settings_.proxy_in_process) {
     proxy::ProxyInputs in;
     in.settings = settings_.proxy;
-    datapath::MapWriter* writer = &datapath_->writer();
-    in.original_destination =
-        [writer](uint64_t cookie,
-                 const proxy::SocketAddress& peer) -> std::optional<proxy::SocketAddress> {
-      sockaddr_storage ss{};
-      socklen_t len = 0;
-      if (peer.address.find(':') == std::string::npos) {
-        auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-        sa->sin_family = AF_INET;
-        sa->sin_port = htons(peer.port);
-        inet_pton(AF_INET, peer.address.c_str(), &sa->sin_addr);
-        len = sizeof(sockaddr_in);
-      } else {
-        auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-        sa->sin6_family = AF_INET6;
-        sa->sin6_port = htons(peer.port);
-        inet_pton(AF_INET6, peer.address.c_str(), &sa->sin6_addr);
-        len = sizeof(sockaddr_in6);
-      }
-      auto d = writer->TakeOriginalDestination(cookie, reinterpret_cast<sockaddr*>(&ss), len);
-      if (!d.ok()) return std::nullopt;
-      return proxy::SocketAddress{d->addr.ToString(), d->port};
-    };
+    in.original_destination = proxy::OriginalDestinationFrom(datapath_->writer());
     auto p = proxy::Proxy::Create(std::move(in));
     if (!p.ok()) return p.status();
     proxy_ = std::make_unique<proxy::LocalProxyControl>(std::move(*p));

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "agent/datapath/bpf_map_writer.h"
 #include "agent/proxy/control_channel.h"
+#include "agent/proxy/original_destination.h"
 
 namespace weft::agent::proxy {
 
@@ -313,32 +314,13 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
     return 1;
   }
   handles->maps["weft_conndst_v1"] = map_fd;
-  auto writer = std::make_shared<datapath::BpfMapWriter>(handles.get());
+  // The writer keeps the handles (and the map's descriptor) for as long as the proxy asks.
+  std::shared_ptr<datapath::MapWriter> writer(new datapath::BpfMapWriter(handles.get()),
+                                              [handles](datapath::MapWriter* w) { delete w; });
 
   ProxyInputs in;
   in.settings = options.settings;
-  in.original_destination = [handles, writer](
-                                uint64_t cookie,
-                                const SocketAddress& peer) -> std::optional<SocketAddress> {
-    sockaddr_storage ss{};
-    socklen_t len;
-    if (peer.address.find(':') == std::string::npos) {
-      auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-      sa->sin_family = AF_INET;
-      sa->sin_port = htons(peer.port);
-      inet_pton(AF_INET, peer.address.c_str(), &sa->sin_addr);
-      len = sizeof(sockaddr_in);
-    } else {
-      auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-      sa->sin6_family = AF_INET6;
-      sa->sin6_port = htons(peer.port);
-      inet_pton(AF_INET6, peer.address.c_str(), &sa->sin6_addr);
-      len = sizeof(sockaddr_in6);
-    }
-    auto d = writer->TakeOriginalDestination(cookie, reinterpret_cast<sockaddr*>(&ss), len);
-    if (!d.ok()) return std::nullopt;
-    return SocketAddress{d->addr.ToString(), d->port};
-  };
+  in.original_destination = OriginalDestinationFrom(std::move(writer));
   auto proxy = Proxy::Create(std::move(in));
   if (!proxy.ok()) {
     std::cerr << "weft-agent proxy: " << proxy.status() << "\n";
