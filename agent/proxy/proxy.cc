@@ -79,6 +79,8 @@ class Proxy::Impl {
   mutable std::mutex pods_mu_;
   std::map<std::string, std::shared_ptr<Pod>> pods_;
 
+  // Live connections, for the admin view. A connection adds itself when accepted and removes
+  // its entry when destroyed: O(1) either way, whatever the number of open connections.
   mutable std::mutex conns_mu_;
   std::list<std::weak_ptr<Connection>> conns_;
 
@@ -107,9 +109,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     size_t n = proxy_.inputs_.settings.buffer_size;
     buf_up_.resize(n);
     buf_down_.resize(n);
+    buffer_bytes_ = 2 * n;
   }
 
   ~Connection() {
+    if (tracked_) {
+      std::lock_guard<std::mutex> l(proxy_.conns_mu_);
+      proxy_.conns_.erase(*tracked_);
+    }
     if (balancer_ && picked_) balancer_->Finished(*picked_);
     proxy_.counters_.active.fetch_sub(1);
     proxy_.counters_.completed.fetch_add(1);
@@ -117,6 +124,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Start();
   ConnectionInfo Info() const;
+  // Set once by Proxy::Impl::Track (under conns_mu_): this connection's entry in conns_.
+  std::optional<std::list<std::weak_ptr<Connection>>::iterator> tracked_;
 
  private:
   void Fail(const char* why);
@@ -148,7 +157,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SocketAddress client_, original_, upstream_;
   std::string cluster_;
   std::vector<char> buf_up_, buf_down_;
-  std::atomic<uint64_t> sent_{0}, received_{0};
+  std::atomic<uint64_t> sent_{0}, received_{0}, buffer_bytes_{0};
   int open_directions_ = 2;
   bool closed_ = false;
 };
@@ -308,15 +317,21 @@ void Connection::Pump(tcp::socket& from, tcp::socket& to, std::vector<char>& buf
         }
         Touch();
         // Backpressure: the next read starts only when this write is done.
+        const bool full = n == buf.size();
         asio::async_write(
             to, asio::buffer(buf.data(), n),
-            [self, this, &from, &to, &buf, upstream_dir](error_code we, size_t written) {
+            [self, this, &from, &to, &buf, upstream_dir, full](error_code we, size_t written) {
               if (closed_) return;
               if (we) return CloseAll();
               (upstream_dir ? sent_ : received_).fetch_add(written);
               (upstream_dir ? proxy_.counters_.bytes_sent : proxy_.counters_.bytes_received)
                   .fetch_add(written);
               Touch();
+              // A read that filled the buffer: a bulk transfer; read more per system call.
+              if (full && buf.size() < proxy_.inputs_.settings.max_buffer_size) {
+                buf.resize(std::min(buf.size() * 4, proxy_.inputs_.settings.max_buffer_size));
+                buffer_bytes_ = buf_up_.size() + buf_down_.size();
+              }
               Pump(from, to, buf, upstream_dir);
             });
       });
@@ -360,6 +375,7 @@ ConnectionInfo Connection::Info() const {
   i.cluster = cluster_;
   i.bytes_sent = sent_.load();
   i.bytes_received = received_.load();
+  i.buffer_bytes = buffer_bytes_.load();
   i.age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::steady_clock::now() - started_)
                  .count();
@@ -368,11 +384,7 @@ ConnectionInfo Connection::Info() const {
 
 void Proxy::Impl::Track(const std::shared_ptr<Connection>& c) {
   std::lock_guard<std::mutex> l(conns_mu_);
-  // Drop entries of finished connections while we are here.
-  for (auto it = conns_.begin(); it != conns_.end();) {
-    it = it->expired() ? conns_.erase(it) : std::next(it);
-  }
-  conns_.push_back(c);
+  c->tracked_ = conns_.insert(conns_.end(), c);
 }
 
 void Proxy::Impl::Accept(std::shared_ptr<Pod> pod, size_t w, tcp::acceptor* acceptor,

@@ -7,7 +7,10 @@
 //
 // Threads: one io_context per worker; a pod's listeners are opened once per worker with
 // SO_REUSEPORT, so the kernel spreads the pod's connections and a connection lives on one
-// worker. Memory per connection: two buffers of `buffer_size` bytes plus ~1 KiB of state.
+// worker. Memory per connection: one buffer per direction, `buffer_size` bytes at first and
+// grown (x4 at a time) up to `max_buffer_size` while reads keep filling it (bulk transfers
+// then cost fewer system calls and wake-ups), plus ~1 KiB of state: at most
+// 2 x max_buffer_size + 1 KiB (513 KiB with the defaults), 33 KiB for request/response traffic.
 //
 // The upstream leg is plain TCP here; HBONE (HTTP/2 CONNECT over mTLS) replaces it for
 // cross-node endpoints without changing listeners, balancing or the copy loop.
@@ -35,11 +38,12 @@ struct SocketAddress {
 };
 
 struct ProxySettings {
-  int workers = 0;                 // 0 = one per CPU
-  uint32_t mark = 0x539;           // SO_MARK on the proxy's own sockets (BPF loop guard)
-  uint16_t outbound_port = 15001;  // on 127.0.0.1 in each pod
-  uint16_t inbound_port = 15006;   // on 0.0.0.0 in each pod (sk_lookup steers to it)
-  size_t buffer_size = 16 * 1024;
+  int workers = 0;                      // 0 = one per CPU
+  uint32_t mark = 0x539;                // SO_MARK on the proxy's own sockets (BPF loop guard)
+  uint16_t outbound_port = 15001;       // on 127.0.0.1 in each pod
+  uint16_t inbound_port = 15006;        // on 0.0.0.0 in each pod (sk_lookup steers to it)
+  size_t buffer_size = 16 * 1024;       // initial, per direction
+  size_t max_buffer_size = 256 * 1024;  // bound, per direction
   std::chrono::milliseconds idle_timeout{std::chrono::hours(1)};
   int max_connect_attempts = 3;
 };
@@ -68,6 +72,7 @@ struct ConnectionInfo {
   std::string cluster;
   uint64_t bytes_sent = 0;      // client -> upstream
   uint64_t bytes_received = 0;  // upstream -> client
+  uint64_t buffer_bytes = 0;    // copy buffers held now (both directions)
   int64_t age_ms = 0;
 };
 

@@ -173,9 +173,11 @@ class ProxyTest : public ::testing::Test {
   }
 
   void StartProxy(std::shared_ptr<const pb::MeshSnapshot> snap, int workers = 2,
-                  std::chrono::milliseconds idle = std::chrono::hours(1)) {
+                  std::chrono::milliseconds idle = std::chrono::hours(1),
+                  size_t max_buffer = 256 * 1024) {
     ProxyInputs in;
     in.settings.workers = workers;
+    in.settings.max_buffer_size = max_buffer;
     in.settings.idle_timeout = idle;
     in.original_destination = [this](uint64_t,
                                      const SocketAddress& peer) -> std::optional<SocketAddress> {
@@ -270,6 +272,55 @@ TEST_F(ProxyTest, EchoesBothWaysWithHalfCloseAndCountsBytes) {
   EXPECT_EQ(s.bytes_sent, payload.size());
   EXPECT_EQ(s.bytes_received, payload.size() + 2);  // + "a\n"
   EXPECT_EQ(s.active, 0u);
+}
+
+// Copy buffers start at 16 KiB per direction, grow while reads fill them (bulk), never past
+// max_buffer_size; a connection that only exchanges small messages keeps the small ones.
+TEST_F(ProxyTest, BulkTransferGrowsCopyBuffersWithinTheBound) {
+  Backend a("a", "127.0.0.2", 8080);
+  StartProxy(Snapshot(1, "ROUND_ROBIN"), 1, std::chrono::hours(1), 64 * 1024);
+  auto buffer_of = [&](size_t want_conns) -> uint64_t {
+    auto conns = proxy_->Connections();
+    return conns.size() == want_conns ? conns[0].buffer_bytes : 0;
+  };
+  int small = Connect("127.0.0.1");
+  ASSERT_GE(small, 0);
+  EXPECT_EQ(ReadLine(small), "a");
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(write(small, "ping\n", 5), 5);
+    ASSERT_EQ(ReadLine(small), "ping");
+  }
+  EXPECT_EQ(buffer_of(1), 2u * 16 * 1024);
+  close(small);
+  for (int i = 0; i < 100 && proxy_->Stats().active != 0; ++i) usleep(10000);
+
+  int fd = Connect("127.0.0.1");
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(ReadLine(fd), "a");
+  const size_t total = 8 << 20;
+  std::thread writer([&] {
+    std::string chunk(1 << 20, 'x');
+    for (size_t off = 0; off < total;) {
+      ssize_t n = write(fd, chunk.data(), std::min(chunk.size(), total - off));
+      if (n <= 0) break;
+      off += n;
+    }
+  });
+  size_t got = 0;
+  char buf[65536];
+  while (got < total) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) break;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    got += n;
+  }
+  writer.join();
+  EXPECT_EQ(got, total);
+  uint64_t grown = buffer_of(1);
+  EXPECT_GT(grown, 2u * 16 * 1024);
+  EXPECT_LE(grown, 2u * 64 * 1024);
+  close(fd);
 }
 
 TEST_F(ProxyTest, UnknownOriginalDestinationIsClosedAndNonMeshPassesThrough) {
