@@ -1,0 +1,470 @@
+#include "core/h2/session.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace weft::h2 {
+
+namespace {
+
+nghttp2_nv Nv(std::string_view name, std::string_view value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+error_code ProtocolError() {
+  return make_error_code(boost::system::errc::protocol_error);
+}
+
+}  // namespace
+
+std::string_view FindHeader(const Headers& headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (h.name == name) return h.value;
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream
+
+Stream::~Stream() {
+  // Bytes received but never read still count against the connection window: give them back.
+  size_t left = in_.size() - in_pos_;
+  if (left > 0 && session_ && !session_->closed_) {
+    auto s = session_;
+    asio::post(s->executor(), [s, left] {
+      if (s->closed_) return;
+      nghttp2_session_consume_connection(s->ng_, left);
+      s->Flush();
+    });
+  }
+}
+
+nghttp2_data_provider Stream::Provider() {
+  nghttp2_data_provider p;
+  p.source.ptr = this;
+  p.read_callback = &Stream::ReadSource;
+  return p;
+}
+
+ssize_t Stream::ReadSource(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+                           uint32_t* data_flags, nghttp2_data_source* source, void*) {
+  auto* st = static_cast<Stream*>(source->ptr);
+  if (st->out_left_ > 0) {
+    size_t n = std::min(length, st->out_left_);
+    std::memcpy(buf, st->out_, n);
+    st->out_ += n;
+    st->out_left_ -= n;
+    if (st->out_left_ == 0) {
+      st->out_ = nullptr;
+      asio::post(st->session_->executor(),
+                 [h = std::move(st->write_handler_), total = st->out_total_] { h({}, total); });
+      st->write_handler_ = nullptr;
+      if (st->send_eof_) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
+    return static_cast<ssize_t>(n);
+  }
+  if (st->send_eof_) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return 0;
+  }
+  st->deferred_ = true;
+  return NGHTTP2_ERR_DEFERRED;
+}
+
+bool Stream::Respond(int status, const Headers& extra, bool end_stream) {
+  if (closed_ || reset_ || session_->closed_) return false;
+  std::string code = std::to_string(status);
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(extra.size() + 1);
+  nva.push_back(Nv(":status", code));
+  for (const auto& h : extra) nva.push_back(Nv(h.name, h.value));
+  nghttp2_data_provider prd = Provider();
+  int rv = nghttp2_submit_response(session_->ng_, id_, nva.data(), nva.size(),
+                                   end_stream ? nullptr : &prd);
+  if (rv != 0) return false;
+  has_provider_ = !end_stream;
+  if (end_stream) send_eof_ = true;
+  session_->Flush();
+  return true;
+}
+
+void Stream::AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) {
+  if (read_handler_) {
+    asio::post(session_->executor(), [h = std::move(handler)] { h(asio::error::in_progress, 0); });
+    return;
+  }
+  read_buf_ = buf;
+  read_handler_ = std::move(handler);
+  DeliverRead(false);
+}
+
+void Stream::DeliverRead(bool from_callback) {
+  if (!read_handler_) return;
+  size_t avail = in_.size() - in_pos_;
+  error_code e;
+  size_t n = 0;
+  if (avail > 0 && read_buf_.size() > 0) {
+    n = std::min(avail, read_buf_.size());
+    std::memcpy(read_buf_.data(), in_.data() + in_pos_, n);
+    in_pos_ += n;
+    if (in_pos_ == in_.size()) {
+      in_.clear();
+      in_pos_ = 0;
+    } else if (in_pos_ >= 64 * 1024 && in_pos_ * 2 >= in_.size()) {
+      in_.erase(0, in_pos_);
+      in_pos_ = 0;
+    }
+    if (!session_->closed_) {
+      // Only now may the peer send more: the window opens by what the application took.
+      nghttp2_session_consume(session_->ng_, id_, n);
+      if (!from_callback) session_->Flush();
+    }
+  } else if (avail > 0) {
+    // A zero-sized read with data waiting: complete at once.
+  } else if (recv_eof_) {
+    e = asio::error::eof;
+  } else if (closed_ || reset_ || session_->closed_) {
+    e = asio::error::connection_reset;
+  } else {
+    return;  // wait for data
+  }
+  asio::post(session_->executor(), [h = std::move(read_handler_), e, n] { h(e, n); });
+  read_handler_ = nullptr;
+}
+
+void Stream::AsyncWrite(asio::const_buffer buf, IoHandler handler) {
+  auto ex = session_->executor();
+  if (write_handler_) {
+    asio::post(ex, [h = std::move(handler)] { h(asio::error::in_progress, 0); });
+    return;
+  }
+  if (closed_ || reset_ || send_eof_ || !has_provider_ || session_->closed_) {
+    asio::post(ex, [h = std::move(handler)] { h(asio::error::broken_pipe, 0); });
+    return;
+  }
+  if (buf.size() == 0) {
+    asio::post(ex, [h = std::move(handler)] { h({}, 0); });
+    return;
+  }
+  out_ = static_cast<const uint8_t*>(buf.data());
+  out_left_ = out_total_ = buf.size();
+  write_handler_ = std::move(handler);
+  if (deferred_) {
+    deferred_ = false;
+    nghttp2_session_resume_data(session_->ng_, id_);
+  }
+  session_->Flush();
+}
+
+void Stream::ShutdownSend() {
+  if (send_eof_ || closed_ || reset_) return;
+  send_eof_ = true;
+  if (!has_provider_ || session_->closed_) return;
+  if (deferred_) {
+    deferred_ = false;
+    nghttp2_session_resume_data(session_->ng_, id_);
+  }
+  session_->Flush();
+}
+
+void Stream::Reset(uint32_t error_code) {
+  if (closed_ || reset_) return;
+  reset_ = true;
+  if (session_->closed_) return;
+  nghttp2_submit_rst_stream(session_->ng_, NGHTTP2_FLAG_NONE, id_, error_code);
+  session_->Flush();
+}
+
+void Stream::FailPending(error_code e) {
+  DeliverRead(true);
+  if (write_handler_) {
+    asio::post(session_->executor(), [h = std::move(write_handler_), e] { h(e, 0); });
+    write_handler_ = nullptr;
+    out_ = nullptr;
+    out_left_ = 0;
+  }
+  if (on_response_) {
+    asio::post(session_->executor(), [h = std::move(on_response_), s = shared_from_this()] {
+      h(asio::error::connection_reset, s);
+    });
+    on_response_ = nullptr;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session
+
+std::shared_ptr<Session> Session::Create(Role role, std::unique_ptr<Transport> transport,
+                                         SessionSettings settings, Callbacks callbacks) {
+  return std::shared_ptr<Session>(
+      new Session(role, std::move(transport), settings, std::move(callbacks)));
+}
+
+Session::Session(Role role, std::unique_ptr<Transport> t, SessionSettings s, Callbacks c)
+    : role_(role), transport_(std::move(t)), settings_(s), callbacks_(std::move(c)) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Session::OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, &Session::OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Session::OnFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Session::OnDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Session::OnStreamClose);
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  if (role == kClient) {
+    nghttp2_session_client_new2(&ng_, cbs, this, opt);
+  } else {
+    nghttp2_session_server_new2(&ng_, cbs, this, opt);
+  }
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  rbuf_.resize(std::max<size_t>(settings_.read_buffer, 4096));
+}
+
+Session::~Session() {
+  nghttp2_session_del(ng_);
+}
+
+void Session::Start() {
+  if (started_) return;
+  started_ = true;
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings_.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, settings_.stream_window},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE,
+       std::clamp<uint32_t>(settings_.max_frame_size, 16384, 16777215)},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  // ENABLE_PUSH is a client-only setting.
+  size_t n = role_ == kClient ? 4 : 3;
+  nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv, n);
+  nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(settings_.connection_window));
+  Flush();
+  DoRead();
+}
+
+void Session::DoRead() {
+  if (closed_ || reading_) return;
+  reading_ = true;
+  auto self = shared_from_this();
+  transport_->AsyncReadSome(asio::buffer(rbuf_), [self, this](error_code e, size_t n) {
+    reading_ = false;
+    if (closed_) return;
+    if (e) return Terminate(e);
+    ssize_t rv = nghttp2_session_mem_recv(ng_, rbuf_.data(), n);
+    if (rv < 0) {
+      // nghttp2 queued a GOAWAY for protocol errors; try to send it, then stop.
+      Flush();
+      return Terminate(ProtocolError());
+    }
+    Flush();
+    DoRead();
+  });
+}
+
+void Session::Flush() {
+  if (closed_ || writing_ || !started_) return;
+  wbuf_.clear();
+  while (wbuf_.size() < settings_.write_batch) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(ng_, &data);
+    if (n < 0) return Terminate(ProtocolError());
+    if (n == 0) break;
+    wbuf_.insert(wbuf_.end(), data, data + n);
+  }
+  if (wbuf_.empty()) {
+    if (nghttp2_session_want_read(ng_) == 0 && nghttp2_session_want_write(ng_) == 0) {
+      Terminate({});
+    }
+    return;
+  }
+  writing_ = true;
+  auto self = shared_from_this();
+  transport_->AsyncWrite(asio::buffer(wbuf_), [self, this](error_code e, size_t) {
+    writing_ = false;
+    if (closed_) return;
+    if (e) return Terminate(e);
+    Flush();
+  });
+}
+
+void Session::Terminate(error_code e) {
+  if (closed_) return;
+  closed_ = true;
+  transport_->Close();
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, st] : streams) {
+    st->closed_ = true;
+    if (!st->recv_eof_) st->reset_ = true;
+    st->FailPending(asio::error::connection_reset);
+  }
+  auto self = shared_from_this();
+  if (!streams.empty()) StreamsChanged();
+  if (callbacks_.on_close) {
+    asio::post(executor(), [self, e] {
+      if (self->callbacks_.on_close) self->callbacks_.on_close(e);
+    });
+  }
+}
+
+void Session::Close() {
+  Terminate(asio::error::operation_aborted);
+}
+
+void Session::Shutdown() {
+  if (closed_) return;
+  if (streams_.empty()) {
+    nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);
+  } else {
+    nghttp2_submit_goaway(ng_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(ng_),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+  }
+  Flush();
+}
+
+bool Session::accepting_streams() const {
+  if (closed_) return false;
+  if (role_ == kClient) return nghttp2_session_check_request_allowed(ng_) != 0;
+  return true;
+}
+
+uint32_t Session::remote_max_concurrent_streams() const {
+  return nghttp2_session_get_remote_settings(ng_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
+std::shared_ptr<Stream> Session::SubmitRequest(
+    const Headers& headers, bool end_stream,
+    std::function<void(error_code, std::shared_ptr<Stream>)> on_response) {
+  if (role_ != kClient || !accepting_streams()) return nullptr;
+  auto st = std::shared_ptr<Stream>(new Stream(shared_from_this()));
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(headers.size());
+  for (const auto& h : headers) nva.push_back(Nv(h.name, h.value));
+  nghttp2_data_provider prd = st->Provider();
+  int32_t id = nghttp2_submit_request(ng_, nullptr, nva.data(), nva.size(),
+                                      end_stream ? nullptr : &prd, st.get());
+  if (id < 0) return nullptr;
+  st->id_ = id;
+  st->has_provider_ = !end_stream;
+  st->send_eof_ = end_stream;
+  st->on_response_ = std::move(on_response);
+  streams_[id] = st;
+  ++stats_.streams_opened;
+  StreamsChanged();
+  Flush();
+  return st;
+}
+
+void Session::StreamsChanged() {
+  if (!callbacks_.on_streams_changed) return;
+  auto self = shared_from_this();
+  asio::post(executor(), [self] {
+    if (self->callbacks_.on_streams_changed) {
+      self->callbacks_.on_streams_changed(self->streams_.size());
+    }
+  });
+}
+
+Stream* Session::Find(int32_t id) {
+  return static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng_, id));
+}
+
+int Session::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* s = static_cast<Session*>(user);
+  if (s->role_ != kServer || frame->hd.type != NGHTTP2_HEADERS ||
+      frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    return 0;
+  }
+  auto st = std::shared_ptr<Stream>(new Stream(s->shared_from_this()));
+  st->id_ = frame->hd.stream_id;
+  nghttp2_session_set_stream_user_data(s->ng_, st->id_, st.get());
+  s->streams_[st->id_] = st;
+  ++s->stats_.streams_opened;
+  s->StreamsChanged();
+  return 0;
+}
+
+int Session::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+  auto* s = static_cast<Session*>(user);
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  Stream* st = s->Find(frame->hd.stream_id);
+  if (st == nullptr || st->headers_done_) return 0;  // trailers are ignored
+  st->headers_.push_back({std::string(reinterpret_cast<const char*>(name), namelen),
+                          std::string(reinterpret_cast<const char*>(value), valuelen)});
+  return 0;
+}
+
+int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* s = static_cast<Session*>(user);
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+  Stream* st = s->Find(frame->hd.stream_id);
+  if (st == nullptr) return 0;
+  if (frame->hd.type == NGHTTP2_HEADERS && !st->headers_done_) {
+    if (s->role_ == kClient) {
+      int status = std::atoi(std::string(FindHeader(st->headers_, ":status")).c_str());
+      if (status >= 100 && status < 200) {
+        st->headers_.clear();  // informational: wait for the final response
+      } else {
+        st->headers_done_ = true;
+        st->status_ = status;
+        if (st->on_response_) {
+          asio::post(s->executor(),
+                     [h = std::move(st->on_response_), p = st->shared_from_this()] { h({}, p); });
+          st->on_response_ = nullptr;
+        }
+      }
+    } else if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      st->headers_done_ = true;
+      if (s->callbacks_.on_request) {
+        auto self = s->shared_from_this();
+        asio::post(s->executor(), [self, p = st->shared_from_this()] {
+          if (!self->callbacks_.on_request) return;
+          self->callbacks_.on_request(p);
+        });
+      }
+    }
+  }
+  if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+    st->recv_eof_ = true;
+    st->DeliverRead(true);
+  }
+  return 0;
+}
+
+int Session::OnDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* user) {
+  auto* s = static_cast<Session*>(user);
+  Stream* st = s->Find(stream_id);
+  if (st == nullptr || st->reset_) {
+    // Nobody will read it: give the window back at once.
+    nghttp2_session_consume(s->ng_, stream_id, len);
+    return 0;
+  }
+  st->in_.append(reinterpret_cast<const char*>(data), len);
+  s->stats_.peak_stream_buffered = std::max(s->stats_.peak_stream_buffered, st->buffered());
+  st->DeliverRead(true);
+  return 0;
+}
+
+int Session::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
+  auto* s = static_cast<Session*>(user);
+  auto it = s->streams_.find(stream_id);
+  if (it == s->streams_.end()) return 0;
+  std::shared_ptr<Stream> st = it->second;
+  st->closed_ = true;
+  if (error_code != NGHTTP2_NO_ERROR || !st->recv_eof_) st->reset_ = true;
+  st->FailPending(error_code == NGHTTP2_NO_ERROR ? asio::error::broken_pipe
+                                                 : asio::error::connection_reset);
+  s->streams_.erase(it);
+  s->StreamsChanged();
+  return 0;
+}
+
+}  // namespace weft::h2

@@ -1,0 +1,212 @@
+#pragma once
+
+// An HTTP/2 connection (client or server) on nghttp2, driven by a Transport on one Asio
+// executor. No locks: every call on the transport's executor; completion handlers are posted
+// to it (never run inside an nghttp2 callback).
+//
+// Streams are byte pipes with flow control end to end:
+//   - receiving: nghttp2's automatic WINDOW_UPDATE is off; a stream's window is given back
+//     only as the application reads (Stream::AsyncReadSome), so a slow reader stops the
+//     sender after one window, per stream and per connection;
+//   - sending: a write is handed to nghttp2 through a data provider that answers
+//     NGHTTP2_ERR_DEFERRED when nothing is queued and is resumed by the next write; the
+//     write completes when all its bytes went into DATA frames, which nghttp2 produces only
+//     as the peer's window allows, and the session writes to the socket one batch at a time.
+//
+// Client:
+//   auto s = Session::Create(Session::kClient, std::move(transport), settings, {});
+//   s->Start();
+//   s->SubmitRequest({{":method", "CONNECT"}, {":authority", "10.0.0.2:80"}},
+//                    [](error_code e, std::shared_ptr<Stream> st) { st->status() ... });
+// Server:
+//   Session::Create(Session::kServer, ..., {.on_request = [](std::shared_ptr<Stream> st) {
+//     st->Respond(200, {}, /*end_stream=*/false); st->AsyncReadSome(...); }});
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/h2/tls_transport.h"
+
+namespace weft::h2 {
+
+struct Header {
+  std::string name;  // lowercase; pseudo-headers start with ':'
+  std::string value;
+};
+using Headers = std::vector<Header>;
+
+// The value of the first header called `name` ("" when absent).
+std::string_view FindHeader(const Headers& headers, std::string_view name);
+
+struct SessionSettings {
+  // SETTINGS_MAX_CONCURRENT_STREAMS we advertise (streams the peer may open to us).
+  uint32_t max_concurrent_streams = 100;
+  // SETTINGS_INITIAL_WINDOW_SIZE we advertise: bytes the peer may send on one stream before
+  // we read them.
+  uint32_t stream_window = 4 * 1024 * 1024;
+  // Our connection-level receive window (all streams together).
+  uint32_t connection_window = 16 * 1024 * 1024;
+  // SETTINGS_MAX_FRAME_SIZE we advertise (16 KiB .. 16 MiB - 1).
+  uint32_t max_frame_size = 16 * 1024;
+  // Socket read buffer, and the most bytes gathered into one socket write.
+  size_t read_buffer = 64 * 1024;
+  size_t write_batch = 64 * 1024;
+};
+
+class Session;
+
+class Stream : public std::enable_shared_from_this<Stream> {
+ public:
+  ~Stream();
+  int32_t id() const { return id_; }
+  // The peer's header block: request headers (server) or final response headers (client).
+  const Headers& headers() const { return headers_; }
+  std::string_view header(std::string_view name) const { return FindHeader(headers_, name); }
+  // Client: the final response status (0 before).
+  int status() const { return status_; }
+
+  // Server: the response. end_stream=false keeps the stream open for data (a CONNECT tunnel).
+  // Returns false when the stream or session is gone.
+  bool Respond(int status, const Headers& extra, bool end_stream);
+
+  // Asio-style byte pipe. Reads return buffered data first, then asio::error::eof after the
+  // peer's END_STREAM or asio::error::connection_reset after RST_STREAM / connection loss.
+  void AsyncReadSome(asio::mutable_buffer buf, IoHandler handler);
+  // Completes when every byte is in a DATA frame; one write at a time.
+  void AsyncWrite(asio::const_buffer buf, IoHandler handler);
+  // END_STREAM after the queued data.
+  void ShutdownSend();
+  // RST_STREAM (default CANCEL) unless the stream already closed; pending operations fail.
+  void Reset(uint32_t error_code = NGHTTP2_CANCEL);
+
+  bool closed() const { return closed_; }                   // nghttp2 closed it (either way)
+  bool reset() const { return reset_; }                     // closed with an error
+  bool send_shut() const { return send_eof_; }              // ShutdownSend called
+  bool recv_eof() const { return recv_eof_; }               // the peer's END_STREAM arrived
+  size_t buffered() const { return in_.size() - in_pos_; }  // received, not yet read
+  std::shared_ptr<Session> session() const { return session_; }
+
+ private:
+  friend class Session;
+  Stream(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+  void DeliverRead(bool from_callback);
+  void FailPending(error_code e);
+  static ssize_t ReadSource(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+                            uint32_t* data_flags, nghttp2_data_source* source, void*);
+  nghttp2_data_provider Provider();
+
+  std::shared_ptr<Session> session_;
+  int32_t id_ = -1;
+  Headers headers_;
+  int status_ = 0;
+  bool headers_done_ = false;
+  std::function<void(error_code, std::shared_ptr<Stream>)> on_response_;  // client
+
+  // Receive side.
+  std::string in_;
+  size_t in_pos_ = 0;
+  bool recv_eof_ = false;
+  asio::mutable_buffer read_buf_;
+  IoHandler read_handler_;
+
+  // Send side.
+  const uint8_t* out_ = nullptr;
+  size_t out_left_ = 0;
+  size_t out_total_ = 0;
+  IoHandler write_handler_;
+  bool send_eof_ = false;
+  bool deferred_ = false;  // the data provider answered DEFERRED: resume on new data
+  bool has_provider_ = false;
+
+  bool closed_ = false;
+  bool reset_ = false;
+};
+
+struct SessionStats {
+  uint64_t streams_opened = 0;
+  size_t peak_stream_buffered = 0;  // most bytes one stream held unread (bounded by its window)
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  enum Role { kClient, kServer };
+  struct Callbacks {
+    // Server: a new stream's complete request header block.
+    std::function<void(std::shared_ptr<Stream>)> on_request;
+    // The number of open streams changed (e.g. to arm an idle timer at 0).
+    std::function<void(size_t open_streams)> on_streams_changed;
+    // The connection is gone (error, or both sides done after GOAWAY, or Close()).
+    std::function<void(error_code)> on_close;
+  };
+
+  static std::shared_ptr<Session> Create(Role role, std::unique_ptr<Transport> transport,
+                                         SessionSettings settings, Callbacks callbacks);
+  ~Session();
+
+  // Sends the preface and SETTINGS, starts reading.
+  void Start();
+  // Client: a new stream. `headers`: pseudo-headers first. With end_stream=false the stream
+  // stays open for data (a data provider is attached). The handler gets the final response
+  // (or an error when the stream or connection dies first). nullptr when the session cannot
+  // open a stream (closed, GOAWAY, stream IDs exhausted).
+  std::shared_ptr<Stream> SubmitRequest(
+      const Headers& headers, bool end_stream,
+      std::function<void(error_code, std::shared_ptr<Stream>)> on_response);
+  // GOAWAY(NO_ERROR): no new streams; the connection closes once the open ones finish.
+  void Shutdown();
+  // Abrupt: closes the transport; every stream fails with connection_reset.
+  void Close();
+
+  bool closed() const { return closed_; }
+  // False after a GOAWAY either way or once closed: do not open streams on it.
+  bool accepting_streams() const;
+  size_t open_streams() const { return streams_.size(); }
+  // The peer's SETTINGS_MAX_CONCURRENT_STREAMS (2^32-1 until its SETTINGS arrive).
+  uint32_t remote_max_concurrent_streams() const;
+  Transport& transport() { return *transport_; }
+  asio::any_io_executor executor() { return transport_->executor(); }
+  const SessionStats& stats() const { return stats_; }
+  const SessionSettings& settings() const { return settings_; }
+
+ private:
+  friend class Stream;
+  Session(Role role, std::unique_ptr<Transport> t, SessionSettings s, Callbacks c);
+  void DoRead();
+  void Flush();
+  void Terminate(error_code e);
+  void StreamsChanged();
+  Stream* Find(int32_t id);
+
+  static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
+  static int OnHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t,
+                      const uint8_t*, size_t, uint8_t, void*);
+  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame*, void*);
+  static int OnDataChunk(nghttp2_session*, uint8_t, int32_t, const uint8_t*, size_t, void*);
+  static int OnStreamClose(nghttp2_session*, int32_t, uint32_t, void*);
+
+  Role role_;
+  std::unique_ptr<Transport> transport_;
+  SessionSettings settings_;
+  Callbacks callbacks_;
+  nghttp2_session* ng_ = nullptr;
+  std::map<int32_t, std::shared_ptr<Stream>> streams_;
+  std::vector<uint8_t> rbuf_;
+  std::vector<uint8_t> wbuf_;
+  bool writing_ = false;
+  bool reading_ = false;
+  bool started_ = false;
+  bool closed_ = false;
+  bool flushing_ = false;
+  SessionStats stats_;
+};
+
+}  // namespace weft::h2

@@ -1,0 +1,97 @@
+#pragma once
+
+// The byte transport under an HTTP/2 session: TLS 1.3 over a TCP socket (Boost.Asio's
+// ssl::stream on an SSL_CTX configured by core/identity), or plain TCP (tests, same-node).
+//
+//   SSL_CTX* ctx = ...;  // ConfigureMutualTls + SetIdentity, as docs/security.md says
+//   auto asio_ctx = h2::WrapSslCtx(ctx);  // shares the SSL_CTX (reference counted)
+//   auto t = std::make_unique<h2::TlsTransport>(std::move(socket), *asio_ctx);
+//   identity::ExpectPeer(t->ssl(), {...});  // outbound
+//   t->AsyncHandshake(h2::TlsTransport::kClient, timeout, [](error_code e) { ... });
+//
+// Single-threaded: every call on the socket's executor.
+
+#include <openssl/ssl.h>
+
+#include <utility>  // before Boost.Asio 1.74 (awaitable.hpp uses std::exchange)
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+namespace weft::h2 {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+using IoHandler = std::function<void(error_code, size_t)>;
+
+// What an HTTP/2 session reads from and writes to.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual asio::any_io_executor executor() = 0;
+  // Some bytes (at least one) or an error; asio::error::eof at the end.
+  virtual void AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) = 0;
+  // All of `buf` or an error. One write at a time.
+  virtual void AsyncWrite(asio::const_buffer buf, IoHandler handler) = 0;
+  // Closes the TCP socket (no TLS close_notify: HTTP/2 GOAWAY says goodbye). Pending
+  // operations complete with operation_aborted.
+  virtual void Close() = 0;
+  virtual tcp::socket& socket() = 0;
+  // The TLS connection, or nullptr for plain TCP.
+  virtual SSL* ssl() { return nullptr; }
+};
+
+class TcpTransport final : public Transport {
+ public:
+  explicit TcpTransport(tcp::socket s) : socket_(std::move(s)) {}
+  asio::any_io_executor executor() override { return socket_.get_executor(); }
+  void AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) override;
+  void AsyncWrite(asio::const_buffer buf, IoHandler handler) override;
+  void Close() override;
+  tcp::socket& socket() override { return socket_; }
+
+ private:
+  tcp::socket socket_;
+};
+
+class TlsTransport final : public Transport {
+ public:
+  enum Side { kClient, kServer };
+  // The SSL object is created from `ctx` now; `ctx` need not outlive the transport (the SSL
+  // holds a reference to the SSL_CTX).
+  TlsTransport(tcp::socket s, asio::ssl::context& ctx);
+
+  // Sets ALPN "h2" on a client connection (call before AsyncHandshake; ztunnel offers h2).
+  void OfferH2();
+  // Runs the TLS handshake, closing the socket when `timeout` passes first (the handler then
+  // gets asio::error::timed_out).
+  void AsyncHandshake(Side side, std::chrono::milliseconds timeout,
+                      std::function<void(error_code)> handler);
+
+  asio::any_io_executor executor() override { return stream_.get_executor(); }
+  void AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) override;
+  void AsyncWrite(asio::const_buffer buf, IoHandler handler) override;
+  void Close() override;
+  tcp::socket& socket() override { return stream_.next_layer(); }
+  SSL* ssl() override { return stream_.native_handle(); }
+  // The negotiated ALPN protocol ("" when none).
+  std::string_view alpn() const;
+
+ private:
+  asio::ssl::stream<tcp::socket> stream_;
+};
+
+// An asio::ssl::context sharing `ctx` (up-referenced; the caller keeps its own reference).
+std::shared_ptr<asio::ssl::context> WrapSslCtx(SSL_CTX* ctx);
+
+// Server side ALPN: selects "h2" when the client offers it; a client that offers only other
+// protocols is refused (no_application_protocol); a client that offers none is accepted.
+void SelectH2Alpn(SSL_CTX* ctx);
+
+}  // namespace weft::h2
