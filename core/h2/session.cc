@@ -319,6 +319,7 @@ void Session::Close() {
 
 void Session::Shutdown() {
   if (closed_) return;
+  shutdown_ = true;
   if (streams_.empty()) {
     nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);
   } else {
@@ -329,7 +330,7 @@ void Session::Shutdown() {
 }
 
 bool Session::accepting_streams() const {
-  if (closed_) return false;
+  if (closed_ || shutdown_) return false;
   if (role_ == kClient) return nghttp2_session_check_request_allowed(ng_) != 0;
   return true;
 }

@@ -205,7 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;
   bool started_ = false;
   bool closed_ = false;
-  bool flushing_ = false;
+  bool shutdown_ = false;  // we sent GOAWAY
   SessionStats stats_;
 };
 

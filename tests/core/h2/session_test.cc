@@ -1,0 +1,205 @@
+// h2::Session over plain TCP on loopback: requests and responses, per-stream flow control
+// given back only as the application reads, END_STREAM both ways, GOAWAY shutdown.
+
+#include "core/h2/session.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+
+namespace weft::h2 {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool RunUntil(asio::io_context& io, const std::function<bool()>& done,
+              std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  io.restart();
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    io.run_one_for(10ms);
+    if (io.stopped()) io.restart();
+  }
+  return true;
+}
+
+class SessionTest : public ::testing::Test {
+ protected:
+  // A connected client/server session pair; the server answers every request with
+  // `on_request`.
+  void Connect(SessionSettings client_settings, SessionSettings server_settings) {
+    tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    tcp::socket c(io_);
+    c.connect(acceptor.local_endpoint());
+    tcp::socket s = acceptor.accept();
+    Session::Callbacks scb;
+    scb.on_request = [this](std::shared_ptr<Stream> st) { server_streams_.push_back(st); };
+    scb.on_close = [this](error_code) { server_closed_ = true; };
+    server_ = Session::Create(Session::kServer, std::make_unique<TcpTransport>(std::move(s)),
+                              server_settings, std::move(scb));
+    Session::Callbacks ccb;
+    ccb.on_close = [this](error_code) { client_closed_ = true; };
+    client_ = Session::Create(Session::kClient, std::make_unique<TcpTransport>(std::move(c)),
+                              client_settings, std::move(ccb));
+    server_->Start();
+    client_->Start();
+  }
+
+  void TearDown() override {
+    if (client_) client_->Close();
+    if (server_) server_->Close();
+    RunUntil(
+        io_, [] { return false; }, 20ms);
+  }
+
+  asio::io_context io_;
+  std::shared_ptr<Session> client_, server_;
+  std::vector<std::shared_ptr<Stream>> server_streams_;
+  bool client_closed_ = false, server_closed_ = false;
+};
+
+TEST_F(SessionTest, RequestAndResponseWithBodiesBothWays) {
+  Connect({}, {});
+  std::shared_ptr<Stream> resp;
+  auto st = client_->SubmitRequest(
+      {{":method", "POST"}, {":scheme", "https"}, {":path", "/v1/sign"}, {":authority", "ca"}},
+      false, [&](error_code e, std::shared_ptr<Stream> s) {
+        ASSERT_FALSE(e) << e.message();
+        resp = s;
+      });
+  ASSERT_TRUE(st);
+  std::string body = "{\"csr\": \"...\"}";
+  bool wrote = false;
+  st->AsyncWrite(asio::buffer(body), [&](error_code e, size_t n) {
+    EXPECT_FALSE(e);
+    EXPECT_EQ(n, body.size());
+    st->ShutdownSend();
+    wrote = true;
+  });
+  ASSERT_TRUE(RunUntil(io_, [&] { return wrote && server_streams_.size() == 1; }));
+  auto& ss = server_streams_[0];
+  EXPECT_EQ(ss->header(":path"), "/v1/sign");
+  // The server reads the request body to END_STREAM.
+  std::string got;
+  bool eof = false;
+  std::vector<char> buf(4);
+  std::function<void()> read = [&] {
+    ss->AsyncReadSome(asio::buffer(buf), [&](error_code e, size_t n) {
+      if (e) {
+        eof = e == asio::error::eof;
+        return;
+      }
+      got.append(buf.data(), n);
+      read();
+    });
+  };
+  read();
+  ASSERT_TRUE(RunUntil(io_, [&] { return eof; }));
+  EXPECT_EQ(got, body);
+  // A response with a body, then END_STREAM.
+  ASSERT_TRUE(ss->Respond(200, {{"content-type", "application/json"}}, false));
+  std::string answer = "{\"certificate\": \"...\"}";
+  ss->AsyncWrite(asio::buffer(answer), [&](error_code, size_t) { ss->ShutdownSend(); });
+  ASSERT_TRUE(RunUntil(io_, [&] { return resp != nullptr; }));
+  EXPECT_EQ(resp->status(), 200);
+  EXPECT_EQ(resp->header("content-type"), "application/json");
+  std::string back;
+  bool back_eof = false;
+  std::vector<char> cbuf(1024);
+  std::function<void()> cread = [&] {
+    st->AsyncReadSome(asio::buffer(cbuf), [&](error_code e, size_t n) {
+      if (e) {
+        back_eof = e == asio::error::eof;
+        return;
+      }
+      back.append(cbuf.data(), n);
+      cread();
+    });
+  };
+  cread();
+  ASSERT_TRUE(RunUntil(io_, [&] { return back_eof; }));
+  EXPECT_EQ(back, answer);
+  ASSERT_TRUE(RunUntil(io_, [&] { return client_->open_streams() == 0; }));
+  EXPECT_TRUE(st->closed());
+  EXPECT_FALSE(st->reset());
+}
+
+TEST_F(SessionTest, UnreadDataHoldsTheSenderToOneWindow) {
+  SessionSettings small;
+  small.stream_window = 32 * 1024;
+  small.connection_window = 1024 * 1024;
+  Connect({}, small);
+  std::shared_ptr<Stream> resp;
+  auto st = client_->SubmitRequest({{":method", "CONNECT"}, {":authority", "10.0.0.1:80"}}, false,
+                                   [&](error_code, std::shared_ptr<Stream> s) { resp = s; });
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  auto& ss = server_streams_[0];
+  ss->Respond(200, {}, false);
+  ASSERT_TRUE(RunUntil(io_, [&] { return resp != nullptr; }));
+  // 256 KiB towards a server that does not read: only one window's worth goes.
+  std::string data(256 * 1024, 'z');
+  bool done = false;
+  st->AsyncWrite(asio::buffer(data), [&](error_code, size_t) { done = true; });
+  RunUntil(
+      io_, [] { return false; }, 300ms);
+  EXPECT_FALSE(done);
+  EXPECT_EQ(ss->buffered(), 32u * 1024);
+  // Reading gives the window back and the rest flows.
+  size_t total = 0;
+  std::vector<char> buf(8192);
+  std::function<void()> read = [&] {
+    ss->AsyncReadSome(asio::buffer(buf), [&](error_code e, size_t n) {
+      if (e) return;
+      total += n;
+      read();
+    });
+  };
+  read();
+  ASSERT_TRUE(RunUntil(io_, [&] { return done && total == data.size(); }));
+  EXPECT_LE(server_->stats().peak_stream_buffered, 32u * 1024);
+}
+
+TEST_F(SessionTest, ResetFailsThePeersPendingRead) {
+  Connect({}, {});
+  auto st = client_->SubmitRequest({{":method", "CONNECT"}, {":authority", "10.0.0.1:80"}}, false,
+                                   [](error_code, std::shared_ptr<Stream>) {});
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  auto& ss = server_streams_[0];
+  ss->Respond(200, {}, false);
+  std::optional<error_code> result;
+  std::vector<char> buf(16);
+  ss->AsyncReadSome(asio::buffer(buf), [&](error_code e, size_t) { result = e; });
+  st->Reset();
+  ASSERT_TRUE(RunUntil(io_, [&] { return result.has_value(); }));
+  EXPECT_EQ(*result, asio::error::connection_reset);
+  EXPECT_TRUE(ss->reset());
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_->open_streams() == 0; }));
+}
+
+TEST_F(SessionTest, ShutdownClosesTheConnectionOnceStreamsFinish) {
+  Connect({}, {});
+  std::shared_ptr<Stream> resp;
+  auto st = client_->SubmitRequest({{":method", "CONNECT"}, {":authority", "10.0.0.1:80"}}, false,
+                                   [&](error_code, std::shared_ptr<Stream> s) { resp = s; });
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  auto ss = server_streams_[0];
+  ss->Respond(200, {}, false);
+  ASSERT_TRUE(RunUntil(io_, [&] { return resp != nullptr; }));
+  client_->Shutdown();  // GOAWAY: no new streams, this one continues
+  RunUntil(
+      io_, [] { return false; }, 50ms);
+  EXPECT_FALSE(client_->accepting_streams());
+  EXPECT_EQ(client_->SubmitRequest({{":method", "CONNECT"}, {":authority", "10.0.0.1:81"}}, false,
+                                   [](error_code, std::shared_ptr<Stream>) {}),
+            nullptr);
+  EXPECT_FALSE(client_closed_);
+  st->ShutdownSend();
+  ss->ShutdownSend();
+  ASSERT_TRUE(RunUntil(io_, [&] { return client_closed_ && server_closed_; }));
+}
+
+}  // namespace
+}  // namespace weft::h2
