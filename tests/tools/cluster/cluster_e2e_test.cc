@@ -374,10 +374,11 @@ TEST_F(ClusterE2E, AgentsRunInTheirNodeAndRestart) {
   ASSERT_GT(pid, 0);
 
   // The local-mode command line of docs/local-mode.md, inside the node's netns.
-  std::string want =
-      "args: --local-dir " + dir_.string() + " --node n1 --bpf-root /sys/fs/bpf/weft-" + name_ +
-      "/n1 --cgroup " + cgroup2_ + "/weft-" + name_ +
-      "/n1 --pod-netns-dir /run/netns --workers=2 -v\nprefix: " + Prefix() + "pod-\n";
+  std::string want = "args: --local-dir " + dir_.string() +
+                     " --node n1 --bpf-root /sys/fs/bpf/weft-" + name_ + "/n1 --cgroup " +
+                     cgroup2_ + "/weft-" + name_ +
+                     "/n1 --pod-netns-dir /run/netns --run-dir /run/weft/cluster-" + name_ +
+                     "/nodes/n1 --workers=2 -v\nprefix: " + Prefix() + "pod-\n";
   EXPECT_TRUE(
       WaitFor([&] { return Cluster("logs --agent n1").out.find(want) != std::string::npos; }, 3000))
       << Cluster("logs --agent n1").out << "\nwanted:\n"
