@@ -63,7 +63,9 @@ struct ConnectRequest {
 struct ConnectResult {
   absl::Status status;  // OK with a tunnel
   int http_status = 0;  // the CONNECT response's status when one arrived
-  // Set when the TLS handshake failed on verifying the server.
+  // Set when the TLS handshake failed on verifying the server. (A server refusing *our*
+  // certificate shows up differently: in TLS 1.3 the client finishes its handshake first, so
+  // the refusal arrives as the connection dying under the CONNECT — status Unavailable.)
   std::optional<identity::VerifyError> tls_error;
   std::shared_ptr<TunnelStream> tunnel;
   bool reused = false;  // went over an already established connection
@@ -104,12 +106,14 @@ class HbonePool : public std::enable_shared_from_this<HbonePool> {
                                            PoolSettings settings);
   ~HbonePool();
 
+  // On the pool's executor; the handler runs there too (always posted, never inline).
   void Connect(ConnectRequest request, ConnectHandler handler);
   // New connections use this context (trust bundle changed); open ones keep theirs.
   void SetClientTls(std::shared_ptr<asio::ssl::context> client_tls);
   // Closes every connection (their tunnels are reset).
   void CloseAll();
 
+  // On the executor (plain counters).
   PoolStats stats() const;
   size_t connections() const;
   asio::any_io_executor executor() const { return executor_; }

@@ -101,6 +101,7 @@ class HboneServer : public std::enable_shared_from_this<HboneServer> {
                                              ServerSettings settings, InboundHandler handler);
   ~HboneServer();
 
+  // Start and Stop on the acceptor's executor; stats() from any thread.
   void Start();
   // Stops accepting and closes every connection (streams are reset).
   void Stop();
