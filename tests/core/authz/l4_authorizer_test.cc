@@ -195,6 +195,14 @@ TEST(Snapshot, PoliciesAreEvaluatedInSnapshotOrder) {
   EXPECT_THAT(m.authz->PoliciesFor(*m.W("shop/web")), ElementsAre("shop/a", "shop/b"));
 }
 
+TEST(Snapshot, EmptyPatternsNeedAnIdentity) {
+  // prefix "" and suffix "" match any string, but plaintext has no string to match at all.
+  Mesh m = FromText({R"(name: "a" namespace: "shop" action: ALLOW scope: NAMESPACE
+    rules { namespaces { prefix: "" } } rules { rule_index: 1 principals { suffix: "" } })"});
+  EXPECT_EQ(Decide(m, Conn()), kAllowNone);
+  EXPECT_EQ(Decide(m, Conn().As(kJob)), "allow allowed_by_policy shop/a#0");
+}
+
 // ---- lookup paths ----
 
 TEST(Lookup, NullDestinationIsDenied) {
