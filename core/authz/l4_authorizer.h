@@ -5,9 +5,11 @@
 //
 // Built once per snapshot (policies indexed, CIDRs parsed, string matches lowered, the policies
 // of every workload resolved and split into DENY and ALLOW lists); then Authorize()/Decide()
-// run once per connection: no allocation, no locks, no hashing of strings. Immutable and safe
-// to share between worker threads; keep it alive (it holds the snapshot) for as long as any
-// Decision's `policy` view is used.
+// run once per connection: no allocation, no locks, no hashing of strings (given a Workload
+// pointer from the same snapshot). Immutable and safe to share between worker threads; keep it
+// alive (it holds the snapshot) for as long as any Decision's `policy` view is used. Build it
+// next to the proxy's NodeView from the same shared_ptr<const MeshSnapshot>, so that
+// NodeView::WorkloadByAddress() pointers hit the fast path.
 //
 // Per connection, on the destination side (HBONE stream accepted, or :15006 accept):
 //
