@@ -44,7 +44,9 @@ lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy) {
 }
 
 NodeView::NodeView(std::shared_ptr<const pb::MeshSnapshot> snapshot, std::string node)
-    : snapshot_(std::move(snapshot)), node_(std::move(node)) {
+    : snapshot_(std::move(snapshot)),
+      node_(std::move(node)),
+      authorizer_(std::make_unique<const authz::L4Authorizer>(snapshot_)) {
   for (const auto& svc : snapshot_->services()) {
     by_host_[svc.hostname()] = &svc;
     for (const auto& vip : svc.vips()) {

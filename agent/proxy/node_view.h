@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/authz/l4_authorizer.h"
 #include "core/lb/balancer.h"
 #include "weft/config/v1/snapshot.pb.h"
 
@@ -56,6 +57,9 @@ class NodeView {
   // The workload owning an address, or null.
   const pb::Workload* WorkloadByAddress(const std::string& address) const;
 
+  // PeerAuthentication and L4 AuthorizationPolicy of this snapshot (built with the view).
+  const authz::L4Authorizer& authorizer() const { return *authorizer_; }
+
  private:
   std::shared_ptr<lb::Balancer> BalancerFor(const pb::Service& svc, uint32_t port,
                                             const std::string& subset,
@@ -65,6 +69,7 @@ class NodeView {
 
   std::shared_ptr<const pb::MeshSnapshot> snapshot_;
   std::string node_;
+  std::unique_ptr<const authz::L4Authorizer> authorizer_;
   std::unordered_map<std::string, const pb::Service*> by_vip_port_;  // "ip|port"
   std::unordered_map<std::string, const pb::Service*> by_host_;
   std::unordered_map<std::string, const pb::Workload*> workloads_;

@@ -30,6 +30,10 @@
 #include "agent/proxy/node_view.h"
 
 namespace weft::agent::proxy {
+class WorkloadCredentials;  // credentials.h
+}
+
+namespace weft::agent::proxy {
 
 struct SocketAddress {
   std::string address;  // IP text
@@ -46,6 +50,12 @@ struct ProxySettings {
   size_t max_buffer_size = 256 * 1024;  // bound, per direction
   std::chrono::milliseconds idle_timeout{std::chrono::hours(1)};
   int max_connect_attempts = 3;
+  // HBONE (with credentials): the pods' mTLS port, and the outbound pool.
+  uint16_t hbone_port = 15008;
+  size_t hbone_max_streams = 100;  // CONNECT streams per pooled HTTP/2 connection
+  std::chrono::milliseconds hbone_idle_timeout{std::chrono::minutes(1)};
+  uint32_t hbone_stream_window = 4 * 1024 * 1024;       // HTTP/2 flow control, per stream
+  uint32_t hbone_connection_window = 16 * 1024 * 1024;  // and per connection
 };
 
 // What the proxy needs from the rest of the agent (replaceable in tests).
@@ -55,6 +65,11 @@ struct ProxyInputs {
   // cookie is given, from the peer (client) address; nullopt when unknown.
   std::function<std::optional<SocketAddress>(uint64_t netns_cookie, const SocketAddress& peer)>
       original_destination;
+  // Workload certificates for mTLS between node proxies (HBONE on :15008). Null: no mTLS —
+  // the pods get no :15008 listener and mesh traffic between nodes is plain TCP.
+  std::shared_ptr<WorkloadCredentials> credentials;
+  // One line per denied connection (PeerAuthentication or AuthorizationPolicy); may be null.
+  std::function<void(const std::string&)> log;
 };
 
 struct PodInfo {
@@ -70,6 +85,9 @@ struct ConnectionInfo {
   SocketAddress original_destination;
   SocketAddress upstream;
   std::string cluster;
+  // Outbound: the destination identity the HBONE leg verified; inbound HBONE: the client's.
+  std::string peer_identity;
+  bool mtls = false;            // the node-to-node leg is HBONE (mutual TLS)
   uint64_t bytes_sent = 0;      // client -> upstream
   uint64_t bytes_received = 0;  // upstream -> client
   uint64_t buffer_bytes = 0;    // copy buffers held now (both directions)
@@ -89,6 +107,20 @@ struct ProxyStats {
   uint64_t idle_timeouts = 0;
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
+  // mTLS (HBONE).
+  uint64_t hbone_outbound = 0;          // outbound connections sent over HBONE
+  uint64_t hbone_inbound = 0;           // CONNECT streams received
+  uint64_t no_source_certificate = 0;   // outbound refused: no usable certificate
+  uint64_t hbone_connect_failures = 0;  // tunnel not established (TCP, TLS, or a refusal)
+  uint64_t hbone_bad_target = 0;        // 400: the target is not the pod
+  uint64_t hbone_app_unreachable = 0;   // 503
+  uint64_t tls_handshakes = 0;          // outbound + inbound, completed
+  std::map<std::string, uint64_t> tls_handshake_failures;  // inbound, by reason
+  // Denied connections, by reason (docs/security.md: weft_authz_denied_total).
+  uint64_t denied_policy = 0;
+  uint64_t denied_no_allow_match = 0;
+  uint64_t denied_mtls_strict = 0;
+  uint64_t denied_unknown_destination = 0;
 };
 
 class Proxy {

@@ -1,0 +1,436 @@
+#include "agent/proxy/connection.h"
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "agent/inpod/netns.h"
+#include "agent/proxy/credentials.h"
+#include "core/authz/l4_authorizer.h"
+#include "core/hbone/hbone.h"
+
+namespace weft::agent::proxy {
+
+Connection::Connection(Proxy::Impl& proxy, asio::io_context& io, std::shared_ptr<Pod> pod,
+                       Kind kind)
+    : proxy_(proxy),
+      io_(io),
+      pod_(std::move(pod)),
+      kind_(kind),
+      idle_(io),
+      started_(std::chrono::steady_clock::now()) {
+  size_t n = proxy_.inputs_.settings.buffer_size;
+  buf_up_.resize(n);
+  buf_down_.resize(n);
+  buffer_bytes_ = 2 * n;
+  proxy_.counters_.active.fetch_add(1);
+}
+
+Connection::~Connection() {
+  if (tracked_) {
+    std::lock_guard<std::mutex> l(proxy_.conns_mu_);
+    proxy_.conns_.erase(*tracked_);
+  }
+  if (balancer_ && picked_) balancer_->Finished(*picked_);
+  proxy_.counters_.active.fetch_sub(1);
+  proxy_.counters_.completed.fetch_add(1);
+}
+
+void Connection::Start(tcp::socket accepted) {
+  error_code ec;
+  auto peer = accepted.remote_endpoint(ec);
+  auto local = accepted.local_endpoint(ec);
+  accepted.set_option(tcp::no_delay(true), ec);
+  down_ = std::make_shared<hbone::TcpByteStream>(std::move(accepted));
+  {
+    std::lock_guard<std::mutex> l(info_mu_);
+    client_ = ToAddress(peer);
+  }
+  view_ = proxy_.View();
+  if (kind_ == Kind::kOutbound) {
+    std::optional<SocketAddress> orig;
+    if (proxy_.inputs_.original_destination) {
+      orig = proxy_.inputs_.original_destination(pod_->info.netns_cookie, client_);
+    }
+    if (!orig) {
+      proxy_.counters_.no_original_destination.fetch_add(1);
+      return Fail("no original destination");
+    }
+    {
+      std::lock_guard<std::mutex> l(info_mu_);
+      original_ = *orig;
+    }
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    if (view_) route_ = view_->Resolve(original_.address, original_.port, rng());
+    if (!route_) {
+      // Not (or no longer) a mesh destination: deliver where the application meant.
+      proxy_.counters_.passthrough.fetch_add(1);
+      route_ = Route{};
+      route_->direct = {original_.address, original_.port, "", ""};
+    }
+  } else {
+    // sk_lookup kept the destination address: the accepted socket's local end is it.
+    {
+      std::lock_guard<std::mutex> l(info_mu_);
+      original_ = ToAddress(local);
+    }
+    if (!Admit(client_, "", original_.port, false)) return Fail("denied");
+    route_ = Route{};
+    route_->direct = {original_.address, original_.port, pod_->info.uid, ""};
+  }
+  balancer_ = route_->balancer;
+  {
+    std::lock_guard<std::mutex> l(info_mu_);
+    cluster_ = route_->cluster;
+  }
+  ArmIdle();
+  ConnectNext();
+}
+
+bool Connection::Admit(const SocketAddress& source, const std::string& principal, uint32_t port,
+                       bool mtls) {
+  // PeerAuthentication (STRICT refuses plaintext), then AuthorizationPolicy, as decided by
+  // the authorizer of the snapshot this connection started with.
+  if (!view_) return true;  // no snapshot yet: no policy exists
+  authz::ConnectionAttributes a;
+  a.destination = view_->Workload(pod_->info.uid);
+  a.destination_port = port;
+  if (auto ip = authz::IpAddress::Parse(original_.address)) a.destination_ip = *ip;
+  if (auto ip = authz::IpAddress::Parse(source.address)) a.source_ip = *ip;
+  a.transport = mtls ? authz::Transport::kHbone : authz::Transport::kPlaintext;
+  a.source_principal = principal;
+  authz::Decision d = view_->authorizer().Authorize(a);
+  if (d.allowed) return true;
+  switch (d.reason) {
+    case authz::Reason::kMtlsStrict:
+      proxy_.counters_.denied_mtls_strict.fetch_add(1);
+      break;
+    case authz::Reason::kNoAllowMatch:
+      proxy_.counters_.denied_no_allow_match.fetch_add(1);
+      break;
+    case authz::Reason::kUnknownDestination:
+      proxy_.counters_.denied_unknown_destination.fetch_add(1);
+      break;
+    default:
+      proxy_.counters_.denied_policy.fetch_add(1);
+  }
+  if (proxy_.inputs_.log) {
+    std::string line = "denied " + (principal.empty() ? source.address : principal) + " -> " +
+                       pod_->info.uid + ":" + std::to_string(port) + " (" +
+                       (mtls ? "mTLS" : "plaintext") +
+                       "): " + std::string(authz::ReasonName(d.reason));
+    if (!d.policy.empty()) {
+      line += " by " + std::string(d.policy);
+      if (d.rule_index >= 0) line += " rule " + std::to_string(d.rule_index);
+    }
+    proxy_.inputs_.log(line);
+  }
+  return false;
+}
+
+void Connection::StartHbone(const hbone::InboundRequest& req, hbone::Respond respond) {
+  view_ = proxy_.View();
+  down_is_tcp_ = false;
+  {
+    std::lock_guard<std::mutex> l(info_mu_);
+    client_ = ToAddress(req.peer_address);
+    original_ = ToAddress(req.target);
+    peer_identity_ = req.peer.str();
+    mtls_ = true;
+  }
+  proxy_.counters_.hbone_inbound.fetch_add(1);
+  // The target must be this pod (ztunnel's validate_destination): 400 otherwise.
+  const pb::Workload* self = view_ ? view_->Workload(pod_->info.uid) : nullptr;
+  bool ours = false;
+  if (self != nullptr) {
+    for (const auto& a : self->addresses()) {
+      error_code ec;
+      if (asio::ip::make_address(a, ec) == req.target.address() && !ec) ours = true;
+    }
+  }
+  if (!ours) {
+    proxy_.counters_.hbone_bad_target.fetch_add(1);
+    return respond(hbone::Decision::Refuse(hbone::kBadRequest));
+  }
+  if (!Admit(client_, req.peer.Principal(), req.target.port(), true)) {
+    return respond(hbone::Decision::Refuse(hbone::kUnauthorized));
+  }
+  auto self_ptr = shared_from_this();
+  ConnectTcp(req.target, std::chrono::milliseconds(10'000),
+             [self_ptr, this, respond = std::move(respond)](bool ok) {
+               if (!ok) {
+                 proxy_.counters_.hbone_app_unreachable.fetch_add(1);
+                 respond(hbone::Decision::Refuse(hbone::kServiceUnavailable));
+                 return CloseAll();
+               }
+               hbone::Decision d;
+               d.take_tunnel = [self_ptr, this](std::shared_ptr<hbone::TunnelStream> tunnel) {
+                 down_ = std::move(tunnel);
+                 ArmIdle();
+                 auto up = std::make_shared<hbone::TcpByteStream>(std::move(*connecting_));
+                 connecting_.reset();
+                 OnUpstream(std::move(up), true);
+               };
+               respond(std::move(d));
+             });
+}
+
+void Connection::Fail(const char* why) {
+  (void)why;
+  CloseAll();
+}
+
+void Connection::ConnectNext() {
+  if (attempts_ >= proxy_.inputs_.settings.max_connect_attempts) return Fail("connect attempts");
+  SocketAddress target;
+  if (balancer_) {
+    lb::PickContext ctx;
+    ctx.exclude = &tried_;
+    ctx.hash = lb::StableHash(client_.address);
+    lb::Locality client_locality;
+    if (view_) {
+      if (const pb::Workload* w = view_->Workload(pod_->info.uid)) {
+        client_locality = {w->locality().region(), w->locality().zone(), w->locality().subzone()};
+        ctx.client = &client_locality;
+      }
+    }
+    picked_ = balancer_->Pick(ctx);
+    if (!picked_) {
+      if (attempts_ == 0) proxy_.counters_.no_endpoint.fetch_add(1);
+      return Fail("no endpoint");
+    }
+    tried_.push_back(*picked_);
+    const auto& t = balancer_->targets()[*picked_];
+    target = {t.address, static_cast<uint16_t>(t.port)};
+    balancer_->Started(*picked_);
+  } else {
+    if (attempts_ > 0) return Fail("direct connect failed");
+    target = {route_->direct.address, static_cast<uint16_t>(route_->direct.port)};
+  }
+  if (attempts_ > 0) proxy_.counters_.connect_retries.fetch_add(1);
+  ++attempts_;
+  {
+    std::lock_guard<std::mutex> l(info_mu_);
+    upstream_ = target;
+  }
+  error_code ec;
+  auto addr = asio::ip::make_address(target.address, ec);
+  if (ec) return Fail("bad upstream address");
+  tcp::endpoint endpoint(addr, target.port);
+
+  // Outbound to a mesh workload (enrolled, with an identity) goes over HBONE when the proxy
+  // has credentials; inbound delivery to the app and everything else is plain TCP.
+  if (kind_ == Kind::kOutbound && proxy_.inputs_.credentials && view_) {
+    const pb::Workload* dst = view_->WorkloadByAddress(target.address);
+    if (dst != nullptr && dst->dataplane_mode() == pb::DATAPLANE_MODE_AMBIENT &&
+        !dst->identity().empty()) {
+      return ConnectHbone(endpoint, *dst);
+    }
+  }
+  auto self = shared_from_this();
+  ConnectTcp(endpoint, std::chrono::milliseconds(route_->connect_timeout_ms),
+             [self, this](bool ok) {
+               if (!ok) return OnConnectFailed();
+               auto up = std::make_shared<hbone::TcpByteStream>(std::move(*connecting_));
+               connecting_.reset();
+               OnUpstream(std::move(up), true);
+             });
+}
+
+void Connection::OnConnectFailed() {
+  proxy_.counters_.connect_failures.fetch_add(1);
+  if (balancer_ && picked_) {
+    balancer_->Finished(*picked_);
+    picked_.reset();
+  }
+  ConnectNext();
+}
+
+void Connection::ConnectTcp(const tcp::endpoint& target, std::chrono::milliseconds timeout,
+                            std::function<void(bool ok)> done) {
+  // The socket lives in the pod's namespace (source address = the pod's) and carries the
+  // proxy mark so the connect hooks leave it alone.
+  auto s = ProxySocketIn(*pod_, io_.get_executor(), target.address().is_v6(),
+                         proxy_.inputs_.settings.mark);
+  if (!s.ok()) return done(false);
+  connecting_.emplace(std::move(*s));
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  timer->expires_after(timeout);
+  auto self = shared_from_this();
+  timer->async_wait([self, this](error_code e) {
+    if (!e && connecting_) {
+      error_code ignored;
+      connecting_->cancel(ignored);
+    }
+  });
+  connecting_->async_connect(target, [self, this, timer, done = std::move(done)](error_code e) {
+    timer->cancel();
+    if (closed_) return;
+    if (e) {
+      error_code ignored;
+      if (connecting_) connecting_->close(ignored);
+      connecting_.reset();
+      return done(false);
+    }
+    done(true);
+  });
+}
+
+void Connection::ConnectHbone(const tcp::endpoint& target, const pb::Workload& destination) {
+  const pb::Workload* source = view_->Workload(pod_->info.uid);
+  auto source_id = source ? identity::SpiffeId::Parse(source->identity())
+                          : absl::StatusOr<identity::SpiffeId>(absl::NotFoundError("source"));
+  auto dest_id = identity::SpiffeId::Parse(destination.identity());
+  std::shared_ptr<const hbone::SourceIdentity> cert;
+  if (source_id.ok()) cert = proxy_.inputs_.credentials->Source(*source_id);
+  if (!cert || !dest_id.ok()) {
+    // No usable certificate for the source: never fall back to plaintext.
+    proxy_.counters_.no_source_certificate.fetch_add(1);
+    return Fail("no certificate for the source identity");
+  }
+  Worker* worker = nullptr;
+  for (auto& w : proxy_.workers_) {
+    if (&w->io == &io_) worker = w.get();
+  }
+  hbone::HbonePool* pool = worker ? proxy_.PoolFor(*worker) : nullptr;
+  if (pool == nullptr) {
+    proxy_.counters_.no_source_certificate.fetch_add(1);  // no trust bundle yet
+    return Fail("no HBONE pool");
+  }
+  hbone::ConnectRequest req;
+  req.source = std::move(cert);
+  req.destination = tcp::endpoint(target.address(), proxy_.inputs_.settings.hbone_port);
+  req.expected_peers = {*dest_id};
+  req.target = target;
+  error_code ec;
+  auto src_ip = asio::ip::make_address(
+      source && source->addresses_size() > 0 ? source->addresses(0) : std::string("0.0.0.0"), ec);
+  req.headers = {{std::string(hbone::kForwardedHeader), hbone::ForwardedFor(src_ip)},
+                 {std::string(hbone::kTraceparentHeader), hbone::NewTraceparent()}};
+  req.pool_tag = pod_->info.uid;
+  {
+    std::lock_guard<std::mutex> l(info_mu_);
+    peer_identity_ = dest_id->str();
+    mtls_ = true;
+  }
+  proxy_.counters_.hbone_outbound.fetch_add(1);
+  auto self = shared_from_this();
+  pool->Connect(std::move(req), [self, this](hbone::ConnectResult r) {
+    if (closed_) return;
+    if (!r.ok()) {
+      proxy_.counters_.hbone_connect_failures.fetch_add(1);
+      return OnConnectFailed();
+    }
+    OnUpstream(std::move(r.tunnel), false);
+  });
+}
+
+void Connection::OnUpstream(std::shared_ptr<hbone::ByteStream> up, bool up_is_tcp) {
+  if (closed_) {
+    up->Close();
+    return;
+  }
+  up_ = std::move(up);
+  up_is_tcp_ = up_is_tcp;
+  Touch();
+  Pump(true);
+  Pump(false);
+}
+
+void Connection::Pump(bool up_dir) {
+  hbone::ByteStream& from = up_dir ? *down_ : *up_;
+  std::vector<char>& buf = up_dir ? buf_up_ : buf_down_;
+  auto self = shared_from_this();
+  from.AsyncReadSome(asio::buffer(buf), [self, this, up_dir](error_code e, size_t n) {
+    if (closed_) return;
+    hbone::ByteStream& to = up_dir ? *up_ : *down_;
+    std::vector<char>& buf = up_dir ? buf_up_ : buf_down_;
+    if (e) {
+      // EOF (or reset) from this side: finish the other side's sending half, keep the other
+      // direction flowing until it ends too.
+      if (e == asio::error::eof) {
+        bool to_is_tcp = up_dir ? up_is_tcp_ : down_is_tcp_;
+        if (--open_directions_ == 0) {
+          // The last direction to end: close() sends a TCP FIN itself (both receive queues
+          // were read to EOF, so no reset); a tunnel needs its END_STREAM first.
+          if (!to_is_tcp) to.ShutdownSend();
+          return CloseAll();
+        }
+        to.ShutdownSend();
+      } else {
+        CloseAll();
+      }
+      return;
+    }
+    Touch();
+    // Backpressure: the next read starts only when this write is done.
+    const bool full = n == buf.size();
+    to.AsyncWrite(asio::buffer(buf.data(), n), [self, this, up_dir, full](error_code we,
+                                                                          size_t written) {
+      if (closed_) return;
+      if (we) return CloseAll();
+      (up_dir ? sent_ : received_).fetch_add(written);
+      (up_dir ? proxy_.counters_.bytes_sent : proxy_.counters_.bytes_received).fetch_add(written);
+      Touch();
+      // A read that filled the buffer: a bulk transfer; read more per system call.
+      std::vector<char>& buf = up_dir ? buf_up_ : buf_down_;
+      if (full && buf.size() < proxy_.inputs_.settings.max_buffer_size) {
+        buf.resize(std::min(buf.size() * 4, proxy_.inputs_.settings.max_buffer_size));
+        buffer_bytes_ = buf_up_.size() + buf_down_.size();
+      }
+      Pump(up_dir);
+    });
+  });
+}
+
+void Connection::Touch() {
+  last_activity_ = std::chrono::steady_clock::now();
+}
+
+void Connection::ArmIdle() {
+  auto timeout = proxy_.inputs_.settings.idle_timeout;
+  idle_.expires_at(last_activity_ + timeout);
+  auto self = shared_from_this();
+  idle_.async_wait([self, this, timeout](error_code e) {
+    if (e || closed_) return;
+    if (std::chrono::steady_clock::now() - last_activity_ >= timeout) {
+      proxy_.counters_.idle_timeouts.fetch_add(1);
+      return CloseAll();
+    }
+    ArmIdle();
+  });
+}
+
+void Connection::CloseAll() {
+  if (closed_) return;
+  closed_ = true;
+  error_code ignored;
+  idle_.cancel();
+  if (connecting_) connecting_->close(ignored);
+  if (down_) down_->Close();
+  if (up_) up_->Close();
+}
+
+ConnectionInfo Connection::Info() const {
+  std::lock_guard<std::mutex> l(info_mu_);
+  ConnectionInfo i;
+  i.pod = pod_->info.uid;
+  i.direction = kind_ == Kind::kOutbound ? "outbound" : "inbound";
+  i.client = client_;
+  i.original_destination = original_;
+  i.upstream = upstream_;
+  i.cluster = cluster_;
+  i.peer_identity = peer_identity_;
+  i.mtls = mtls_;
+  i.bytes_sent = sent_.load();
+  i.bytes_received = received_.load();
+  i.buffer_bytes = buffer_bytes_.load();
+  i.age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - started_)
+                 .count();
+  return i;
+}
+
+}  // namespace weft::agent::proxy
