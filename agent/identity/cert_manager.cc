@@ -58,11 +58,32 @@ absl::StatusOr<std::shared_ptr<const CertManager::Contexts>> BuildContexts(
   if (!server.ok()) return server.status();
   auto client = make();
   if (!client.ok()) return client.status();
+  auto key_copy = identity::KeyPair::FromPrivateKeyPem(key->PrivateKeyPem());
+  if (!key_copy.ok()) return key_copy.status();
+  auto id = cert.GetSpiffeId();
+  if (!id.ok()) return id.status();
+  auto source = std::make_shared<const hbone::SourceIdentity>(
+      hbone::SourceIdentity{*id, cert, std::move(*key_copy)});
   auto c = std::make_shared<CertManager::Contexts>(CertManager::Contexts{
       *server, *client, h2::WrapSslCtx(server->get()), h2::WrapSslCtx(client->get()), cert,
-      std::move(key), std::move(bundle)});
+      std::move(key), std::move(bundle), std::move(source)});
   return std::shared_ptr<const CertManager::Contexts>(std::move(c));
 }
+
+namespace {
+
+std::shared_ptr<asio::ssl::context> MakeClientTls(
+    std::shared_ptr<const identity::TrustBundle> bundle) {
+  identity::ossl::SslCtx ctx(SSL_CTX_new(TLS_method()));
+  if (!ctx || !identity::ConfigureMutualTls(ctx.get(), std::move(bundle),
+                                            {.peer_kind = identity::SpiffeId::Kind::kWorkload})
+                   .ok()) {
+    return nullptr;
+  }
+  return h2::WrapSslCtx(ctx.get());
+}
+
+}  // namespace
 
 CertManager::CertManager(CertManagerOptions options)
     : options_(std::move(options)), bundle_timer_(io_) {}
@@ -80,6 +101,7 @@ absl::StatusOr<std::unique_ptr<CertManager>> CertManager::Start(CertManagerOptio
   options.trust_domain = creds->bundle->trust_domain();
   std::unique_ptr<CertManager> m(new CertManager(std::move(options)));
   m->bundle_ = creds->bundle;
+  m->client_tls_ = MakeClientTls(m->bundle_);
   auto client = CaClient::Create(
       m->io_.get_executor(), {.address = m->options_.ca_address, .timeout = m->options_.ca_timeout},
       std::move(*creds));
@@ -269,6 +291,7 @@ absl::Status CertManager::AdoptBundleLocked(const std::string& pem, bool* change
   auto bundle = std::make_shared<const identity::TrustBundle>(std::move(*parsed));
   if (absl::Status s = client_->SetBundle(bundle); !s.ok()) return s;
   bundle_ = bundle;
+  client_tls_ = MakeClientTls(bundle_);
   *changed = true;
   for (auto& [id, e] : entries_) {
     if (!e.cert || !e.key) continue;
@@ -307,6 +330,11 @@ std::shared_ptr<const CertManager::Contexts> CertManager::Get(const identity::Sp
 std::shared_ptr<const identity::TrustBundle> CertManager::Bundle() const {
   std::lock_guard<std::mutex> l(mu_);
   return bundle_;
+}
+
+std::shared_ptr<asio::ssl::context> CertManager::ClientTls() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return client_tls_;
 }
 
 std::vector<CertStatus> CertManager::Status() const {

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "agent/identity/ca_client.h"
 #include "agent/identity/cert_manager_options.h"
+#include "core/hbone/pool.h"
 #include "core/identity/renewal.h"
 #include "core/identity/spiffe_id.h"
 #include "core/identity/trust_bundle.h"
@@ -68,10 +69,15 @@ class CertManager {
     identity::Certificate cert;
     std::shared_ptr<const identity::KeyPair> key;  // for SetIdentity(SSL*, ...) per connection
     std::shared_ptr<const identity::TrustBundle> bundle;
+    // The identity as core/hbone's pool takes it (ConnectRequest::source).
+    std::shared_ptr<const hbone::SourceIdentity> source;
   };
   // nullptr when there is no usable (valid, unexpired) certificate for `id` right now.
   std::shared_ptr<const Contexts> Get(const identity::SpiffeId& id) const;
   std::shared_ptr<const identity::TrustBundle> Bundle() const;
+  // A client context with the bundle as trust and no identity (each connection sets its
+  // source's with SetIdentity(SSL*, ...)); rebuilt when the bundle changes.
+  std::shared_ptr<boost::asio::ssl::context> ClientTls() const;
   std::vector<CertStatus> Status() const;
   // Called on the manager's thread after a certificate or the bundle changed. Keep it short.
   void OnChange(std::function<void()> fn);
@@ -112,6 +118,7 @@ class CertManager {
 
   mutable std::mutex mu_;
   std::shared_ptr<const identity::TrustBundle> bundle_;
+  std::shared_ptr<boost::asio::ssl::context> client_tls_;
   std::map<identity::SpiffeId, Entry> entries_;
   std::vector<std::function<void()>> listeners_;
 };
