@@ -16,6 +16,7 @@
 #include "agent/admin/http_server.h"
 #include "agent/datapath/datapath.h"
 #include "agent/datapath/reconciler.h"
+#include "agent/identity/cert_manager_options.h"
 #include "agent/inpod/netns.h"
 #include "agent/proxy/proxy_control.h"
 #include "agent/source/config_store.h"
@@ -42,6 +43,7 @@ struct AgentSettings {
   // Move the agent into <datapath.cgroup_path>/weft-agent, under the programs' attach point.
   bool join_cgroup = true;
   proxy::ProxySettings proxy;
+  CertManagerOptions identity;  // workload certificates from the CA (--ca-address, ...)
   ConfigStoreOptions config;
 
   std::string admin_address = "127.0.0.1";

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/identity/cert_manager_options.h"
 #include "agent/proxy/control_channel.h"
 #include "agent/proxy/proxy.h"
 
@@ -85,6 +86,7 @@ struct ProxyProcessOptions {
   std::string socket_path;
   std::string bpf_root;  // for weft_conndst_v1 (original destinations)
   ProxySettings settings;
+  CertManagerOptions identity;  // workload certificates from the CA (--ca-address, ...)
 };
 int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>& stop);
 
