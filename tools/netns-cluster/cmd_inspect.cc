@@ -112,7 +112,13 @@ int CmdStatus(const Context& ctx, bool json) {
               << " `tools/cluster down` removes what is left\n";
   }
   std::cout << "underlay    " << st->bridge << " " << st->underlay << ", host " << st->host_ip
-            << "\n\n";
+            << "\n";
+  if (!st->ca_address.empty()) {
+    std::cout << "ca          " << st->ca_address << " (" << st->trust_domain << "), "
+              << DescribeProcess(st->ca, sup != 0) << ", restarts " << st->ca.restarts << ", root "
+              << st->ca_dir << "\n";
+  }
+  std::cout << "\n";
   Table nodes({"NODE", "NETNS", "UNDERLAY IP", "POD CIDR", "GATEWAY", "AGENT", "RESTARTS"});
   for (const auto& n : st->nodes) {
     nodes.Add({n.name, n.netns, n.underlay_ip, n.pod_cidr + (n.pod_cidr_assigned ? "" : " (spec)"),

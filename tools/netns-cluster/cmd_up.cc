@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "absl/status/status.h"
+#include "tools/netns-cluster/ca.h"
 #include "tools/netns-cluster/commands.h"
 #include "tools/netns-cluster/desired.h"
 #include "tools/netns-cluster/ipv4.h"
@@ -204,6 +205,8 @@ int CmdUp(const Context& ctx, const UpOptions& o) {
   if (!underlay.ok()) return Fail(std::string(underlay.status().message()));
   st.underlay = underlay->ToString();
   st.host_ip = FormatIpv4(underlay->At(1));
+  st.ca_dir = ctx.naming.CaDir();
+  st.ca_address = st.host_ip + ":" + std::to_string(kCaPort);
 
   Plan plan = MakePlan(desired, st, ctx.naming);
   std::vector<std::string> errors = desired.errors;

@@ -90,8 +90,12 @@ std::string Naming::NodeBpfRoot(std::string_view node) const {
   return BpfBase() + "/" + std::string(node);
 }
 
+std::string Naming::ClusterRunDir() const {
+  return cluster_.empty() ? "/run/weft/cluster" : "/run/weft/cluster-" + cluster_;
+}
+
 std::string Naming::RunBase() const {
-  return (cluster_.empty() ? "/run/weft/cluster" : "/run/weft/cluster-" + cluster_) + "/nodes";
+  return ClusterRunDir() + "/nodes";
 }
 
 std::string Naming::NodeRunDir(std::string_view node) const {

@@ -49,6 +49,11 @@ class Naming {
   // /run/weft/<node>, would be shared).
   std::string RunBase() const;
   std::string NodeRunDir(std::string_view node) const;
+  // The cluster's own runtime dir: /run/weft/cluster, or /run/weft/cluster-C.
+  std::string ClusterRunDir() const;
+  // The CA's root certificate and key (key mode 0600): <ClusterRunDir>/ca. Made by the
+  // supervisor at `up`, removed by `down`.
+  std::string CaDir() const { return ClusterRunDir() + "/ca"; }
   // /run/weft/cluster/state.json, or /run/weft/cluster-C/state.json.
   std::string DefaultStatePath() const;
 

@@ -137,6 +137,8 @@ Plan MakePlan(const Desired& desired, const State& current, const Naming& naming
     n.cgroup = current.cgroup2 + "/" + naming.NodeCgroup(n.name);
     n.bpf_root = naming.NodeBpfRoot(n.name);
     n.run_dir = naming.NodeRunDir(n.name);
+    n.node_cert = n.run_dir + "/node.crt";
+    n.node_key = n.run_dir + "/node.key";
     plan.nodes.push_back(std::move(n));
   }
 

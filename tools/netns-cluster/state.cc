@@ -42,6 +42,8 @@ void to_json(json& j, const NodeState& n) {
            {"cgroup", n.cgroup},
            {"bpf_root", n.bpf_root},
            {"run_dir", n.run_dir},
+           {"node_cert", n.node_cert},
+           {"node_key", n.node_key},
            {"agent", n.agent}};
 }
 
@@ -57,6 +59,8 @@ void from_json(const json& j, NodeState& n) {
   n.cgroup = j.value("cgroup", "");
   n.bpf_root = j.value("bpf_root", "");
   n.run_dir = j.value("run_dir", "");
+  n.node_cert = j.value("node_cert", "");
+  n.node_key = j.value("node_key", "");
   if (j.contains("agent")) n.agent = j.at("agent").get<ProcessState>();
 }
 
@@ -118,6 +122,10 @@ std::string ToJson(const State& s) {
          {"agent_bin", s.agent_bin},
          {"agent_args", s.agent_args},
          {"supervisor_pid", s.supervisor_pid},
+         {"ca_dir", s.ca_dir},
+         {"ca_address", s.ca_address},
+         {"trust_domain", s.trust_domain},
+         {"ca", s.ca},
          {"updated_at", s.updated_at},
          {"nodes", s.nodes},
          {"pods", s.pods},
@@ -150,6 +158,10 @@ absl::StatusOr<State> FromJson(const std::string& text) {
     s.agent_bin = j.value("agent_bin", "");
     s.agent_args = j.value("agent_args", std::vector<std::string>{});
     s.supervisor_pid = j.value("supervisor_pid", 0);
+    s.ca_dir = j.value("ca_dir", "");
+    s.ca_address = j.value("ca_address", "");
+    s.trust_domain = j.value("trust_domain", "cluster.local");
+    if (j.contains("ca")) s.ca = j.at("ca").get<ProcessState>();
     s.updated_at = j.value("updated_at", "");
     s.nodes = j.value("nodes", std::vector<NodeState>{});
     s.pods = j.value("pods", std::vector<PodState>{});

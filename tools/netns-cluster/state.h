@@ -37,6 +37,10 @@ struct NodeState {
   std::string cgroup;              // absolute path of the node's cgroup (parent of its pods').
   std::string bpf_root;            // what the agent gets as --bpf-root.
   std::string run_dir;             // what the agent gets as --run-dir (its proxy socket, log).
+  // The node's client certificate for the CA (spiffe://<td>/weft/node/<name>) and its key, in
+  // run_dir: the agent's --node-cert and --node-key.
+  std::string node_cert;
+  std::string node_key;
   ProcessState agent;
 };
 
@@ -71,6 +75,12 @@ struct State {
   std::string agent_bin;
   std::vector<std::string> agent_args;
   int supervisor_pid = 0;
+  // The CA (`weft-agent ca`, host netns, listening on <host_ip>:15012): its root in ca_dir,
+  // its process. state "disabled" with --no-agents.
+  std::string ca_dir;
+  std::string ca_address;  // IP:port, what the agents get as --ca-address
+  std::string trust_domain = "cluster.local";
+  ProcessState ca;
   std::string updated_at;  // RFC 3339
   std::vector<NodeState> nodes;
   std::vector<PodState> pods;

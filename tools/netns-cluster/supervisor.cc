@@ -21,6 +21,7 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "tools/netns-cluster/ca.h"
 #include "tools/netns-cluster/ipv4.h"
 #include "tools/netns-cluster/network.h"
 #include "tools/netns-cluster/process.h"
@@ -171,6 +172,7 @@ int Supervisor::Run() {
     }
   }
   WatchDir();
+  SetUpCa();
   bool ok = Reload(/*initial=*/true);
   SaveState();
   if (!ok) {
@@ -422,6 +424,77 @@ void Supervisor::StartPod(PodState& p) {
   dirty_ = true;
 }
 
+namespace {
+constexpr char kCaKey[] = "@ca";  // the CA's key in agent_rt_ and children_ (not a node name)
+}  // namespace
+
+bool Supervisor::CaEnabled() const {
+  return !state_.ca_dir.empty() && !state_.ca_address.empty() && state_.ca.state != "disabled" &&
+         state_.ca.state != "failed";
+}
+
+void Supervisor::SetUpCa() {
+  state_.ca.log = paths_.logs() + "/ca.log";
+  dirty_ = true;
+  if (state_.ca_dir.empty() || state_.ca_address.empty()) {  // a state file from before the CA
+    state_.ca.state = "disabled";
+    return;
+  }
+  if (!state_.agents) {
+    state_.ca.state = "disabled";
+    return;
+  }
+  bool created = false;
+  if (auto s = EnsureRoot(state_.ca_dir, state_.trust_domain, &created); !s.ok()) {
+    Say("CA: cannot make the root in " + state_.ca_dir + ": " + std::string(s.message()) +
+        "; the agents run without workload certificates");
+    state_.ca.state = "failed";
+    state_.ca.last_exit = std::string(s.message());
+    return;
+  }
+  Say(std::string("CA: ") + (created ? "new root" : "root") + " in " + state_.ca_dir +
+      ", serving on " + state_.ca_address);
+  StartCa();
+}
+
+void Supervisor::StartCa() {
+  Runtime& rt = agent_rt_[kCaKey];
+  rt.restart_at = 0;
+  state_.ca.pid = 0;
+  dirty_ = true;
+  if (!sys::Exists(state_.agent_bin)) {
+    state_.ca.state = "missing";
+    return;
+  }
+  std::vector<std::string> argv = CaCommand(state_);
+  std::string cmdline;
+  for (const auto& a : argv) cmdline += (cmdline.empty() ? "" : " ") + a;
+  (void)sys::AppendFile(state_.ca.log, "==> " + sys::Rfc3339Now() + " starting: " + cmdline + "\n");
+  SpawnOptions o;
+  o.argv = argv;
+  o.env = sys::EnvWith({});
+  o.log = state_.ca.log;  // host netns: the nodes reach it over the bridge
+  auto pid = Spawn(o);
+  int64_t now = sys::MonotonicMs();
+  if (!pid.ok()) {
+    int64_t delay = BackoffMs(rt.consecutive++);
+    std::string msg = "cannot start: " + std::string(pid.status().message());
+    (void)sys::AppendFile(state_.ca.log, "==> " + msg + "\n");
+    Log("CA: " + msg);
+    state_.ca.state = "backoff";
+    state_.ca.last_exit = msg;
+    rt.restart_at = now + delay;
+    return;
+  }
+  Log("CA: started, pid " + std::to_string(*pid));
+  rt.pid = *pid;
+  rt.started_mono = now;
+  children_[*pid] = {true, kCaKey};
+  state_.ca.state = "running";
+  state_.ca.pid = *pid;
+  state_.ca.started_at_ms = sys::WallMs();
+}
+
 void Supervisor::StartAgent(NodeState& n) {
   Runtime& rt = agent_rt_[n.name];
   rt.restart_at = 0;
@@ -446,6 +519,15 @@ void Supervisor::StartAgent(NodeState& n) {
                                 n.cgroup,         "--pod-netns-dir", "/run/netns"};
   // A state file from before run_dir existed: the agent's default.
   if (!n.run_dir.empty()) argv.insert(argv.end(), {"--run-dir", n.run_dir});
+  if (CaEnabled() && !n.node_cert.empty()) {
+    if (auto s = EnsureNodeCertificate(state_.ca_dir, n.name, n.node_cert, n.node_key); s.ok()) {
+      std::vector<std::string> ca = AgentCaArgs(state_, n);
+      argv.insert(argv.end(), ca.begin(), ca.end());
+    } else {
+      Log("agent " + n.name + ": no node certificate (" + std::string(s.message()) +
+          "): started without the CA");
+    }
+  }
   argv.insert(argv.end(), state_.agent_args.begin(), state_.agent_args.end());
   std::string cmdline;
   for (const auto& a : argv) cmdline += (cmdline.empty() ? "" : " ") + a;
@@ -546,7 +628,10 @@ void Supervisor::OnExit(pid_t pid, int status) {
   rt.pid = 0;
   ProcessState* ps = nullptr;
   std::string what;
-  if (is_agent) {
+  if (is_agent && key == kCaKey) {
+    ps = &state_.ca;
+    what = "CA";
+  } else if (is_agent) {
     NodeState* n = FindNode(key);
     if (n) ps = &n->agent;
     what = "agent " + key;
@@ -591,7 +676,11 @@ void Supervisor::RunDueTimers() {
   }
   for (const auto& k : agents) {
     agent_rt_[k].restart_at = 0;
-    if (NodeState* n = FindNode(k)) StartAgent(*n);
+    if (k == kCaKey) {
+      StartCa();
+    } else if (NodeState* n = FindNode(k)) {
+      StartAgent(*n);
+    }
   }
   if (reload_at_ && reload_at_ <= now) {
     reload_at_ = 0;
@@ -630,6 +719,8 @@ void Supervisor::StopEverything() {
     if (n.agent.state == "running" || n.agent.state == "backoff") n.agent.state = "stopped";
     n.agent.pid = 0;
   }
+  if (state_.ca.state == "running" || state_.ca.state == "backoff") state_.ca.state = "stopped";
+  state_.ca.pid = 0;
   pod_rt_.clear();
   agent_rt_.clear();
 }

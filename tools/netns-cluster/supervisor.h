@@ -55,6 +55,11 @@ class Supervisor {
 
   void StartPod(PodState& pod);
   void StartAgent(NodeState& node);
+  // The CA: root at the first start, then `weft-agent ca` in the host netns (restarted like
+  // an agent; its runtime entry is agent_rt_[kCaKey]).
+  void SetUpCa();
+  void StartCa();
+  bool CaEnabled() const;
   void StopPod(PodState& pod);
   void StopAgent(NodeState& node, bool hard);
   void Reap();

@@ -50,6 +50,7 @@ bool AnythingLeft(const Naming& naming, const StatePaths& paths, const std::stri
   for (const auto& l : sys::ListLinks()) {
     if (l == naming.Bridge() || naming.IsNodeHostVeth(l)) return true;
   }
+  if (sys::Exists(naming.CaDir())) return true;
   return !cgroup2.empty() && sys::Exists(cgroup2 + "/" + naming.base());
 }
 
@@ -86,6 +87,14 @@ int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<
   }
   if (!cgroup_base.empty()) {
     for (pid_t p : sys::PidsInCgroupTree(cgroup_base)) pids.push_back(p);
+  }
+  // The CA runs in the host netns: its recorded pid, if that is still `weft-agent ca`.
+  if (state && state->ca.pid > 0) {
+    auto cmdline = sys::ReadFile("/proc/" + std::to_string(state->ca.pid) + "/cmdline");
+    if (cmdline.ok() && cmdline->find(std::string("\0ca\0", 4)) != std::string::npos &&
+        cmdline->find("--root-key") != std::string::npos) {
+      pids.push_back(state->ca.pid);
+    }
   }
   if (!pids.empty()) {
     out << "killing " << pids.size() << " process(es) of the cluster\n";
@@ -139,6 +148,16 @@ int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<
     }
   }
   rmdir(naming.RunBase().c_str());  // only if empty
+  // The CA's root (made by `up`, never kept across clusters).
+  std::string ca_dir = state && !state->ca_dir.empty() ? state->ca_dir : naming.CaDir();
+  if (sys::Exists(ca_dir)) {
+    if (auto s = sys::RemoveTree(ca_dir); !s.ok()) {
+      out << "warning: " << s.message() << "\n";
+    } else {
+      out << "deleted CA dir " << ca_dir << "\n";
+      ++removed;
+    }
+  }
 
   bool had_state = sys::Exists(paths.state);
   for (const auto& f : {paths.state, paths.state + ".tmp", paths.pidfile(), paths.control()}) {

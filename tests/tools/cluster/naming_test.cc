@@ -21,6 +21,8 @@ TEST(NamingTest, DefaultCluster) {
   EXPECT_EQ(n->NodeBpfRoot("node1"), "/sys/fs/bpf/weft/node1");
   EXPECT_EQ(n->DefaultStatePath(), "/run/weft/cluster/state.json");
   EXPECT_EQ(n->NodeRunDir("node1"), "/run/weft/cluster/nodes/node1");
+  EXPECT_EQ(n->ClusterRunDir(), "/run/weft/cluster");
+  EXPECT_EQ(n->CaDir(), "/run/weft/cluster/ca");
 }
 
 TEST(NamingTest, NamedClusterStaysApartFromTheDefaultOne) {
@@ -32,6 +34,8 @@ TEST(NamingTest, NamedClusterStaysApartFromTheDefaultOne) {
   auto d = Naming::For("");
   // Agents' runtime dirs too: equal node names in two clusters get two proxy sockets.
   EXPECT_EQ(n->NodeRunDir("x"), "/run/weft/cluster-ab12/nodes/x");
+  EXPECT_EQ(n->CaDir(), "/run/weft/cluster-ab12/ca");
+  EXPECT_NE(n->CaDir(), d->CaDir());
   EXPECT_NE(n->NodeRunDir("x"), d->NodeRunDir("x"));
   // The default cluster's sweep prefixes never match a named cluster's objects.
   EXPECT_FALSE(StartsWith(n->NodeNetns("x"), d->NodeNetnsPrefix()));

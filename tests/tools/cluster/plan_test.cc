@@ -79,6 +79,8 @@ TEST(PlanTest, NodesGetIndexUnderlayAndAssignedOrGivenCidr) {
   EXPECT_EQ(a.cgroup, "/sys/fs/cgroup/weft/a");
   EXPECT_EQ(a.bpf_root, "/sys/fs/bpf/weft/a");
   EXPECT_EQ(a.run_dir, "/run/weft/cluster/nodes/a");
+  EXPECT_EQ(a.node_cert, "/run/weft/cluster/nodes/a/node.crt");
+  EXPECT_EQ(a.node_key, "/run/weft/cluster/nodes/a/node.key");
   const auto& b = FindNode(p, "b");
   EXPECT_EQ(b.index, 1);
   EXPECT_EQ(b.underlay_ip, "10.250.0.3");
