@@ -374,11 +374,16 @@ TEST_F(ClusterE2E, AgentsRunInTheirNodeAndRestart) {
   ASSERT_GT(pid, 0);
 
   // The local-mode command line of docs/local-mode.md, inside the node's netns.
-  std::string want = "args: --local-dir " + dir_.string() +
-                     " --node n1 --bpf-root /sys/fs/bpf/weft-" + name_ + "/n1 --cgroup " +
-                     cgroup2_ + "/weft-" + name_ +
-                     "/n1 --pod-netns-dir /run/netns --run-dir /run/weft/cluster-" + name_ +
-                     "/nodes/n1 --workers=2 -v\nprefix: " + Prefix() + "pod-\n";
+  std::string want =
+      "args: --local-dir " + dir_.string() + " --node n1 --bpf-root /sys/fs/bpf/weft-" + name_ +
+      "/n1 --cgroup " + cgroup2_ + "/weft-" + name_ +
+      "/n1 --pod-netns-dir /run/netns --run-dir /run/weft/cluster-" + name_ +
+      "/nodes/n1 --ca-address " + st["host_ip"].get<std::string>() +
+      ":15012 --ca-bundle /run/weft/cluster-" + name_ +
+      "/ca/root.crt --node-cert /run/weft/cluster-" + name_ +
+      "/nodes/n1/node.crt --node-key /run/weft/cluster-" + name_ +
+      "/nodes/n1/node.key --trust-domain cluster.local --workers=2 -v\nprefix: " + Prefix() +
+      "pod-\n";
   EXPECT_TRUE(
       WaitFor([&] { return Cluster("logs --agent n1").out.find(want) != std::string::npos; }, 3000))
       << Cluster("logs --agent n1").out << "\nwanted:\n"
@@ -410,6 +415,76 @@ TEST_F(ClusterE2E, AgentsRunInTheirNodeAndRestart) {
         return a["state"] == "running" && a["pid"] != fresh && a["restarts"].get<int>() >= 1;
       },
       5000));
+}
+
+TEST_F(ClusterE2E, CaServesTheNodesOverTheUnderlayAndGoesAtDown) {
+  // The real `weft-agent ca`; the node agents are stand-ins (no BPF needed here).
+  fs::path agent = root_ / "agent-wrapper";
+  std::ofstream(agent) << "#!/bin/sh\nif [ \"$1\" = ca ]; then exec " << WEFT_BINARY_DIR
+                       << "/bin/weft-agent \"$@\"; fi\nexec sleep 600\n";
+  fs::permissions(agent, fs::perms::owner_all);
+  WriteFile("nodes.yaml", kNodes);
+  WriteFile("pods.yaml", PodYaml("demo", "web", "n1", "exec sleep 600"));
+  Result up = Cluster("up -f " + dir_.string() + " --agent-bin " + agent.string());
+  ASSERT_EQ(up.code, 0) << up.all();
+  json st = Status();
+  std::string ca_dir = "/run/weft/cluster-" + name_ + "/ca";
+  std::string address = st["host_ip"].get<std::string>() + ":15012";
+  EXPECT_EQ(st["ca_address"], address);
+  EXPECT_EQ(st["ca_dir"], ca_dir);
+  ASSERT_EQ(st["ca"]["state"], "running") << st.dump(2);
+  int ca_pid = st["ca"]["pid"];
+  EXPECT_TRUE(Alive(ca_pid));
+  struct stat key_st {};
+  ASSERT_EQ(stat((ca_dir + "/root.key").c_str(), &key_st), 0);
+  EXPECT_EQ(key_st.st_mode & 0777, 0600u);
+  std::string node_dir = "/run/weft/cluster-" + name_ + "/nodes/n1";
+  EXPECT_TRUE(fs::exists(node_dir + "/node.crt"));
+  EXPECT_TRUE(fs::exists("/run/weft/cluster-" + name_ + "/nodes/n2/node.crt"));
+  EXPECT_NE(Cluster("status").out.find("ca          " + address), std::string::npos)
+      << Cluster("status").out;
+
+  // From inside node n1's netns, with n1's certificate: the bundle, a certificate for a service
+  // account with a pod on n1, and a 403 for one without.
+  std::string probe = "ip netns exec " + Prefix() + "node-n1 timeout 20 " +
+                      std::string(WEFT_BINARY_DIR) + "/bin/tests/weft_ca_probe " + address + " " +
+                      node_dir + "/node.crt " + node_dir + "/node.key " + ca_dir + "/root.crt ";
+  Result bundle;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        bundle = Sh(probe + "bundle");
+        return bundle.code == 0;
+      },
+      5000))
+      << bundle.all() << Slurp(root_ / "state" / "logs" / "ca.log");
+  EXPECT_EQ(bundle.out, Slurp(ca_dir + "/root.crt"));
+  Result sign = Sh(probe + "sign demo default");
+  EXPECT_EQ(sign.code, 0) << sign.all();
+  EXPECT_EQ(sign.out, "spiffe://cluster.local/ns/demo/sa/default\n");
+  Result refused = Sh(probe + "sign demo admin");
+  EXPECT_EQ(refused.code, 3) << refused.all();
+  // n2's certificate cannot get n1's service account.
+  std::string n2 = "/run/weft/cluster-" + name_ + "/nodes/n2";
+  Result other = Sh("ip netns exec " + Prefix() + "node-n2 timeout 20 " +
+                    std::string(WEFT_BINARY_DIR) + "/bin/tests/weft_ca_probe " + address + " " +
+                    n2 + "/node.crt " + n2 + "/node.key " + ca_dir + "/root.crt sign demo default");
+  EXPECT_EQ(other.code, 3) << other.all();
+
+  // The CA is supervised: killed, it comes back.
+  ASSERT_EQ(kill(ca_pid, SIGKILL), 0);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        json ca = Status()["ca"];
+        return ca["state"] == "running" && ca["pid"] != ca_pid && ca["restarts"].get<int>() >= 1;
+      },
+      8000));
+  int fresh = Status()["ca"]["pid"];
+
+  Result down = Cluster("down");
+  ASSERT_EQ(down.code, 0) << down.all();
+  EXPECT_TRUE(WaitFor([&] { return !Alive(fresh); }, 3000));
+  EXPECT_FALSE(fs::exists(ca_dir));
+  EXPECT_FALSE(fs::exists(node_dir));
 }
 
 }  // namespace
