@@ -4,6 +4,8 @@
 
 #include "tools/weftctl/node.h"
 
+#include "tools/weftctl/certs.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -201,6 +203,7 @@ void AddNodeCommands(CLI::App& app, NodeOptions& o, std::string& which) {
                 Cmd{"services", "Services with VIPs, ports, endpoints and subsets"},
                 Cmd{"connections", "Connections through the node proxy"},
                 Cmd{"bpf", "Pinned maps (decoded), links and verdict counters"},
+                Cmd{"certs", "Workload certificates: serial, notAfter, state, next renewal"},
                 Cmd{"config-dump", "The MeshSnapshot in force (JSON)"}}) {
     node->add_subcommand(c.name, c.help)->callback([&which, c] { which = c.name; });
   }
@@ -229,6 +232,14 @@ int RunNodeCommand(const NodeOptions& o, const std::string& which) {
   if (which == "services") std::cout << RenderServices(j);
   if (which == "connections") std::cout << RenderConnections(j);
   if (which == "bpf") std::cout << RenderBpf(j);
+  if (which == "certs") {
+    auto table = RenderCerts(*body, std::chrono::system_clock::now());
+    if (!table.ok()) {
+      std::cerr << "weftctl: " << table.status().message() << "\n";
+      return 1;
+    }
+    std::cout << *table;
+  }
   return 0;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// `weftctl node workloads|services|connections|bpf|config-dump`.
+// `weftctl node workloads|services|connections|bpf|certs|config-dump`.
 
 #include <CLI/CLI.hpp>
 #include <string>
