@@ -38,6 +38,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void StartHbone(const hbone::InboundRequest& request, hbone::Respond respond);
 
   ConnectionInfo Info() const;
+  // Closes both legs now (the proxy is stopping). On the connection's worker, or after the
+  // workers stopped.
+  void Shutdown() { CloseAll(); }
 
   // Set once by Proxy::Impl::Track (under conns_mu_): this connection's entry in conns_.
   std::optional<std::list<std::weak_ptr<Connection>>::iterator> tracked_;

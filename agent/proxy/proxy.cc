@@ -80,10 +80,46 @@ void Proxy::Impl::Stop() {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
-  // Listeners and connections go before the io_contexts they were made on.
+  // Everything that holds sockets or timers of an io_context goes while the io_contexts are
+  // whole: close listeners, servers, pools and connections, run the handlers that completes
+  // (they hold Pods and Connections), then drop the pods. Only then the io_contexts.
   {
     std::lock_guard<std::mutex> l(pods_mu_);
+    for (auto& [uid, pod] : pods_) {
+      for (auto& pl : pod->per_worker) {
+        error_code ignored;
+        if (pl.outbound) pl.outbound->close(ignored);
+        if (pl.outbound6) pl.outbound6->close(ignored);
+        if (pl.inbound) pl.inbound->close(ignored);
+        if (pl.hbone) pl.hbone->Stop();
+      }
+    }
+  }
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard<std::mutex> l(conns_mu_);
+    for (auto& w : conns_) {
+      if (auto c = w.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (auto& c : live) c->Shutdown();
+  live.clear();
+  for (auto& w : workers_) {
+    if (w->pool) w->pool->CloseAll();
+    w->io.restart();
+    w->io.poll();
+  }
+  {
+    std::lock_guard<std::mutex> l(pods_mu_);
+    for (auto& [uid, pod] : pods_) {
+      for (auto& pl : pod->per_worker) pl.hbone.reset();
+    }
     pods_.clear();
+  }
+  for (auto& w : workers_) {
+    w->pool.reset();
+    w->io.restart();
+    w->io.poll();
   }
   workers_.clear();
 }

@@ -1,0 +1,290 @@
+// The node proxy with credentials: outbound connections to a mesh workload travel as HBONE
+// (HTTP/2 CONNECT over mutual TLS 1.3) to the destination pod's :15008, where the proxy checks
+// the target and the policy before connecting to the app. Two pods in two network
+// namespaces joined by a veth (client 10.77.0.1 in the test's private namespace, web
+// 10.77.0.2 in its own), one proxy serving both, certificates from a CA made by the test.
+// The original destination comes from a table instead of BPF (tests/bpf covers that).
+
+#include <fcntl.h>
+#include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "agent/proxy/credentials.h"
+#include "agent/proxy/proxy.h"
+#include "core/hbone/pool.h"
+#include "tests/agent/proxy/proxy_testing.h"
+#include "tests/core/identity/testing.h"
+#include "tests/testing/root.h"
+
+namespace weft::agent::proxy {
+namespace {
+
+namespace asio = boost::asio;
+using identity::testing::IssueWorkload;
+using identity::testing::MakeCa;
+using identity::testing::Must;
+
+bool Sh(const std::string& cmd) {
+  return std::system(cmd.c_str()) == 0;
+}
+
+class ProxyHboneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WEFT_REQUIRE_ROOT();
+    EnterPrivateNetns();
+    web_ns_ = "wpxhb" + std::to_string(getpid());
+    ASSERT_TRUE(Sh("ip netns add " + web_ns_));
+    ASSERT_TRUE(Sh("ip link add wpxc type veth peer name wpxw netns " + web_ns_ +
+                   " && ip addr add 10.77.0.1/24 dev wpxc && ip link set wpxc up"
+                   " && ip -n " +
+                   web_ns_ +
+                   " addr add 10.77.0.2/24 dev wpxw"
+                   " && ip -n " +
+                   web_ns_ + " link set wpxw up && ip -n " + web_ns_ + " link set lo up"));
+    client_fd_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    web_fd_ = open(("/run/netns/" + web_ns_).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(client_fd_, 0);
+    ASSERT_GE(web_fd_, 0);
+    // The app: a greeting+echo server in the web pod's namespace.
+    std::thread([&] {
+      ASSERT_EQ(setns(web_fd_, CLONE_NEWNET), 0);
+      app_ = std::make_unique<Backend>("web", "10.77.0.2", 8080);
+    }).join();
+    ASSERT_TRUE(app_->ok());
+
+    ca_ = std::make_unique<identity::CertificateAuthority>(MakeCa("cluster.local"));
+    bundle_ = std::make_shared<const identity::TrustBundle>(
+        Must(identity::TrustBundle::Create("cluster.local", {ca_->root()})));
+  }
+
+  void TearDown() override {
+    proxy_.reset();
+    app_.reset();
+    if (client_fd_ >= 0) close(client_fd_);
+    if (web_fd_ >= 0) close(web_fd_);
+    Sh("ip link del wpxc 2>/dev/null; ip netns del " + web_ns_ + " 2>/dev/null");
+  }
+
+  hbone::SourceIdentity Svid(const std::string& sa) {
+    auto s = IssueWorkload(*ca_, "demo", sa);
+    return {Must(identity::SpiffeId::Workload("cluster.local", "demo", sa)), std::move(s.cert),
+            std::move(s.key)};
+  }
+
+  // client and web (ambient, with identities), Service web 10.96.0.10:80 -> 10.77.0.2:8080,
+  // plus `extra` (policies, PeerAuthentication on the web workload...).
+  static std::shared_ptr<const pb::MeshSnapshot> Snapshot(const std::string& web_extra = "",
+                                                          const std::string& extra = "") {
+    std::string text = R"pb(
+                         workloads {
+                           uid: "demo/client"
+                           name: "client"
+                           namespace: "demo"
+                           node: "node1"
+                           addresses: "10.77.0.1"
+                           service_account: "client"
+                           identity: "spiffe://cluster.local/ns/demo/sa/client"
+                           dataplane_mode: DATAPLANE_MODE_AMBIENT
+                           ready: true
+                         }
+                         workloads { uid: "demo/web" name: "web" namespace: "demo" node: "node1"
+                                     addresses: "10.77.0.2"
+                                     service_account: "web"
+                                     labels { key: "app" value: "web" }
+                                     identity: "spiffe://cluster.local/ns/demo/sa/web"
+                                     dataplane_mode: DATAPLANE_MODE_AMBIENT
+                                     ready: true)pb" +
+                       web_extra + R"pb(}
+                                        services { hostname: "web.demo.svc.cluster.local" name: "web" namespace: "demo"
+                 vips: "10.96.0.10" ports { port: 80 target_port: 8080 }
+                 endpoints { address: "10.77.0.2" workload_uid: "demo/web"
+                             ports { key: 80 value: 8080 } ready: true } })pb" +
+                       extra;
+    auto snap = std::make_shared<pb::MeshSnapshot>();
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, snap.get())) << text;
+    return snap;
+  }
+
+  void StartProxy(std::shared_ptr<const pb::MeshSnapshot> snap,
+                  std::shared_ptr<WorkloadCredentials> creds) {
+    ProxyInputs in;
+    in.settings.workers = 2;
+    in.credentials = std::move(creds);
+    in.log = [this](const std::string& line) {
+      std::lock_guard<std::mutex> l(log_mu_);
+      log_.push_back(line);
+    };
+    in.original_destination = [](uint64_t, const SocketAddress&) {
+      return std::optional<SocketAddress>(SocketAddress{"10.96.0.10", 80});
+    };
+    auto p = Proxy::Create(std::move(in));
+    ASSERT_TRUE(p.ok()) << p.status();
+    proxy_ = std::move(*p);
+    proxy_->SetView(std::make_shared<NodeView>(std::move(snap), "node1"));
+    ASSERT_TRUE(proxy_->AddPod({"demo/client", client_fd_, 1}).ok());
+    ASSERT_TRUE(proxy_->AddPod({"demo/web", web_fd_, 2}).ok());
+  }
+
+  std::shared_ptr<WorkloadCredentials> Credentials() {
+    std::vector<hbone::SourceIdentity> ids;
+    ids.push_back(Svid("client"));
+    ids.push_back(Svid("web"));
+    return Must(FixedCredentials::Create(bundle_, std::move(ids)));
+  }
+
+  // One call through the client pod's outbound listener: the first line the app sent.
+  static std::string Call() {
+    int fd = Connect("127.0.0.1");
+    if (fd < 0) return "connect failed";
+    std::string line = ReadLine(fd);
+    close(fd);
+    return line;
+  }
+
+  std::string web_ns_;
+  int client_fd_ = -1, web_fd_ = -1;
+  std::unique_ptr<Backend> app_;
+  std::unique_ptr<identity::CertificateAuthority> ca_;
+  std::shared_ptr<const identity::TrustBundle> bundle_;
+  std::unique_ptr<Proxy> proxy_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(ProxyHboneTest, MeshTrafficIsHboneWithIdentitiesBothWays) {
+  StartProxy(Snapshot(), Credentials());
+  int fd = Connect("127.0.0.1");
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(ReadLine(fd), "web");
+  ASSERT_EQ(write(fd, "ping\n", 5), 5);
+  EXPECT_EQ(ReadLine(fd), "ping");
+  // Both legs are visible while the connection is open: the outbound one verified the
+  // destination's identity, the inbound one its client's.
+  bool out_ok = false, in_ok = false;
+  for (const auto& c : proxy_->Connections()) {
+    if (c.direction == "outbound" && c.mtls &&
+        c.peer_identity == "spiffe://cluster.local/ns/demo/sa/web") {
+      out_ok = true;
+    }
+    if (c.direction == "inbound" && c.mtls && c.pod == "demo/web" &&
+        c.peer_identity == "spiffe://cluster.local/ns/demo/sa/client") {
+      in_ok = true;
+    }
+  }
+  EXPECT_TRUE(out_ok);
+  EXPECT_TRUE(in_ok);
+  close(fd);
+  ProxyStats s = proxy_->Stats();
+  EXPECT_EQ(s.hbone_outbound, 1u);
+  EXPECT_EQ(s.hbone_inbound, 1u);
+  EXPECT_GE(s.tls_handshakes, 2u);  // client and server side of one connection
+}
+
+TEST_F(ProxyHboneTest, ShortConnectionsReuseThePooledHboneConnection) {
+  StartProxy(Snapshot(), Credentials());
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(Call(), "web") << i;
+  ProxyStats s = proxy_->Stats();
+  EXPECT_EQ(s.hbone_outbound, 200u);
+  // One pool per worker (2), each side counting its handshakes: at most 4.
+  EXPECT_LE(s.tls_handshakes, 4u);
+  EXPECT_GE(s.tls_handshakes, 2u);
+}
+
+TEST_F(ProxyHboneTest, NoCertificateForTheSourceMeansNoConnectionNotPlaintext) {
+  std::vector<hbone::SourceIdentity> only_web;
+  only_web.push_back(Svid("web"));
+  StartProxy(Snapshot(), Must(FixedCredentials::Create(bundle_, std::move(only_web))));
+  EXPECT_EQ(Call(), "");
+  EXPECT_EQ(proxy_->Stats().no_source_certificate, 1u);
+  EXPECT_EQ(app_->accepted(), 0);
+}
+
+TEST_F(ProxyHboneTest, DenyPolicyOnThePrincipalRefusesAndIsCounted) {
+  auto snap = Snapshot(R"pb(authorization_policies: "demo/deny-client")pb",
+                       R"pb(authorization_policies {
+                              name: "deny-client"
+                              namespace: "demo"
+                              action: DENY
+                              scope: WORKLOAD
+                              selector { key: "app" value: "web" }
+                              rules { principals { exact: "cluster.local/ns/demo/sa/client" } }
+                            })pb");
+  StartProxy(snap, Credentials());
+  EXPECT_EQ(Call(), "");
+  EXPECT_EQ(proxy_->Stats().denied_policy, 1u);
+  EXPECT_EQ(app_->accepted(), 0);
+  std::lock_guard<std::mutex> l(log_mu_);
+  ASSERT_EQ(log_.size(), 1u);
+  EXPECT_NE(log_[0].find("cluster.local/ns/demo/sa/client"), std::string::npos) << log_[0];
+  EXPECT_NE(log_[0].find("demo/deny-client"), std::string::npos) << log_[0];
+}
+
+TEST_F(ProxyHboneTest, AllowPolicyForAnotherPrincipalDeniesWithNoAllowMatch) {
+  auto snap = Snapshot(R"pb(authorization_policies: "demo/allow-other")pb",
+                       R"pb(authorization_policies {
+                              name: "allow-other"
+                              namespace: "demo"
+                              action: ALLOW
+                              scope: WORKLOAD
+                              selector { key: "app" value: "web" }
+                              rules { principals { exact: "cluster.local/ns/demo/sa/other" } }
+                            })pb");
+  StartProxy(snap, Credentials());
+  EXPECT_EQ(Call(), "");
+  EXPECT_EQ(proxy_->Stats().denied_no_allow_match, 1u);
+  EXPECT_EQ(app_->accepted(), 0);
+}
+
+TEST_F(ProxyHboneTest, ConnectForAnAddressThatIsNotThePodIs400AndAnUnknownCaIsRefused) {
+  StartProxy(Snapshot(), Credentials());
+  asio::io_context io;
+  auto client = Svid("client");
+  auto source = std::make_shared<hbone::SourceIdentity>(std::move(client));
+  auto tls = Must(MakeHboneTls(bundle_, nullptr));
+  auto pool = hbone::HbonePool::Create(io.get_executor(), tls, {});
+  std::optional<hbone::ConnectResult> result;
+  hbone::ConnectRequest req;
+  req.source = source;
+  req.destination = {asio::ip::make_address("10.77.0.2"), 15008};
+  req.target = {asio::ip::make_address("10.77.0.99"), 8080};  // not the web pod
+  pool->Connect(req, [&](hbone::ConnectResult r) { result = std::move(r); });
+  io.run_for(std::chrono::seconds(5));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->http_status, 400);
+  EXPECT_EQ(proxy_->Stats().hbone_bad_target, 1u);
+
+  // A client whose certificate comes from a CA the mesh does not trust (it trusts the server,
+  // so the refusal is the server's): the pod's :15008 refuses the handshake, counted by reason.
+  auto other_ca = MakeCa("cluster.local");
+  auto other = IssueWorkload(other_ca, "demo", "client");
+  auto other_source = std::make_shared<hbone::SourceIdentity>(
+      hbone::SourceIdentity{Must(identity::SpiffeId::Workload("cluster.local", "demo", "client")),
+                            std::move(other.cert), std::move(other.key)});
+  hbone::PoolSettings quick;
+  quick.connect_timeout = std::chrono::seconds(2);  // TLS 1.3: the client learns it late
+  auto other_pool = hbone::HbonePool::Create(io.get_executor(), tls, quick);
+  result.reset();
+  req.source = other_source;
+  req.target = {asio::ip::make_address("10.77.0.2"), 8080};
+  other_pool->Connect(req, [&](hbone::ConnectResult r) { result = std::move(r); });
+  io.restart();
+  io.run_for(std::chrono::seconds(5));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_FALSE(result->ok());
+  EXPECT_EQ(app_->accepted(), 0);
+  for (int i = 0; i < 50 && proxy_->Stats().tls_handshake_failures.empty(); ++i) usleep(20000);
+  std::string reasons;
+  for (const auto& [r, n] : proxy_->Stats().tls_handshake_failures) {
+    reasons += r + "=" + std::to_string(n) + " ";
+  }
+  EXPECT_EQ(proxy_->Stats().tls_handshake_failures["unknown_ca"], 1u) << reasons;
+}
+
+}  // namespace
+}  // namespace weft::agent::proxy
