@@ -81,7 +81,7 @@ class ProxyHboneTest : public ::testing::Test {
   // plus `extra` (policies, PeerAuthentication on the web workload...).
   static std::shared_ptr<const pb::MeshSnapshot> Snapshot(const std::string& web_extra = "",
                                                           const std::string& extra = "") {
-    std::string text = R"pb(
+    std::string text = std::string(R"pb(
                          workloads {
                            uid: "demo/client"
                            name: "client"
@@ -99,13 +99,13 @@ class ProxyHboneTest : public ::testing::Test {
                                      labels { key: "app" value: "web" }
                                      identity: "spiffe://cluster.local/ns/demo/sa/web"
                                      dataplane_mode: DATAPLANE_MODE_AMBIENT
-                                     ready: true)pb" +
-                       web_extra + R"pb(}
-                                        services { hostname: "web.demo.svc.cluster.local" name: "web" namespace: "demo"
+                                     ready: true)pb") +
+                       " " + web_extra + " " + R"pb(}
+                                                    services { hostname: "web.demo.svc.cluster.local" name: "web" namespace: "demo"
                  vips: "10.96.0.10" ports { port: 80 target_port: 8080 }
                  endpoints { address: "10.77.0.2" workload_uid: "demo/web"
                              ports { key: 80 value: 8080 } ready: true } })pb" +
-                       extra;
+                       " " + extra;
     auto snap = std::make_shared<pb::MeshSnapshot>();
     EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, snap.get())) << text;
     return snap;
