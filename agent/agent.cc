@@ -192,6 +192,20 @@ absl::Status Agent::ConnectProxy() {
           std::to_string(
               std::chrono::duration_cast<std::chrono::seconds>(settings_.proxy.idle_timeout)
                   .count())};
+      // mTLS: the proxy process holds the workload keys and talks to the CA itself.
+      const CertManagerOptions& id = settings_.identity;
+      if (id.enabled()) {
+        for (const auto& [flag, value] :
+             {std::pair<std::string, std::string>{"--ca-address", id.ca_address},
+              {"--ca-bundle", id.ca_bundle_file},
+              {"--node-cert", id.node_cert_file},
+              {"--node-key", id.node_key_file},
+              {"--trust-domain", id.trust_domain},
+              {"--workload-cert-ttl", std::to_string(id.workload_ttl.count()) + "s"}}) {
+          args.push_back(flag);
+          args.push_back(value);
+        }
+      }
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -485,7 +499,9 @@ void Agent::RegisterAdmin() {
                      {"bytes_sent", c.bytes_sent},
                      {"bytes_received", c.bytes_received},
                      {"age_ms", c.age_ms},
-                     {"mtls", false}});
+                     {"peer_identity", c.peer_identity},
+                     {"mtls", c.mtls},
+                     {"buffer_bytes", c.buffer_bytes}});
     }
     return admin::Response{200, "application/json", out.dump(2)};
   });
@@ -518,8 +534,27 @@ void Agent::RegisterAdmin() {
               {"connect_retries", s.connect_retries},
               {"idle_timeouts", s.idle_timeouts},
               {"bytes_sent", s.bytes_sent},
-              {"bytes_received", s.bytes_received}};
+              {"bytes_received", s.bytes_received},
+              {"hbone_outbound", s.hbone_outbound},
+              {"hbone_inbound", s.hbone_inbound},
+              {"no_source_certificate", s.no_source_certificate},
+              {"hbone_connect_failures", s.hbone_connect_failures},
+              {"hbone_bad_target", s.hbone_bad_target},
+              {"hbone_app_unreachable", s.hbone_app_unreachable},
+              {"local_deliveries", s.local_deliveries},
+              {"tls_handshakes", s.tls_handshakes},
+              {"tls_handshake_failures", s.tls_handshake_failures},
+              {"denied_policy", s.denied_policy},
+              {"denied_no_allow_match", s.denied_no_allow_match},
+              {"denied_mtls_strict", s.denied_mtls_strict},
+              {"denied_unknown_destination", s.denied_unknown_destination}};
     return admin::Response{200, "application/json", j.dump(2)};
+  });
+  admin_->Handle("/certs", [this](const std::string&) {
+    auto certs = proxy_->CertsJson();
+    if (!certs.ok())
+      return admin::Response{503, "text/plain", std::string(certs.status().message())};
+    return admin::Response{200, "application/json", *certs};
   });
   metrics_->Handle("/metrics", [this](const std::string&) {
     admin::MetricsWriter m;
@@ -543,6 +578,33 @@ void Agent::RegisterAdmin() {
     m.Family("weft_proxy_bytes_total", "counter", "Bytes relayed by the proxy.");
     m.Sample("weft_proxy_bytes_total", {{"direction", "sent"}}, s.bytes_sent);
     m.Sample("weft_proxy_bytes_total", {{"direction", "received"}}, s.bytes_received);
+    m.Family("weft_hbone_connections_total", "counter",
+             "Connections carried over HBONE (mTLS), by direction.");
+    m.Sample("weft_hbone_connections_total", {{"direction", "outbound"}}, s.hbone_outbound);
+    m.Sample("weft_hbone_connections_total", {{"direction", "inbound"}}, s.hbone_inbound);
+    m.Family("weft_local_deliveries_total", "counter",
+             "Mesh connections between two pods of this node (policy checked, no TLS).");
+    m.Sample("weft_local_deliveries_total", s.local_deliveries);
+    m.Family("weft_hbone_errors_total", "counter", "HBONE connections that failed, by reason.");
+    m.Sample("weft_hbone_errors_total", {{"reason", "no_source_certificate"}},
+             s.no_source_certificate);
+    m.Sample("weft_hbone_errors_total", {{"reason", "connect"}}, s.hbone_connect_failures);
+    m.Sample("weft_hbone_errors_total", {{"reason", "bad_target"}}, s.hbone_bad_target);
+    m.Sample("weft_hbone_errors_total", {{"reason", "app_unreachable"}}, s.hbone_app_unreachable);
+    m.Family("weft_tls_handshakes_total", "counter", "Completed TLS handshakes (both sides).");
+    m.Sample("weft_tls_handshakes_total", s.tls_handshakes);
+    m.Family("weft_tls_handshake_failures_total", "counter",
+             "TLS handshakes refused on the pods' :15008, by reason.");
+    for (const auto& [reason, n] : s.tls_handshake_failures) {
+      m.Sample("weft_tls_handshake_failures_total", {{"reason", reason}}, n);
+    }
+    m.Family("weft_authz_denied_total", "counter",
+             "Connections denied by PeerAuthentication or AuthorizationPolicy, by reason.");
+    m.Sample("weft_authz_denied_total", {{"reason", "deny_policy"}}, s.denied_policy);
+    m.Sample("weft_authz_denied_total", {{"reason", "no_allow_match"}}, s.denied_no_allow_match);
+    m.Sample("weft_authz_denied_total", {{"reason", "mtls_strict"}}, s.denied_mtls_strict);
+    m.Sample("weft_authz_denied_total", {{"reason", "unknown_destination"}},
+             s.denied_unknown_destination);
     if (auto counters = datapath_->writer().ReadCounters(); counters.ok()) {
       m.Family("weft_bpf_verdicts_total", "counter",
                "Verdicts of the BPF programs, by program and verdict.");

@@ -76,7 +76,7 @@ void Connection::Start(tcp::socket accepted) {
       std::lock_guard<std::mutex> l(info_mu_);
       original_ = ToAddress(local);
     }
-    if (!Admit(client_, "", original_.port, false)) return Fail("denied");
+    if (!Admit(pod_->info.uid, client_, "", original_.port, false)) return Fail("denied");
     route_ = Route{};
     route_->direct = {original_.address, original_.port, pod_->info.uid, ""};
   }
@@ -89,13 +89,13 @@ void Connection::Start(tcp::socket accepted) {
   ConnectNext();
 }
 
-bool Connection::Admit(const SocketAddress& source, const std::string& principal, uint32_t port,
-                       bool mtls) {
+bool Connection::Admit(const std::string& destination_uid, const SocketAddress& source,
+                       const std::string& principal, uint32_t port, bool mtls) {
   // PeerAuthentication (STRICT refuses plaintext), then AuthorizationPolicy, as decided by
   // the authorizer of the snapshot this connection started with.
   if (!view_) return true;  // no snapshot yet: no policy exists
   authz::ConnectionAttributes a;
-  a.destination = view_->Workload(pod_->info.uid);
+  a.destination = view_->Workload(destination_uid);
   a.destination_port = port;
   if (auto ip = authz::IpAddress::Parse(original_.address)) a.destination_ip = *ip;
   if (auto ip = authz::IpAddress::Parse(source.address)) a.source_ip = *ip;
@@ -118,7 +118,7 @@ bool Connection::Admit(const SocketAddress& source, const std::string& principal
   }
   if (proxy_.inputs_.log) {
     std::string line = "denied " + (principal.empty() ? source.address : principal) + " -> " +
-                       pod_->info.uid + ":" + std::to_string(port) + " (" +
+                       destination_uid + ":" + std::to_string(port) + " (" +
                        (mtls ? "mTLS" : "plaintext") +
                        "): " + std::string(authz::ReasonName(d.reason));
     if (!d.policy.empty()) {
@@ -154,7 +154,7 @@ void Connection::StartHbone(const hbone::InboundRequest& req, hbone::Respond res
     proxy_.counters_.hbone_bad_target.fetch_add(1);
     return respond(hbone::Decision::Refuse(hbone::kBadRequest));
   }
-  if (!Admit(client_, req.peer.Principal(), req.target.port(), true)) {
+  if (!Admit(pod_->info.uid, client_, req.peer.Principal(), req.target.port(), true)) {
     return respond(hbone::Decision::Refuse(hbone::kUnauthorized));
   }
   auto self_ptr = shared_from_this();
@@ -226,6 +226,9 @@ void Connection::ConnectNext() {
     const pb::Workload* dst = view_->WorkloadByAddress(target.address);
     if (dst != nullptr && dst->dataplane_mode() == pb::DATAPLANE_MODE_AMBIENT &&
         !dst->identity().empty()) {
+      // Same node: this proxy serves the destination too and holds both identities, so it
+      // skips TLS but runs the destination's inbound checks (docs/security.md, "HBONE").
+      if (auto local = proxy_.FindPod(dst->uid())) return DeliverLocally(endpoint, *dst, local);
       return ConnectHbone(endpoint, *dst);
     }
   }
@@ -239,6 +242,40 @@ void Connection::ConnectNext() {
              });
 }
 
+void Connection::DeliverLocally(const tcp::endpoint& target, const pb::Workload& destination,
+                                std::shared_ptr<Pod> local) {
+  const pb::Workload* source = view_->Workload(pod_->info.uid);
+  auto source_id = source ? identity::SpiffeId::Parse(source->identity())
+                          : absl::StatusOr<identity::SpiffeId>(absl::NotFoundError("source"));
+  if (!source_id.ok() || !proxy_.inputs_.credentials->Source(*source_id)) {
+    // Same rule as across nodes: no usable certificate for the source, no connection.
+    proxy_.counters_.no_source_certificate.fetch_add(1);
+    return Fail("no certificate for the source identity");
+  }
+  {
+    std::lock_guard<std::mutex> l(info_mu_);
+    peer_identity_ = destination.identity();
+    mtls_ = true;  // the identities are the proxy's own on both ends; no wire in between
+  }
+  SocketAddress source_address = client_;
+  if (source && source->addresses_size() > 0) source_address = {source->addresses(0), 0};
+  if (!Admit(destination.uid(), source_address, source_id->Principal(), target.port(), true)) {
+    return Fail("denied");
+  }
+  proxy_.counters_.local_deliveries.fetch_add(1);
+  delivered_to_ = local;  // the destination pod stays open while this connection is
+  auto self = shared_from_this();
+  ConnectTcp(
+      target, std::chrono::milliseconds(route_->connect_timeout_ms),
+      [self, this](bool ok) {
+        if (!ok) return OnConnectFailed();
+        auto up = std::make_shared<hbone::TcpByteStream>(std::move(*connecting_));
+        connecting_.reset();
+        OnUpstream(std::move(up), true);
+      },
+      local.get());
+}
+
 void Connection::OnConnectFailed() {
   proxy_.counters_.connect_failures.fetch_add(1);
   if (balancer_ && picked_) {
@@ -249,10 +286,11 @@ void Connection::OnConnectFailed() {
 }
 
 void Connection::ConnectTcp(const tcp::endpoint& target, std::chrono::milliseconds timeout,
-                            std::function<void(bool ok)> done) {
-  // The socket lives in the pod's namespace (source address = the pod's) and carries the
-  // proxy mark so the connect hooks leave it alone.
-  auto s = ProxySocketIn(*pod_, io_.get_executor(), target.address().is_v6(),
+                            std::function<void(bool ok)> done, const Pod* in_pod) {
+  // The socket lives in the pod's namespace (source address = the pod's; the destination
+  // pod's for a same-node delivery) and carries the proxy mark so the connect hooks leave it
+  // alone.
+  auto s = ProxySocketIn(in_pod ? *in_pod : *pod_, io_.get_executor(), target.address().is_v6(),
                          proxy_.inputs_.settings.mark);
   if (!s.ok()) return done(false);
   connecting_.emplace(std::move(*s));

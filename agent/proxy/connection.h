@@ -48,13 +48,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void Fail(const char* why);
   void ConnectNext();
+  // A TCP connection from inside a pod's namespace: this connection's pod, or `in_pod`.
   void ConnectTcp(const tcp::endpoint& target, std::chrono::milliseconds timeout,
-                  std::function<void(bool ok)> done);
+                  std::function<void(bool ok)> done, const Pod* in_pod = nullptr);
+  // Outbound to a mesh workload this proxy also serves: its inbound checks, then TCP from its
+  // namespace.
+  void DeliverLocally(const tcp::endpoint& target, const pb::Workload& destination,
+                      std::shared_ptr<Pod> local);
   void ConnectHbone(const tcp::endpoint& target, const pb::Workload& destination);
   void OnConnectFailed();
   void OnUpstream(std::shared_ptr<hbone::ByteStream> up, bool up_is_tcp);
   // Inbound checks (PeerAuthentication, authorization); false: denied (counted, logged once).
-  bool Admit(const SocketAddress& source, const std::string& principal, uint32_t port, bool mtls);
+  bool Admit(const std::string& destination_uid, const SocketAddress& source,
+             const std::string& principal, uint32_t port, bool mtls);
   void Pump(bool upstream_direction);
   void Touch();
   void ArmIdle();
@@ -63,6 +69,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Proxy::Impl& proxy_;
   asio::io_context& io_;
   std::shared_ptr<Pod> pod_;
+  std::shared_ptr<Pod> delivered_to_;  // same-node delivery: the destination pod
   Kind kind_;
   std::shared_ptr<hbone::ByteStream> down_, up_;
   bool down_is_tcp_ = true, up_is_tcp_ = true;

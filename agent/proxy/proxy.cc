@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <future>
 
@@ -171,8 +172,28 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Create(ProxyInputs inputs) {
 }
 
 void Proxy::SetView(std::shared_ptr<const NodeView> view) {
-  std::lock_guard<std::mutex> l(impl_->view_mu_);
-  impl_->view_ = std::move(view);
+  {
+    std::lock_guard<std::mutex> l(impl_->view_mu_);
+    impl_->view_ = std::move(view);
+  }
+  impl_->SyncIdentities();
+}
+
+void Proxy::Impl::SyncIdentities() {
+  if (!inputs_.credentials) return;
+  auto view = View();
+  std::vector<identity::SpiffeId> ids;
+  {
+    std::lock_guard<std::mutex> l(pods_mu_);
+    for (const auto& [uid, pod] : pods_) {
+      const pb::Workload* w = view ? view->Workload(uid) : nullptr;
+      if (w == nullptr) continue;
+      if (auto id = identity::SpiffeId::Parse(w->identity()); id.ok()) ids.push_back(*id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  inputs_.credentials->SetIdentities(ids);
 }
 
 std::shared_ptr<const NodeView> Proxy::view() const {
@@ -252,6 +273,7 @@ absl::Status Proxy::AddPod(const PodInfo& info) {
       if (l.hbone) l.hbone->Start();
     });
   }
+  impl_->SyncIdentities();
   return absl::OkStatus();
 }
 
@@ -270,11 +292,12 @@ void Proxy::RemovePod(const std::string& uid) {
       pod->per_worker[w].outbound->close(ignored);
       if (pod->per_worker[w].outbound6) pod->per_worker[w].outbound6->close(ignored);
       pod->per_worker[w].inbound->close(ignored);
-      // Stops accepting; tunnels already handed to connections continue.
-      if (pod->per_worker[w].hbone) pod->per_worker[w].hbone->Stop();
+      // Stops accepting; established HBONE connections and their tunnels continue.
+      if (pod->per_worker[w].hbone) pod->per_worker[w].hbone->StopAccepting();
     });
   }
   // The netns descriptor stays open while connections hold the Pod.
+  impl_->SyncIdentities();
 }
 
 std::vector<std::string> Proxy::Pods() const {
@@ -324,6 +347,7 @@ ProxyStats Proxy::Stats() const {
   s.hbone_connect_failures = c.hbone_connect_failures;
   s.hbone_bad_target = c.hbone_bad_target;
   s.hbone_app_unreachable = c.hbone_app_unreachable;
+  s.local_deliveries = c.local_deliveries;
   s.denied_policy = c.denied_policy;
   s.denied_no_allow_match = c.denied_no_allow_match;
   s.denied_mtls_strict = c.denied_mtls_strict;

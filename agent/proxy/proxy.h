@@ -114,6 +114,7 @@ struct ProxyStats {
   uint64_t hbone_connect_failures = 0;  // tunnel not established (TCP, TLS, or a refusal)
   uint64_t hbone_bad_target = 0;        // 400: the target is not the pod
   uint64_t hbone_app_unreachable = 0;   // 503
+  uint64_t local_deliveries = 0;        // mesh to mesh on this node: checked, no TLS
   uint64_t tls_handshakes = 0;          // outbound + inbound, completed
   std::map<std::string, uint64_t> tls_handshake_failures;  // inbound, by reason
   // Denied connections, by reason (docs/security.md: weft_authz_denied_total).

@@ -1,5 +1,7 @@
 #include "agent/proxy/proxy_control.h"
 
+#include "agent/proxy/cert_manager_credentials.h"
+
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <poll.h>
@@ -31,7 +33,20 @@ json ToJson(const ProxyStats& s) {
           {"connect_retries", s.connect_retries},
           {"idle_timeouts", s.idle_timeouts},
           {"bytes_sent", s.bytes_sent},
-          {"bytes_received", s.bytes_received}};
+          {"bytes_received", s.bytes_received},
+          {"hbone_outbound", s.hbone_outbound},
+          {"hbone_inbound", s.hbone_inbound},
+          {"no_source_certificate", s.no_source_certificate},
+          {"hbone_connect_failures", s.hbone_connect_failures},
+          {"hbone_bad_target", s.hbone_bad_target},
+          {"hbone_app_unreachable", s.hbone_app_unreachable},
+          {"local_deliveries", s.local_deliveries},
+          {"tls_handshakes", s.tls_handshakes},
+          {"tls_handshake_failures", s.tls_handshake_failures},
+          {"denied_policy", s.denied_policy},
+          {"denied_no_allow_match", s.denied_no_allow_match},
+          {"denied_mtls_strict", s.denied_mtls_strict},
+          {"denied_unknown_destination", s.denied_unknown_destination}};
 }
 
 ProxyStats StatsFromJson(const json& j) {
@@ -48,6 +63,23 @@ ProxyStats StatsFromJson(const json& j) {
   s.idle_timeouts = j.value("idle_timeouts", 0ull);
   s.bytes_sent = j.value("bytes_sent", 0ull);
   s.bytes_received = j.value("bytes_received", 0ull);
+  s.hbone_outbound = j.value("hbone_outbound", 0ull);
+  s.hbone_inbound = j.value("hbone_inbound", 0ull);
+  s.no_source_certificate = j.value("no_source_certificate", 0ull);
+  s.hbone_connect_failures = j.value("hbone_connect_failures", 0ull);
+  s.hbone_bad_target = j.value("hbone_bad_target", 0ull);
+  s.hbone_app_unreachable = j.value("hbone_app_unreachable", 0ull);
+  s.local_deliveries = j.value("local_deliveries", 0ull);
+  s.tls_handshakes = j.value("tls_handshakes", 0ull);
+  if (j.contains("tls_handshake_failures") && j["tls_handshake_failures"].is_object()) {
+    for (const auto& [k, v] : j["tls_handshake_failures"].items()) {
+      s.tls_handshake_failures[k] = v.get<uint64_t>();
+    }
+  }
+  s.denied_policy = j.value("denied_policy", 0ull);
+  s.denied_no_allow_match = j.value("denied_no_allow_match", 0ull);
+  s.denied_mtls_strict = j.value("denied_mtls_strict", 0ull);
+  s.denied_unknown_destination = j.value("denied_unknown_destination", 0ull);
   return s;
 }
 
@@ -67,6 +99,9 @@ json ToJson(const ConnectionInfo& c) {
           {"cluster", c.cluster},
           {"bytes_sent", c.bytes_sent},
           {"bytes_received", c.bytes_received},
+          {"peer_identity", c.peer_identity},
+          {"mtls", c.mtls},
+          {"buffer_bytes", c.buffer_bytes},
           {"age_ms", c.age_ms}};
 }
 
@@ -80,6 +115,9 @@ ConnectionInfo ConnectionFromJson(const json& j) {
   c.cluster = j.value("cluster", "");
   c.bytes_sent = j.value("bytes_sent", 0ull);
   c.bytes_received = j.value("bytes_received", 0ull);
+  c.peer_identity = j.value("peer_identity", "");
+  c.mtls = j.value("mtls", false);
+  c.buffer_bytes = j.value("buffer_bytes", 0ull);
   c.age_ms = j.value("age_ms", 0ll);
   return c;
 }
@@ -221,6 +259,12 @@ absl::StatusOr<std::vector<ConnectionInfo>> RemoteProxyControl::Connections() {
   return out;
 }
 
+absl::StatusOr<std::string> RemoteProxyControl::CertsJson() {
+  auto r = Call(FrameType::kQuery, json{{"what", "certs"}}.dump(), {}, FrameType::kReply);
+  if (!r.ok()) return r.status();
+  return r->body.contains("certs") ? r->body["certs"].dump() : std::string("[]");
+}
+
 absl::StatusOr<ProxyStats> RemoteProxyControl::Stats() {
   auto r = Call(FrameType::kQuery, json{{"what", "stats"}}.dump(), {}, FrameType::kReply);
   if (!r.ok()) return r.status();
@@ -232,7 +276,8 @@ absl::StatusOr<ProxyStats> RemoteProxyControl::Stats() {
 namespace {
 
 // Serves one control connection until it closes.
-void ServeControl(int conn, Proxy& proxy, std::map<std::string, uint64_t>& cookies) {
+void ServeControl(int conn, Proxy& proxy, std::map<std::string, uint64_t>& cookies,
+                  const std::function<std::string()>& certs_json) {
   for (;;) {
     auto f = ReceiveFrame(conn);
     if (!f.ok()) return;
@@ -286,6 +331,9 @@ void ServeControl(int conn, Proxy& proxy, std::map<std::string, uint64_t>& cooki
           json list = json::array();
           for (const auto& c : proxy.Connections()) list.push_back(ToJson(c));
           reply.payload = json{{"connections", list}}.dump();
+        } else if (j.value("what", "") == "certs") {
+          json certs = json::parse(certs_json ? certs_json() : "[]", nullptr, false);
+          reply.payload = json{{"certs", certs}}.dump();
         } else {
           json s = ToJson(proxy.Stats());
           s["workers"] = proxy.workers();
@@ -321,6 +369,22 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
   ProxyInputs in;
   in.settings = options.settings;
   in.original_destination = OriginalDestinationFrom(std::move(writer));
+  in.log = [](const std::string& line) { std::cerr << "weft-agent proxy: " << line << "\n"; };
+  // mTLS between nodes: workload certificates from the CA, kept by this process.
+  std::shared_ptr<CertManagerCredentials> credentials;
+  if (options.identity.enabled()) {
+    auto manager = CertManager::Start(options.identity);
+    if (!manager.ok()) {
+      std::cerr << "weft-agent proxy: certificates: " << manager.status() << "\n";
+      return 1;
+    }
+    credentials = std::make_shared<CertManagerCredentials>(std::move(*manager));
+    in.credentials = credentials;
+    std::cerr << "weft-agent proxy: mTLS on, CA " << options.identity.ca_address << "\n";
+  }
+  std::function<std::string()> certs_json = [credentials] {
+    return credentials ? CertStatusJson(credentials->manager().Status()) : std::string("[]");
+  };
   auto proxy = Proxy::Create(std::move(in));
   if (!proxy.ok()) {
     std::cerr << "weft-agent proxy: " << proxy.status() << "\n";
@@ -338,7 +402,7 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
     if (poll(&p, 1, 200) <= 0) continue;
     int conn = accept4(*listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) continue;
-    ServeControl(conn, **proxy, cookies);
+    ServeControl(conn, **proxy, cookies, certs_json);
     close(conn);
   }
   close(*listener);

@@ -36,6 +36,9 @@ class ProxyControl {
   virtual absl::StatusOr<std::vector<ServedPod>> Pods() = 0;
   virtual absl::StatusOr<std::vector<ConnectionInfo>> Connections() = 0;
   virtual absl::StatusOr<ProxyStats> Stats() = 0;
+  // The workload certificates the proxy holds (JSON, docs/security.md "GET /certs"); "[]"
+  // without mTLS.
+  virtual absl::StatusOr<std::string> CertsJson() { return std::string("[]"); }
 };
 
 // The proxy in this process.
@@ -70,6 +73,7 @@ class RemoteProxyControl : public ProxyControl {
   absl::StatusOr<std::vector<ServedPod>> Pods() override;
   absl::StatusOr<std::vector<ConnectionInfo>> Connections() override;
   absl::StatusOr<ProxyStats> Stats() override;
+  absl::StatusOr<std::string> CertsJson() override;
 
  private:
   explicit RemoteProxyControl(int sock) : sock_(sock) {}

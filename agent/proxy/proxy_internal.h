@@ -38,7 +38,7 @@ struct Counters {
       connect_retries{0}, idle_timeouts{0}, bytes_sent{0}, bytes_received{0};
   // mTLS.
   std::atomic<uint64_t> hbone_outbound{0}, hbone_inbound{0}, no_source_certificate{0},
-      hbone_connect_failures{0}, hbone_bad_target{0}, hbone_app_unreachable{0};
+      hbone_connect_failures{0}, hbone_bad_target{0}, hbone_app_unreachable{0}, local_deliveries{0};
   // Authorization and PeerAuthentication (by reason).
   std::atomic<uint64_t> denied_policy{0}, denied_no_allow_match{0}, denied_mtls_strict{0},
       denied_unknown_destination{0};
@@ -104,6 +104,8 @@ class Proxy::Impl {
   }
   void Accept(std::shared_ptr<Pod> pod, size_t worker, tcp::acceptor* acceptor, bool outbound);
   void Track(const std::shared_ptr<Connection>& c);
+  // Tells the credentials which identities the served pods have (pods or snapshot changed).
+  void SyncIdentities();
   // The HBONE server of a pod's :15008 on one worker (hbone_inbound.cc).
   std::shared_ptr<hbone::HboneServer> MakeHboneServer(std::shared_ptr<Pod> pod, size_t worker,
                                                       tcp::acceptor acceptor);

@@ -41,6 +41,12 @@ void HboneServer::Stop() {
   for (auto& s : sessions) s->Close();
 }
 
+void HboneServer::StopAccepting() {
+  stopped_ = true;
+  error_code ignored;
+  acceptor_.close(ignored);
+}
+
 void HboneServer::Accept() {
   if (stopped_) return;
   std::weak_ptr<HboneServer> wp = weak_from_this();

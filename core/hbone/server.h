@@ -105,6 +105,9 @@ class HboneServer : public std::enable_shared_from_this<HboneServer> {
   void Start();
   // Stops accepting and closes every connection (streams are reset).
   void Stop();
+  // Stops accepting new connections; established ones and their tunnels carry on (a pod
+  // leaving the mesh keeps its open connections).
+  void StopAccepting();
   tcp::endpoint local_endpoint() const;
   ServerStats stats() const;
 

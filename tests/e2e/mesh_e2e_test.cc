@@ -8,11 +8,11 @@
 namespace weft::e2e {
 namespace {
 
-// 1. A Service VIP reaches endpoints on both nodes: captured by connect4 on node1, steered by
-// sk_lookup into the endpoint pods on node2.
+// 1. A Service VIP reaches endpoints on both nodes: captured by connect4 on node1, carried
+// over HBONE (mTLS, the cluster's CA) into the endpoint pods' :15008 on node2.
 TEST_F(MeshE2E, VipReachesEndpointsOnBothNodes) {
   uint64_t redirected0 = Counter(N1(), "connect", "REDIRECTED");
-  uint64_t steered0 = Counter(N2(), "sk_lookup", "STEERED");
+  uint64_t hbone0 = Admin(N2(), "/stats").value("hbone_inbound", 0ull);
   Result r = Call(vip_ + ":80", 40);
   ASSERT_EQ(r.code, 0) << r.all();
   std::cout << r.out;
@@ -21,7 +21,7 @@ TEST_F(MeshE2E, VipReachesEndpointsOnBothNodes) {
   EXPECT_GT(h["web-v1"], 0) << r.out;                // node1
   EXPECT_GT(h["web-v2"] + h["web-v3"], 0) << r.out;  // node2
   EXPECT_GE(Counter(N1(), "connect", "REDIRECTED") - redirected0, 40u);
-  EXPECT_GT(Counter(N2(), "sk_lookup", "STEERED") - steered0, 0u);
+  EXPECT_GT(Admin(N2(), "/stats").value("hbone_inbound", 0ull) - hbone0, 0u);
 }
 
 // 2. ROUND_ROBIN from a DestinationRule, applied live: 300 connections over 3 endpoints.

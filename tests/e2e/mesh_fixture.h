@@ -242,7 +242,7 @@ class MeshE2E : public ::testing::Test {
               return false;
             }
           }
-          return ClientEnrolled(true);
+          return ClientEnrolled(true) && CertsValid(N1()) && CertsValid(N2());
         },
         60000);
     if (!ok) return false;
@@ -255,6 +255,17 @@ class MeshE2E : public ::testing::Test {
       if (j.value("hostname", "") == kHost) return &j;
     }
     return nullptr;
+  }
+
+  // mTLS: the node's proxy holds a valid certificate for every identity it serves (the CA
+  // issued them after enrollment).
+  static bool CertsValid(const std::string& node) {
+    json c = Admin(node, "/certs");
+    if (!c.is_array() || c.empty()) return false;
+    for (const auto& j : c) {
+      if (j.value("state", "") != "valid") return false;
+    }
+    return true;
   }
 
   static bool ClientEnrolled(bool want) {

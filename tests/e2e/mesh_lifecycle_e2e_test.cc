@@ -80,6 +80,7 @@ TEST_F(MeshLifecycleE2E, OptInLiveKeepsOpenConnectionAndStartsCapture) {
 
   uint64_t to_pod0 = Counter(N1(), "connect", "REDIRECTED_WORKLOAD");
   uint64_t steered0 = Counter(N2(), "sk_lookup", "STEERED");
+  uint64_t hbone0 = Admin(N2(), "/stats").value("hbone_inbound", 0ull);
   Result held;
   std::atomic<bool> held_done{false};
   std::thread t([&] {
@@ -95,11 +96,12 @@ TEST_F(MeshLifecycleE2E, OptInLiveKeepsOpenConnectionAndStartsCapture) {
   if (open) WriteFile("namespace.yaml", NamespaceYaml("ambient"));
   // Every pod of both nodes enrolled again (client and web-v1 on node1, web-v2 and web-v3 on
   // node2) while the connection is still held.
-  bool in =
-      open &&
-      WaitFor(
-          [&] { return ClientEnrolled(true) && EnrolledOn(N1()) == 2 && EnrolledOn(N2()) == 2; },
-          20000);
+  bool in = open && WaitFor(
+                        [&] {
+                          return ClientEnrolled(true) && EnrolledOn(N1()) == 2 &&
+                                 EnrolledOn(N2()) == 2 && CertsValid(N1()) && CertsValid(N2());
+                        },
+                        20000);
   bool in_while_held = in && !held_done.load();
   // Still the same uncaptured socket: enrollment touched no established connection.
   int still = in ? ClientSockets(target) : -1;
@@ -120,7 +122,7 @@ TEST_F(MeshLifecycleE2E, OptInLiveKeepsOpenConnectionAndStartsCapture) {
   EXPECT_GE(std::stoi(m[2]), 50);
 
   // New connections are captured: the VIP answers again, balanced over the three endpoints,
-  // every connect redirected on node1; a direct pod call is steered into web-v2 on node2.
+  // every connect redirected on node1; a direct pod call reaches web-v2 on node2 over HBONE.
   ASSERT_TRUE(WaitFor([&] { return Call(vip_ + ":80", 1).code == 0; }, 10000));
   uint64_t redirected1 = Counter(N1(), "connect", "REDIRECTED");
   Result r = Call(vip_ + ":80", 30);
@@ -133,7 +135,9 @@ TEST_F(MeshLifecycleE2E, OptInLiveKeepsOpenConnectionAndStartsCapture) {
   EXPECT_EQ(direct.code, 0) << direct.all();
   EXPECT_EQ(direct.out, "web-v2 5\n");
   EXPECT_GE(Counter(N1(), "connect", "REDIRECTED_WORKLOAD") - to_pod0, 5u);
-  EXPECT_GE(Counter(N2(), "sk_lookup", "STEERED") - steered0, 5u);
+  // Mesh to mesh across nodes is HBONE into web-v2's :15008 (mTLS), not plaintext steering.
+  EXPECT_GE(Admin(N2(), "/stats").value("hbone_inbound", 0ull) - hbone0, 5u);
+  EXPECT_EQ(Counter(N2(), "sk_lookup", "STEERED"), steered0);
 }
 
 // 2. Endpoint removal: web-v3 leaves DIR while connections keep coming. Once both agents have

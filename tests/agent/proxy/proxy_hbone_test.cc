@@ -65,6 +65,7 @@ class ProxyHboneTest : public ::testing::Test {
 
   void TearDown() override {
     proxy_.reset();
+    web_proxy_.reset();
     app_.reset();
     if (client_fd_ >= 0) close(client_fd_);
     if (web_fd_ >= 0) close(web_fd_);
@@ -93,7 +94,7 @@ class ProxyHboneTest : public ::testing::Test {
                            dataplane_mode: DATAPLANE_MODE_AMBIENT
                            ready: true
                          }
-                         workloads { uid: "demo/web" name: "web" namespace: "demo" node: "node1"
+                         workloads { uid: "demo/web" name: "web" namespace: "demo" node: "node2"
                                      addresses: "10.77.0.2"
                                      service_account: "web"
                                      labels { key: "app" value: "web" }
@@ -111,25 +112,40 @@ class ProxyHboneTest : public ::testing::Test {
     return snap;
   }
 
+  // Two node proxies (node1 serves the client, node2 the web pod) with the same credentials,
+  // or, `same_node`, one proxy serving both pods.
   void StartProxy(std::shared_ptr<const pb::MeshSnapshot> snap,
-                  std::shared_ptr<WorkloadCredentials> creds) {
-    ProxyInputs in;
-    in.settings.workers = 2;
-    in.credentials = std::move(creds);
-    in.log = [this](const std::string& line) {
-      std::lock_guard<std::mutex> l(log_mu_);
-      log_.push_back(line);
+                  std::shared_ptr<WorkloadCredentials> creds, bool same_node = false) {
+    auto make = [&](const std::string& node) -> std::unique_ptr<Proxy> {
+      ProxyInputs in;
+      in.settings.workers = 2;
+      in.credentials = creds;
+      in.log = [this](const std::string& line) {
+        std::lock_guard<std::mutex> l(log_mu_);
+        log_.push_back(line);
+      };
+      in.original_destination = [](uint64_t, const SocketAddress&) {
+        return std::optional<SocketAddress>(SocketAddress{"10.96.0.10", 80});
+      };
+      auto p = Proxy::Create(std::move(in));
+      EXPECT_TRUE(p.ok()) << p.status();
+      if (!p.ok()) return nullptr;
+      (*p)->SetView(std::make_shared<NodeView>(snap, node));
+      return std::move(*p);
     };
-    in.original_destination = [](uint64_t, const SocketAddress&) {
-      return std::optional<SocketAddress>(SocketAddress{"10.96.0.10", 80});
-    };
-    auto p = Proxy::Create(std::move(in));
-    ASSERT_TRUE(p.ok()) << p.status();
-    proxy_ = std::move(*p);
-    proxy_->SetView(std::make_shared<NodeView>(std::move(snap), "node1"));
+    proxy_ = make("node1");
+    ASSERT_TRUE(proxy_);
     ASSERT_TRUE(proxy_->AddPod({"demo/client", client_fd_, 1}).ok());
-    ASSERT_TRUE(proxy_->AddPod({"demo/web", web_fd_, 2}).ok());
+    if (same_node) {
+      ASSERT_TRUE(proxy_->AddPod({"demo/web", web_fd_, 2}).ok());
+    } else {
+      web_proxy_ = make("node2");
+      ASSERT_TRUE(web_proxy_);
+      ASSERT_TRUE(web_proxy_->AddPod({"demo/web", web_fd_, 2}).ok());
+    }
   }
+  // The proxy serving the web pod.
+  Proxy& Web() { return web_proxy_ ? *web_proxy_ : *proxy_; }
 
   std::shared_ptr<WorkloadCredentials> Credentials() {
     std::vector<hbone::SourceIdentity> ids;
@@ -152,7 +168,7 @@ class ProxyHboneTest : public ::testing::Test {
   std::unique_ptr<Backend> app_;
   std::unique_ptr<identity::CertificateAuthority> ca_;
   std::shared_ptr<const identity::TrustBundle> bundle_;
-  std::unique_ptr<Proxy> proxy_;
+  std::unique_ptr<Proxy> proxy_, web_proxy_;
   std::mutex log_mu_;
   std::vector<std::string> log_;
 };
@@ -167,7 +183,9 @@ TEST_F(ProxyHboneTest, MeshTrafficIsHboneWithIdentitiesBothWays) {
   // Both legs are visible while the connection is open: the outbound one verified the
   // destination's identity, the inbound one its client's.
   bool out_ok = false, in_ok = false;
-  for (const auto& c : proxy_->Connections()) {
+  auto conns = proxy_->Connections();
+  for (const auto& c : Web().Connections()) conns.push_back(c);
+  for (const auto& c : conns) {
     if (c.direction == "outbound" && c.mtls &&
         c.peer_identity == "spiffe://cluster.local/ns/demo/sa/web") {
       out_ok = true;
@@ -180,20 +198,23 @@ TEST_F(ProxyHboneTest, MeshTrafficIsHboneWithIdentitiesBothWays) {
   EXPECT_TRUE(out_ok);
   EXPECT_TRUE(in_ok);
   close(fd);
-  ProxyStats s = proxy_->Stats();
-  EXPECT_EQ(s.hbone_outbound, 1u);
-  EXPECT_EQ(s.hbone_inbound, 1u);
-  EXPECT_GE(s.tls_handshakes, 2u);  // client and server side of one connection
+  EXPECT_EQ(proxy_->Stats().hbone_outbound, 1u);
+  EXPECT_EQ(Web().Stats().hbone_inbound, 1u);
+  EXPECT_EQ(proxy_->Stats().local_deliveries, 0u);
+  // Client and server side of one connection.
+  EXPECT_EQ(proxy_->Stats().tls_handshakes, 1u);
+  EXPECT_EQ(Web().Stats().tls_handshakes, 1u);
 }
 
 TEST_F(ProxyHboneTest, ShortConnectionsReuseThePooledHboneConnection) {
   StartProxy(Snapshot(), Credentials());
   for (int i = 0; i < 200; ++i) ASSERT_EQ(Call(), "web") << i;
-  ProxyStats s = proxy_->Stats();
-  EXPECT_EQ(s.hbone_outbound, 200u);
-  // One pool per worker (2), each side counting its handshakes: at most 4.
-  EXPECT_LE(s.tls_handshakes, 4u);
-  EXPECT_GE(s.tls_handshakes, 2u);
+  EXPECT_EQ(proxy_->Stats().hbone_outbound, 200u);
+  EXPECT_EQ(Web().Stats().hbone_inbound, 200u);
+  // One pool per worker (2): at most 2 connections, so 2 handshakes per side.
+  EXPECT_LE(proxy_->Stats().tls_handshakes, 2u);
+  EXPECT_GE(proxy_->Stats().tls_handshakes, 1u);
+  EXPECT_LE(Web().Stats().tls_handshakes, 2u);
 }
 
 TEST_F(ProxyHboneTest, NoCertificateForTheSourceMeansNoConnectionNotPlaintext) {
@@ -217,7 +238,7 @@ TEST_F(ProxyHboneTest, DenyPolicyOnThePrincipalRefusesAndIsCounted) {
                             })pb");
   StartProxy(snap, Credentials());
   EXPECT_EQ(Call(), "");
-  EXPECT_EQ(proxy_->Stats().denied_policy, 1u);
+  EXPECT_EQ(Web().Stats().denied_policy, 1u);
   EXPECT_EQ(app_->accepted(), 0);
   std::lock_guard<std::mutex> l(log_mu_);
   ASSERT_EQ(log_.size(), 1u);
@@ -237,7 +258,7 @@ TEST_F(ProxyHboneTest, AllowPolicyForAnotherPrincipalDeniesWithNoAllowMatch) {
                             })pb");
   StartProxy(snap, Credentials());
   EXPECT_EQ(Call(), "");
-  EXPECT_EQ(proxy_->Stats().denied_no_allow_match, 1u);
+  EXPECT_EQ(Web().Stats().denied_no_allow_match, 1u);
   EXPECT_EQ(app_->accepted(), 0);
 }
 
@@ -257,7 +278,7 @@ TEST_F(ProxyHboneTest, ConnectForAnAddressThatIsNotThePodIs400AndAnUnknownCaIsRe
   io.run_for(std::chrono::seconds(5));
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->http_status, 400);
-  EXPECT_EQ(proxy_->Stats().hbone_bad_target, 1u);
+  EXPECT_EQ(Web().Stats().hbone_bad_target, 1u);
 
   // A client whose certificate comes from a CA the mesh does not trust (it trusts the server,
   // so the refusal is the server's): the pod's :15008 refuses the handshake, counted by reason.
@@ -278,12 +299,39 @@ TEST_F(ProxyHboneTest, ConnectForAnAddressThatIsNotThePodIs400AndAnUnknownCaIsRe
   ASSERT_TRUE(result.has_value());
   EXPECT_FALSE(result->ok());
   EXPECT_EQ(app_->accepted(), 0);
-  for (int i = 0; i < 50 && proxy_->Stats().tls_handshake_failures.empty(); ++i) usleep(20000);
+  for (int i = 0; i < 50 && Web().Stats().tls_handshake_failures.empty(); ++i) usleep(20000);
   std::string reasons;
-  for (const auto& [r, n] : proxy_->Stats().tls_handshake_failures) {
+  for (const auto& [r, n] : Web().Stats().tls_handshake_failures) {
     reasons += r + "=" + std::to_string(n) + " ";
   }
-  EXPECT_EQ(proxy_->Stats().tls_handshake_failures["unknown_ca"], 1u) << reasons;
+  EXPECT_EQ(Web().Stats().tls_handshake_failures["unknown_ca"], 1u) << reasons;
+}
+
+// Both pods on one node: the proxy holds both identities, skips TLS, and still applies the
+// destination's policy with the source's identity.
+TEST_F(ProxyHboneTest, SameNodeMeshTrafficIsDeliveredLocallyUnderTheSamePolicy) {
+  StartProxy(Snapshot(), Credentials(), /*same_node=*/true);
+  EXPECT_EQ(Call(), "web");
+  ProxyStats s = proxy_->Stats();
+  EXPECT_EQ(s.local_deliveries, 1u);
+  EXPECT_EQ(s.hbone_outbound, 0u);
+  EXPECT_EQ(s.tls_handshakes, 0u);
+  proxy_.reset();
+
+  auto deny = Snapshot(R"pb(authorization_policies: "demo/deny-client")pb",
+                       R"pb(authorization_policies {
+                              name: "deny-client"
+                              namespace: "demo"
+                              action: DENY
+                              scope: WORKLOAD
+                              selector { key: "app" value: "web" }
+                              rules { principals { exact: "cluster.local/ns/demo/sa/client" } }
+                            })pb");
+  StartProxy(deny, Credentials(), /*same_node=*/true);
+  int before = app_->accepted();
+  EXPECT_EQ(Call(), "");
+  EXPECT_EQ(proxy_->Stats().denied_policy, 1u);
+  EXPECT_EQ(app_->accepted(), before);
 }
 
 }  // namespace
