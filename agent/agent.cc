@@ -5,6 +5,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -209,6 +210,9 @@ absl::Status Agent::ConnectProxy() {
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
+      // Nothing of the agent's but stdio: its admin, metrics and readiness listeners (asio
+      // opens them without close-on-exec) must not outlive it in the proxy.
+      close_range(3, ~0U, 0);
       execv(settings_.self_exe.c_str(), argv.data());
       _exit(127);
     }

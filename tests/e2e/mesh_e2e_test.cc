@@ -3,6 +3,8 @@
 // node1's proxy and steered into the endpoints' pods on both nodes. The cluster and its
 // baseline DIR: mesh_fixture.h.
 
+#include <cstdlib>
+
 #include "tests/e2e/mesh_fixture.h"
 
 namespace weft::e2e {
@@ -22,6 +24,67 @@ TEST_F(MeshE2E, VipReachesEndpointsOnBothNodes) {
   EXPECT_GT(h["web-v2"] + h["web-v3"], 0) << r.out;  // node2
   EXPECT_GE(Counter(N1(), "connect", "REDIRECTED") - redirected0, 40u);
   EXPECT_GT(Admin(N2(), "/stats").value("hbone_inbound", 0ull) - hbone0, 0u);
+}
+
+// 1b. Across nodes every byte is mutual TLS 1.3: a capture on the underlay bridge (the host
+// side of the node-to-node wire) while the client calls the VIP holds no plaintext byte of the
+// endpoints' answers, no TCP payload on any port but :15008, and only TLS 1.3 handshakes.
+// node1's proxy process is killed first (the agent starts a new one) so that the capture sees
+// fresh handshakes rather than pooled connections from earlier tests.
+TEST_F(MeshE2E, UnderlayCarriesOnlyTls13Hbone) {
+  for (const char* tool : {"tcpdump", "tshark"}) {
+    if (Sh(std::string("command -v ") + tool).code != 0) {
+      if (std::getenv("CI")) FAIL() << tool << " is missing (tools/setup installs it)";
+      GTEST_SKIP() << tool << " is missing";
+    }
+  }
+  std::string node1_proxy = "/run/weft/cluster-" + S().name + "/nodes/" + N1() + "/proxy.sock";
+  ASSERT_EQ(Sh("pkill -f '[p]roxy --socket " + node1_proxy + "'").code, 0);
+  usleep(200 * 1000);
+  ASSERT_TRUE(WaitFor([&] { return Admin(N1(), "/stats").is_object(); }, 20000));
+
+  fs::path pcap = S().root / "underlay.pcap";
+  fs::path pid = S().root / "tcpdump.pid";
+  std::string bridge = "weft-" + S().name + "-br0";
+  // --immediate-mode: without it, packets still in libpcap's ring when tcpdump is killed are
+  // never written.
+  ASSERT_EQ(Sh("tcpdump --immediate-mode -i " + bridge + " -U -s 0 -w - tcp >" + pcap.string() +
+               " 2>/dev/null & echo $! >" + pid.string())
+                .code,
+            0);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pcap) && fs::file_size(pcap) > 0; }, 5000));
+  ASSERT_TRUE(WaitFor([&] { return Call(vip_ + ":80", 1).code == 0; }, 20000));
+  Result r = Call(vip_ + ":80", 30);
+  usleep(300 * 1000);
+  Sh("kill $(cat " + pid.string() + ")");
+  usleep(300 * 1000);
+  ASSERT_EQ(r.code, 0) << r.all();
+  auto h = Histogram(r.out);
+  ASSERT_GT(h["web-v2"] + h["web-v3"], 0) << r.out;  // some went to node2
+
+  std::string bytes = Slurp(pcap);
+  EXPECT_EQ(bytes.find("web-v2"), std::string::npos) << "plaintext on the underlay";
+  EXPECT_EQ(bytes.find("web-v3"), std::string::npos) << "plaintext on the underlay";
+  auto count = [&](const std::string& filter) {
+    // Braces: Sh() appends its redirections, which must not land on `wc` alone.
+    Result c = Sh("{ tshark -r " + pcap.string() + " -d tcp.port==15008,tls -Y '" + filter +
+                  "' -T fields -e frame.number 2>/dev/null | wc -l; }");
+    return c.code == 0 ? std::stoi(c.out) : -1;
+  };
+  EXPECT_GT(count("tcp.port == 15008 && tcp.len > 0"), 0)
+      << fs::file_size(pcap) << " bytes captured:\n"
+      << Sh("{ tshark -r " + pcap.string() + " 2>&1 | head -20; }").out;
+  // Besides HBONE, only the agents' mTLS to the CA (:15012) crosses the underlay.
+  EXPECT_EQ(count("tcp.port != 15008 && tcp.port != 15012 && tcp.len > 0"), 0)
+      << "TCP payload outside HBONE";
+  // Every ServerHello negotiates TLS 1.3 (supported_versions = 0x0304); at least one was seen.
+  EXPECT_GT(count("tls.handshake.type == 2"), 0);
+  EXPECT_EQ(
+      count("tls.handshake.type == 2 && !(tls.handshake.extensions.supported_version == 0x0304)"),
+      0);
+  EXPECT_EQ(
+      count("tls.handshake.type == 1 && !(tls.handshake.extensions.supported_version == 0x0304)"),
+      0);
 }
 
 // 2. ROUND_ROBIN from a DestinationRule, applied live: 300 connections over 3 endpoints.
