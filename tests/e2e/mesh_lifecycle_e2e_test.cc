@@ -313,5 +313,50 @@ TEST_F(MeshLifecycleE2E, AgentRuntimeFilesArePerCluster) {
   EXPECT_EQ(nodes, 2);
 }
 
+// 6. PeerAuthentication on the cluster: a caller outside the mesh (its own namespace, not
+// enrolled, on node1) reaches web-v2 on node2 in plaintext under the default PERMISSIVE (steered
+// into the pod's :15006); STRICT in demo refuses it and counts the refusal on node2, while the
+// mesh client still gets through over HBONE; removing the policy admits plaintext again.
+TEST_F(MeshLifecycleE2E, StrictRefusesPlaintextFromOutsideTheMeshPermissiveAdmitsIt) {
+  WriteFile("outsider.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: outside\n---\n"
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: caller\n  namespace: outside\n"
+            "  annotations:\n    weft.dev/run: \"exec sleep infinity\"\nspec:\n  nodeName: " +
+                N1() + "\n");
+  std::string web_v2 = WorkloadIp("web-v2");
+  ASSERT_FALSE(web_v2.empty()) << Admin(N1(), "/workloads").dump(1);
+  const std::string target = web_v2 + ":8080";
+  auto from_outside = [&](int n) {
+    return ClusterCmd("exec outside/caller -- weft-testapp call " + target + " -n " +
+                      std::to_string(n) + " --timeout-ms 2000");
+  };
+  auto cleanup = [&] {
+    std::error_code ec;
+    fs::remove(S().dir / "pa.yaml", ec);
+    fs::remove(S().dir / "outsider.yaml", ec);
+  };
+  // PERMISSIVE (no policy): plaintext from outside is admitted.
+  if (!WaitFor([&] { return from_outside(1).code == 0; }, 30000)) {
+    cleanup();
+    FAIL() << from_outside(1).all();
+  }
+  const uint64_t strict0 = Admin(N2(), "/stats").value("denied_mtls_strict", 0ull);
+  WriteFile("pa.yaml",
+            "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n"
+            "  name: strict\n  namespace: demo\nspec:\n  mtls:\n    mode: STRICT\n");
+  bool refused = WaitFor([&] { return from_outside(1).code != 0; }, 20000);
+  uint64_t strict = Admin(N2(), "/stats").value("denied_mtls_strict", 0ull);
+  Result mesh = Call(target, 3);  // the mesh client: HBONE, admitted under STRICT
+  std::error_code ec;
+  fs::remove(S().dir / "pa.yaml", ec);
+  bool admitted_again = WaitFor([&] { return from_outside(1).code == 0; }, 20000);
+  cleanup();
+  EXPECT_TRUE(refused) << "plaintext admitted under STRICT";
+  EXPECT_GT(strict, strict0);
+  EXPECT_EQ(mesh.code, 0) << mesh.all();
+  EXPECT_EQ(mesh.out, "web-v2 3\n");
+  EXPECT_TRUE(admitted_again) << "plaintext still refused after the policy was removed";
+}
+
 }  // namespace
 }  // namespace weft::e2e
