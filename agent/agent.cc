@@ -3,9 +3,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <sys/stat.h>
-#include <linux/close_range.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -526,32 +526,7 @@ void Agent::RegisterAdmin() {
     auto stats = proxy_->Stats();
     if (!stats.ok())
       return admin::Response{503, "text/plain", std::string(stats.status().message())};
-    proxy::ProxyStats s = *stats;
-    json j = {{"accepted_outbound", s.accepted_outbound},
-              {"accepted_inbound", s.accepted_inbound},
-              {"active", s.active},
-              {"completed", s.completed},
-              {"no_original_destination", s.no_original_destination},
-              {"passthrough", s.passthrough},
-              {"no_endpoint", s.no_endpoint},
-              {"connect_failures", s.connect_failures},
-              {"connect_retries", s.connect_retries},
-              {"idle_timeouts", s.idle_timeouts},
-              {"bytes_sent", s.bytes_sent},
-              {"bytes_received", s.bytes_received},
-              {"hbone_outbound", s.hbone_outbound},
-              {"hbone_inbound", s.hbone_inbound},
-              {"no_source_certificate", s.no_source_certificate},
-              {"hbone_connect_failures", s.hbone_connect_failures},
-              {"hbone_bad_target", s.hbone_bad_target},
-              {"hbone_app_unreachable", s.hbone_app_unreachable},
-              {"local_deliveries", s.local_deliveries},
-              {"tls_handshakes", s.tls_handshakes},
-              {"tls_handshake_failures", s.tls_handshake_failures},
-              {"denied_policy", s.denied_policy},
-              {"denied_no_allow_match", s.denied_no_allow_match},
-              {"denied_mtls_strict", s.denied_mtls_strict},
-              {"denied_unknown_destination", s.denied_unknown_destination}};
+    json j = proxy::ProxyStatsJson(*stats);
     return admin::Response{200, "application/json", j.dump(2)};
   });
   admin_->Handle("/certs", [this](const std::string&) {

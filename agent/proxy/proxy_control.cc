@@ -21,34 +21,6 @@ using nlohmann::json;
 
 namespace {
 
-json ToJson(const ProxyStats& s) {
-  return {{"accepted_outbound", s.accepted_outbound},
-          {"accepted_inbound", s.accepted_inbound},
-          {"completed", s.completed},
-          {"active", s.active},
-          {"no_original_destination", s.no_original_destination},
-          {"passthrough", s.passthrough},
-          {"no_endpoint", s.no_endpoint},
-          {"connect_failures", s.connect_failures},
-          {"connect_retries", s.connect_retries},
-          {"idle_timeouts", s.idle_timeouts},
-          {"bytes_sent", s.bytes_sent},
-          {"bytes_received", s.bytes_received},
-          {"hbone_outbound", s.hbone_outbound},
-          {"hbone_inbound", s.hbone_inbound},
-          {"no_source_certificate", s.no_source_certificate},
-          {"hbone_connect_failures", s.hbone_connect_failures},
-          {"hbone_bad_target", s.hbone_bad_target},
-          {"hbone_app_unreachable", s.hbone_app_unreachable},
-          {"local_deliveries", s.local_deliveries},
-          {"tls_handshakes", s.tls_handshakes},
-          {"tls_handshake_failures", s.tls_handshake_failures},
-          {"denied_policy", s.denied_policy},
-          {"denied_no_allow_match", s.denied_no_allow_match},
-          {"denied_mtls_strict", s.denied_mtls_strict},
-          {"denied_unknown_destination", s.denied_unknown_destination}};
-}
-
 ProxyStats StatsFromJson(const json& j) {
   ProxyStats s;
   s.accepted_outbound = j.value("accepted_outbound", 0ull);
@@ -128,6 +100,34 @@ void CloseAll(std::vector<int>& fds) {
 }
 
 }  // namespace
+
+nlohmann::json ProxyStatsJson(const ProxyStats& s) {
+  return {{"accepted_outbound", s.accepted_outbound},
+          {"accepted_inbound", s.accepted_inbound},
+          {"completed", s.completed},
+          {"active", s.active},
+          {"no_original_destination", s.no_original_destination},
+          {"passthrough", s.passthrough},
+          {"no_endpoint", s.no_endpoint},
+          {"connect_failures", s.connect_failures},
+          {"connect_retries", s.connect_retries},
+          {"idle_timeouts", s.idle_timeouts},
+          {"bytes_sent", s.bytes_sent},
+          {"bytes_received", s.bytes_received},
+          {"hbone_outbound", s.hbone_outbound},
+          {"hbone_inbound", s.hbone_inbound},
+          {"no_source_certificate", s.no_source_certificate},
+          {"hbone_connect_failures", s.hbone_connect_failures},
+          {"hbone_bad_target", s.hbone_bad_target},
+          {"hbone_app_unreachable", s.hbone_app_unreachable},
+          {"local_deliveries", s.local_deliveries},
+          {"tls_handshakes", s.tls_handshakes},
+          {"tls_handshake_failures", s.tls_handshake_failures},
+          {"denied_policy", s.denied_policy},
+          {"denied_no_allow_match", s.denied_no_allow_match},
+          {"denied_mtls_strict", s.denied_mtls_strict},
+          {"denied_unknown_destination", s.denied_unknown_destination}};
+}
 
 // ---- in-process ---------------------------------------------------------------------------
 
@@ -335,7 +335,7 @@ void ServeControl(int conn, Proxy& proxy, std::map<std::string, uint64_t>& cooki
           json certs = json::parse(certs_json ? certs_json() : "[]", nullptr, false);
           reply.payload = json{{"certs", certs}}.dump();
         } else {
-          json s = ToJson(proxy.Stats());
+          json s = ProxyStatsJson(proxy.Stats());
           s["workers"] = proxy.workers();
           reply.payload = json{{"stats", s}}.dump();
         }

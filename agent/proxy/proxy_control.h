@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/statusor.h"
 #include "agent/identity/cert_manager_options.h"
 #include "agent/proxy/control_channel.h"
@@ -23,6 +25,9 @@ struct ServedPod {
   uint64_t netns_cookie = 0;
   int inbound_fd = -1;  // a duplicate for the caller, who closes it
 };
+
+// The proxy's counters as JSON (the control channel's answer and the agent's /stats).
+nlohmann::json ProxyStatsJson(const ProxyStats& s);
 
 class ProxyControl {
  public:

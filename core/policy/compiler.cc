@@ -181,7 +181,8 @@ void Compiler::MarkPodDependents(const Resource& pod) {
   }
   for (const auto& svc_key : index_.ServicesReferencingPod(KeyOf(pod))) {
     size_t slash = svc_key.find('/');
-    dirty_hosts_.insert(index_.ServiceHostname(svc_key.substr(slash + 1), svc_key.substr(0, slash)));
+    dirty_hosts_.insert(
+        index_.ServiceHostname(svc_key.substr(slash + 1), svc_key.substr(0, slash)));
   }
   for (const auto& [k, se] : index_.All(Kind::kServiceEntry)) {
     const auto& spec = se.as<ServiceEntrySpec>();
@@ -233,7 +234,8 @@ void Compiler::MarkChanged(const Resource* before, const Resource* after) {
       rules_dirty_ = routes_dirty_ = clusters_dirty_ = true;
       for (const Resource* r : {before, after}) {
         if (r) {
-          dirty_hosts_.insert(index_.ResolveHost(r->as<DestinationRuleSpec>().host.host, r->meta.ns));
+          dirty_hosts_.insert(
+              index_.ResolveHost(r->as<DestinationRuleSpec>().host.host, r->meta.ns));
         }
       }
       break;

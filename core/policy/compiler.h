@@ -85,8 +85,8 @@ class Compiler {
   std::set<std::string> dirty_pods_;
   bool all_hosts_dirty_ = true;
   bool all_pods_dirty_ = true;
-  bool rules_dirty_ = true;       // DestinationRule selection
-  bool security_dirty_ = true;    // PeerAuthentication / AuthorizationPolicy selection
+  bool rules_dirty_ = true;     // DestinationRule selection
+  bool security_dirty_ = true;  // PeerAuthentication / AuthorizationPolicy selection
   bool routes_dirty_ = true;
   bool clusters_dirty_ = true;
   bool authz_dirty_ = true;

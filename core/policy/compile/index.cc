@@ -29,7 +29,9 @@ const std::set<std::string>& EmptySet() {
 
 }  // namespace
 
-ResourceKey KeyFor(const Resource& r) { return {r.kind, KeyOf(r)}; }
+ResourceKey KeyFor(const Resource& r) {
+  return {r.kind, KeyOf(r)};
+}
 
 std::optional<Resource> ResourceIndex::Upsert(Resource r) {
   auto& map = by_kind_[static_cast<size_t>(r.kind)];

@@ -96,7 +96,9 @@ std::optional<yaml::Node> ObjectReader::Take(std::string_view key) {
   return found;
 }
 
-std::optional<yaml::Node> ObjectReader::Raw(std::string_view key) { return Take(key); }
+std::optional<yaml::Node> ObjectReader::Raw(std::string_view key) {
+  return Take(key);
+}
 
 std::optional<std::string_view> ObjectReader::ScalarOf(std::string_view key, yaml::Node n,
                                                        std::string_view what) {
@@ -116,7 +118,9 @@ std::optional<std::string> ObjectReader::String(std::string_view key) {
   return std::string(*s);
 }
 
-std::optional<std::string> ObjectReader::Text(std::string_view key) { return String(key); }
+std::optional<std::string> ObjectReader::Text(std::string_view key) {
+  return String(key);
+}
 
 std::optional<int64_t> ObjectReader::Int(std::string_view key, int64_t min, int64_t max) {
   auto n = Take(key);
@@ -311,7 +315,9 @@ void ObjectReader::List(std::string_view key,
   }
 }
 
-void ObjectReader::Ignore(std::string_view key) { Take(key); }
+void ObjectReader::Ignore(std::string_view key) {
+  Take(key);
+}
 
 void ObjectReader::Unsupported(std::string_view key, std::string_view why) {
   if (!Has(key)) {
