@@ -167,6 +167,10 @@ void Connection::StartHbone(const hbone::InboundRequest& req, hbone::Respond res
                }
                hbone::Decision d;
                d.take_tunnel = [self_ptr, this](std::shared_ptr<hbone::TunnelStream> tunnel) {
+                 if (closed_ || !connecting_) {  // the proxy is stopping
+                   tunnel->Close();
+                   return;
+                 }
                  down_ = std::move(tunnel);
                  ArmIdle();
                  auto up = std::make_shared<hbone::TcpByteStream>(std::move(*connecting_));
