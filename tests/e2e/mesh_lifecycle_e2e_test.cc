@@ -358,5 +358,74 @@ TEST_F(MeshLifecycleE2E, StrictRefusesPlaintextFromOutsideTheMeshPermissiveAdmit
   EXPECT_TRUE(admitted_again) << "plaintext still refused after the policy was removed";
 }
 
+// 7. L4 AuthorizationPolicy on the cluster, enforced by node2's proxy for web-v2: the mesh
+// client (HBONE, principal cluster.local/ns/demo/sa/default, namespace demo, IP of the client
+// pod) and a plaintext caller outside the mesh (no principal) against a matrix of policies on
+// app=web; each outcome is waited for (policies apply live), denials are counted by reason.
+TEST_F(MeshLifecycleE2E, AuthorizationPolicyMatrixOnPrincipalNamespacePortIpBlockAndNotX) {
+  WriteFile("outsider.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: outside\n---\n"
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: caller\n  namespace: outside\n"
+            "  annotations:\n    weft.dev/run: \"exec sleep infinity\"\nspec:\n  nodeName: " +
+                N1() + "\n");
+  const std::string web_v2 = WorkloadIp("web-v2");
+  const std::string client_ip = WorkloadIp("client");
+  ASSERT_FALSE(web_v2.empty() || client_ip.empty()) << Admin(N1(), "/workloads").dump(1);
+  const std::string target = web_v2 + ":8080";
+  auto mesh_ok = [&] { return Call(target, 1).code == 0; };
+  auto outside_ok = [&] {
+    return ClusterCmd("exec outside/caller -- weft-testapp call " + target +
+                      " -n 1 --timeout-ms 2000")
+               .code == 0;
+  };
+  auto policy = [&](const std::string& action, const std::string& rules) {
+    WriteFile("authz.yaml",
+              "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
+              "  name: matrix\n  namespace: demo\nspec:\n  selector:\n    matchLabels:\n"
+              "      app: web\n  action: " +
+                  action + "\n  rules:\n" + rules);
+  };
+  struct Case {
+    std::string name, action, rules;
+    bool mesh, outside;
+  };
+  const std::vector<Case> cases = {
+      {"allow principal", "ALLOW",
+       "  - from:\n    - source:\n        principals: [cluster.local/ns/demo/sa/default]\n", true,
+       false},
+      {"deny namespace", "DENY", "  - from:\n    - source:\n        namespaces: [demo]\n", false,
+       true},
+      {"allow other port only", "ALLOW", "  - to:\n    - operation:\n        ports: [\"9999\"]\n",
+       false, false},
+      {"allow ipBlock of the client", "ALLOW",
+       "  - from:\n    - source:\n        ipBlocks: [" + client_ip + "/32]\n", true, false},
+      {"deny notPrincipals *", "DENY", "  - from:\n    - source:\n        notPrincipals: [\"*\"]\n",
+       true, false},
+      {"deny notPorts 8080 (nothing denied)", "DENY",
+       "  - to:\n    - operation:\n        notPorts: [\"8080\"]\n", true, true},
+      {"deny when source.namespace", "DENY",
+       "  - when:\n    - key: source.namespace\n      values: [demo]\n", false, true},
+  };
+  std::vector<std::string> wrong;
+  const json stats0 = Admin(N2(), "/stats");
+  for (const Case& c : cases) {
+    policy(c.action, c.rules);
+    bool ok = WaitFor([&] { return mesh_ok() == c.mesh && outside_ok() == c.outside; }, 20000);
+    if (!ok) {
+      wrong.push_back(c.name + ": mesh " + (mesh_ok() ? "allowed" : "denied") + ", outside " +
+                      (outside_ok() ? "allowed" : "denied"));
+    }
+  }
+  const json stats1 = Admin(N2(), "/stats");
+  std::error_code ec;
+  fs::remove(S().dir / "authz.yaml", ec);
+  fs::remove(S().dir / "outsider.yaml", ec);
+  ASSERT_TRUE(WaitFor([&] { return mesh_ok(); }, 20000)) << "still denied without a policy";
+  for (const auto& w : wrong) ADD_FAILURE() << w;
+  EXPECT_GT(stats1.value("denied_policy", 0ull), stats0.value("denied_policy", 0ull));
+  EXPECT_GT(stats1.value("denied_no_allow_match", 0ull),
+            stats0.value("denied_no_allow_match", 0ull));
+}
+
 }  // namespace
 }  // namespace weft::e2e
