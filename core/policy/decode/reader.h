@@ -149,6 +149,7 @@ class ObjectReader {
 };
 
 // Type errors for free-standing nodes (list items).
-std::optional<std::string> ScalarString(DiagnosticSink& sink, yaml::Node n, const std::string& path);
+std::optional<std::string> ScalarString(DiagnosticSink& sink, yaml::Node n,
+                                        const std::string& path);
 
 }  // namespace weft::policy
