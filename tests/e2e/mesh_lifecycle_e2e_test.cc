@@ -63,6 +63,19 @@ class MeshLifecycleE2E : public MeshE2E {
                       "); do weft-testapp call " + target +
                       " --hold-ms 1 --timeout-ms 2000 || exit 1; sleep 0.02; done'");
   }
+
+  // A pod outside the mesh: namespace "outside" (not enrolled), pod "caller" on node1.
+  static void WriteOutsider() {
+    WriteFile("outsider.yaml",
+              "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: outside\n---\n"
+              "apiVersion: v1\nkind: Pod\nmetadata:\n  name: caller\n  namespace: outside\n"
+              "  annotations:\n    weft.dev/run: \"exec sleep infinity\"\nspec:\n  nodeName: " +
+                  N1() + "\n");
+  }
+  static Result CallFromOutside(const std::string& target, int n) {
+    return ClusterCmd("exec outside/caller -- weft-testapp call " + target + " -n " +
+                      std::to_string(n) + " --timeout-ms 2000");
+  }
 };
 
 // 1. Opt-in live: the namespace is out of the mesh, the client holds a plain connection to a web
@@ -318,18 +331,11 @@ TEST_F(MeshLifecycleE2E, AgentRuntimeFilesArePerCluster) {
 // into the pod's :15006); STRICT in demo refuses it and counts the refusal on node2, while the
 // mesh client still gets through over HBONE; removing the policy admits plaintext again.
 TEST_F(MeshLifecycleE2E, StrictRefusesPlaintextFromOutsideTheMeshPermissiveAdmitsIt) {
-  WriteFile("outsider.yaml",
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: outside\n---\n"
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: caller\n  namespace: outside\n"
-            "  annotations:\n    weft.dev/run: \"exec sleep infinity\"\nspec:\n  nodeName: " +
-                N1() + "\n");
+  WriteOutsider();
   std::string web_v2 = WorkloadIp("web-v2");
   ASSERT_FALSE(web_v2.empty()) << Admin(N1(), "/workloads").dump(1);
   const std::string target = web_v2 + ":8080";
-  auto from_outside = [&](int n) {
-    return ClusterCmd("exec outside/caller -- weft-testapp call " + target + " -n " +
-                      std::to_string(n) + " --timeout-ms 2000");
-  };
+  auto from_outside = [&](int n) { return CallFromOutside(target, n); };
   auto cleanup = [&] {
     std::error_code ec;
     fs::remove(S().dir / "pa.yaml", ec);
@@ -363,21 +369,13 @@ TEST_F(MeshLifecycleE2E, StrictRefusesPlaintextFromOutsideTheMeshPermissiveAdmit
 // pod) and a plaintext caller outside the mesh (no principal) against a matrix of policies on
 // app=web; each outcome is waited for (policies apply live), denials are counted by reason.
 TEST_F(MeshLifecycleE2E, AuthorizationPolicyMatrixOnPrincipalNamespacePortIpBlockAndNotX) {
-  WriteFile("outsider.yaml",
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: outside\n---\n"
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: caller\n  namespace: outside\n"
-            "  annotations:\n    weft.dev/run: \"exec sleep infinity\"\nspec:\n  nodeName: " +
-                N1() + "\n");
+  WriteOutsider();
   const std::string web_v2 = WorkloadIp("web-v2");
   const std::string client_ip = WorkloadIp("client");
   ASSERT_FALSE(web_v2.empty() || client_ip.empty()) << Admin(N1(), "/workloads").dump(1);
   const std::string target = web_v2 + ":8080";
   auto mesh_ok = [&] { return Call(target, 1).code == 0; };
-  auto outside_ok = [&] {
-    return ClusterCmd("exec outside/caller -- weft-testapp call " + target +
-                      " -n 1 --timeout-ms 2000")
-               .code == 0;
-  };
+  auto outside_ok = [&] { return CallFromOutside(target, 1).code == 0; };
   auto policy = [&](const std::string& action, const std::string& rules) {
     WriteFile("authz.yaml",
               "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"

@@ -112,6 +112,18 @@ class ProxyHboneTest : public ::testing::Test {
     return snap;
   }
 
+  // Snapshot() with one AuthorizationPolicy on app=web: `action` for one principal.
+  static std::shared_ptr<const pb::MeshSnapshot> PolicySnapshot(const std::string& name,
+                                                                const std::string& action,
+                                                                const std::string& principal) {
+    return Snapshot("authorization_policies: \"demo/" + name + "\"",
+                    "authorization_policies { name: \"" + name +
+                        "\" namespace: \"demo\" action: " + action +
+                        " scope: WORKLOAD selector { key: \"app\" value: \"web\" }"
+                        " rules { principals { exact: \"" +
+                        principal + "\" } } }");
+  }
+
   // Two node proxies (node1 serves the client, node2 the web pod) with the same credentials,
   // or, `same_node`, one proxy serving both pods.
   void StartProxy(std::shared_ptr<const pb::MeshSnapshot> snap,
@@ -227,15 +239,7 @@ TEST_F(ProxyHboneTest, NoCertificateForTheSourceMeansNoConnectionNotPlaintext) {
 }
 
 TEST_F(ProxyHboneTest, DenyPolicyOnThePrincipalRefusesAndIsCounted) {
-  auto snap = Snapshot(R"pb(authorization_policies: "demo/deny-client")pb",
-                       R"pb(authorization_policies {
-                              name: "deny-client"
-                              namespace: "demo"
-                              action: DENY
-                              scope: WORKLOAD
-                              selector { key: "app" value: "web" }
-                              rules { principals { exact: "cluster.local/ns/demo/sa/client" } }
-                            })pb");
+  auto snap = PolicySnapshot("deny-client", "DENY", "cluster.local/ns/demo/sa/client");
   StartProxy(snap, Credentials());
   EXPECT_EQ(Call(), "");
   EXPECT_EQ(Web().Stats().denied_policy, 1u);
@@ -247,15 +251,7 @@ TEST_F(ProxyHboneTest, DenyPolicyOnThePrincipalRefusesAndIsCounted) {
 }
 
 TEST_F(ProxyHboneTest, AllowPolicyForAnotherPrincipalDeniesWithNoAllowMatch) {
-  auto snap = Snapshot(R"pb(authorization_policies: "demo/allow-other")pb",
-                       R"pb(authorization_policies {
-                              name: "allow-other"
-                              namespace: "demo"
-                              action: ALLOW
-                              scope: WORKLOAD
-                              selector { key: "app" value: "web" }
-                              rules { principals { exact: "cluster.local/ns/demo/sa/other" } }
-                            })pb");
+  auto snap = PolicySnapshot("allow-other", "ALLOW", "cluster.local/ns/demo/sa/other");
   StartProxy(snap, Credentials());
   EXPECT_EQ(Call(), "");
   EXPECT_EQ(Web().Stats().denied_no_allow_match, 1u);
@@ -318,15 +314,7 @@ TEST_F(ProxyHboneTest, SameNodeMeshTrafficIsDeliveredLocallyUnderTheSamePolicy) 
   EXPECT_EQ(s.tls_handshakes, 0u);
   proxy_.reset();
 
-  auto deny = Snapshot(R"pb(authorization_policies: "demo/deny-client")pb",
-                       R"pb(authorization_policies {
-                              name: "deny-client"
-                              namespace: "demo"
-                              action: DENY
-                              scope: WORKLOAD
-                              selector { key: "app" value: "web" }
-                              rules { principals { exact: "cluster.local/ns/demo/sa/client" } }
-                            })pb");
+  auto deny = PolicySnapshot("deny-client", "DENY", "cluster.local/ns/demo/sa/client");
   StartProxy(deny, Credentials(), /*same_node=*/true);
   int before = app_->accepted();
   EXPECT_EQ(Call(), "");
