@@ -295,6 +295,8 @@ absl::StatusOr<std::vector<MapUsageEntry>> BpfMapWriter::MapUsage() {
   for (const auto& [name, fd] : h_->maps) {
     auto info = MapInfo(fd);
     if (!info.ok()) return info.status();
+    // Socket storage has no keys to walk (and no capacity): it lives and dies with sockets.
+    if (info->type == BPF_MAP_TYPE_SK_STORAGE) continue;
     MapUsageEntry u{name, 0, info->max_entries};
     if (info->type == BPF_MAP_TYPE_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_ARRAY) {
       u.entries = info->max_entries;
@@ -317,6 +319,7 @@ absl::StatusOr<BpfDump> BpfMapWriter::DumpMaps() {
     auto info = MapInfo(fd);
     if (!info.ok()) return info.status();
     if (info->type == BPF_MAP_TYPE_PERCPU_ARRAY) continue;  // in dump.counters, decoded
+    if (info->type == BPF_MAP_TYPE_SK_STORAGE) continue;    // keyed by sockets: not walkable
     MapTable t{name, MapTypeName(info->type), info->max_entries, {}};
     std::vector<uint8_t> value(info->value_size);
     absl::Status st = ForEachKey(fd, info->key_size, [&](const std::vector<uint8_t>& k) {

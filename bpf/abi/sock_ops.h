@@ -23,7 +23,9 @@
 /* PERCPU_ARRAY  __u32 enum weft_ops_verdict -> __u64 count. */
 #define WEFT_MAP_OPS_COUNTERS weft_cnt_ops_v1
 /* PERCPU_ARRAY  __u32 enum weft_msg_verdict -> __u64 count. */
-#define WEFT_MAP_MSG_COUNTERS weft_cnt_msg_v1
+#define WEFT_MAP_MSG_COUNTERS weft_cnt_msg_v2
+/* SK_STORAGE  per sending socket: struct weft_msg_state (lib/sock_accel.h), sk_msg's own. */
+#define WEFT_MAP_MSG_STATE weft_msgst_v1
 
 /* ---- limits ------------------------------------------------------------------------------ */
 
@@ -56,6 +58,9 @@ enum weft_ops_verdict {
 enum weft_msg_verdict {
 	WEFT_MSG_REDIRECTED = 0, /* moved straight to the peer socket's receive queue */
 	WEFT_MSG_NO_PEER = 1,	 /* the peer is not in WEFT_MAP_SOCKS: sent through TCP as usual */
+	WEFT_MSG_PEER_FULL = 2,	 /* the peer's unread redirected bytes passed its limit: sent
+				    through TCP, which pushes back; the direction stays on TCP */
+	WEFT_MSG_ON_TCP = 3,	 /* on TCP since PEER_FULL, until the peer has read everything */
 	WEFT_MSG_VERDICT_COUNT
 };
 

@@ -145,7 +145,7 @@ TEST_F(DatapathTest, PinsLinksThatOutliveTheAgentAndTheNextAgentAdoptsThem) {
   weft::testing::Pod pod(cgroup_dir_, ConnectPhases(first->writer(), 3));
   for (const char* map : {"weft_netns_v1", "weft_svc_v1", "weft_odst_v1", "weft_conndst_v1",
                           "weft_socks_v1", "weft_inbound_v1", "weft_cnt_con_v1", "weft_cnt_ops_v1",
-                          "weft_cnt_msg_v1", "weft_cnt_lkp_v1"}) {
+                          "weft_cnt_msg_v2", "weft_cnt_lkp_v1"}) {
     EXPECT_EQ(access((root_ + "/" + map).c_str(), F_OK), 0) << map << " not pinned";
   }
   for (const char* link :
