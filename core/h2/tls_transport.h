@@ -1,7 +1,15 @@
 #pragma once
 
-// The byte transport under an HTTP/2 session: TLS 1.3 over a TCP socket (Boost.Asio's
-// ssl::stream on an SSL_CTX configured by core/identity), or plain TCP (tests, same-node).
+// The byte transport under an HTTP/2 session: TLS 1.3 over a TCP socket (OpenSSL on memory
+// BIOs, driven by Asio, on an SSL_CTX configured by core/identity), or plain TCP (tests,
+// same-node).
+//
+// Why not asio::ssl::stream: it moves at most one TLS record (16 KiB) per socket read or
+// write, so a bulk transfer costs a system call and a trip through the reactor per record.
+// Here a write encrypts the whole buffer (several records) and sends it in one socket write,
+// and a read takes up to 256 KiB from the socket and decrypts every record it holds into the
+// caller's buffer. Same contract otherwise: errors in asio::error::get_ssl_category() (the
+// OpenSSL error), asio::ssl::error::stream_truncated for a TCP end without close_notify.
 //
 //   SSL_CTX* ctx = ...;  // ConfigureMutualTls + SetIdentity, as docs/security.md says
 //   auto asio_ctx = h2::WrapSslCtx(ctx);  // shares the SSL_CTX (reference counted)
@@ -66,6 +74,9 @@ class TlsTransport final : public Transport {
   // The SSL object is created from `ctx` now; `ctx` need not outlive the transport (the SSL
   // holds a reference to the SSL_CTX).
   TlsTransport(tcp::socket s, asio::ssl::context& ctx);
+  // Closes the socket. Operations still pending complete with operation_aborted (their
+  // state outlives the transport until they do).
+  ~TlsTransport() override;
 
   // Sets ALPN "h2" on a client connection (call before AsyncHandshake; ztunnel offers h2).
   void OfferH2();
@@ -74,17 +85,19 @@ class TlsTransport final : public Transport {
   void AsyncHandshake(Side side, std::chrono::milliseconds timeout,
                       std::function<void(error_code)> handler);
 
-  asio::any_io_executor executor() override { return stream_.get_executor(); }
+  asio::any_io_executor executor() override;
   void AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) override;
   void AsyncWrite(asio::const_buffer buf, IoHandler handler) override;
   void Close() override;
-  tcp::socket& socket() override { return stream_.next_layer(); }
-  SSL* ssl() override { return stream_.native_handle(); }
+  tcp::socket& socket() override;
+  SSL* ssl() override;
   // The negotiated ALPN protocol ("" when none).
   std::string_view alpn() const;
 
+  class Engine;  // the state socket operations keep alive (tls_transport.cc)
+
  private:
-  asio::ssl::stream<tcp::socket> stream_;
+  std::shared_ptr<Engine> engine_;
 };
 
 // An asio::ssl::context sharing `ctx` (up-referenced; the caller keeps its own reference).
