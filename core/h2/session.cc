@@ -257,6 +257,11 @@ void Session::DoRead() {
     if (closed_) return;
     if (e) return Terminate(e);
     ssize_t rv = nghttp2_session_mem_recv(ng_, rbuf_.data(), n);
+    for (auto& st : data_ready_) {
+      st->data_ready_ = false;
+      st->DeliverRead(true);
+    }
+    data_ready_.clear();
     if (rv < 0) {
       // nghttp2 queued a GOAWAY for protocol errors; try to send it, then stop.
       Flush();
@@ -450,7 +455,11 @@ int Session::OnDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const uin
   }
   st->in_.append(reinterpret_cast<const char*>(data), len);
   s->stats_.peak_stream_buffered = std::max(s->stats_.peak_stream_buffered, st->buffered());
-  st->DeliverRead(true);
+  // Delivered once the whole socket read is processed: one completion for all its frames.
+  if (!st->data_ready_) {
+    st->data_ready_ = true;
+    s->data_ready_.push_back(st->shared_from_this());
+  }
   return 0;
 }
 

@@ -58,8 +58,8 @@ struct SessionSettings {
   // SETTINGS_MAX_FRAME_SIZE we advertise (16 KiB .. 16 MiB - 1).
   uint32_t max_frame_size = 16 * 1024;
   // Socket read buffer, and the most bytes gathered into one socket write.
-  size_t read_buffer = 64 * 1024;
-  size_t write_batch = 64 * 1024;
+  size_t read_buffer = 128 * 1024;
+  size_t write_batch = 128 * 1024;
 };
 
 class Session;
@@ -129,6 +129,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   bool closed_ = false;
   bool reset_ = false;
+  bool data_ready_ = false;  // in the session's data_ready_ list
 };
 
 struct SessionStats {
@@ -199,6 +200,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Callbacks callbacks_;
   nghttp2_session* ng_ = nullptr;
   std::map<int32_t, std::shared_ptr<Stream>> streams_;
+  // Streams that received DATA during the current nghttp2_session_mem_recv.
+  std::vector<std::shared_ptr<Stream>> data_ready_;
   std::vector<uint8_t> rbuf_;
   std::vector<uint8_t> wbuf_;
   bool writing_ = false;

@@ -203,12 +203,14 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
                                                 : write_error_);
       return;
     }
-    net_out_.resize(pending);
+    if (net_out_cap_ < pending) {
+      net_out_cap_ = std::max(pending, 2 * net_out_cap_);
+      net_out_ = std::make_unique_for_overwrite<uint8_t[]>(net_out_cap_);
+    }
     size_t n = 0;
-    BIO_read_ex(wbio_, net_out_.data(), pending, &n);
-    net_out_.resize(n);
+    BIO_read_ex(wbio_, net_out_.get(), pending, &n);
     net_writing_ = true;
-    asio::async_write(socket_, asio::buffer(net_out_),
+    asio::async_write(socket_, asio::buffer(net_out_.get(), n),
                       [self = shared_from_this()](error_code e, size_t) {
                         self->net_writing_ = false;
                         if (e) self->write_error_ = e;
@@ -240,7 +242,8 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
   BIO* rbio_ = nullptr;  // ciphertext in (owned by ssl_)
   BIO* wbio_ = nullptr;  // ciphertext out (owned by ssl_)
   std::vector<uint8_t> net_in_;
-  std::vector<uint8_t> net_out_;
+  std::unique_ptr<uint8_t[]> net_out_;  // not a vector: no zeroing of what is overwritten
+  size_t net_out_cap_ = 0;
   bool net_reading_ = false;
   bool net_writing_ = false;
   error_code net_error_;    // the socket's read side ended (eof) or failed: sticky
