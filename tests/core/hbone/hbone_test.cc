@@ -363,6 +363,25 @@ TEST_F(HboneTest, UnknownCaIsRefusedAtHandshake) {
   EXPECT_EQ(echo.accepted(), 0);
 }
 
+// A server that has no certificate yet closes the connection; the pooled client must fail
+// its waiters at once, not at its connect timeout.
+TEST_F(HboneTest, ServerWithoutCertificateFailsTheClientAtOnce) {
+  App& echo = MakeApp(App::kEcho);
+  tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  server_ = HboneServer::Create(
+      std::move(acceptor), [] { return std::shared_ptr<asio::ssl::context>(); }, {},
+      [](const InboundRequest&, Respond respond) { respond(Decision::Refuse(kBadRequest)); });
+  server_->Start();
+  PoolSettings ps;
+  ps.connect_timeout = 10s;
+  StartPool(ps);
+  auto start = std::chrono::steady_clock::now();
+  ConnectResult r = Open(Request(echo.port()));
+  EXPECT_FALSE(r.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << r.status;
+  EXPECT_EQ(server_->stats().handshake_failures_by_reason.at("no_certificate_configured"), 1u);
+}
+
 TEST_F(HboneTest, WrongTrustDomainIsRefusedAtHandshake) {
   App& echo = MakeApp(App::kEcho);
   // The server's bundle is for another trust domain that shares the root.
