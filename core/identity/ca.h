@@ -8,6 +8,7 @@
 //   - the CA server's own serving certificate (spiffe://<td>/weft/ca).
 // It is pure: no sockets, no files except FromFiles; time comes from an injectable clock.
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -23,7 +24,9 @@ namespace weft::identity {
 struct CaSettings {
   // Longest workload certificate: longer requests are shortened to this.
   std::chrono::seconds max_workload_ttl = std::chrono::hours(24);
-  // notBefore = now - backdate, so a peer whose clock is a little behind accepts the cert.
+  // notBefore = now - backdate, so a peer whose clock is a little behind accepts the cert;
+  // at most a tenth of the lifetime, so that a short-lived certificate's half life (when it
+  // is renewed) still lies ahead when it is issued.
   std::chrono::seconds backdate = std::chrono::minutes(5);
 };
 
@@ -95,6 +98,9 @@ class CertificateAuthority {
         settings_(settings) {}
   absl::StatusOr<Certificate> Issue(const SpiffeId& id, EVP_PKEY* public_key,
                                     std::chrono::seconds ttl, Usage usage) const;
+  std::chrono::seconds Backdate(std::chrono::seconds ttl) const {
+    return std::min(settings_.backdate, ttl / 10);
+  }
 
   std::string trust_domain_;
   Certificate root_;

@@ -136,6 +136,12 @@ class MeshE2E : public ::testing::Test {
     static Shared s;
     return s;
   }
+  // Extra `tools/cluster up` arguments for this test binary's cluster (set before any test
+  // runs, e.g. by a namespace-scope initializer).
+  static std::string& UpArgs() {
+    static std::string args;
+    return args;
+  }
 
   static void TearDownTestSuite() {
     Shared& s = S();
@@ -170,7 +176,7 @@ class MeshE2E : public ::testing::Test {
       s.state = s.root / "state" / "state.json";
       fs::create_directories(s.dir);
       WriteBaseline();
-      Result up = ClusterCmd("up -f " + s.dir.string());
+      Result up = ClusterCmd("up -f " + s.dir.string() + " " + UpArgs());
       s.up_output = up.all();
       ASSERT_EQ(up.code, 0) << up.all();
       s.up = WaitForBaseline();

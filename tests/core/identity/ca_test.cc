@@ -1,4 +1,5 @@
 #include "core/identity/ca.h"
+#include "core/identity/renewal.h"
 
 #include <gtest/gtest.h>
 
@@ -170,6 +171,21 @@ TEST(CaTest, SignedLeafHasTheSvidProfile) {
     serials.insert(hex);
   }
   EXPECT_EQ(serials.size(), 8u);
+}
+
+// A short-lived certificate is backdated by at most a tenth of its lifetime: with the full
+// 5 minutes a 30 s certificate's half life (its renewal time) would lie in the past at issue.
+TEST(CaTest, ShortLivedCertificateIsRenewedAfterItIsIssued) {
+  TimePoint now = Clock::from_time_t(Clock::to_time_t(Clock::now()));
+  CertificateAuthority ca = MakeCa("cluster.local", now - 1h);
+  ca.set_clock([now] { return now; });
+  KeyPair key = Must(KeyPair::GenerateP256());
+  std::string csr = Must(CreateCsr(key, Workload("demo", "web")));
+  Certificate leaf = Must(ca.Sign(csr, NodeId("cluster.local", "node1"), 30s, AllowAll()));
+  EXPECT_EQ(leaf.not_before(), now - 3s);
+  EXPECT_EQ(leaf.not_after(), now + 30s);
+  EXPECT_GT(RenewalTime({leaf.not_before(), leaf.not_after()}), now + 10s);
+  EXPECT_EQ(StateAt({leaf.not_before(), leaf.not_after()}, now), CertState::kValid);
 }
 
 TEST(CaTest, TtlIsCappedBySettingAndRoot) {
