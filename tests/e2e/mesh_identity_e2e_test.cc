@@ -4,13 +4,20 @@
 // pooled HBONE connections are reused, and a forged certificate (unknown CA, expired, another
 // trust domain under the cluster's own root) is refused at the handshake by node2's :15008.
 
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+
 #include <chrono>
 #include <map>
 #include <string>
 
+#include "core/hbone/pool.h"
 #include "core/identity/ca.h"
 #include "core/identity/csr.h"
 #include "core/identity/key_pair.h"
+#include "core/identity/tls.h"
+#include "core/identity/trust_bundle.h"
 #include "tests/e2e/mesh_fixture.h"
 
 namespace weft::e2e {
@@ -218,6 +225,123 @@ TEST_F(MeshIdentityE2E, ForgedCertificatesAreRefusedAtTheHandshake) {
                     << outputs[reason] << "\nstats: " << Admin(N2(), "/stats").dump(1);
   }
   EXPECT_EQ(inbound, 0u) << "a forged certificate opened an HBONE stream";
+}
+
+// HBONE as a ztunnel of another node would speak it, from the client pod's address with a
+// valid certificate for spiffe://cluster.local/ns/outside/sa/default (signed by the cluster's
+// root): a CONNECT to web-v2's :15008 for web-v1 (a workload on node1, not node2) is answered
+// 400; one for web-v2 itself is 200, the app answers through the tunnel, and node2's proxy
+// shows the connection as mTLS with that peer identity.
+TEST_F(MeshIdentityE2E, HboneConnectForAWorkloadNotOnThatNodeIs400) {
+  namespace asio = boost::asio;
+  using asio::ip::tcp;
+  std::string web_v1 = WorkloadIp("web-v1"), web_v2 = WorkloadIp("web-v2");
+  ASSERT_FALSE(web_v1.empty() || web_v2.empty()) << Admin(N1(), "/workloads").dump(1);
+  const std::string root_crt = CaDir() + "/root.crt";
+  auto ca = identity::CertificateAuthority::FromFiles(root_crt, CaDir() + "/root.key");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto id = identity::SpiffeId::Workload("cluster.local", "outside", "default");
+  auto node = identity::SpiffeId::Node("cluster.local", N1());
+  auto key = identity::KeyPair::GenerateP256();
+  ASSERT_TRUE(id.ok() && node.ok() && key.ok());
+  auto csr = identity::CreateCsr(*key, *id);
+  ASSERT_TRUE(csr.ok());
+  auto cert = ca->Sign(*csr, *node, 1h, [](const identity::SpiffeId&, const identity::SpiffeId&) {
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  auto bundle = identity::TrustBundle::Create("cluster.local", {ca->root()});
+  ASSERT_TRUE(bundle.ok());
+  identity::ossl::SslCtx ctx(SSL_CTX_new(TLS_method()));
+  ASSERT_TRUE(identity::ConfigureMutualTls(
+                  ctx.get(), std::make_shared<const identity::TrustBundle>(*bundle))
+                  .ok());
+  auto source = std::make_shared<hbone::SourceIdentity>(
+      hbone::SourceIdentity{*id, *cert, std::move(*key)});
+
+  // Sockets made in the client pod's netns (a thread of their own enters it).
+  const std::string netns = "/run/netns/weft-" + S().name + "-pod-demo-client";
+  hbone::PoolSettings ps;
+  ps.connect_timeout = 5s;
+  ps.make_socket = [netns](asio::any_io_executor ex,
+                           const hbone::ConnectRequest&) -> absl::StatusOr<tcp::socket> {
+    int fd = -1, err = 0;
+    std::thread([&] {
+      int ns = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+        err = errno;
+      } else {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) err = errno;
+      }
+      if (ns >= 0) close(ns);
+    }).join();
+    if (fd < 0) return absl::InternalError(std::string("socket in ") + netns + ": " + strerror(err));
+    return tcp::socket(ex, tcp::v4(), fd);
+  };
+  asio::io_context io;
+  auto pool = hbone::HbonePool::Create(io.get_executor(), h2::WrapSslCtx(ctx.get()), ps);
+  auto connect = [&](const std::string& target_ip) {
+    hbone::ConnectRequest r;
+    r.source = source;
+    r.destination = tcp::endpoint(asio::ip::make_address(web_v2), 15008);
+    r.target = tcp::endpoint(asio::ip::make_address(target_ip), 8080);
+    std::optional<hbone::ConnectResult> out;
+    pool->Connect(r, [&](hbone::ConnectResult res) { out = std::move(res); });
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!out && std::chrono::steady_clock::now() < deadline) io.run_one_for(10ms);
+    if (out) return *out;
+    hbone::ConnectResult none;
+    none.status = absl::DeadlineExceededError("no answer in 10 s");
+    return none;
+  };
+
+  const uint64_t bad0 = Stat(N2(), "hbone_bad_target");
+  hbone::ConnectResult not_here = connect(web_v1);
+  EXPECT_EQ(not_here.http_status, 400) << not_here.status;
+  EXPECT_FALSE(not_here.tunnel);
+  EXPECT_EQ(Stat(N2(), "hbone_bad_target"), bad0 + 1);
+
+  hbone::ConnectResult here = connect(web_v2);
+  ASSERT_EQ(here.http_status, 200) << here.status;
+  ASSERT_TRUE(here.tunnel);
+  EXPECT_TRUE(here.reused) << "the second CONNECT rides the first one's connection";
+  // The app greets with its name first.
+  std::string greeting;
+  std::array<char, 256> buf;
+  bool done = false;
+  std::function<void()> read_more = [&] {
+    here.tunnel->AsyncReadSome(asio::buffer(buf), [&](boost::system::error_code e, size_t n) {
+      greeting.append(buf.data(), n);
+      if (e || greeting.find('\n') != std::string::npos) {
+        done = true;
+        return;
+      }
+      read_more();
+    });
+  };
+  read_more();
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!done && std::chrono::steady_clock::now() < deadline) io.run_one_for(10ms);
+  EXPECT_EQ(greeting.rfind("web-v2", 0), 0u) << greeting;
+  // Node2's proxy sees the tunnel as mTLS from that identity.
+  bool seen = WaitFor(
+      [&] {
+        json c = Admin(N2(), "/connections");
+        if (!c.is_array()) return false;
+        for (const auto& j : c) {
+          if (j.value("peer_identity", "").find("ns/outside/sa/default") != std::string::npos &&
+              j.value("mtls", false)) {
+            return true;
+          }
+        }
+        return false;
+      },
+      5000);
+  EXPECT_TRUE(seen) << Admin(N2(), "/connections").dump(1);
+  here.tunnel->Close();
+  pool->CloseAll();
+  io.run_for(100ms);
 }
 
 }  // namespace
