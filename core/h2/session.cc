@@ -49,12 +49,15 @@ nghttp2_data_provider Stream::Provider() {
   return p;
 }
 
-ssize_t Stream::ReadSource(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+ssize_t Stream::ReadSource(nghttp2_session*, int32_t, uint8_t*, size_t length,
                            uint32_t* data_flags, nghttp2_data_source* source, void*) {
   auto* st = static_cast<Stream*>(source->ptr);
   if (st->out_left_ > 0) {
+    // No copy here: Session::SendData copies the payload straight into the write batch, in
+    // this same nghttp2_session_mem_send call (so before the write's completion can run).
     size_t n = std::min(length, st->out_left_);
-    std::memcpy(buf, st->out_, n);
+    st->nocopy_src_ = st->out_;
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     st->out_ += n;
     st->out_left_ -= n;
     if (st->out_left_ == 0) {
@@ -105,11 +108,12 @@ void Stream::DeliverRead(bool from_callback) {
   if (!read_handler_) return;
   size_t avail = in_.size() - in_pos_;
   error_code e;
-  size_t n = 0;
-  if (avail > 0 && read_buf_.size() > 0) {
-    n = std::min(avail, read_buf_.size());
-    std::memcpy(read_buf_.data(), in_.data() + in_pos_, n);
-    in_pos_ += n;
+  size_t n = read_filled_;  // already copied in by OnDataChunk
+  if (avail > 0 && read_buf_.size() > n) {
+    size_t m = std::min(avail, read_buf_.size() - n);
+    std::memcpy(static_cast<uint8_t*>(read_buf_.data()) + n, in_.data() + in_pos_, m);
+    n += m;
+    in_pos_ += m;
     if (in_pos_ == in_.size()) {
       in_.clear();
       in_pos_ = 0;
@@ -119,11 +123,11 @@ void Stream::DeliverRead(bool from_callback) {
     }
     if (!session_->closed_) {
       // Only now may the peer send more: the window opens by what the application took.
-      nghttp2_session_consume(session_->ng_, id_, n);
+      nghttp2_session_consume(session_->ng_, id_, m);
       if (!from_callback) session_->Flush();
     }
-  } else if (avail > 0) {
-    // A zero-sized read with data waiting: complete at once.
+  } else if (n > 0 || avail > 0) {
+    // Data copied in already, or a zero-sized read with data waiting: complete at once.
   } else if (recv_eof_) {
     e = asio::error::eof;
   } else if (closed_ || reset_ || session_->closed_) {
@@ -131,6 +135,7 @@ void Stream::DeliverRead(bool from_callback) {
   } else {
     return;  // wait for data
   }
+  read_filled_ = 0;
   asio::post(session_->executor(), [h = std::move(read_handler_), e, n] { h(e, n); });
   read_handler_ = nullptr;
 }
@@ -212,6 +217,7 @@ Session::Session(Role role, std::unique_ptr<Transport> t, SessionSettings s, Cal
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Session::OnFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Session::OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Session::OnStreamClose);
+  nghttp2_session_callbacks_set_send_data_callback(cbs, &Session::SendData);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -453,6 +459,15 @@ int Session::OnDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const uin
     nghttp2_session_consume(s->ng_, stream_id, len);
     return 0;
   }
+  if (st->read_handler_ && st->buffered() == 0 && st->read_filled_ < st->read_buf_.size()) {
+    // A reader waits and nothing is queued before these bytes: copy them into its buffer.
+    size_t n = std::min(len, st->read_buf_.size() - st->read_filled_);
+    std::memcpy(static_cast<uint8_t*>(st->read_buf_.data()) + st->read_filled_, data, n);
+    st->read_filled_ += n;
+    nghttp2_session_consume(s->ng_, stream_id, n);
+    data += n;
+    len -= n;
+  }
   st->in_.append(reinterpret_cast<const char*>(data), len);
   s->stats_.peak_stream_buffered = std::max(s->stats_.peak_stream_buffered, st->buffered());
   // Delivered once the whole socket read is processed: one completion for all its frames.
@@ -460,6 +475,18 @@ int Session::OnDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const uin
     st->data_ready_ = true;
     s->data_ready_.push_back(st->shared_from_this());
   }
+  return 0;
+}
+
+int Session::SendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                      size_t length, nghttp2_data_source* source, void* user) {
+  auto* s = static_cast<Session*>(user);
+  auto* st = static_cast<Stream*>(source->ptr);
+  // No padding is ever selected (no select_padding callback), so: header, then the payload.
+  if (frame->data.padlen != 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  s->wbuf_.insert(s->wbuf_.end(), framehd, framehd + 9);
+  s->wbuf_.insert(s->wbuf_.end(), st->nocopy_src_, st->nocopy_src_ + length);
+  st->nocopy_src_ = nullptr;
   return 0;
 }
 

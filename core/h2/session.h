@@ -12,6 +12,9 @@
 //     NGHTTP2_ERR_DEFERRED when nothing is queued and is resumed by the next write; the
 //     write completes when all its bytes went into DATA frames, which nghttp2 produces only
 //     as the peer's window allows, and the session writes to the socket one batch at a time.
+//     DATA payloads are copied once, from the writer's buffer into the batch
+//     (NGHTTP2_DATA_FLAG_NO_COPY + send_data_callback); received DATA goes straight into a
+//     waiting reader's buffer, and is queued on the stream otherwise.
 //
 // Client:
 //   auto s = Session::Create(Session::kClient, std::move(transport), settings, {});
@@ -116,10 +119,12 @@ class Stream : public std::enable_shared_from_this<Stream> {
   size_t in_pos_ = 0;
   bool recv_eof_ = false;
   asio::mutable_buffer read_buf_;
+  size_t read_filled_ = 0;  // bytes OnDataChunk copied straight into read_buf_
   IoHandler read_handler_;
 
   // Send side.
   const uint8_t* out_ = nullptr;
+  const uint8_t* nocopy_src_ = nullptr;  // the DATA payload Session::SendData copies next
   size_t out_left_ = 0;
   size_t out_total_ = 0;
   IoHandler write_handler_;
@@ -193,6 +198,8 @@ class Session : public std::enable_shared_from_this<Session> {
   static int OnFrameRecv(nghttp2_session*, const nghttp2_frame*, void*);
   static int OnDataChunk(nghttp2_session*, uint8_t, int32_t, const uint8_t*, size_t, void*);
   static int OnStreamClose(nghttp2_session*, int32_t, uint32_t, void*);
+  static int SendData(nghttp2_session*, nghttp2_frame*, const uint8_t* framehd, size_t length,
+                      nghttp2_data_source*, void*);
 
   Role role_;
   std::unique_ptr<Transport> transport_;

@@ -207,10 +207,10 @@ TEST_F(HboneTest, Bulk64MiBWithSmallWindowsArrivesIntact) {
   EXPECT_FALSE(rerr) << rerr.message();
   ASSERT_EQ(got.size(), kSize);
   EXPECT_TRUE(got == *data);
-  // Receive buffering on the client never exceeded one stream window.
+  // Receive buffering on the client never exceeded one stream window (it may stay 0: DATA
+  // that arrives while the reader waits goes straight into its buffer).
   auto* tunnel = static_cast<TunnelStream*>(r.tunnel.get());
   EXPECT_LE(tunnel->stream().session()->stats().peak_stream_buffered, 64u * 1024);
-  EXPECT_GT(tunnel->stream().session()->stats().peak_stream_buffered, 0u);
 }
 
 TEST_F(HboneTest, SlowApplicationStopsTheSender) {
