@@ -21,10 +21,11 @@ void TcpTransport::Close() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// TlsTransport: OpenSSL on two memory BIOs. The network side is ours: ciphertext from the
-// socket goes into rbio_, what OpenSSL writes to wbio_ goes to the socket. One socket read
-// and one socket write at most in flight; one handshake, one read and one write operation
-// pending at most, all on the socket's executor.
+// TlsTransport: OpenSSL on a BIO of our own (NetBio below). The network side is ours: OpenSSL
+// reads ciphertext straight from the socket read buffer and appends what it writes to the
+// next socket write (no memory BIO in between: that would zero-fill and copy every byte once
+// more). One socket read and one socket write at most in flight; one handshake, one read and
+// one write operation pending at most, all on the socket's executor.
 
 namespace {
 
@@ -32,6 +33,28 @@ namespace {
 // little) and doubles each time a read fills it, up to many records per system call.
 constexpr size_t kNetReadMin = 16 * 1024;
 constexpr size_t kNetReadMax = 256 * 1024;
+
+// The BIO method: read from Engine::net_in_[in_pos_, in_end_), write by appending to
+// Engine::out_next_. Its data pointer is the Engine.
+int NetBioRead(BIO* b, char* out, int len);
+int NetBioWrite(BIO* b, const char* in, int len);
+long NetBioCtrl(BIO* b, int cmd, long num, void* ptr);
+int NetBioCreate(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+BIO_METHOD* NetBioMethod() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "weft-net");
+    BIO_meth_set_write(m, NetBioWrite);
+    BIO_meth_set_read(m, NetBioRead);
+    BIO_meth_set_ctrl(m, NetBioCtrl);
+    BIO_meth_set_create(m, NetBioCreate);
+    return m;
+  }();
+  return method;
+}
 
 error_code SslError(unsigned long err) {
   if (err == 0) return make_error_code(boost::system::errc::protocol_error);
@@ -44,13 +67,15 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
  public:
   Engine(tcp::socket s, SSL_CTX* ctx) : socket_(std::move(s)), ssl_(SSL_new(ctx)) {
     if (ssl_ == nullptr) return;
-    BIO* rbio = BIO_new(BIO_s_mem());
-    BIO* wbio = BIO_new(BIO_s_mem());
-    BIO_set_mem_eof_return(rbio, -1);  // empty: "retry" (SSL_ERROR_WANT_READ), not EOF
-    BIO_set_mem_eof_return(wbio, -1);
-    SSL_set_bio(ssl_, rbio, wbio);  // the SSL owns both
-    rbio_ = rbio;
-    wbio_ = wbio;
+    BIO* bio = BIO_new(NetBioMethod());
+    if (bio == nullptr) {
+      SSL_free(ssl_);
+      ssl_ = nullptr;
+      return;
+    }
+    BIO_set_data(bio, this);
+    BIO_up_ref(bio);
+    SSL_set_bio(ssl_, bio, bio);  // the SSL owns both references
   }
   ~Engine() { SSL_free(ssl_); }
 
@@ -180,13 +205,16 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
   void ReadNet() {
     if (net_reading_ || closed_) return;
     net_reading_ = true;
+    // OpenSSL asks for more only once it took everything (it keeps partial records itself).
+    if (in_pos_ < in_end_) return Drive();
     if (net_in_.empty()) net_in_.resize(kNetReadMin);
+    in_pos_ = in_end_ = 0;
     socket_.async_read_some(asio::buffer(net_in_),
                             [self = shared_from_this()](error_code e, size_t n) {
                               self->net_reading_ = false;
-                              if (n > 0) BIO_write(self->rbio_, self->net_in_.data(),
-                                                   static_cast<int>(n));
+                              self->in_end_ = n;
                               if (n == self->net_in_.size() && n < kNetReadMax) {
+                                // Grown for the next read; the bytes read stay where they are.
                                 self->net_in_.resize(2 * n);
                               }
                               if (e) self->net_error_ = e;
@@ -197,20 +225,15 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
   // Sends what OpenSSL wrote; completes the pending write once all of it is on the socket.
   void Flush() {
     if (net_writing_) return;  // its completion comes back here
-    size_t pending = BIO_ctrl_pending(wbio_);
-    if (pending == 0 || closed_ || write_error_) {
+    if (out_next_.empty() || closed_ || write_error_) {
       if (write_handler_) CompleteWrite(closed_ ? error_code(asio::error::operation_aborted)
                                                 : write_error_);
       return;
     }
-    if (net_out_cap_ < pending) {
-      net_out_cap_ = std::max(pending, 2 * net_out_cap_);
-      net_out_ = std::make_unique_for_overwrite<uint8_t[]>(net_out_cap_);
-    }
-    size_t n = 0;
-    BIO_read_ex(wbio_, net_out_.get(), pending, &n);
+    out_sending_.swap(out_next_);  // both keep their capacity
+    out_next_.clear();
     net_writing_ = true;
-    asio::async_write(socket_, asio::buffer(net_out_.get(), n),
+    asio::async_write(socket_, asio::buffer(out_sending_),
                       [self = shared_from_this()](error_code e, size_t) {
                         self->net_writing_ = false;
                         if (e) self->write_error_ = e;
@@ -239,11 +262,14 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
     Post([h = std::move(h), e, n] { h(e, n); });
   }
 
-  BIO* rbio_ = nullptr;  // ciphertext in (owned by ssl_)
-  BIO* wbio_ = nullptr;  // ciphertext out (owned by ssl_)
-  std::vector<uint8_t> net_in_;
-  std::unique_ptr<uint8_t[]> net_out_;  // not a vector: no zeroing of what is overwritten
-  size_t net_out_cap_ = 0;
+  std::string out_sending_;  // the socket write in flight
+
+ public:
+  // What NetBio reads and writes.
+  std::vector<uint8_t> net_in_;  // ciphertext read; OpenSSL has taken [0, in_pos_)
+  size_t in_pos_ = 0;
+  size_t in_end_ = 0;
+  std::string out_next_;  // ciphertext OpenSSL wrote, for the next socket write
   bool net_reading_ = false;
   bool net_writing_ = false;
   error_code net_error_;    // the socket's read side ended (eof) or failed: sticky
@@ -257,6 +283,40 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
   IoHandler write_handler_;
   size_t write_size_ = 0;
 };
+
+namespace {
+
+int NetBioRead(BIO* b, char* out, int len) {
+  BIO_clear_retry_flags(b);
+  auto* e = static_cast<TlsTransport::Engine*>(BIO_get_data(b));
+  size_t avail = e->in_end_ - e->in_pos_;
+  if (avail == 0) {
+    BIO_set_retry_read(b);  // SSL_ERROR_WANT_READ
+    return -1;
+  }
+  size_t n = std::min(avail, static_cast<size_t>(len));
+  std::memcpy(out, e->net_in_.data() + e->in_pos_, n);
+  e->in_pos_ += n;
+  return static_cast<int>(n);
+}
+
+int NetBioWrite(BIO* b, const char* in, int len) {
+  BIO_clear_retry_flags(b);
+  auto* e = static_cast<TlsTransport::Engine*>(BIO_get_data(b));
+  e->out_next_.append(in, static_cast<size_t>(len));
+  return len;
+}
+
+long NetBioCtrl(BIO*, int cmd, long, void*) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;  // written at the next Flush()
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
 
 TlsTransport::TlsTransport(tcp::socket s, asio::ssl::context& ctx)
     : engine_(std::make_shared<Engine>(std::move(s), ctx.native_handle())) {}
