@@ -230,10 +230,7 @@ void Connection::ConnectNext() {
     const pb::Workload* dst = view_->WorkloadByAddress(target.address);
     if (dst != nullptr && dst->dataplane_mode() == pb::DATAPLANE_MODE_AMBIENT &&
         !dst->identity().empty()) {
-      // Same node: this proxy serves the destination too and holds both identities, so it
-      // skips TLS but runs the destination's inbound checks (docs/security.md, "HBONE").
-      if (auto local = proxy_.FindPod(dst->uid())) return DeliverLocally(endpoint, *dst, local);
-      return ConnectHbone(endpoint, *dst);
+      return ConnectMesh(endpoint, *dst);
     }
   }
   auto self = shared_from_this();
@@ -244,6 +241,38 @@ void Connection::ConnectNext() {
                connecting_.reset();
                OnUpstream(std::move(up), true);
              });
+}
+
+void Connection::ConnectMesh(const tcp::endpoint& target, const pb::Workload& destination) {
+  if (closed_) return;
+  if (!HasSourceCertificate()) {
+    // A pod's first connections may come before its certificate: wait for it (bounded, as
+    // ztunnel does) rather than fail them. Past the wait, the paths below fail and count.
+    auto wait = proxy_.inputs_.settings.source_certificate_wait;
+    auto now = std::chrono::steady_clock::now();
+    if (!cert_wait_since_) cert_wait_since_ = now;
+    if (now - *cert_wait_since_ < wait) {
+      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(50));
+      auto self = shared_from_this();
+      timer->async_wait([self, this, timer, target, d = destination](error_code e) {
+        if (!e) ConnectMesh(target, d);
+      });
+      return;
+    }
+  }
+  // Same node: this proxy serves the destination too and holds both identities, so it skips
+  // TLS but runs the destination's inbound checks (docs/security.md, "HBONE").
+  if (auto local = proxy_.FindPod(destination.uid())) {
+    return DeliverLocally(target, destination, local);
+  }
+  ConnectHbone(target, destination);
+}
+
+bool Connection::HasSourceCertificate() const {
+  const pb::Workload* source = view_ ? view_->Workload(pod_->info.uid) : nullptr;
+  if (source == nullptr) return false;
+  auto id = identity::SpiffeId::Parse(source->identity());
+  return id.ok() && proxy_.inputs_.credentials->Source(*id) != nullptr;
 }
 
 void Connection::DeliverLocally(const tcp::endpoint& target, const pb::Workload& destination,

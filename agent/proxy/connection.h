@@ -56,6 +56,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void DeliverLocally(const tcp::endpoint& target, const pb::Workload& destination,
                       std::shared_ptr<Pod> local);
   void ConnectHbone(const tcp::endpoint& target, const pb::Workload& destination);
+  // Outbound to a mesh workload: waits (ProxySettings::source_certificate_wait) for the source
+  // pod's certificate, then DeliverLocally or ConnectHbone.
+  void ConnectMesh(const tcp::endpoint& target, const pb::Workload& destination);
+  bool HasSourceCertificate() const;
   void OnConnectFailed();
   void OnUpstream(std::shared_ptr<hbone::ByteStream> up, bool up_is_tcp);
   // Inbound checks (PeerAuthentication, authorization); false: denied (counted, logged once).
@@ -84,6 +88,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<size_t> picked_;
   std::vector<size_t> tried_;
   int attempts_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> cert_wait_since_;
 
   // Read by the admin view from other threads.
   mutable std::mutex info_mu_;

@@ -56,6 +56,9 @@ struct ProxySettings {
   std::chrono::milliseconds hbone_idle_timeout{std::chrono::minutes(1)};
   uint32_t hbone_stream_window = 4 * 1024 * 1024;       // HTTP/2 flow control, per stream
   uint32_t hbone_connection_window = 16 * 1024 * 1024;  // and per connection
+  // How long an outbound mesh connection waits for its source pod's first certificate before
+  // it fails (never plaintext).
+  std::chrono::milliseconds source_certificate_wait{std::chrono::seconds(5)};
 };
 
 // What the proxy needs from the rest of the agent (replaceable in tests).

@@ -118,7 +118,7 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
     if (buf.size() == 0) {
       return Post([h = std::move(handler)] { h({}, 0); });
     }
-    // A memory BIO takes everything: the whole buffer becomes records now.
+    // NetBio takes everything: the whole buffer becomes records now, sent by Flush.
     ERR_clear_error();
     size_t written = 0;
     int rv = SSL_write_ex(ssl_, buf.data(), buf.size(), &written);

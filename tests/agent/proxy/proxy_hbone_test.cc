@@ -25,6 +25,7 @@ namespace weft::agent::proxy {
 namespace {
 
 namespace asio = boost::asio;
+using namespace std::chrono_literals;
 using identity::testing::IssueWorkload;
 using identity::testing::MakeCa;
 using identity::testing::Must;
@@ -131,6 +132,7 @@ class ProxyHboneTest : public ::testing::Test {
     auto make = [&](const std::string& node) -> std::unique_ptr<Proxy> {
       ProxyInputs in;
       in.settings.workers = 2;
+      in.settings.source_certificate_wait = certificate_wait_;
       in.credentials = creds;
       in.log = [this](const std::string& line) {
         std::lock_guard<std::mutex> l(log_mu_);
@@ -175,6 +177,7 @@ class ProxyHboneTest : public ::testing::Test {
     return line;
   }
 
+  std::chrono::milliseconds certificate_wait_{2000};
   std::string web_ns_;
   int client_fd_ = -1, web_fd_ = -1;
   std::unique_ptr<Backend> app_;
@@ -232,10 +235,46 @@ TEST_F(ProxyHboneTest, ShortConnectionsReuseThePooledHboneConnection) {
 TEST_F(ProxyHboneTest, NoCertificateForTheSourceMeansNoConnectionNotPlaintext) {
   std::vector<hbone::SourceIdentity> only_web;
   only_web.push_back(Svid("web"));
+  certificate_wait_ = 300ms;
   StartProxy(Snapshot(), Must(FixedCredentials::Create(bundle_, std::move(only_web))));
+  auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(Call(), "");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms) << "failed before the wait was up";
   EXPECT_EQ(proxy_->Stats().no_source_certificate, 1u);
   EXPECT_EQ(app_->accepted(), 0);
+}
+
+// Credentials whose source certificates appear only after `delay` (a pod's first connection
+// racing its certificate); server contexts are there from the start.
+class LateCredentials : public WorkloadCredentials {
+ public:
+  LateCredentials(std::shared_ptr<WorkloadCredentials> inner, std::chrono::milliseconds delay)
+      : inner_(std::move(inner)), ready_at_(std::chrono::steady_clock::now() + delay) {}
+  void SetIdentities(const std::vector<identity::SpiffeId>& ids) override {
+    inner_->SetIdentities(ids);
+  }
+  std::shared_ptr<const hbone::SourceIdentity> Source(const identity::SpiffeId& id) const override {
+    if (std::chrono::steady_clock::now() < ready_at_) return nullptr;
+    return inner_->Source(id);
+  }
+  std::shared_ptr<boost::asio::ssl::context> ServerTls(const identity::SpiffeId& id) const override {
+    return inner_->ServerTls(id);
+  }
+  std::shared_ptr<boost::asio::ssl::context> ClientTls() const override {
+    return inner_->ClientTls();
+  }
+  std::string trust_domain() const override { return inner_->trust_domain(); }
+
+ private:
+  std::shared_ptr<WorkloadCredentials> inner_;
+  std::chrono::steady_clock::time_point ready_at_;
+};
+
+TEST_F(ProxyHboneTest, FirstConnectionWaitsForTheSourceCertificate) {
+  StartProxy(Snapshot(), std::make_shared<LateCredentials>(Credentials(), 400ms));
+  EXPECT_EQ(Call(), "web") << "the connection made before the certificate was issued";
+  EXPECT_EQ(proxy_->Stats().no_source_certificate, 0u);
+  EXPECT_EQ(proxy_->Stats().hbone_outbound, 1u);
 }
 
 TEST_F(ProxyHboneTest, DenyPolicyOnThePrincipalRefusesAndIsCounted) {
