@@ -282,20 +282,38 @@ TEST_F(SockOpsTest, FullConnDstMapMakesTheProxyRefuseInsteadOfGuessing) {
   EXPECT_EQ(ops["CONN_DST_MAP_FULL"], 1u);
 }
 
+// The loopback pair sockmap acceleration works on: the app's connection to the VIP, redirected
+// to the pod's outbound listener, and the proxy's accepted end. False (r.error set) on failure.
+struct AppProxyPair {
+  int listener = -1, app = -1, proxy = -1;
+  ~AppProxyPair() {
+    for (int fd : {app, proxy, listener}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+};
+
+bool ConnectAppToProxy(PodReport& r, MapWriter& w, AppProxyPair* p) {
+  if (!w.Enroll(r.netns_cookie, 0).ok()) return testing::Fail(r, "enroll"), false;
+  p->listener = testing::Listen(r, "127.0.0.1", WEFT_OUTBOUND_PORT);
+  p->app = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in dst = testing::Addr4("10.96.0.1", 80);
+  if (p->listener < 0 || connect(p->app, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) != 0) {
+    return testing::Fail(r, "connect"), false;
+  }
+  p->proxy = testing::AcceptWithin(p->listener, testing::kIoTimeoutMs);
+  if (p->proxy < 0) return testing::Fail(r, "accept"), false;
+  return true;
+}
+
 // App <-> proxy over the redirected loopback connection, both ways. v[0] = 1 when each side
 // received exactly what the other sent: first one small message each way, then 256 KiB.
 // v[1] = sk_msg REDIRECTED count after the two small messages, v[2] = entries in the sockhash
 // while the connection is open.
 void Exchange(PodReport& r, MapWriter& w) {
-  if (!w.Enroll(r.netns_cookie, 0).ok()) return testing::Fail(r, "enroll");
-  int listener = testing::Listen(r, "127.0.0.1", WEFT_OUTBOUND_PORT);
-  int app = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in dst = testing::Addr4("10.96.0.1", 80);
-  if (listener < 0 || connect(app, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) != 0) {
-    return testing::Fail(r, "connect");
-  }
-  int proxy = testing::AcceptWithin(listener, testing::kIoTimeoutMs);
-  if (proxy < 0) return testing::Fail(r, "accept");
+  AppProxyPair pair;
+  if (!ConnectAppToProxy(r, w, &pair)) return;
+  const int app = pair.app, proxy = pair.proxy;
   std::string got;
   bool ok = testing::WriteAll(app, "ping") && testing::ReadExactly(proxy, 4, &got) && got == "ping";
   ok = ok && testing::WriteAll(proxy, "pong!") && testing::ReadExactly(app, 5, &got) &&
@@ -318,9 +336,6 @@ void Exchange(PodReport& r, MapWriter& w) {
   ok = ok && testing::WriteAll(proxy, big) && testing::ReadExactly(app, big.size(), &got) &&
        got == big;
   r.v[0] = ok;
-  close(app);
-  close(proxy);
-  close(listener);
 }
 
 TEST_F(SockOpsTest, SockmapAccelerationMovesDataBetweenAppAndProxy) {
@@ -358,15 +373,9 @@ char PatternAt(uint64_t i) {
 // after one more message.
 void FastWriterSlowReader(PodReport& r, MapWriter& w) {
   constexpr uint64_t kTotal = 64ull << 20;
-  if (!w.Enroll(r.netns_cookie, 0).ok()) return testing::Fail(r, "enroll");
-  int listener = testing::Listen(r, "127.0.0.1", WEFT_OUTBOUND_PORT);
-  int app = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in dst = testing::Addr4("10.96.0.1", 80);
-  if (listener < 0 || connect(app, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) != 0) {
-    return testing::Fail(r, "connect");
-  }
-  int proxy = testing::AcceptWithin(listener, testing::kIoTimeoutMs);
-  if (proxy < 0) return testing::Fail(r, "accept");
+  AppProxyPair pair;
+  if (!ConnectAppToProxy(r, w, &pair)) return;
+  const int app = pair.app, proxy = pair.proxy;
 
   std::atomic<uint64_t> written{0};
   std::atomic<int> write_errno{0};
@@ -422,9 +431,6 @@ void FastWriterSlowReader(PodReport& r, MapWriter& w) {
     return testing::Fail(r, "message after the drain");
   }
   r.v[4] = redirected();
-  close(app);
-  close(proxy);
-  close(listener);
 }
 
 // Without a limit the kernel queues redirected messages on the peer regardless of its

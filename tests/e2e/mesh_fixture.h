@@ -305,6 +305,18 @@ class MeshE2E : public ::testing::Test {
     return json::parse(r.out, nullptr, false);
   }
 
+  // The first address of the workload whose uid contains `name` ("web-v2"), from node1's agent.
+  static std::string WorkloadIp(const std::string& name) {
+    json w = Admin(N1(), "/workloads");
+    if (!w.is_array()) return "";
+    for (const auto& j : w) {
+      if (j.value("uid", "").find(name) != std::string::npos && !j["addresses"].empty()) {
+        return j["addresses"][0];
+      }
+    }
+    return "";
+  }
+
   static uint64_t Counter(const std::string& node, const std::string& program,
                           const std::string& verdict) {
     json b = Admin(node, "/bpf");

@@ -30,18 +30,6 @@ class MeshIdentityE2E : public MeshE2E {
   static void SetUpTestSuite() { UpArgs() = "--agent-arg=--workload-cert-ttl=30s"; }
 
  protected:
-  // The first address of the workload whose uid contains `name`, from node1's agent.
-  static std::string WorkloadIp(const std::string& name) {
-    json w = Admin(N1(), "/workloads");
-    if (!w.is_array()) return "";
-    for (const auto& j : w) {
-      if (j.value("uid", "").find(name) != std::string::npos && !j["addresses"].empty()) {
-        return j["addresses"][0];
-      }
-    }
-    return "";
-  }
-
   // identity -> serial of every certificate a node's proxy holds.
   static std::map<std::string, std::string> Serials(const std::string& node) {
     std::map<std::string, std::string> out;

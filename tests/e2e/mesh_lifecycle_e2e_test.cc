@@ -15,18 +15,6 @@ namespace {
 
 class MeshLifecycleE2E : public MeshE2E {
  protected:
-  // The first address of the workload whose uid contains `name` ("web-v2"), from node1's agent.
-  static std::string WorkloadIp(const std::string& name) {
-    json w = Admin(N1(), "/workloads");
-    if (!w.is_array()) return "";
-    for (const auto& j : w) {
-      if (j.value("uid", "").find(name) != std::string::npos && !j["addresses"].empty()) {
-        return j["addresses"][0];
-      }
-    }
-    return "";
-  }
-
   // How many of `node`'s own pods its agent has enrolled.
   static int EnrolledOn(const std::string& node) {
     json w = Admin(node, "/workloads");
