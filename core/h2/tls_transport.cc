@@ -204,9 +204,9 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
 
   void ReadNet() {
     if (net_reading_ || closed_) return;
-    net_reading_ = true;
     // OpenSSL asks for more only once it took everything (it keeps partial records itself).
     if (in_pos_ < in_end_) return Drive();
+    net_reading_ = true;
     if (net_in_.empty()) net_in_.resize(kNetReadMin);
     in_pos_ = in_end_ = 0;
     socket_.async_read_some(asio::buffer(net_in_),
