@@ -24,7 +24,7 @@ static_assert(WEFT_OPS_NOT_LOOPBACK == 8 && WEFT_OPS_VERDICT_COUNT == 9,
               "weft_ops_verdict changed: update kSockops and docs/bpf.md");
 
 constexpr std::array<std::string_view, WEFT_MSG_VERDICT_COUNT> kSkMsg = {"REDIRECTED", "NO_PEER",
-                                                                          "PEER_FULL", "ON_TCP"};
+                                                                         "PEER_FULL", "ON_TCP"};
 static_assert(WEFT_MSG_VERDICT_COUNT == 4, "weft_msg_verdict changed: update kSkMsg");
 
 constexpr std::array<std::string_view, WEFT_LOOKUP_VERDICT_COUNT> kSkLookup = {

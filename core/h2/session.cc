@@ -49,8 +49,8 @@ nghttp2_data_provider Stream::Provider() {
   return p;
 }
 
-ssize_t Stream::ReadSource(nghttp2_session*, int32_t, uint8_t*, size_t length,
-                           uint32_t* data_flags, nghttp2_data_source* source, void*) {
+ssize_t Stream::ReadSource(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* data_flags,
+                           nghttp2_data_source* source, void*) {
   auto* st = static_cast<Stream*>(source->ptr);
   if (st->out_left_ > 0) {
     // No copy here: Session::SendData copies the payload straight into the write batch, in
@@ -478,8 +478,8 @@ int Session::OnDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const uin
   return 0;
 }
 
-int Session::SendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
-                      size_t length, nghttp2_data_source* source, void* user) {
+int Session::SendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                      nghttp2_data_source* source, void* user) {
   auto* s = static_cast<Session*>(user);
   auto* st = static_cast<Stream*>(source->ptr);
   // No padding is ever selected (no select_padding callback), so: header, then the payload.

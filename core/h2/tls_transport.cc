@@ -226,8 +226,8 @@ class TlsTransport::Engine : public std::enable_shared_from_this<Engine> {
   void Flush() {
     if (net_writing_) return;  // its completion comes back here
     if (out_next_.empty() || closed_ || write_error_) {
-      if (write_handler_) CompleteWrite(closed_ ? error_code(asio::error::operation_aborted)
-                                                : write_error_);
+      if (write_handler_)
+        CompleteWrite(closed_ ? error_code(asio::error::operation_aborted) : write_error_);
       return;
     }
     out_sending_.swap(out_next_);  // both keep their capacity

@@ -231,9 +231,9 @@ absl::StatusOr<Certificate> CertificateAuthority::Issue(const SpiffeId& id, EVP_
       X509_set_serialNumber(x.get(), serial.get()) != 1 ||
       X509_set_pubkey(x.get(), public_key) != 1 ||
       X509_set_issuer_name(x.get(), X509_get_subject_name(root_.get())) != 1 ||
-      !ossl::SetAsn1Time(X509_getm_notBefore(x.get()),
-                         now - Backdate(std::chrono::duration_cast<std::chrono::seconds>(
-                                   not_after - now))) ||
+      !ossl::SetAsn1Time(
+          X509_getm_notBefore(x.get()),
+          now - Backdate(std::chrono::duration_cast<std::chrono::seconds>(not_after - now))) ||
       !ossl::SetAsn1Time(X509_getm_notAfter(x.get()), not_after)) {
     return ossl::Error(absl::StatusCode::kInternal, "cannot build certificate");
   }

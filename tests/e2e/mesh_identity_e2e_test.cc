@@ -41,7 +41,8 @@ class MeshIdentityE2E : public MeshE2E {
   }
 
   // True when every identity of `before` now has another serial (and a valid certificate).
-  static bool AllRenewed(const std::string& node, const std::map<std::string, std::string>& before) {
+  static bool AllRenewed(const std::string& node,
+                         const std::map<std::string, std::string>& before) {
     if (before.empty() || !CertsValid(node)) return false;
     auto now = Serials(node);
     for (const auto& [id, serial] : before) {
@@ -109,12 +110,13 @@ TEST_F(MeshIdentityE2E, CertificateRotationDropsNoLiveConnection) {
     held_done = true;
   });
   // 30 s certificates renew within 15 s (plus jitter of the agent's schedule).
-  bool renewed = WaitFor([&] { return AllRenewed(N1(), serials1) && AllRenewed(N2(), serials2); },
-                         20000);
+  bool renewed =
+      WaitFor([&] { return AllRenewed(N1(), serials1) && AllRenewed(N2(), serials2); }, 20000);
   bool renewed_while_held = renewed && !held_done.load();
   t.join();  // bounded: --hold-ms 22000 plus the call's timeout
   ASSERT_TRUE(renewed) << "before: " << json(serials1).dump() << json(serials2).dump()
-                       << "\nnow: " << Admin(N1(), "/certs").dump(1) << Admin(N2(), "/certs").dump(1);
+                       << "\nnow: " << Admin(N1(), "/certs").dump(1)
+                       << Admin(N2(), "/certs").dump(1);
   EXPECT_TRUE(renewed_while_held) << "the renewal came after the held connection ended";
   EXPECT_EQ(held.code, 0) << "the held connection broke across the renewal:\n" << held.all();
   Result after = Call(target, 5);
@@ -178,7 +180,8 @@ TEST_F(MeshIdentityE2E, ForgedCertificatesAreRefusedAtTheHandshake) {
                   " && printf 'subjectAltName=URI:spiffe://evil.local/ns/demo/sa/default\\n"
                   "extendedKeyUsage=clientAuth,serverAuth\\nkeyUsage=critical,digitalSignature\\n"
                   "basicConstraints=critical,CA:FALSE\\n' > wtd.ext"
-                  " && openssl x509 -req -in wtd.csr -CA " + root_crt + " -CAkey " + CaDir() +
+                  " && openssl x509 -req -in wtd.csr -CA " +
+                  root_crt + " -CAkey " + CaDir() +
                   "/root.key -CAcreateserial -CAserial wtd.srl -days 1 -extfile wtd.ext"
                   " -out wrong_trust_domain.crt");
   ASSERT_EQ(wtd.code, 0) << wtd.all();
@@ -245,11 +248,11 @@ TEST_F(MeshIdentityE2E, HboneConnectForAWorkloadNotOnThatNodeIs400) {
   auto bundle = identity::TrustBundle::Create("cluster.local", {ca->root()});
   ASSERT_TRUE(bundle.ok());
   identity::ossl::SslCtx ctx(SSL_CTX_new(TLS_method()));
-  ASSERT_TRUE(identity::ConfigureMutualTls(
-                  ctx.get(), std::make_shared<const identity::TrustBundle>(*bundle))
+  ASSERT_TRUE(identity::ConfigureMutualTls(ctx.get(),
+                                           std::make_shared<const identity::TrustBundle>(*bundle))
                   .ok());
-  auto source = std::make_shared<hbone::SourceIdentity>(
-      hbone::SourceIdentity{*id, *cert, std::move(*key)});
+  auto source =
+      std::make_shared<hbone::SourceIdentity>(hbone::SourceIdentity{*id, *cert, std::move(*key)});
 
   // Sockets made in the client pod's netns (a thread of their own enters it).
   const std::string netns = "/run/netns/weft-" + S().name + "-pod-demo-client";
@@ -268,7 +271,8 @@ TEST_F(MeshIdentityE2E, HboneConnectForAWorkloadNotOnThatNodeIs400) {
       }
       if (ns >= 0) close(ns);
     }).join();
-    if (fd < 0) return absl::InternalError(std::string("socket in ") + netns + ": " + strerror(err));
+    if (fd < 0)
+      return absl::InternalError(std::string("socket in ") + netns + ": " + strerror(err));
     return tcp::socket(ex, tcp::v4(), fd);
   };
   asio::io_context io;

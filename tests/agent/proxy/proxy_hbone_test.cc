@@ -257,7 +257,8 @@ class LateCredentials : public WorkloadCredentials {
     if (std::chrono::steady_clock::now() < ready_at_) return nullptr;
     return inner_->Source(id);
   }
-  std::shared_ptr<boost::asio::ssl::context> ServerTls(const identity::SpiffeId& id) const override {
+  std::shared_ptr<boost::asio::ssl::context> ServerTls(
+      const identity::SpiffeId& id) const override {
     return inner_->ServerTls(id);
   }
   std::shared_ptr<boost::asio::ssl::context> ClientTls() const override {
