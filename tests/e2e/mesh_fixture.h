@@ -305,6 +305,14 @@ class MeshE2E : public ::testing::Test {
     return json::parse(r.out, nullptr, false);
   }
 
+  // A pod outside the mesh: namespace "outside" (not enrolled), pod "caller" on node1.
+  static void WriteOutsider() {
+    WriteFile("outsider.yaml",
+              "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: outside\n---\n"
+              "apiVersion: v1\nkind: Pod\nmetadata:\n  name: caller\n  namespace: outside\n"
+              "  annotations:\n    weft.dev/run: \"exec sleep infinity\"\nspec:\n  nodeName: " +
+                  N1() + "\n");
+  }
   // The first address of the workload whose uid contains `name` ("web-v2"), from node1's agent.
   static std::string WorkloadIp(const std::string& name) {
     json w = Admin(N1(), "/workloads");

@@ -131,11 +131,7 @@ TEST_F(MeshIdentityE2E, CertificateRotationDropsNoLiveConnection) {
 TEST_F(MeshIdentityE2E, ForgedCertificatesAreRefusedAtTheHandshake) {
   std::string web_v2 = WorkloadIp("web-v2");
   ASSERT_FALSE(web_v2.empty()) << Admin(N1(), "/workloads").dump(1);
-  WriteFile("outsider.yaml",
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: outside\n---\n"
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: caller\n  namespace: outside\n"
-            "  annotations:\n    weft.dev/run: \"exec sleep infinity\"\nspec:\n  nodeName: " +
-                N1() + "\n");
+  WriteOutsider();
   auto cleanup = [&] {
     std::error_code ec;
     fs::remove(S().dir / "outsider.yaml", ec);

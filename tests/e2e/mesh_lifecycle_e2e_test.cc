@@ -52,14 +52,6 @@ class MeshLifecycleE2E : public MeshE2E {
                       " --hold-ms 1 --timeout-ms 2000 || exit 1; sleep 0.02; done'");
   }
 
-  // A pod outside the mesh: namespace "outside" (not enrolled), pod "caller" on node1.
-  static void WriteOutsider() {
-    WriteFile("outsider.yaml",
-              "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: outside\n---\n"
-              "apiVersion: v1\nkind: Pod\nmetadata:\n  name: caller\n  namespace: outside\n"
-              "  annotations:\n    weft.dev/run: \"exec sleep infinity\"\nspec:\n  nodeName: " +
-                  N1() + "\n");
-  }
   static Result CallFromOutside(const std::string& target, int n) {
     return ClusterCmd("exec outside/caller -- weft-testapp call " + target + " -n " +
                       std::to_string(n) + " --timeout-ms 2000");
