@@ -65,16 +65,29 @@ ssize_t Stream::ReadSource(nghttp2_session*, int32_t, uint8_t*, size_t length, u
       asio::post(st->session_->executor(),
                  [h = std::move(st->write_handler_), total = st->out_total_] { h({}, total); });
       st->write_handler_ = nullptr;
-      if (st->send_eof_) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (st->send_eof_) st->EndData(data_flags);
     }
     return static_cast<ssize_t>(n);
   }
   if (st->send_eof_) {
-    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    st->EndData(data_flags);
     return 0;
   }
   st->deferred_ = true;
   return NGHTTP2_ERR_DEFERRED;
+}
+
+void Stream::EndData(uint32_t* data_flags) {
+  *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (send_trailers_.empty()) return;
+  // nghttp2 allows submitting the trailer from inside the data callback: the DATA frame then
+  // goes without END_STREAM and the trailing HEADERS frame carries it.
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(send_trailers_.size());
+  for (const auto& h : send_trailers_) nva.push_back(Nv(h.name, h.value));
+  if (nghttp2_submit_trailer(session_->ng_, id_, nva.data(), nva.size()) == 0) {
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+  }
 }
 
 bool Stream::Respond(int status, const Headers& extra, bool end_stream) {
@@ -175,6 +188,12 @@ void Stream::ShutdownSend() {
   session_->Flush();
 }
 
+void Stream::ShutdownSendWithTrailers(Headers trailers) {
+  if (send_eof_ || closed_ || reset_) return;
+  send_trailers_ = std::move(trailers);
+  ShutdownSend();
+}
+
 void Stream::Reset(uint32_t error_code) {
   if (closed_ || reset_) return;
   reset_ = true;
@@ -221,6 +240,9 @@ Session::Session(Role role, std::unique_ptr<Transport> t, SessionSettings s, Cal
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
+  if (s.stream_reset_burst != 0 && s.stream_reset_rate != 0) {
+    nghttp2_option_set_stream_reset_rate_limit(opt, s.stream_reset_burst, s.stream_reset_rate);
+  }
   if (role == kClient) {
     nghttp2_session_client_new2(&ng_, cbs, this, opt);
   } else {
@@ -244,10 +266,13 @@ void Session::Start() {
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE,
        std::clamp<uint32_t>(settings_.max_frame_size, 16384, 16777215)},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, settings_.max_header_list_bytes},
   };
+  std::vector<nghttp2_settings_entry> entries(iv, iv + 3);
   // ENABLE_PUSH is a client-only setting.
-  size_t n = role_ == kClient ? 4 : 3;
-  nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv, n);
+  if (role_ == kClient) entries.push_back(iv[3]);
+  if (settings_.max_header_list_bytes != 0) entries.push_back(iv[4]);
+  nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, entries.data(), entries.size());
   nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<int32_t>(settings_.connection_window));
   Flush();
@@ -407,9 +432,20 @@ int Session::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_
   auto* s = static_cast<Session*>(user);
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* st = s->Find(frame->hd.stream_id);
-  if (st == nullptr || st->headers_done_) return 0;  // trailers are ignored
-  st->headers_.push_back({std::string(reinterpret_cast<const char*>(name), namelen),
-                          std::string(reinterpret_cast<const char*>(value), valuelen)});
+  if (st == nullptr) return 0;
+  Header h{std::string(reinterpret_cast<const char*>(name), namelen),
+           std::string(reinterpret_cast<const char*>(value), valuelen)};
+  if (st->headers_done_) {
+    st->trailers_.push_back(std::move(h));
+    return 0;
+  }
+  st->header_bytes_ += namelen + valuelen;
+  if (s->settings_.max_header_list_bytes != 0 &&
+      st->header_bytes_ > s->settings_.max_header_list_bytes) {
+    st->headers_too_large_ = true;
+    return 0;  // kept out; the application answers (431) when the block is complete
+  }
+  st->headers_.push_back(std::move(h));
   return 0;
 }
 
@@ -423,6 +459,7 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
       int status = std::atoi(std::string(FindHeader(st->headers_, ":status")).c_str());
       if (status >= 100 && status < 200) {
         st->headers_.clear();  // informational: wait for the final response
+        st->header_bytes_ = 0;
       } else {
         st->headers_done_ = true;
         st->status_ = status;
@@ -496,6 +533,7 @@ int Session::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_c
   if (it == s->streams_.end()) return 0;
   std::shared_ptr<Stream> st = it->second;
   st->closed_ = true;
+  st->close_error_code_ = error_code;
   if (error_code != NGHTTP2_NO_ERROR || !st->recv_eof_) st->reset_ = true;
   st->FailPending(error_code == NGHTTP2_NO_ERROR ? asio::error::broken_pipe
                                                  : asio::error::connection_reset);

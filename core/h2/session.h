@@ -63,6 +63,16 @@ struct SessionSettings {
   // Socket read buffer, and the most bytes gathered into one socket write.
   size_t read_buffer = 128 * 1024;
   size_t write_batch = 128 * 1024;
+  // Most bytes (names + values) of one received header block; 0 = no limit. Advertised as
+  // SETTINGS_MAX_HEADER_LIST_SIZE; a block over it is not stored: the stream is marked
+  // headers_too_large() and delivered with the headers that fit (the waypoint answers 431,
+  // as Envoy does with max_request_headers_kb). Trailers count separately.
+  uint32_t max_header_list_bytes = 0;
+  // RST_STREAM flood protection (CVE-2023-44487, "rapid reset"): a token bucket of `burst`
+  // resets refilled at `rate` per second; a peer that exceeds it gets GOAWAY
+  // (ENHANCE_YOUR_CALM). 0 keeps nghttp2's default (1000 burst, 33/s).
+  uint64_t stream_reset_burst = 0;
+  uint64_t stream_reset_rate = 0;
 };
 
 class Session;
@@ -76,6 +86,14 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::string_view header(std::string_view name) const { return FindHeader(headers_, name); }
   // Client: the final response status (0 before).
   int status() const { return status_; }
+  // The peer's trailers (a HEADERS frame after the data), once recv_eof().
+  const Headers& trailers() const { return trailers_; }
+  // The header block was larger than SessionSettings::max_header_list_bytes (only part of it
+  // is in headers()).
+  bool headers_too_large() const { return headers_too_large_; }
+  // The RST_STREAM / GOAWAY error code the stream closed with (NGHTTP2_NO_ERROR when it
+  // closed cleanly or is still open).
+  uint32_t close_error_code() const { return close_error_code_; }
 
   // Server: the response. end_stream=false keeps the stream open for data (a CONNECT tunnel).
   // Returns false when the stream or session is gone.
@@ -88,6 +106,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void AsyncWrite(asio::const_buffer buf, IoHandler handler);
   // END_STREAM after the queued data.
   void ShutdownSend();
+  // Trailers after the queued data, ending the stream (an empty list: plain END_STREAM).
+  void ShutdownSendWithTrailers(Headers trailers);
   // RST_STREAM (default CANCEL) unless the stream already closed; pending operations fail.
   void Reset(uint32_t error_code = NGHTTP2_CANCEL);
 
@@ -105,11 +125,17 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void FailPending(error_code e);
   static ssize_t ReadSource(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
                             uint32_t* data_flags, nghttp2_data_source* source, void*);
+  // At the end of the data: END_STREAM, or trailers that carry it.
+  void EndData(uint32_t* data_flags);
   nghttp2_data_provider Provider();
 
   std::shared_ptr<Session> session_;
   int32_t id_ = -1;
   Headers headers_;
+  Headers trailers_;
+  size_t header_bytes_ = 0;
+  bool headers_too_large_ = false;
+  uint32_t close_error_code_ = 0;
   int status_ = 0;
   bool headers_done_ = false;
   std::function<void(error_code, std::shared_ptr<Stream>)> on_response_;  // client
@@ -129,6 +155,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   size_t out_total_ = 0;
   IoHandler write_handler_;
   bool send_eof_ = false;
+  Headers send_trailers_;
   bool deferred_ = false;  // the data provider answered DEFERRED: resume on new data
   bool has_provider_ = false;
 

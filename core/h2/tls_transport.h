@@ -1,8 +1,9 @@
 #pragma once
 
 // The byte transport under an HTTP/2 session: TLS 1.3 over a TCP socket (OpenSSL on memory
-// BIOs, driven by Asio, on an SSL_CTX configured by core/identity), or plain TCP (tests,
-// same-node).
+// BIOs, driven by Asio, on an SSL_CTX configured by core/identity), plain TCP (tests,
+// same-node), or any byte stream (hbone::ByteStreamTransport: h2c inside an HBONE tunnel, as
+// the waypoint speaks it).
 //
 // Why not asio::ssl::stream: it moves at most one TLS record (16 KiB) per socket read or
 // write, so a bulk transfer costs a system call and a trip through the reactor per record.
@@ -50,7 +51,6 @@ class Transport {
   // Closes the TCP socket (no TLS close_notify: HTTP/2 GOAWAY says goodbye). Pending
   // operations complete with operation_aborted.
   virtual void Close() = 0;
-  virtual tcp::socket& socket() = 0;
   // The TLS connection, or nullptr for plain TCP.
   virtual SSL* ssl() { return nullptr; }
 };
@@ -62,7 +62,7 @@ class TcpTransport final : public Transport {
   void AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) override;
   void AsyncWrite(asio::const_buffer buf, IoHandler handler) override;
   void Close() override;
-  tcp::socket& socket() override { return socket_; }
+  tcp::socket& socket() { return socket_; }
 
  private:
   tcp::socket socket_;
@@ -89,7 +89,7 @@ class TlsTransport final : public Transport {
   void AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) override;
   void AsyncWrite(asio::const_buffer buf, IoHandler handler) override;
   void Close() override;
-  tcp::socket& socket() override;
+  tcp::socket& socket();
   SSL* ssl() override;
   // The negotiated ALPN protocol ("" when none).
   std::string_view alpn() const;

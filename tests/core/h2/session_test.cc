@@ -203,3 +203,132 @@ TEST_F(SessionTest, ShutdownClosesTheConnectionOnceStreamsFinish) {
 
 }  // namespace
 }  // namespace weft::h2
+
+namespace weft::h2 {
+namespace {
+
+// Reads `st` to its end; returns the bytes (and whether it ended with EOF).
+struct ReadAll {
+  std::string data;
+  bool eof = false;
+  bool done = false;
+  std::vector<char> buf = std::vector<char>(4096);
+  void Start(std::shared_ptr<Stream> st) {
+    st->AsyncReadSome(asio::buffer(buf), [this, st](error_code e, size_t n) {
+      if (e) {
+        eof = e == asio::error::eof;
+        done = true;
+        return;
+      }
+      data.append(buf.data(), n);
+      Start(st);
+    });
+  }
+};
+
+TEST_F(SessionTest, TrailersBothWaysAfterData) {
+  Connect({}, {});
+  std::shared_ptr<Stream> resp;
+  auto st = client_->SubmitRequest({{":method", "POST"},
+                                    {":scheme", "http"},
+                                    {":path", "/pkg.Svc/Call"},
+                                    {":authority", "s"},
+                                    {"te", "trailers"}},
+                                   false, [&](error_code e, std::shared_ptr<Stream> s) {
+                                     ASSERT_FALSE(e);
+                                     resp = s;
+                                   });
+  std::string body = "request-bytes";
+  st->AsyncWrite(asio::buffer(body), [&](error_code, size_t) {
+    st->ShutdownSendWithTrailers({{"x-checksum", "abc"}});
+  });
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  auto ss = server_streams_[0];
+  ReadAll req;
+  req.Start(ss);
+  ASSERT_TRUE(RunUntil(io_, [&] { return req.done; }));
+  EXPECT_TRUE(req.eof);
+  EXPECT_EQ(req.data, body);
+  ASSERT_EQ(ss->trailers().size(), 1u);
+  EXPECT_EQ(ss->trailers()[0].name, "x-checksum");
+  EXPECT_EQ(ss->trailers()[0].value, "abc");
+
+  // gRPC style: headers, a message, then grpc-status in trailers.
+  ASSERT_TRUE(ss->Respond(200, {{"content-type", "application/grpc"}}, false));
+  std::string answer = "response-bytes";
+  ss->AsyncWrite(asio::buffer(answer), [&](error_code, size_t) {
+    ss->ShutdownSendWithTrailers({{"grpc-status", "0"}, {"grpc-message", "ok"}});
+  });
+  ASSERT_TRUE(RunUntil(io_, [&] { return resp != nullptr; }));
+  ReadAll back;
+  back.Start(resp);
+  ASSERT_TRUE(RunUntil(io_, [&] { return back.done; }));
+  EXPECT_TRUE(back.eof);
+  EXPECT_EQ(back.data, answer);
+  EXPECT_EQ(FindHeader(resp->trailers(), "grpc-status"), "0");
+  EXPECT_EQ(FindHeader(resp->trailers(), "grpc-message"), "ok");
+  EXPECT_EQ(FindHeader(resp->headers(), "grpc-status"), "");
+  ASSERT_TRUE(RunUntil(io_, [&] { return client_->open_streams() == 0; }));
+  EXPECT_FALSE(st->reset());
+}
+
+TEST_F(SessionTest, TrailersWithoutData) {
+  Connect({}, {});
+  std::shared_ptr<Stream> resp;
+  auto st = client_->SubmitRequest(
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "s"}}, true,
+      [&](error_code, std::shared_ptr<Stream> s) { resp = s; });
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  auto ss = server_streams_[0];
+  ASSERT_TRUE(ss->Respond(200, {}, false));
+  ss->ShutdownSendWithTrailers({{"grpc-status", "14"}});
+  ASSERT_TRUE(RunUntil(io_, [&] { return resp != nullptr; }));
+  ReadAll back;
+  back.Start(resp);
+  ASSERT_TRUE(RunUntil(io_, [&] { return back.done; }));
+  EXPECT_TRUE(back.eof);
+  EXPECT_EQ(back.data, "");
+  EXPECT_EQ(FindHeader(resp->trailers(), "grpc-status"), "14");
+}
+
+TEST_F(SessionTest, HeaderBlockOverTheLimitIsMarkedNotStored) {
+  SessionSettings limited;
+  limited.max_header_list_bytes = 1024;
+  Connect({}, limited);
+  std::string big(2000, 'v');
+  auto st = client_->SubmitRequest({{":method", "GET"},
+                                    {":scheme", "http"},
+                                    {":path", "/"},
+                                    {":authority", "s"},
+                                    {"x-small", "1"},
+                                    {"x-big", big}},
+                                   true, [](error_code, std::shared_ptr<Stream>) {});
+  ASSERT_TRUE(st);
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  auto ss = server_streams_[0];
+  EXPECT_TRUE(ss->headers_too_large());
+  EXPECT_EQ(ss->header("x-small"), "1");
+  EXPECT_EQ(ss->header("x-big"), "");
+
+  // A block under the limit is not marked.
+  auto ok = client_->SubmitRequest(
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "s"}}, true,
+      [](error_code, std::shared_ptr<Stream>) {});
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 2; }));
+  EXPECT_FALSE(server_streams_[1]->headers_too_large());
+}
+
+TEST_F(SessionTest, ResetCarriesItsErrorCode) {
+  Connect({}, {});
+  auto st = client_->SubmitRequest(
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "s"}}, true,
+      [](error_code, std::shared_ptr<Stream>) {});
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  server_streams_[0]->Reset(NGHTTP2_REFUSED_STREAM);
+  ASSERT_TRUE(RunUntil(io_, [&] { return st->closed(); }));
+  EXPECT_TRUE(st->reset());
+  EXPECT_EQ(st->close_error_code(), static_cast<uint32_t>(NGHTTP2_REFUSED_STREAM));
+}
+
+}  // namespace
+}  // namespace weft::h2
