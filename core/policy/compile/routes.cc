@@ -296,11 +296,16 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
   }
   if (report.rejected.size() != errors_before) return;
   // Gateway API precedence: Exact path, then the longest PathPrefix, then a method match,
-  // then most header matches, then most query matches; ties keep rule order.
+  // then most header matches, then most query matches; ties keep rule order (one HTTPRoute
+  // owns a table, so the spec's cross-route ties, oldest then namespace/name, cannot occur).
+  // A match without `path` is the CRD default `PathPrefix /` (one character), so it competes
+  // with other "/" prefixes on method, headers and query. RegularExpression precedence is
+  // implementation-specific: below every prefix, as Istio ranks it.
   auto rank = [](const pb::HttpRoute& route) {
     const pb::HttpMatch& m = route.matches(0);
-    int kind = m.uri().has_exact() ? 2 : m.uri().has_path_prefix() ? 1 : 0;
-    size_t length = m.uri().has_path_prefix() ? m.uri().path_prefix().size() : 0;
+    const bool no_path = m.uri().kind_case() == pb::StringMatchRule::KIND_NOT_SET;
+    int kind = m.uri().has_exact() ? 2 : (m.uri().has_path_prefix() || no_path) ? 1 : 0;
+    size_t length = m.uri().has_path_prefix() ? m.uri().path_prefix().size() : no_path ? 1 : 0;
     return std::make_tuple(kind, length, m.has_method() ? 1 : 0, m.headers_size(),
                            m.query_params_size());
   };

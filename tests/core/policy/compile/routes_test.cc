@@ -495,6 +495,41 @@ spec:
                                  "prefix-with-header spec.rules[2]", "short-prefix spec.rules[0]"));
 }
 
+// A match without `path` is Gateway API's default `PathPrefix /`: it ties with an explicit "/"
+// prefix on path, and its header (or method) match then puts it first. It must not rank
+// below every PathPrefix, or a header-only rule would be shadowed by a catch-all rule.
+TEST(HTTPRoutes, MatchWithoutPathRanksAsPrefixSlash) {
+  auto res = CompileYaml({kMesh, R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: order, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews}]
+  rules:
+  - name: catch-all
+    matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: reviews, port: 9080}]
+  - name: header-only
+    matches: [{headers: [{name: x-canary, value: "1"}]}]
+    backendRefs: [{name: ratings, port: 9080}]
+  - name: method-only
+    matches: [{method: POST}]
+    backendRefs: [{name: ratings, port: 9080}]
+  - name: regex
+    matches: [{path: {type: RegularExpression, value: "/r.*"}}]
+    backendRefs: [{name: ratings, port: 9080}]
+  - name: longer-prefix
+    matches: [{path: {type: PathPrefix, value: /a}}]
+    backendRefs: [{name: ratings, port: 9080}]
+)"});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  const pb::RouteTable* t = FindRouteTable(res.snapshot, "reviews.shop.svc.cluster.local");
+  ASSERT_NE(t, nullptr) << Dump(res.snapshot);
+  std::vector<std::string> order;
+  for (const auto& r : t->http_routes()) order.push_back(r.name());
+  EXPECT_THAT(order,
+              ElementsAre("longer-prefix", "method-only", "header-only", "catch-all", "regex"));
+}
+
 TEST(HTTPRoutes, MissingParentOrBackendIsAnError) {
   auto res = CompileYaml({kMesh, R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
