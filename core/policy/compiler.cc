@@ -149,7 +149,7 @@ Compiler::Compiler(CompileOptions options) : options_(std::move(options)), index
 
 void Compiler::Apply(std::vector<Resource> upserts, const std::vector<ResourceKey>& removals) {
   if (upserts.size() > 64) {
-    std::array<size_t, 12> per_kind{};
+    std::array<size_t, kKindCount> per_kind{};
     for (const auto& r : upserts) ++per_kind[static_cast<size_t>(r.kind)];
     for (size_t k = 0; k < per_kind.size(); ++k) {
       if (per_kind[k]) {
@@ -192,6 +192,28 @@ void Compiler::MarkPodDependents(const Resource& pod) {
   }
 }
 
+void Compiler::MarkGatewayDependents(const std::string& ns, const std::string& name) {
+  auto names_it = [&](const Resource& r) {
+    WaypointBinding b = WaypointBindingOf(index_, r);
+    return b.name == name && b.ns == ns;
+  };
+  if (!all_hosts_dirty_) {
+    for (const auto& [k, svc] : index_.All(Kind::kService)) {
+      if (names_it(svc)) dirty_hosts_.insert(index_.ServiceHostname(svc.meta.name, svc.meta.ns));
+    }
+  }
+  if (!all_pods_dirty_) {
+    // Its own pods (never captured) and the pods bound to it.
+    for (const Resource* pod :
+         index_.PodsMatching(ns, Labels{{std::string(kGatewayNameLabel), name}})) {
+      dirty_pods_.insert(KeyOf(*pod));
+    }
+    for (const auto& [k, pod] : index_.All(Kind::kPod)) {
+      if (names_it(pod)) dirty_pods_.insert(k);
+    }
+  }
+}
+
 void Compiler::MarkChanged(const Resource* before, const Resource* after) {
   const Resource* any = after ? after : before;
   switch (any->kind) {
@@ -199,6 +221,13 @@ void Compiler::MarkChanged(const Resource* before, const Resource* after) {
       namespaces_dirty_ = true;
       all_pods_dirty_ = true;   // enrollment and waypoint labels
       all_hosts_dirty_ = true;  // service waypoints
+      authz_dirty_ = true;      // a targetRef'd Service's waypoint binding
+      break;
+    case Kind::kGateway:
+      waypoints_dirty_ = true;
+      namespaces_dirty_ = true;  // their bindings' diagnostics
+      authz_dirty_ = true;       // targetRefs to it or to Services bound to it
+      MarkGatewayDependents(any->meta.ns, any->meta.name);
       break;
     case Kind::kService:
       if (!all_hosts_dirty_) {
@@ -217,7 +246,9 @@ void Compiler::MarkChanged(const Resource* before, const Resource* after) {
     case Kind::kPod:
       if (!all_pods_dirty_) dirty_pods_.insert(KeyOf(*any));
       for (const Resource* r : {before, after}) {
-        if (r) MarkPodDependents(*r);
+        if (!r) continue;
+        MarkPodDependents(*r);
+        if (r->meta.labels.count(std::string(kGatewayNameLabel))) waypoints_dirty_ = true;
       }
       authz_dirty_ = true;  // "selects no workload" notes
       break;
@@ -225,6 +256,7 @@ void Compiler::MarkChanged(const Resource* before, const Resource* after) {
       break;
     case Kind::kNode:
       all_hosts_dirty_ = all_pods_dirty_ = true;
+      waypoints_dirty_ = true;  // the weft.dev/node annotation's check
       break;
     case Kind::kVirtualService:
     case Kind::kHTTPRoute:
@@ -471,6 +503,7 @@ void Compiler::AssembleDiagnostics() {
   add(clusters_report_);
   add(authz_report_);
   add(namespaces_report_);
+  add(waypoints_report_);
   for (const auto& [key, why] : rejected) {
     const Resource* r = index_.Get(key.kind, key.key);
     if (!r) continue;
@@ -547,13 +580,23 @@ const pb::MeshSnapshot& Compiler::Snapshot() {
     authz_dirty_ = false;
     tables_changed = true;
   }
+  if (waypoints_dirty_) {
+    waypoints_report_ = {};
+    auto v = CompileWaypoints(index_, waypoints_report_);
+    snapshot_.clear_waypoints();
+    for (auto& w : v) *snapshot_.add_waypoints() = std::move(w);
+    waypoints_dirty_ = false;
+    tables_changed = true;
+  }
   if (tables_changed || tables_digest_.empty()) {
+    // As documented at MeshSnapshot.content_hash.
     Sha256 h;
     h.Update(Serialize(snapshot_.settings()));
     for (const auto& n : snapshot_.namespaces()) h.Update(Serialize(n));
     for (const auto& p : snapshot_.authorization_policies()) h.Update(Serialize(p));
     for (const auto& t : snapshot_.route_tables()) h.Update(Serialize(t));
     for (const auto& c : snapshot_.cluster_policies()) h.Update(Serialize(c));
+    for (const auto& w : snapshot_.waypoints()) h.Update(Serialize(w));
     tables_digest_ = h.Final();
   }
   AssembleDiagnostics();

@@ -7,9 +7,10 @@
 //
 // Incremental: Apply() records what changed and marks the parts of the snapshot that depend on
 // it (one Service after an EndpointSlice change; one Workload after a Pod change; the route,
-// cluster and authorization tables after their own kinds change). Snapshot() recomputes only
-// those parts. A full Compile() and any sequence of Apply() calls reaching the same resources
-// give the same snapshot (tests/core/policy/incremental_test.cc checks it).
+// cluster and authorization tables after their own kinds change; the Services, Pods and
+// Namespaces bound to a Gateway and the waypoints table after a Gateway change). Snapshot()
+// recomputes only those parts. A full Compile() and any sequence of Apply() calls reaching the
+// same resources give the same snapshot (tests/core/policy/compiler_test.cc checks it).
 
 #include <array>
 #include <map>
@@ -70,6 +71,8 @@ class Compiler {
 
   void MarkChanged(const Resource* before, const Resource* after);
   void MarkPodDependents(const Resource& pod);
+  // Everything that depends on the Gateway `ns`/`name`: what binds to it, its pods.
+  void MarkGatewayDependents(const std::string& ns, const std::string& name);
   void RecompileServices();
   void RecompileWorkloads();
   void AssembleDiagnostics();
@@ -91,6 +94,7 @@ class Compiler {
   bool clusters_dirty_ = true;
   bool authz_dirty_ = true;
   bool namespaces_dirty_ = true;
+  bool waypoints_dirty_ = true;
   bool diagnostics_dirty_ = true;
 
   // Cached pass results.
@@ -101,7 +105,7 @@ class Compiler {
   std::map<std::string, PassReport> service_reports_;
   std::map<std::string, PassReport> workload_reports_;
   std::string tables_digest_;
-  PassReport routes_report_, clusters_report_, authz_report_, namespaces_report_;
+  PassReport routes_report_, clusters_report_, authz_report_, namespaces_report_, waypoints_report_;
   struct InputReport {
     std::vector<Diagnostic> diagnostics;
     std::vector<ResourceRef> rejected;

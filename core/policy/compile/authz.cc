@@ -76,10 +76,37 @@ std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const Resource
         pb::TargetRef t = ap.target_refs[i];
         if (t.namespace_().empty()) t.set_namespace_(r.meta.ns);
         std::string field = "spec.targetRefs[" + std::to_string(i) + "]";
-        if (t.kind() == "Service" && !index.Get(Kind::kService, t.namespace_() + "/" + t.name())) {
-          report.Warning(r, code::kReference, {{}, field},
-                         "Service " + t.namespace_() + "/" + t.name() + " does not exist");
-        } else if (t.kind() != "Service" && t.kind() != "Gateway" && t.kind() != "ServiceEntry") {
+        std::string target = t.namespace_() + "/" + t.name();
+        if (t.kind() == "Service") {
+          // Enforced by the Service's waypoint: with none, nothing enforces it.
+          const Resource* svc = index.Get(Kind::kService, target);
+          ResolvedWaypoint wp = svc ? ServiceWaypoint(index, *svc) : ResolvedWaypoint{};
+          std::string why;
+          if (!svc) {
+            why = "Service " + target + " does not exist";
+          } else if (wp.state == WaypointState::kMissing) {
+            why = " (its waypoint Gateway " + wp.binding.ns + "/" + wp.binding.name +
+                  " does not exist)";
+          } else if (wp.state == WaypointState::kNotWaypoint) {
+            why = " (Gateway " + wp.binding.ns + "/" + wp.binding.name + " is not a waypoint)";
+          } else if (wp.state == WaypointState::kDenied) {
+            why = " (waypoint " + wp.binding.ns + "/" + wp.binding.name + " does not accept it)";
+          }
+          if (svc && wp.state != WaypointState::kBound) {
+            why = "enforced only by a waypoint; Service " + target + " has none" + why +
+                  ", so this policy is not enforced";
+          }
+          if (!why.empty()) report.Warning(r, code::kReference, {{}, field}, why);
+        } else if (t.kind() == "Gateway") {
+          const Resource* gw = index.Get(Kind::kGateway, target);
+          if (!gw || !gw->as<GatewaySpec>().waypoint) {
+            report.Warning(r, code::kReference, {{}, field},
+                           "not enforced: no waypoint named " + target +
+                               (gw ? " (Gateway " + target + " has class \"" +
+                                         gw->as<GatewaySpec>().gateway_class + "\")"
+                                   : ""));
+          }
+        } else if (t.kind() != "ServiceEntry") {
           report.Error(r, code::kValue, {{}, field},
                        "targetRef kind \"" + t.kind() +
                            "\" is not supported (Service, Gateway, "

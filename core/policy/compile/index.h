@@ -92,7 +92,7 @@ class ResourceIndex {
   void PodListRemove(const std::string& list, std::string_view pod, bool by_ns);
 
   CompileOptions options_;
-  std::array<std::unordered_map<std::string, Resource>, 12> by_kind_;
+  std::array<std::unordered_map<std::string, Resource>, kKindCount> by_kind_;
   std::unordered_map<std::string, std::set<std::string>> services_by_ns_;
   // "<ns>\n<key>\n<value>" -> pods
   std::unordered_map<std::string, PodList> pods_by_label_;

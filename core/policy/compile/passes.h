@@ -72,6 +72,50 @@ std::vector<pb::Namespace> CompileNamespaces(const ResourceIndex& index, PassRep
 std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const ResourceIndex& index,
                                                                   PassReport& report);
 
+// ---- waypoints.cc ----
+inline constexpr std::string_view kGatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
+
+// The waypoint a Service, Pod or Namespace names with its labels (weft.dev/use-waypoint over
+// istio.io/use-waypoint, namespace from istio.io/use-waypoint-namespace), else (for a Service or
+// Pod) its Namespace's. `name` is empty when there is none: no label, or "none".
+struct WaypointBinding {
+  std::string name;
+  std::string ns;
+  const Resource* labelled = nullptr;  // the object whose label named it (itself or its Namespace)
+  std::string field;                   // "metadata.labels.<label>" on `labelled`
+};
+WaypointBinding WaypointBindingOf(const ResourceIndex& index, const Resource& r);
+
+// How a binding resolves against the Gateways.
+enum class WaypointState {
+  kNone,         // no binding
+  kBound,        // a waypoint Gateway that admits the binding
+  kMissing,      // no Gateway of that name
+  kNotWaypoint,  // a Gateway of another class
+  kDenied,       // the waypoint's mesh listener does not admit the object's namespace
+};
+struct ResolvedWaypoint {
+  WaypointBinding binding;
+  WaypointState state = WaypointState::kNone;
+  const Resource* gateway = nullptr;
+};
+ResolvedWaypoint ResolveWaypoint(const ResourceIndex& index, const Resource& r);
+// ResolveWaypoint for a Kubernetes Service, except that a Service in front of a waypoint's own
+// pods (Istio's label gateway.istio.io/managed: istio.io-mesh-controller, or a selector on
+// gateway.networking.k8s.io/gateway-name) has none: its traffic would loop.
+ResolvedWaypoint ServiceWaypoint(const ResourceIndex& index, const Resource& svc);
+
+// Sets `name`/`ns` from a resolved binding (cleared when denied) and reports a problem with a
+// binding that `r`'s own labels made (bindings inherited from the Namespace are reported there).
+void ApplyWaypoint(const Resource& r, const ResolvedWaypoint& wp, std::string* name,
+                   std::string* ns, PassReport& report);
+
+// The waypoint Gateway a Pod belongs to (label gateway.networking.k8s.io/gateway-name naming a
+// waypoint Gateway of its namespace); nullptr otherwise.
+const Resource* WaypointOfPod(const ResourceIndex& index, const Resource& pod);
+
+std::vector<pb::Waypoint> CompileWaypoints(const ResourceIndex& index, PassReport& report);
+
 // ---- routes.cc ----
 std::vector<pb::RouteTable> CompileRouteTables(const ResourceIndex& index,
                                                const DestinationRules& rules, PassReport& report);

@@ -10,8 +10,6 @@ namespace weft::policy {
 
 namespace {
 
-constexpr std::string_view kWaypointLabel = "weft.dev/use-waypoint";
-
 // Istio's protocol selection: appProtocol, else the port name's prefix ("http-web" -> http).
 std::string AppProtocol(const std::string& app_protocol, const std::string& name) {
   static const std::vector<std::string_view> known = {
@@ -70,13 +68,10 @@ void CompileKubernetesService(const ResourceIndex& index, const Resource& svc, p
   for (const auto& ip : spec.cluster_ips) out->add_vips(ip);
   if (spec.selector) out->mutable_selector()->insert(spec.selector->begin(), spec.selector->end());
   *out->mutable_source() = SourceOf(svc);
-  if (auto it = svc.meta.labels.find(std::string(kWaypointLabel)); it != svc.meta.labels.end()) {
-    out->set_waypoint(it->second);
-  } else if (const Resource* ns = index.Get(Kind::kNamespace, svc.meta.ns)) {
-    if (auto n = ns->meta.labels.find(std::string(kWaypointLabel)); n != ns->meta.labels.end()) {
-      out->set_waypoint(n->second);
-    }
-  }
+  std::string waypoint, waypoint_ns;
+  ApplyWaypoint(svc, ServiceWaypoint(index, svc), &waypoint, &waypoint_ns, report);
+  out->set_waypoint(std::move(waypoint));
+  out->set_waypoint_namespace(std::move(waypoint_ns));
   if (spec.type == "ExternalName") {
     report.Warning(svc, code::kUnsupported, {{}, "spec.type"},
                    "ExternalName Services are not captured by the mesh");

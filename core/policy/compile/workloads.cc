@@ -8,7 +8,6 @@ namespace weft::policy {
 namespace {
 
 constexpr std::string_view kModeLabel = "weft.dev/dataplane-mode";
-constexpr std::string_view kWaypointLabel = "weft.dev/use-waypoint";
 
 pb::DataplaneMode ModeFromLabels(const Labels& labels, bool* present) {
   auto it = labels.find(std::string(kModeLabel));
@@ -111,14 +110,23 @@ pb::Workload CompileWorkload(const ResourceIndex& index, const SecurityPolicies&
                    "hostNetwork pods share the node's network namespace and are not captured");
     mode = pb::DATAPLANE_MODE_NONE;
   }
-  w.set_dataplane_mode(mode);
-  if (auto it = pod.meta.labels.find(std::string(kWaypointLabel)); it != pod.meta.labels.end()) {
-    w.set_waypoint(it->second);
-  } else if (ns) {
-    if (auto n = ns->meta.labels.find(std::string(kWaypointLabel)); n != ns->meta.labels.end()) {
-      w.set_waypoint(n->second);
+  // A waypoint's own pod is never captured and has no waypoint of its own.
+  if (const Resource* gw = WaypointOfPod(index, pod)) {
+    mode = pb::DATAPLANE_MODE_NONE;
+    if (spec.service_account != gw->meta.name) {
+      report.Warning(pod, code::kValue, {{}, "spec.serviceAccountName"},
+                     "runs as service account \"" + spec.service_account + "\", but waypoint " +
+                         KeyOf(*gw) + " has the identity " +
+                         SpiffeId(opt.trust_domain, gw->meta.ns, gw->meta.name) +
+                         ": clients expecting it refuse this pod");
     }
+  } else {
+    std::string waypoint, waypoint_ns;
+    ApplyWaypoint(pod, ResolveWaypoint(index, pod), &waypoint, &waypoint_ns, report);
+    w.set_waypoint(std::move(waypoint));
+    w.set_waypoint_namespace(std::move(waypoint_ns));
   }
+  w.set_dataplane_mode(mode);
 
   // PeerAuthentication: workload selector > namespace > mesh; UNSET inherits; port-level
   // settings of the workload policy override its mode for those ports.
@@ -189,9 +197,10 @@ std::vector<pb::Namespace> CompileNamespaces(const ResourceIndex& index, PassRep
     ns.set_name(r.meta.name);
     bool present = false;
     ns.set_dataplane_mode(ModeFromLabels(r.meta.labels, &present));
-    if (auto it = r.meta.labels.find(std::string(kWaypointLabel)); it != r.meta.labels.end()) {
-      ns.set_waypoint(it->second);
-    }
+    std::string waypoint, waypoint_ns;
+    ApplyWaypoint(r, ResolveWaypoint(index, r), &waypoint, &waypoint_ns, report);
+    ns.set_waypoint(std::move(waypoint));
+    ns.set_waypoint_namespace(std::move(waypoint_ns));
     ns.mutable_labels()->insert(r.meta.labels.begin(), r.meta.labels.end());
     *ns.mutable_source() = SourceOf(r);
     out.push_back(std::move(ns));

@@ -52,6 +52,7 @@ const std::vector<KindInfo>& KnownKinds() {
        Kind::kAuthorizationPolicy,
        true},
       {"gateway.networking.k8s.io", {"v1"}, "HTTPRoute", Kind::kHTTPRoute, true},
+      {"gateway.networking.k8s.io", {"v1", "v1beta1"}, "Gateway", Kind::kGateway, true},
   };
   return kinds;
 }
@@ -62,7 +63,7 @@ bool IsUnsupportedMeshKind(std::string_view group, std::string_view kind) {
       group == "telemetry.istio.io" || group == "extensions.istio.io") {
     return true;
   }
-  return group == "gateway.networking.k8s.io" && kind != "HTTPRoute";
+  return group == "gateway.networking.k8s.io" && kind != "HTTPRoute" && kind != "Gateway";
 }
 
 // Best-effort name of a document that failed to parse, so the error and the "left out" list
@@ -241,6 +242,7 @@ void DecodeObject(ObjectReader& top, const KindInfo& info, const std::string& ve
     WEFT_DECODE(kPeerAuthentication, PeerAuthenticationSpec, DecodePeerAuthentication(top, spec))
     WEFT_DECODE(kAuthorizationPolicy, AuthorizationPolicySpec, DecodeAuthorizationPolicy(top, spec))
     WEFT_DECODE(kHTTPRoute, HTTPRouteSpec, DecodeHTTPRoute(top, spec))
+    WEFT_DECODE(kGateway, GatewaySpec, DecodeGateway(top, res.meta, spec))
 #undef WEFT_DECODE
   }
   top.Ignore("status");  // decoders that read status consumed it already

@@ -45,6 +45,10 @@ void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out);
 void DecodePeerAuthentication(ObjectReader& root, PeerAuthenticationSpec& out);
 void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out);
 void DecodeHTTPRoute(ObjectReader& root, HTTPRouteSpec& out);
+void DecodeGateway(ObjectReader& root, const Meta& meta, GatewaySpec& out);
+
+// The Gateway classes weft serves as waypoints: weft-waypoint, and Istio's istio-waypoint.
+bool IsWaypointClass(std::string_view gateway_class);
 
 // Shared helpers for the decoders.
 FieldPos PosOf(ObjectReader& r, std::string_view key);

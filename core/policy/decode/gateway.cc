@@ -1,5 +1,8 @@
-// Decoder for gateway.networking.k8s.io/v1 HTTPRoute, as used for mesh traffic (GAMMA:
-// parentRefs naming a Service).
+// Decoders for gateway.networking.k8s.io: HTTPRoute, as used for mesh traffic (GAMMA:
+// parentRefs naming a Service), and Gateway, of which weft serves the waypoints (classes
+// weft-waypoint and istio-waypoint).
+
+#include <algorithm>
 
 #include "core/policy/decode/decode.h"
 #include "core/policy/decode/values.h"
@@ -214,6 +217,301 @@ void DecodeHTTPRoute(ObjectReader& root, HTTPRouteSpec& out) {
       r.Unsupported("sessionPersistence");
       out.rules.push_back(std::move(rule));
     });
+  });
+}
+
+namespace {
+
+constexpr std::string_view kNodeAnnotation = "weft.dev/node";
+constexpr std::string_view kWaypointForLabel = "istio.io/waypoint-for";
+constexpr uint32_t kHbonePort = 15008;
+
+// Gateway API ProtocolType: a core name ("HTTP", "HBONE", ...) or "<domain>/<name>".
+bool IsProtocolType(std::string_view p) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  size_t slash = p.find('/');
+  if (slash == std::string_view::npos) {
+    if (p.empty() || p.size() > 255 || !alnum(p.front()) || !alnum(p.back())) return false;
+    for (char c : p) {
+      if (!alnum(c) && c != '-') return false;
+    }
+    return true;
+  }
+  std::string_view name = p.substr(slash + 1);
+  if (!IsDnsSubdomain(p.substr(0, slash)) || name.empty()) return false;
+  for (char c : name) {
+    if (!alnum(c)) return false;
+  }
+  return true;
+}
+
+// Gateway API Hostname: a DNS subdomain, optionally with a leading "*." wildcard label.
+bool IsGatewayHostname(std::string_view h) {
+  if (h.starts_with("*.")) h.remove_prefix(2);
+  return IsDnsSubdomain(h);
+}
+
+// A Kubernetes LabelSelector with matchExpressions, as Gateway API allowedRoutes uses it.
+std::optional<LabelSelector> DecodeFullLabelSelector(ObjectReader& parent, std::string_view key) {
+  std::optional<LabelSelector> out;
+  parent.Object(key, [&](ObjectReader& sel) {
+    LabelSelector ls;
+    if (auto v = sel.StringMap("matchLabels")) ls.match_labels = std::move(*v);
+    sel.ObjectList("matchExpressions", [&](ObjectReader& e, size_t) {
+      LabelSelector::Requirement req;
+      e.Require("key");
+      e.Require("operator");
+      if (auto v = e.String("key")) req.key = *v;
+      if (auto v = e.Enum("operator", {"In", "NotIn", "Exists", "DoesNotExist"})) req.op = *v;
+      if (auto v = e.StringList("values")) req.values = std::move(*v);
+      bool set_op = req.op == "In" || req.op == "NotIn";
+      if (set_op && req.values.empty()) {
+        e.Error(code::kValue, "values", "operator " + req.op + " needs at least one value");
+      } else if (!req.op.empty() && !set_op && !req.values.empty()) {
+        e.Error(code::kValue, "values", "operator " + req.op + " takes no values");
+      }
+      ls.match_expressions.push_back(std::move(req));
+    });
+    out = std::move(ls);
+  });
+  return out;
+}
+
+// Gateway API SecretObjectReference / ObjectReference: {group, kind, name, namespace}.
+void DecodeObjectReference(ObjectReader& r) {
+  r.Require("name");
+  r.String("group");
+  r.String("kind");
+  r.String("name");
+  r.String("namespace");
+}
+
+}  // namespace
+
+bool LabelSelector::Matches(const Labels& labels) const {
+  for (const auto& [k, v] : match_labels) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  for (const auto& req : match_expressions) {
+    auto it = labels.find(req.key);
+    bool present = it != labels.end();
+    bool listed =
+        present && std::find(req.values.begin(), req.values.end(), it->second) != req.values.end();
+    if (req.op == "In" && !listed) return false;
+    if (req.op == "NotIn" && listed) return false;
+    if (req.op == "Exists" && !present) return false;
+    if (req.op == "DoesNotExist" && present) return false;
+  }
+  return true;
+}
+
+bool IsWaypointClass(std::string_view gateway_class) {
+  return gateway_class == "weft-waypoint" || gateway_class == "istio-waypoint";
+}
+
+void DecodeGateway(ObjectReader& root, const Meta& meta, GatewaySpec& out) {
+  DiagnosticSink& sink = root.sink();
+  if (auto it = meta.annotations.find(std::string(kNodeAnnotation)); it != meta.annotations.end()) {
+    if (!it->second.empty() && !IsDnsSubdomain(it->second)) {
+      sink.Error(code::kValue, root.MarkOf("metadata"),
+                 "metadata.annotations." + std::string(kNodeAnnotation),
+                 "invalid node name \"" + it->second + "\"");
+    } else {
+      out.node = it->second;
+    }
+  }
+  if (!root.Require("spec")) return;
+  root.Object("spec", [&](ObjectReader& spec) {
+    spec.Require("gatewayClassName");
+    out.class_pos = PosOf(spec, "gatewayClassName");
+    if (auto v = spec.String("gatewayClassName")) out.gateway_class = *v;
+    out.waypoint = IsWaypointClass(out.gateway_class);
+
+    // Listeners, with where their port and protocol were written (for the waypoint checks).
+    struct Where {
+      FieldPos port, protocol;
+    };
+    std::vector<Where> where;
+    spec.Require("listeners");
+    spec.ObjectList("listeners", [&](ObjectReader& l, size_t) {
+      GatewaySpec::Listener listener;
+      listener.pos = {l.node().mark(), l.path()};
+      l.Require("name");
+      l.Require("port");
+      l.Require("protocol");
+      if (auto v = l.String("name")) {
+        listener.name = *v;
+        if (!IsDnsSubdomain(*v)) {
+          l.Error(code::kValue, "name",
+                  "invalid listener name \"" + *v +
+                      "\": must be lowercase letters, digits, '-' and '.'");
+        }
+        for (const auto& other : out.listeners) {
+          if (other.name == *v) {
+            l.Error(code::kConflict, "name", "duplicate listener name \"" + *v + "\"");
+          }
+        }
+      }
+      if (auto v = l.String("hostname")) {
+        listener.hostname = *v;
+        if (!IsGatewayHostname(*v)) {
+          l.Error(code::kValue, "hostname", "invalid hostname \"" + *v + "\"");
+        }
+      }
+      Where w{PosOf(l, "port"), PosOf(l, "protocol")};
+      if (auto v = l.Port("port")) listener.port = *v;
+      if (auto v = l.String("protocol")) {
+        listener.protocol = *v;
+        if (!IsProtocolType(*v)) {
+          l.Error(code::kValue, "protocol",
+                  "invalid protocol \"" + *v +
+                      "\": expected a name such as HTTP or HBONE, or <domain>/<name>");
+        }
+      }
+      l.Object("tls", [&](ObjectReader& t) {
+        listener.has_tls = true;
+        t.Enum("mode", {"Terminate", "Passthrough"});
+        t.ObjectList("certificateRefs", [&](ObjectReader& c, size_t) { DecodeObjectReference(c); });
+        t.StringMap("options");
+        t.Unsupported("frontendValidation");
+      });
+      l.Object("allowedRoutes", [&](ObjectReader& a) {
+        a.Object("namespaces", [&](ObjectReader& n) {
+          if (auto v = n.Enum("from", {"All", "Selector", "Same"})) listener.routes_from = *v;
+          listener.routes_selector = DecodeFullLabelSelector(n, "selector");
+          if (listener.routes_from == "Selector" && !listener.routes_selector) {
+            n.Error(code::kMissingField, "selector", "from: Selector needs a selector");
+          }
+        });
+        a.ObjectList("kinds", [&](ObjectReader& k, size_t) {
+          k.Require("kind");
+          k.String("group");
+          k.String("kind");
+        });
+      });
+      out.listeners.push_back(std::move(listener));
+      where.push_back(std::move(w));
+    });
+    if (spec.Has("listeners") && out.listeners.empty()) {
+      spec.Error(code::kValue, "listeners", "at least one listener is required");
+    } else if (out.listeners.size() > 64) {
+      spec.Error(code::kValue, "listeners", "at most 64 listeners are allowed");
+    }
+
+    spec.ObjectList("addresses", [&](ObjectReader& a, size_t) {
+      GatewaySpec::Address addr;
+      if (auto v = a.String("type")) {
+        addr.type = *v;
+        if (*v != "IPAddress" && *v != "Hostname" && v->find('/') == std::string::npos) {
+          a.Error(code::kValue, "type",
+                  "invalid address type \"" + *v +
+                      "\"; expected IPAddress, Hostname or a domain-prefixed type");
+        }
+      }
+      if (auto v = a.String("value")) addr.value = *v;
+      if (addr.type == "IPAddress" && !addr.value.empty() && !IsIpAddress(addr.value)) {
+        a.Error(code::kValue, "value", "invalid IP address \"" + addr.value + "\"");
+      } else if (addr.type == "Hostname" && !addr.value.empty() && !IsGatewayHostname(addr.value)) {
+        a.Error(code::kValue, "value", "invalid hostname \"" + addr.value + "\"");
+      }
+      out.addresses.push_back(std::move(addr));
+    });
+    bool has_parameters_ref = false;
+    spec.Object("infrastructure", [&](ObjectReader& i) {
+      if (auto v = i.StringMap("labels")) out.infrastructure_labels = std::move(*v);
+      if (auto v = i.StringMap("annotations")) out.infrastructure_annotations = std::move(*v);
+      i.Object("parametersRef", [&](ObjectReader& p) {
+        has_parameters_ref = true;
+        p.Require("group");
+        p.Require("kind");
+        p.Require("name");
+        p.String("group");
+        p.String("kind");
+        p.String("name");
+      });
+    });
+    // Newer fields (ListenerSets, Gateway-level TLS, default Gateways): known, not used.
+    spec.Unsupported("allowedListeners");
+    spec.Unsupported("tls");
+    spec.Unsupported("backendTLS");
+    spec.Unsupported("defaultScope");
+
+    if (out.gateway_class.empty()) return;
+    if (!out.waypoint) {
+      sink.Note(code::kUnsupported, out.class_pos.mark, out.class_pos.field,
+                "gateway class \"" + out.gateway_class +
+                    "\" is not served by weft (gateways come later); only waypoints "
+                    "(weft-waypoint, istio-waypoint) are");
+      return;
+    }
+
+    // A waypoint: its HBONE listener on 15008 is what clients' node proxies connect to.
+    std::optional<size_t> mesh;
+    for (size_t i = 0; i < out.listeners.size(); ++i) {
+      if (out.listeners[i].port == kHbonePort && out.listeners[i].protocol == "HBONE") {
+        mesh = i;
+        break;
+      }
+    }
+    if (!mesh) {
+      const FieldPos* at = nullptr;
+      std::string msg;
+      for (size_t i = 0; i < out.listeners.size() && !at; ++i) {
+        if (out.listeners[i].protocol == "HBONE") {
+          at = &where[i].port;
+          msg = "a waypoint's HBONE listener must be on port 15008";
+        } else if (out.listeners[i].port == kHbonePort) {
+          at = &where[i].protocol;
+          msg = "a waypoint's listener on port 15008 must have protocol HBONE";
+        }
+      }
+      if (at) {
+        sink.Error(code::kValue, at->mark, at->field, msg);
+      } else if (!out.listeners.empty()) {
+        spec.Error(code::kMissingField, "listeners",
+                   "a waypoint needs the listener {name: mesh, port: 15008, protocol: HBONE}");
+      }
+      return;
+    }
+    out.mesh_listener = *mesh;
+    for (size_t i = 0; i < out.listeners.size(); ++i) {
+      const auto& l = out.listeners[i];
+      if (i == *mesh) {
+        if (!l.hostname.empty()) {
+          sink.Warning(code::kUnsupported, l.pos.mark, l.pos.field + ".hostname",
+                       "ignored: a waypoint serves every Service bound to it");
+        }
+        if (l.has_tls) {
+          sink.Warning(code::kUnsupported, l.pos.mark, l.pos.field + ".tls",
+                       "ignored: HBONE is mutual TLS with the mesh's certificates");
+        }
+        continue;
+      }
+      sink.Warning(code::kUnsupported, l.pos.mark, l.pos.field,
+                   "listener \"" + l.name + "\" (port " + std::to_string(l.port) + ", " +
+                       l.protocol +
+                       ") is not served: a waypoint serves only its HBONE listener on port "
+                       "15008");
+    }
+    if (!out.addresses.empty()) {
+      spec.Warning(code::kUnsupported, "addresses",
+                   "ignored: a waypoint's addresses are those of its pods");
+    }
+    if (has_parameters_ref) {
+      spec.Warning(code::kUnsupported, "infrastructure",
+                   "infrastructure.parametersRef is not supported for waypoints and is ignored");
+    }
+    if (auto it = meta.labels.find(std::string(kWaypointForLabel));
+        it != meta.labels.end() && it->second != "service") {
+      sink.Warning(code::kUnsupported, root.MarkOf("metadata"),
+                   "metadata.labels." + std::string(kWaypointForLabel),
+                   "istio.io/waypoint-for: " + it->second +
+                       " is not supported: weft waypoints take Service traffic only (as "
+                       "istio.io/waypoint-for: service); traffic to pod addresses goes direct");
+    }
   });
 }
 

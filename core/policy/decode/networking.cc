@@ -85,6 +85,17 @@ std::optional<double> DecodePercent(ObjectReader& r, std::string_view key) {
   return out;
 }
 
+// sourceNamespace: the calling workload's namespace. A value that cannot be a namespace name
+// matches nothing: a warning, as the rest of the match still compiles.
+std::optional<std::string> DecodeSourceNamespace(ObjectReader& m) {
+  auto v = m.String("sourceNamespace");
+  if (v && !IsDnsLabel(*v)) {
+    m.Warning(code::kValue, "sourceNamespace",
+              "\"" + *v + "\" is not a valid namespace name; this match never succeeds");
+  }
+  return v;
+}
+
 void DecodeHttpMatch(ObjectReader& m, pb::HttpMatch* out) {
   if (auto v = m.String("name")) out->set_name(*v);
   m.Object("uri", [&](ObjectReader& u) {
@@ -108,9 +119,13 @@ void DecodeHttpMatch(ObjectReader& m, pb::HttpMatch* out) {
       }
     }
   }
-  m.Unsupported("scheme");
-  m.Unsupported("authority");
-  m.Unsupported("sourceNamespace");
+  m.Object("authority", [&](ObjectReader& u) {
+    if (auto sm = DecodeStringMatch(u)) *out->mutable_authority() = *sm;
+  });
+  m.Object("scheme", [&](ObjectReader& u) {
+    if (auto sm = DecodeStringMatch(u)) *out->mutable_scheme() = *sm;
+  });
+  if (auto v = DecodeSourceNamespace(m)) out->set_source_namespace(*v);
   m.Ignore("statPrefix");
 }
 
@@ -291,7 +306,7 @@ void DecodeTcpRoute(ObjectReader& t, VirtualServiceSpec::Tcp& out) {
                   "match on gateway \"" + gw + "\": only the mesh gateway is supported");
       }
     }
-    m.Unsupported("sourceNamespace");
+    if (auto v = DecodeSourceNamespace(m)) tm->set_source_namespace(*v);
   });
   t.ObjectList("route", [&](ObjectReader& r, size_t) {
     pb::WeightedDestination* d = out.route.add_destinations();

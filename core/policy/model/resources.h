@@ -5,6 +5,7 @@
 // here; references between resources (hosts, subsets, selectors) are resolved by the compiler.
 // Pieces that appear unchanged in the snapshot are decoded straight into its protobuf types.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -34,7 +35,11 @@ enum class Kind {
   kPeerAuthentication,
   kAuthorizationPolicy,
   kHTTPRoute,
+  kGateway,
 };
+
+// Number of Kind values (arrays indexed by kind).
+inline constexpr size_t kKindCount = static_cast<size_t>(Kind::kGateway) + 1;
 
 std::string_view KindName(Kind k);
 
@@ -251,10 +256,52 @@ struct HTTPRouteSpec {
   std::vector<Rule> rules;
 };
 
+// A Kubernetes label selector with matchExpressions (Gateway API allowedRoutes).
+struct LabelSelector {
+  struct Requirement {
+    std::string key;
+    std::string op;  // In, NotIn, Exists, DoesNotExist
+    std::vector<std::string> values;
+  };
+  Labels match_labels;
+  std::vector<Requirement> match_expressions;
+  bool Matches(const Labels& labels) const;
+};
+
+struct GatewaySpec {
+  struct Listener {
+    std::string name;
+    std::string hostname;
+    uint32_t port = 0;
+    std::string protocol;
+    bool has_tls = false;
+    // allowedRoutes.namespaces: "Same" (the default), "All", "Selector" (with `selector`), or
+    // "None" (the value ListenerSets allow; nothing attaches).
+    std::string routes_from = "Same";
+    std::optional<LabelSelector> routes_selector;
+    FieldPos pos;
+  };
+  struct Address {
+    std::string type = "IPAddress";
+    std::string value;
+  };
+  std::string gateway_class;
+  FieldPos class_pos;
+  std::vector<Listener> listeners;
+  std::vector<Address> addresses;
+  Labels infrastructure_labels;
+  Labels infrastructure_annotations;
+  // True for the classes weft serves as waypoints (weft-waypoint, istio-waypoint) with a
+  // valid mesh listener; `mesh_listener` is its index in `listeners`.
+  bool waypoint = false;
+  size_t mesh_listener = 0;
+  std::string node;  // annotation weft.dev/node
+};
+
 using Spec =
     std::variant<NamespaceSpec, ServiceSpec, EndpointSliceSpec, PodSpec, ServiceAccountSpec,
                  NodeSpec, VirtualServiceSpec, DestinationRuleSpec, ServiceEntrySpec,
-                 PeerAuthenticationSpec, AuthorizationPolicySpec, HTTPRouteSpec>;
+                 PeerAuthenticationSpec, AuthorizationPolicySpec, HTTPRouteSpec, GatewaySpec>;
 
 struct Resource {
   Kind kind;

@@ -150,7 +150,7 @@ TEST(Decode, MeshKindsWeftDoesNotImplementAreWarnings) {
   for (std::string kind :
        {"networking.istio.io/v1 Gateway", "networking.istio.io/v1 Sidecar",
         "security.istio.io/v1 RequestAuthentication", "telemetry.istio.io/v1 Telemetry",
-        "gateway.networking.k8s.io/v1 Gateway"}) {
+        "gateway.networking.k8s.io/v1 GRPCRoute", "gateway.networking.k8s.io/v1 GatewayClass"}) {
     std::string api = kind.substr(0, kind.find(' '));
     std::string k = kind.substr(kind.find(' ') + 1);
     auto d = DecodeSingle("apiVersion: " + api + "\nkind: " + k + "\nmetadata: {name: x}\n");

@@ -1,4 +1,5 @@
-// Decoding of gateway.networking.k8s.io/v1 HTTPRoute (GAMMA: parentRefs naming a Service).
+// Decoding of gateway.networking.k8s.io: HTTPRoute (GAMMA: parentRefs naming a Service) and
+// Gateway (waypoints: classes weft-waypoint and istio-waypoint).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@ using testing::DecodeSingle;
 using testing::DecodeSpec;
 using testing::Dump;
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 using testing::OfCode;
 using ::testing::SizeIs;
 
@@ -216,6 +218,297 @@ TEST(HTTPRoute, OtherGatewayKindsWarn) {
   ASSERT_THAT(d.diagnostics, SizeIs(1));
   EXPECT_EQ(d.diagnostics[0].code, "unsupported");
   EXPECT_EQ(d.diagnostics[0].severity, Severity::kWarning);
+}
+
+// ---- Gateway ----
+
+// All of a diagnostic list as "severity code line:col field", for exact comparisons.
+std::vector<std::string> Summary(const std::vector<Diagnostic>& diags) {
+  std::vector<std::string> got;
+  for (const auto& x : diags) {
+    got.push_back(std::string(SeverityName(x.severity)) + " " + x.code + " " +
+                  std::to_string(x.line) + ":" + std::to_string(x.column) + " " + x.field);
+  }
+  return got;
+}
+
+// The waypoint of docs/waypoint.md, as `weftctl waypoint generate --node node1` prints it.
+constexpr char kWaypoint[] = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: demo
+  annotations:
+    weft.dev/node: node1          # local mode: the node that runs it (default: the first)
+spec:
+  gatewayClassName: weft-waypoint # istio-waypoint is accepted too
+  listeners:
+  - {name: mesh, port: 15008, protocol: HBONE}
+)";
+
+TEST(Gateway, ValidWaypointDecodesWithoutDiagnostics) {
+  DecodedDocument d = DecodeSingle(kWaypoint);
+  EXPECT_FALSE(d.rejected);
+  EXPECT_THAT(d.diagnostics, IsEmpty()) << Dump(d.diagnostics);
+  ASSERT_TRUE(d.resource);
+  EXPECT_EQ(d.resource->kind, Kind::kGateway);
+  EXPECT_EQ(KindName(d.resource->kind), "Gateway");
+  EXPECT_EQ(d.resource->meta.ns, "demo");
+  const auto& g = d.resource->as<GatewaySpec>();
+  EXPECT_EQ(g.gateway_class, "weft-waypoint");
+  EXPECT_TRUE(g.waypoint);
+  EXPECT_EQ(g.node, "node1");
+  ASSERT_THAT(g.listeners, SizeIs(1));
+  EXPECT_EQ(g.mesh_listener, 0u);
+  EXPECT_EQ(g.listeners[0].name, "mesh");
+  EXPECT_EQ(g.listeners[0].port, 15008u);
+  EXPECT_EQ(g.listeners[0].protocol, "HBONE");
+  EXPECT_EQ(g.listeners[0].routes_from, "Same");
+  EXPECT_EQ(g.listeners[0].pos.field, "spec.listeners[0]");
+}
+
+TEST(Gateway, IstioWaypointV1beta1WithAllowedRoutes) {
+  // What `istioctl waypoint generate` writes, plus cross-namespace use.
+  auto g = DecodeSpec<GatewaySpec>(R"(apiVersion: gateway.networking.k8s.io/v1beta1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: infra
+  labels: {istio.io/waypoint-for: service}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - name: mesh
+    port: 15008
+    protocol: HBONE
+    allowedRoutes:
+      namespaces:
+        from: Selector
+        selector:
+          matchLabels: {kubernetes.io/metadata.name: info}
+          matchExpressions:
+          - {key: tier, operator: NotIn, values: [test]}
+          - {key: team, operator: Exists}
+      kinds: [{kind: HTTPRoute}, {group: gateway.networking.k8s.io, kind: GRPCRoute}]
+)");
+  EXPECT_TRUE(g.waypoint);
+  EXPECT_EQ(g.node, "");
+  ASSERT_THAT(g.listeners, SizeIs(1));
+  const auto& l = g.listeners[0];
+  EXPECT_EQ(l.routes_from, "Selector");
+  ASSERT_TRUE(l.routes_selector);
+  EXPECT_TRUE(l.routes_selector->Matches(
+      {{"kubernetes.io/metadata.name", "info"}, {"team", "a"}, {"tier", "prod"}}));
+  EXPECT_FALSE(l.routes_selector->Matches(
+      {{"kubernetes.io/metadata.name", "info"}, {"team", "a"}, {"tier", "test"}}));
+  EXPECT_FALSE(l.routes_selector->Matches({{"kubernetes.io/metadata.name", "info"}}));
+  EXPECT_FALSE(l.routes_selector->Matches({{"team", "a"}}));
+}
+
+TEST(LabelSelector, Operators) {
+  LabelSelector s;
+  s.match_expressions = {{"a", "In", {"1", "2"}}, {"b", "DoesNotExist", {}}};
+  EXPECT_TRUE(s.Matches({{"a", "2"}}));
+  EXPECT_FALSE(s.Matches({{"a", "3"}}));
+  EXPECT_FALSE(s.Matches({{"a", "1"}, {"b", "x"}}));
+  EXPECT_TRUE(LabelSelector{}.Matches({}));
+}
+
+// Every field of the v1 Gateway schema, on a Gateway of another class: no errors, one note.
+constexpr char kFullGateway[] = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ingress, namespace: edge}
+spec:
+  gatewayClassName: example
+  addresses:
+  - {type: IPAddress, value: 192.0.2.10}
+  - {type: Hostname, value: lb.example.com}
+  - {type: example.com/pool, value: blue}
+  - {value: "2001:db8::1"}
+  infrastructure:
+    labels: {team: edge}
+    annotations: {example.com/lb: internal}
+    parametersRef: {group: example.com, kind: Config, name: edge}
+  listeners:
+  - name: http
+    hostname: "*.example.com"
+    port: 80
+    protocol: HTTP
+    allowedRoutes:
+      namespaces: {from: All}
+      kinds: [{kind: HTTPRoute}]
+  - name: https
+    hostname: shop.example.com
+    port: 443
+    protocol: HTTPS
+    tls:
+      mode: Terminate
+      certificateRefs:
+      - {group: "", kind: Secret, name: shop-cert, namespace: certs}
+      options: {example.com/min-version: "1.3"}
+    allowedRoutes:
+      namespaces:
+        from: Selector
+        selector: {matchLabels: {shared: "true"}}
+  - name: passthrough
+    port: 8443
+    protocol: TLS
+    tls: {mode: Passthrough}
+  - {name: raw, port: 9000, protocol: TCP}
+  - {name: custom, port: 9001, protocol: example.com/custom}
+)";
+
+TEST(Gateway, EveryV1FieldOfAnotherClassIsANote) {
+  DecodedDocument d = DecodeSingle(kFullGateway);
+  EXPECT_FALSE(d.rejected) << Dump(d.diagnostics);
+  ASSERT_TRUE(d.resource);
+  EXPECT_THAT(Summary(d.diagnostics), ElementsAre("note unsupported 5:21 spec.gatewayClassName"))
+      << Dump(d.diagnostics);
+  EXPECT_EQ(d.diagnostics[0].message,
+            "gateway class \"example\" is not served by weft (gateways come later); only "
+            "waypoints (weft-waypoint, istio-waypoint) are");
+  const auto& g = d.resource->as<GatewaySpec>();
+  EXPECT_FALSE(g.waypoint);
+  EXPECT_THAT(g.listeners, SizeIs(5));
+  EXPECT_TRUE(g.listeners[1].has_tls);
+  EXPECT_EQ(g.listeners[0].hostname, "*.example.com");
+  EXPECT_EQ(g.listeners[0].routes_from, "All");
+  ASSERT_THAT(g.addresses, SizeIs(4));
+  EXPECT_EQ(g.addresses[3].type, "IPAddress");
+  EXPECT_EQ(g.infrastructure_labels.at("team"), "edge");
+  EXPECT_EQ(g.infrastructure_annotations.at("example.com/lb"), "internal");
+}
+
+TEST(Gateway, UnknownFieldsAreErrors) {
+  auto d = DecodeSingle(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint}
+spec:
+  gatewayClassName: weft-waypoint
+  listeners:
+  - {name: mesh, port: 15008, protocol: HBONE, prot: x}
+  listenrs: []
+)");
+  EXPECT_TRUE(d.rejected);
+  EXPECT_FALSE(d.resource);
+  EXPECT_THAT(Summary(d.diagnostics), ElementsAre("error unknown-field 7:48 spec.listeners[0].prot",
+                                                  "error unknown-field 8:3 spec.listenrs"))
+      << Dump(d.diagnostics);
+}
+
+TEST(Gateway, WaypointWithoutAnHboneListenerOn15008) {
+  auto wrong_port = DecodeSingle(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint}
+spec:
+  gatewayClassName: weft-waypoint
+  listeners:
+  - {name: mesh, port: 15009, protocol: HBONE}
+)");
+  EXPECT_TRUE(wrong_port.rejected);
+  EXPECT_THAT(Summary(wrong_port.diagnostics),
+              ElementsAre("error value 7:24 spec.listeners[0].port"));
+  EXPECT_EQ(wrong_port.diagnostics[0].message, "a waypoint's HBONE listener must be on port 15008");
+
+  auto wrong_protocol = DecodeSingle(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - {name: mesh, port: 15008, protocol: HTTP}
+)");
+  EXPECT_TRUE(wrong_protocol.rejected);
+  EXPECT_THAT(Summary(wrong_protocol.diagnostics),
+              ElementsAre("error value 7:41 spec.listeners[0].protocol"));
+
+  auto none = DecodeSingle(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint}
+spec:
+  gatewayClassName: weft-waypoint
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+)");
+  EXPECT_TRUE(none.rejected);
+  EXPECT_THAT(Summary(none.diagnostics), ElementsAre("error missing-field 7:3 spec.listeners"));
+  EXPECT_EQ(none.diagnostics[0].message,
+            "a waypoint needs the listener {name: mesh, port: 15008, protocol: HBONE}");
+
+  auto missing = DecodeSingle(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint}
+spec: {gatewayClassName: weft-waypoint}
+)");
+  EXPECT_TRUE(missing.rejected);
+  EXPECT_THAT(Summary(missing.diagnostics), ElementsAre("error missing-field 4:7 spec.listeners"));
+}
+
+TEST(Gateway, OtherListenersAndWaypointOnlyFieldsWarn) {
+  auto d = DecodeSingle(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  labels: {istio.io/waypoint-for: workload}
+spec:
+  gatewayClassName: weft-waypoint
+  addresses: [{value: 10.0.0.1}]
+  infrastructure:
+    parametersRef: {group: "", kind: ConfigMap, name: wp}
+  listeners:
+  - {name: mesh, port: 15008, protocol: HBONE, hostname: x.example.com}
+  - {name: proxy, port: 15088, protocol: istio.io/PROXY}
+)");
+  EXPECT_FALSE(d.rejected) << Dump(d.diagnostics);
+  EXPECT_THAT(Summary(d.diagnostics),
+              ElementsAre("warning unsupported 12:5 spec.listeners[0].hostname",
+                          "warning unsupported 13:5 spec.listeners[1]",
+                          "warning unsupported 8:14 spec.addresses",
+                          "warning unsupported 10:5 spec.infrastructure",
+                          "warning unsupported 4:3 metadata.labels.istio.io/waypoint-for"))
+      << Dump(d.diagnostics);
+  EXPECT_EQ(d.diagnostics[1].message,
+            "listener \"proxy\" (port 15088, istio.io/PROXY) is not served: a waypoint serves "
+            "only its HBONE listener on port 15008");
+  ASSERT_TRUE(d.resource);
+  EXPECT_EQ(d.resource->as<GatewaySpec>().mesh_listener, 0u);
+}
+
+TEST(Gateway, BadValues) {
+  auto d = DecodeSingle(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: gw
+  annotations: {weft.dev/node: Node_1}
+spec:
+  gatewayClassName: example
+  addresses: [{type: IPAddress, value: not-an-ip}, {type: Bogus, value: x}]
+  listeners:
+  - {name: a, port: 80, protocol: "HT TP"}
+  - {name: a, port: 0, protocol: HTTP, hostname: "bad_host"}
+  - name: c
+    port: 81
+    protocol: HTTP
+    allowedRoutes: {namespaces: {from: Selector}}
+  - name: d
+    port: 82
+    protocol: HTTPS
+    tls: {mode: Offload}
+)");
+  EXPECT_TRUE(d.rejected);
+  EXPECT_THAT(
+      Summary(d.diagnostics),
+      ElementsAre("error value 4:3 metadata.annotations.weft.dev/node",
+                  "error value 10:35 spec.listeners[0].protocol",
+                  "error conflict 11:12 spec.listeners[1].name",
+                  "error value 11:50 spec.listeners[1].hostname",
+                  "error value 11:21 spec.listeners[1].port",
+                  "error missing-field 15:33 spec.listeners[2].allowedRoutes.namespaces.selector",
+                  "error value 19:17 spec.listeners[3].tls.mode",
+                  "error value 8:40 spec.addresses[0].value",
+                  "error value 8:59 spec.addresses[1].type",
+                  "note unsupported 7:21 spec.gatewayClassName"))
+      << Dump(d.diagnostics);
 }
 
 }  // namespace

@@ -404,10 +404,59 @@ spec:
     EXPECT_EQ(x.severity, Severity::kWarning);
     fields.push_back(x.field);
   }
-  EXPECT_THAT(fields,
-              ElementsAre("spec.http[0].match[0].gateways", "spec.http[0].match[0].scheme",
-                          "spec.http[0].retries.backoff", "spec.http[0].corsPolicy", "spec.tls"))
+  EXPECT_THAT(fields, ElementsAre("spec.http[0].match[0].gateways", "spec.http[0].retries.backoff",
+                                  "spec.http[0].corsPolicy", "spec.tls"))
       << Dump(d.diagnostics);
+}
+
+TEST(VirtualService, AuthoritySchemeAndSourceNamespaceMatches) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r}
+spec:
+  hosts: [r]
+  http:
+  - match:
+    - authority: {prefix: api.}
+      scheme: {exact: https}
+      sourceNamespace: frontend
+    - authority: {regex: "^r(:[0-9]+)?$"}
+    route: [{destination: {host: r}}]
+  tcp:
+  - match: [{port: 5432, sourceNamespace: batch}]
+    route: [{destination: {host: r}}]
+)");
+  ASSERT_EQ(vs.http.size(), 1u);
+  const auto& m = vs.http[0].route.matches();
+  ASSERT_EQ(m.size(), 2);
+  EXPECT_EQ(m[0].authority().prefix(), "api.");
+  EXPECT_EQ(m[0].scheme().exact(), "https");
+  EXPECT_EQ(m[0].source_namespace(), "frontend");
+  EXPECT_EQ(m[1].authority().regex(), "^r(:[0-9]+)?$");
+  EXPECT_FALSE(m[1].has_scheme());
+  EXPECT_EQ(m[1].source_namespace(), "");
+  ASSERT_EQ(vs.tcp.size(), 1u);
+  EXPECT_EQ(vs.tcp[0].route.matches(0).source_namespace(), "batch");
+  EXPECT_EQ(vs.tcp[0].route.matches(0).port(), 5432u);
+}
+
+TEST(VirtualService, BadAuthorityRegexAndSourceNamespace) {
+  auto d = DecodeSingle(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r}
+spec:
+  hosts: [r]
+  http:
+  - match: [{authority: {regex: "(("}, sourceNamespace: Not_A_Namespace}]
+    route: [{destination: {host: r}}]
+)");
+  EXPECT_TRUE(d.rejected);
+  auto v = OfCode(d.diagnostics, code::kValue);
+  ASSERT_THAT(v, SizeIs(2)) << Dump(d.diagnostics);
+  EXPECT_EQ(v[0].field, "spec.http[0].match[0].authority.regex");
+  EXPECT_EQ(v[0].severity, Severity::kError);
+  EXPECT_EQ(v[1].field, "spec.http[0].match[0].sourceNamespace");
+  EXPECT_EQ(v[1].severity, Severity::kWarning);
 }
 
 TEST(VirtualService, HostsAreRequired) {
