@@ -253,10 +253,8 @@ bool MatchesRequest(const detail::Match& m, const RequestContext& ctx) {
       if (it == ctx.source_labels->end() || it->second != v) return false;
     }
   }
-  // TODO(waypoint/route): HttpMatch has no committed source_namespace field (snapshot.proto is
-  // owned by another engineer; sourceNamespace is an `unsupported` warning in the compiler).
-  // When it has one, compare it here with ctx.source_namespace (Istio: equality), and the same
-  // for the proposed authority/scheme rules (header matchers on :authority and :scheme).
+  // Istio sourceNamespace: the client's namespace, exactly.
+  if (!m.source_namespace.empty() && m.source_namespace != ctx.source_namespace) return false;
   return true;
 }
 
@@ -289,6 +287,18 @@ absl::StatusOr<CompiledRouteTable> CompiledRouteTable::Build(const pb::RouteTabl
       detail::Match dm;
       absl::Status s = Compile(in.uri(), Field::kUri, in.ignore_uri_case(), &dm.uri);
       if (s.ok()) s = Compile(in.method(), Field::kMethod, false, &dm.method);
+      // Istio translates authority and scheme to header matchers on :authority and :scheme
+      // (case-sensitive values, like any header match).
+      for (auto [name, rule] :
+           {std::pair{":authority", &in.authority()}, std::pair{":scheme", &in.scheme()}}) {
+        if (!s.ok() || rule->kind_case() == pb::StringMatchRule::KIND_NOT_SET) continue;
+        pb::HeaderMatch h;
+        h.set_name(name);
+        *h.mutable_value() = *rule;
+        google::protobuf::RepeatedPtrField<pb::HeaderMatch> one;
+        *one.Add() = std::move(h);
+        s = CompileHeaders(one, false, &dm.headers);
+      }
       if (s.ok()) s = CompileHeaders(in.headers(), false, &dm.headers);
       if (s.ok()) s = CompileHeaders(in.without_headers(), true, &dm.headers);
       for (int q = 0; s.ok() && q < in.query_params_size(); ++q) {
@@ -302,6 +312,7 @@ absl::StatusOr<CompiledRouteTable> CompiledRouteTable::Build(const pb::RouteTabl
       if (!s.ok()) return absl::InvalidArgumentError(where(m) + std::string(s.message()));
       if (in.uri().has_path_prefix()) c.gateway_semantics_ = true;
       dm.port = in.port();
+      dm.source_namespace = in.source_namespace();
       for (const auto& [k, v] : in.source_labels()) dm.source_labels.emplace_back(k, v);
       std::sort(dm.source_labels.begin(), dm.source_labels.end());
       c.matches_.push_back(std::move(dm));

@@ -58,8 +58,8 @@ struct RequestContext {
   // Labels of the calling workload (HttpMatch.source_labels must be a subset). Null: no
   // workload known, so a match with source_labels fails.
   const Labels* source_labels = nullptr;
-  // The calling workload's namespace (from its verified identity). Not read yet: see the TODO
-  // in route_table.cc.
+  // The calling workload's namespace (from its verified identity); HttpMatch.source_namespace
+  // must equal it (Istio sourceNamespace). Empty: unknown, so such a match fails.
   std::string_view source_namespace;
 };
 
@@ -100,9 +100,12 @@ struct QueryMatcher {
 struct Match {
   StringMatcher uri;
   StringMatcher method;
-  std::vector<HeaderMatcher> headers;  // headers, then without_headers
+  // authority and scheme (Istio: matchers on :authority and :scheme), headers, then
+  // without_headers.
+  std::vector<HeaderMatcher> headers;
   std::vector<QueryMatcher> query_params;
   std::vector<std::pair<std::string, std::string>> source_labels;
+  std::string source_namespace;  // empty: any
   uint32_t port = 0;
 };
 

@@ -239,6 +239,31 @@ TEST(SourceLabels, AreASubsetOfTheClientsLabels) {
   EXPECT_EQ(Hit(OneMatch("port: 0"), Req(), 9080, nullptr), "r#0");
 }
 
+TEST(SourceNamespace, IsTheClientsNamespaceExactly) {
+  auto t = OneMatch(R"(source_namespace: "front")");
+  EXPECT_EQ(Hit(t, Req(), 9080, nullptr, "front"), "r#0");
+  EXPECT_EQ(Hit(t, Req(), 9080, nullptr, "frontend"), "none");
+  EXPECT_EQ(Hit(t, Req(), 9080, nullptr, ""), "none");  // unknown client
+  EXPECT_EQ(Hit(OneMatch("port: 0"), Req(), 9080, nullptr, ""), "r#0");
+}
+
+TEST(AuthorityAndScheme, AreMatchedLikeTheirPseudoHeaders) {
+  auto exact = OneMatch(R"(authority { exact: "reviews:9080" })");
+  EXPECT_EQ(Hit(exact, Req().Authority("reviews:9080")), "r#0");
+  EXPECT_EQ(Hit(exact, Req().Authority("reviews")), "none");
+  EXPECT_EQ(Hit(exact, Req().Authority("Reviews:9080")), "none");  // as a header value
+  auto prefix = OneMatch(R"(authority { prefix: "reviews" })");
+  EXPECT_EQ(Hit(prefix, Req().Authority("reviews.shop:9080")), "r#0");
+  auto regex = OneMatch(R"(authority { regex: "reviews(:[0-9]+)?" })");
+  EXPECT_EQ(Hit(regex, Req().Authority("reviews")), "r#0");
+  EXPECT_EQ(Hit(regex, Req().Authority("reviews.shop")), "none");
+  auto scheme = OneMatch(R"(scheme { exact: "https" })");
+  EXPECT_EQ(Hit(scheme, Req()), "none");  // Req() is http
+  Req https;
+  https.head.scheme = "https";
+  EXPECT_EQ(Hit(scheme, https), "r#0");
+}
+
 TEST(Fields, AreAnded) {
   auto t = OneMatch(R"(uri { prefix: "/api" } method { exact: "POST" }
                        headers { name: "x-a" value { exact: "1" } }
@@ -427,6 +452,27 @@ spec:
   EXPECT_EQ(Hit(t, Req("/x?v=12")), "no-canary#0");
   EXPECT_EQ(Hit(t, Req("/x?v=12").H("x-canary", "1")), "default#-1");
   EXPECT_FALSE(t.routes()[0].gateway_semantics());
+}
+
+TEST(Compiled, VirtualServiceSourceNamespaceAndAuthority) {
+  auto t = Compiled(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - name: from-front
+    match: [{sourceNamespace: front}]
+    route: [{destination: {host: ratings}}]
+  - name: by-authority
+    match: [{authority: {prefix: ratings}}]
+    route: [{destination: {host: ratings}}]
+  - name: default
+    route: [{destination: {host: reviews}}]
+)");
+  EXPECT_EQ(Hit(t, Req(), 9080, nullptr, "front"), "from-front#0");
+  EXPECT_EQ(Hit(t, Req(), 9080, nullptr, "back"), "default#-1");
+  EXPECT_EQ(Hit(t, Req().Authority("ratings:9080"), 9080, nullptr, "back"), "by-authority#0");
 }
 
 TEST(Compiled, HTTPRoutePrecedenceAndSegmentPrefixes) {
