@@ -8,6 +8,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <map>
@@ -366,6 +367,118 @@ spec:
             "zzz-newer");
 }
 
+constexpr char kWaypointGateway[] = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: wp, namespace: shop}
+spec:
+  gatewayClassName: weft-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+)";
+
+constexpr char kWaypointPod[] = R"(apiVersion: v1
+kind: Pod
+metadata: {name: wp-1, namespace: shop, labels: {gateway.networking.k8s.io/gateway-name: wp}}
+spec: {nodeName: node-a, serviceAccountName: wp}
+status: {phase: Running, podIP: 10.1.0.50}
+)";
+
+TEST_F(Incremental, GatewaysWaypointPodsAndBindings) {
+  // A Service bound to a waypoint that does not exist yet: set, with a warning.
+  std::string web = model_.at("svc-web");
+  web.replace(web.find("namespace: shop}"), 16,
+              "namespace: shop, labels: {weft.dev/use-waypoint: wp}}");
+  Upsert("svc-web", web);
+  EXPECT_TRUE(MatchesFresh());
+  Upsert("wp-pod", kWaypointPod);  // before its Gateway: an ordinary ambient pod
+  EXPECT_TRUE(MatchesFresh());
+  EXPECT_EQ(FindWorkload(compiler_.Snapshot(), "shop/wp-1")->dataplane_mode(),
+            pb::DATAPLANE_MODE_AMBIENT);
+  // The Gateway appears: the waypoints table, the pod (no longer captured), the warning gone.
+  Upsert("gw", kWaypointGateway);
+  EXPECT_TRUE(MatchesFresh());
+  ASSERT_THAT(compiler_.Snapshot().waypoints(), SizeIs(1));
+  EXPECT_THAT(compiler_.Snapshot().waypoints(0).endpoints(), SizeIs(1));
+  EXPECT_EQ(FindWorkload(compiler_.Snapshot(), "shop/wp-1")->dataplane_mode(),
+            pb::DATAPLANE_MODE_NONE);
+  // The pod changes; then a second one.
+  std::string pod = kWaypointPod;
+  pod.replace(pod.find("10.1.0.50"), 9, "10.1.0.51");
+  Upsert("wp-pod", pod);
+  EXPECT_TRUE(MatchesFresh());
+  std::string pod2 = kWaypointPod;
+  pod2.replace(pod2.find("wp-1"), 4, "wp-2");
+  Upsert("wp-pod2", pod2);
+  EXPECT_TRUE(MatchesFresh());
+  EXPECT_THAT(compiler_.Snapshot().waypoints(0).endpoints(), SizeIs(2));
+  // The namespace binds everything to it; a policy targets a bound Service.
+  Upsert("ns", R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {weft.dev/dataplane-mode: ambient, istio.io/use-waypoint: wp}}
+)");
+  EXPECT_TRUE(MatchesFresh());
+  EXPECT_EQ(FindService(compiler_.Snapshot(), "catalog.shop.svc.cluster.local")->waypoint(), "wp");
+  Upsert("ap-wp", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: at-waypoint, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, group: "", name: catalog}]
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+)");
+  EXPECT_TRUE(MatchesFresh());
+  // The Gateway becomes another class, then comes back, then goes.
+  std::string other = kWaypointGateway;
+  other.replace(other.find("weft-waypoint"), 13, "example");
+  Upsert("gw", other);
+  EXPECT_TRUE(MatchesFresh());
+  EXPECT_THAT(compiler_.Snapshot().waypoints(), SizeIs(0));
+  EXPECT_EQ(FindWorkload(compiler_.Snapshot(), "shop/wp-2")->dataplane_mode(),
+            pb::DATAPLANE_MODE_AMBIENT);
+  Upsert("gw", kWaypointGateway);
+  EXPECT_TRUE(MatchesFresh());
+  Remove("gw");
+  EXPECT_TRUE(MatchesFresh());
+  Upsert("gw", kWaypointGateway);
+  Remove("wp-pod");
+  Remove("svc-web");
+  EXPECT_TRUE(MatchesFresh());
+  EXPECT_THAT(compiler_.Snapshot().waypoints(0).endpoints(), SizeIs(1));
+}
+
+TEST_F(Incremental, CrossNamespaceWaypointAdmission) {
+  std::string web = model_.at("svc-web");
+  web.replace(web.find("namespace: shop}"), 16,
+              "namespace: shop, labels: {istio.io/use-waypoint: shared, "
+              "istio.io/use-waypoint-namespace: infra}}");
+  Upsert("svc-web", web);
+  std::string same = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: shared, namespace: infra}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - name: mesh
+    port: 15008
+    protocol: HBONE
+)";
+  Upsert("gw-infra", same);  // allowedRoutes Same: refused
+  EXPECT_TRUE(MatchesFresh());
+  EXPECT_EQ(FindService(compiler_.Snapshot(), "web.shop.svc.cluster.local")->waypoint(), "");
+  Upsert("gw-infra", same +
+                         "    allowedRoutes: {namespaces: {from: Selector, selector: "
+                         "{matchLabels: {team: shop}}}}\n");
+  EXPECT_TRUE(MatchesFresh());
+  EXPECT_EQ(FindService(compiler_.Snapshot(), "web.shop.svc.cluster.local")->waypoint(), "");
+  // The namespace gets the label the selector wants.
+  Upsert("ns", R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {weft.dev/dataplane-mode: ambient, team: shop}}
+)");
+  EXPECT_TRUE(MatchesFresh());
+  EXPECT_EQ(FindService(compiler_.Snapshot(), "web.shop.svc.cluster.local")->waypoint(), "shared");
+  EXPECT_EQ(FindService(compiler_.Snapshot(), "web.shop.svc.cluster.local")->waypoint_namespace(),
+            "infra");
+}
+
 TEST_F(Incremental, GenerationIsTheCallers) {
   compiler_.set_generation(42);
   EXPECT_EQ(compiler_.Snapshot().generation(), 42u);
@@ -442,6 +555,40 @@ TEST(Determinism, ContentHashFollowsContent) {
   docs.erase(docs.begin() + 1);  // the Node
   auto b = CompileDocuments(std::move(docs));
   EXPECT_NE(a.snapshot.content_hash(), b.snapshot.content_hash());
+}
+
+TEST(Determinism, ContentHashIsAsDocumented) {
+  // MeshSnapshot.content_hash, computed as snapshot.proto documents it.
+  std::vector<DecodedDocument> docs = Decoded();
+  for (auto& x : DecodeText(std::string(kWaypointGateway) + "---\n" + kWaypointPod, "wp.yaml")) {
+    docs.push_back(std::move(x));
+  }
+  auto res = CompileDocuments(std::move(docs));
+  const pb::MeshSnapshot& s = res.snapshot;
+  ASSERT_EQ(s.waypoints_size(), 1);
+  auto sha = [](const std::string& bytes) {
+    unsigned char md[32];
+    EVP_Digest(bytes.data(), bytes.size(), md, nullptr, EVP_sha256(), nullptr);
+    return std::string(reinterpret_cast<char*>(md), 32);
+  };
+  std::string tables = Bytes(s.settings());
+  for (const auto& x : s.namespaces()) tables += Bytes(x);
+  for (const auto& x : s.authorization_policies()) tables += Bytes(x);
+  for (const auto& x : s.route_tables()) tables += Bytes(x);
+  for (const auto& x : s.cluster_policies()) tables += Bytes(x);
+  for (const auto& x : s.waypoints()) tables += Bytes(x);
+  std::string all = sha(tables);
+  for (const auto& x : s.services()) all += sha(Bytes(x));
+  for (const auto& x : s.workloads()) all += sha(Bytes(x));
+  std::string digest = sha(all), hex;
+  for (unsigned char c : digest) {
+    static const char* kDigits = "0123456789abcdef";
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 15];
+  }
+  EXPECT_EQ(s.content_hash(), hex);
+  // And a waypoint counts: without it the hash differs.
+  EXPECT_NE(s.content_hash(), CompileDocuments(Decoded()).snapshot.content_hash());
 }
 
 TEST(Determinism, ThreadedDecodingGivesTheSameSnapshot) {
