@@ -1,16 +1,19 @@
 // weftctl: the command line of weft. `analyze` and `compile` run the policy compiler offline,
-// on the same Kubernetes/Istio/Gateway API YAML users `kubectl apply`, like `istioctl analyze`.
+// on the same Kubernetes/Istio/Gateway API YAML users `kubectl apply`, like `istioctl analyze`;
+// `waypoint generate|list` write and list waypoints, like `istioctl waypoint`.
 
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "core/policy/compiler.h"
 #include "core/source/files.h"
 #include "tools/weftctl/node.h"
 #include "tools/weftctl/render.h"
+#include "tools/weftctl/waypoint.h"
 
 namespace {
 
@@ -159,6 +162,57 @@ int CompileCmd(const CommonOptions& o, const std::string& format) {
   return c.errors == 0 ? 0 : 1;
 }
 
+int WaypointList(const CommonOptions& o, const std::string& format) {
+  Compiled c = Run(o);
+  PrintDiagnostics(c, o, std::cerr, STDERR_FILENO);
+  std::cout << (format == "json" ? weft::weftctl::RenderWaypointsJson(c.snapshot)
+                                 : weft::weftctl::RenderWaypointsText(c.snapshot));
+  return c.errors == 0 ? 0 : 1;
+}
+
+// Namespace and Gateway names: what Kubernetes accepts (a DNS label, a DNS subdomain).
+bool IsDnsLabel(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && !(c == '-' && i > 0 && i + 1 < s.size())) return false;
+  }
+  return true;
+}
+
+bool IsDnsSubdomain(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = s.find('.', start);
+    if (!IsDnsLabel(s.substr(start, dot == std::string::npos ? dot : dot - start))) return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
+struct GenerateOptions {
+  std::string ns;
+  std::string name = "waypoint";
+  std::string node;
+};
+
+int WaypointGenerate(const GenerateOptions& o) {
+  for (const auto& [what, value, ok] :
+       {std::tuple{"namespace", o.ns, IsDnsLabel(o.ns)},
+        std::tuple{"name", o.name, IsDnsSubdomain(o.name)},
+        std::tuple{"node", o.node, o.node.empty() || IsDnsSubdomain(o.node)}}) {
+    if (!ok) {
+      std::cerr << "weftctl: invalid " << what << " \"" << value
+                << "\": lowercase letters, digits, '-' (and '.' in names)\n";
+      return 2;
+    }
+  }
+  std::cout << weft::weftctl::GenerateWaypointYaml(o.ns, o.name, o.node);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,6 +238,30 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"json", "yaml", "text"}))
       ->capture_default_str();
 
+  CLI::App* waypoint = app.add_subcommand(
+      "waypoint", "Waypoints: generate the Gateway that declares one, list those of a config");
+  waypoint->require_subcommand(1);
+  GenerateOptions generate_opts;
+  CLI::App* generate = waypoint->add_subcommand(
+      "generate",
+      "Print the Gateway (class weft-waypoint) that declares a waypoint, for kubectl apply or "
+      "the watched directory");
+  generate->add_option("-n,--namespace", generate_opts.ns, "Namespace of the waypoint")->required();
+  generate->add_option("--name", generate_opts.name, "Name of the waypoint (its Gateway)")
+      ->capture_default_str();
+  generate->add_option("--node", generate_opts.node,
+                       "Local mode: the node that runs it (annotation weft.dev/node)");
+  CommonOptions list_opts;
+  std::string list_format = "text";
+  CLI::App* list = waypoint->add_subcommand(
+      "list",
+      "Compile YAML and list its waypoints: class, node, pod addresses, identity, the Services "
+      "bound to each. Diagnostics go to stderr; exit status 1 when there are errors.");
+  AddCommon(list, list_opts);
+  list->add_option("-o,--output", list_format, "Output format: text (a table) or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
   weft::weftctl::NodeOptions node_opts;
   std::string node_cmd;
   weft::weftctl::AddNodeCommands(app, node_opts, node_cmd);
@@ -192,5 +270,7 @@ int main(int argc, char** argv) {
   if (!node_cmd.empty()) return weft::weftctl::RunNodeCommand(node_opts, node_cmd);
   if (analyze->parsed()) return Analyze(analyze_opts);
   if (compile->parsed()) return CompileCmd(compile_opts, format);
+  if (generate->parsed()) return WaypointGenerate(generate_opts);
+  if (list->parsed()) return WaypointList(list_opts, list_format);
   return 2;
 }

@@ -71,6 +71,28 @@ void Emit(const nlohmann::ordered_json& j, int indent, std::string& out) {
 
 }  // namespace
 
+std::string RenderWaypointsJson(const pb::MeshSnapshot& snapshot) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& w : snapshot.waypoints()) {
+    nlohmann::ordered_json addresses = nlohmann::ordered_json::array();
+    for (const auto& ep : w.endpoints()) {
+      addresses.push_back({{"address", ep.address()},
+                           {"workloadUid", ep.workload_uid()},
+                           {"node", ep.node()},
+                           {"ready", ep.ready()}});
+    }
+    out.push_back({{"namespace", w.namespace_()},
+                   {"name", w.name()},
+                   {"gatewayClass", w.gateway_class()},
+                   {"node", w.node()},
+                   {"port", w.port()},
+                   {"identity", w.identity()},
+                   {"endpoints", std::move(addresses)},
+                   {"boundServices", BoundServices(snapshot, w)}});
+  }
+  return out.dump(2) + "\n";
+}
+
 std::string RenderYaml(const pb::MeshSnapshot& snapshot) {
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(RenderJson(snapshot));
   std::string out;

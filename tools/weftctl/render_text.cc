@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -80,7 +81,57 @@ void Cluster(std::ostringstream& o, const pb::ClusterPolicy& c, const std::strin
   o << "\n";
 }
 
+// A table with columns sized to their widest cell.
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w;
+  for (const auto& r : rows) {
+    if (w.size() < r.size()) w.resize(r.size(), 0);
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  }
+  std::ostringstream o;
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      o << r[i];
+      if (i + 1 < r.size()) o << std::string(w[i] - r[i].size() + 2, ' ');
+    }
+    o << "\n";
+  }
+  return o.str();
+}
+
 }  // namespace
+
+std::vector<std::string> BoundServices(const pb::MeshSnapshot& s, const pb::Waypoint& w) {
+  std::vector<std::string> out;
+  for (const auto& svc : s.services()) {
+    if (svc.waypoint() != w.name() || svc.waypoint_namespace() != w.namespace_()) continue;
+    out.push_back(svc.namespace_() == w.namespace_() ? svc.name()
+                                                     : svc.namespace_() + "/" + svc.name());
+  }
+  return out;
+}
+
+std::string RenderWaypointsText(const pb::MeshSnapshot& s) {
+  constexpr size_t kListedAtMost = 3;  // more bound Services than this: a count
+  std::vector<std::vector<std::string>> rows = {
+      {"NAMESPACE", "NAME", "CLASS", "NODE", "ADDRESSES", "IDENTITY", "BOUND"}};
+  for (const auto& w : s.waypoints()) {
+    std::string addrs;
+    for (const auto& ep : w.endpoints()) {
+      addrs += (addrs.empty() ? "" : ",") + ep.address() + (ep.ready() ? "" : "(not ready)");
+    }
+    auto bound = BoundServices(s, w);
+    std::string services;
+    if (bound.size() > kListedAtMost) {
+      services = std::to_string(bound.size()) + " services";
+    } else {
+      for (const auto& b : bound) services += (services.empty() ? "" : ",") + b;
+    }
+    rows.push_back({w.namespace_(), w.name(), w.gateway_class(), w.node().empty() ? "-" : w.node(),
+                    addrs.empty() ? "-" : addrs, w.identity(), services.empty() ? "-" : services});
+  }
+  return Table(rows);
+}
 
 std::string RenderText(const pb::MeshSnapshot& s) {
   std::ostringstream o;
@@ -103,7 +154,14 @@ std::string RenderText(const pb::MeshSnapshot& s) {
       if (!p.app_protocol().empty()) o << " (" << p.app_protocol() << ")";
     }
     o << "\n";
-    if (!svc.waypoint().empty()) o << "  Waypoint:  " << svc.waypoint() << "\n";
+    if (!svc.waypoint().empty()) {
+      bool found = false;
+      for (const auto& w : s.waypoints()) {
+        found |= w.name() == svc.waypoint() && w.namespace_() == svc.waypoint_namespace();
+      }
+      o << "  Waypoint:  " << svc.waypoint_namespace() << "/" << svc.waypoint()
+        << (found ? "" : " (no such waypoint: traffic goes direct)") << "\n";
+    }
     o << "  Endpoints: " << svc.endpoints_size() << "\n";
     for (const auto& ep : svc.endpoints()) {
       o << "    " << ep.address();
@@ -176,6 +234,21 @@ std::string RenderText(const pb::MeshSnapshot& s) {
       << pb::AuthorizationPolicy::Scope_Name(p.scope()) << "  "
       << (p.scope() == pb::AuthorizationPolicy::WAYPOINT ? p.l7_rules_size() : p.rules_size())
       << " rule(s)" << (p.l7_attributes_removed() ? "  (L7 attributes removed)" : "") << "\n";
+  }
+
+  o << "\nWaypoints (" << s.waypoints_size() << ")\n";
+  for (const auto& w : s.waypoints()) {
+    std::string addrs;
+    for (const auto& ep : w.endpoints()) {
+      addrs += (addrs.empty() ? "" : ",") + ep.address() + (ep.ready() ? "" : " (not ready)");
+    }
+    auto bound = BoundServices(s, w);
+    std::string services;
+    for (const auto& b : bound) services += (services.empty() ? "" : ",") + b;
+    o << "  " << w.namespace_() << "/" << w.name() << "  " << w.gateway_class()
+      << "  node=" << (w.node().empty() ? "-" : w.node()) << "  "
+      << (addrs.empty() ? "- (no pod)" : addrs) << "  " << w.identity()
+      << "  bound: " << (services.empty() ? "-" : services) << "\n";
   }
 
   int errors = 0, warnings = 0;

@@ -243,12 +243,152 @@ TEST_F(WeftctlTest, CompileWithErrorsPrintsDiagnosticsAndExitsOne) {
   EXPECT_NE(r.out.find("10.244.1.5  shop/cart-1  node=node-a"), std::string::npos) << r.out;
 }
 
+// ---- waypoint generate | list ----
+
+// The first ```yaml block of docs/waypoint.md: the waypoint `weftctl waypoint generate` prints.
+std::string DocsWaypointExample() {
+  std::ifstream in(std::string(WEFT_SOURCE_DIR) + "/docs/waypoint.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t begin = doc.find("```yaml\n");
+  if (begin == std::string::npos) return "";
+  begin += 8;
+  return doc.substr(begin, doc.find("```", begin) - begin);
+}
+
+TEST_F(WeftctlTest, WaypointGenerateIsTheDocsExample) {
+  std::string example = DocsWaypointExample();
+  ASSERT_NE(example.find("kind: Gateway"), std::string::npos) << example;
+  Result r = Weftctl("waypoint generate -n demo --node node1");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, example);
+  // Without --node, no annotation.
+  std::string without = example;
+  size_t a = without.find("  annotations:\n");
+  without.erase(a, without.find("spec:") - a);
+  Result plain = Weftctl("waypoint generate -n demo");
+  EXPECT_EQ(plain.exit_code, 0);
+  EXPECT_EQ(plain.out, without);
+  EXPECT_EQ(plain.out.find("weft.dev/node"), std::string::npos);
+  Result named = Weftctl("waypoint generate -n shop --name shop-wp");
+  EXPECT_NE(named.out.find("  name: shop-wp\n  namespace: shop\n"), std::string::npos) << named.out;
+}
+
+TEST_F(WeftctlTest, WaypointGenerateRejectsBadNames) {
+  Result bad = Weftctl("waypoint generate -n Demo", true);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("invalid namespace \"Demo\""), std::string::npos) << bad.out;
+  Result no_ns = Weftctl("waypoint generate", true);
+  EXPECT_NE(no_ns.exit_code, 0);
+  EXPECT_NE(no_ns.out.find("--namespace is required"), std::string::npos) << no_ns.out;
+}
+
+constexpr char kWaypointMesh[] = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: demo, labels: {weft.dev/dataplane-mode: ambient, weft.dev/use-waypoint: waypoint}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec: {clusterIP: 10.96.0.10, ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: demo, labels: {weft.dev/use-waypoint: none}}
+spec: {clusterIP: 10.96.0.11, ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: demo}
+spec: {clusterIP: 10.96.0.12, ports: [{name: tcp, port: 5432}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: waypoint-1, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+spec: {nodeName: node1, serviceAccountName: waypoint}
+status: {phase: Running, podIP: 10.1.0.9}
+)";
+
+TEST_F(WeftctlTest, WaypointListCompilesAndTabulates) {
+  Write("gw.yaml", Weftctl("waypoint generate -n demo --node node1").out);
+  Write("mesh.yaml", kWaypointMesh);
+  Result r = Weftctl("waypoint list -f " + dir_.string());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "NAMESPACE  NAME      CLASS          NODE   ADDRESSES  IDENTITY                      "
+            "              BOUND\n"
+            "demo       waypoint  weft-waypoint  node1  10.1.0.9   "
+            "spiffe://cluster.local/ns/demo/sa/waypoint  db,web\n");
+
+  Result j = Weftctl("waypoint list -o json -f " + dir_.string());
+  EXPECT_EQ(j.exit_code, 0);
+  nlohmann::json list = nlohmann::json::parse(j.out);
+  ASSERT_EQ(list.size(), 1u) << j.out;
+  EXPECT_EQ(list[0]["namespace"], "demo");
+  EXPECT_EQ(list[0]["name"], "waypoint");
+  EXPECT_EQ(list[0]["gatewayClass"], "weft-waypoint");
+  EXPECT_EQ(list[0]["port"], 15008);
+  EXPECT_EQ(list[0]["endpoints"][0]["address"], "10.1.0.9");
+  EXPECT_EQ(list[0]["endpoints"][0]["ready"], true);
+  EXPECT_EQ(list[0]["boundServices"], nlohmann::json::array({"db", "web"}));
+}
+
+TEST_F(WeftctlTest, WaypointListCountsManyBoundServicesAndFailsOnErrors) {
+  Write("gw.yaml", Weftctl("waypoint generate -n demo").out);
+  std::string mesh = kWaypointMesh;
+  for (const char* name : {"s1", "s2", "s3"}) {
+    mesh += std::string("---\napiVersion: v1\nkind: Service\nmetadata: {name: ") + name +
+            ", namespace: demo}\nspec: {ports: [{port: 80}]}\n";
+  }
+  Write("mesh.yaml", mesh);
+  Result r = Weftctl("waypoint list -f " + dir_.string());
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("  -     10.1.0.9"), std::string::npos) << r.out;  // no node
+  EXPECT_NE(r.out.find("  5 services\n"), std::string::npos) << r.out;
+  // A waypoint without its HBONE listener is an error: left out, exit 1.
+  Write("bad.yaml", R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: broken, namespace: demo}
+spec:
+  gatewayClassName: weft-waypoint
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+)");
+  Result bad = Weftctl("waypoint list -f " + dir_.string(), true);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("error: Gateway/demo/broken: spec.listeners: a waypoint needs the "
+                         "listener {name: mesh, port: 15008, protocol: HBONE}"),
+            std::string::npos)
+      << bad.out;
+}
+
+TEST_F(WeftctlTest, CompileRendersWaypoints) {
+  Write("gw.yaml", Weftctl("waypoint generate -n demo --node node1").out);
+  Write("mesh.yaml", kWaypointMesh);
+  Result text = Weftctl("compile -o text -f " + dir_.string());
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("Waypoints (1)\n  demo/waypoint  weft-waypoint  node=node1  10.1.0.9  "
+                          "spiffe://cluster.local/ns/demo/sa/waypoint  bound: db,web\n"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("  Waypoint:  demo/waypoint\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("demo/waypoint-1  10.1.0.9  node=node1  not captured"), std::string::npos)
+      << text.out;
+  Result json = Weftctl("compile -o json -f " + dir_.string());
+  pb::MeshSnapshot s;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &s).ok()) << json.out;
+  ASSERT_EQ(s.waypoints_size(), 1);
+  EXPECT_EQ(s.waypoints(0).identity(), "spiffe://cluster.local/ns/demo/sa/waypoint");
+  EXPECT_NE(json.out.find("\"waypointNamespace\": \"demo\""), std::string::npos);
+  Result yaml = Weftctl("compile -o yaml -f " + dir_.string());
+  EXPECT_NE(yaml.out.find("waypoints:\n- name: waypoint\n"), std::string::npos) << yaml.out;
+}
+
 TEST_F(WeftctlTest, HelpOnEveryCommand) {
   Result top = Weftctl("--help");
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_NE(top.out.find("analyze"), std::string::npos) << top.out;
   EXPECT_NE(top.out.find("compile"), std::string::npos) << top.out;
-  for (const char* cmd : {"analyze --help", "compile --help"}) {
+  EXPECT_NE(top.out.find("waypoint"), std::string::npos) << top.out;
+  for (const char* cmd : {"analyze --help", "compile --help", "waypoint list --help"}) {
     Result r = Weftctl(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("-f,--filename"), std::string::npos) << cmd << "\n" << r.out;
