@@ -37,6 +37,9 @@ std::string Describe(const pb::HttpMatch& m) {
   }
   for (const auto& q : m.query_params())
     parts.push_back("query " + q.name() + " " + Match(q.value()));
+  if (m.has_authority()) parts.push_back("authority " + Match(m.authority()));
+  if (m.has_scheme()) parts.push_back("scheme " + Match(m.scheme()));
+  if (!m.source_namespace().empty()) parts.push_back("from namespace " + m.source_namespace());
   if (m.port()) parts.push_back("port " + std::to_string(m.port()));
   if (!m.source_labels().empty()) parts.push_back("from " + Labels(m.source_labels()));
   std::string out;
