@@ -285,21 +285,26 @@ bool Engine::CaptureMore(std::string_view in, uint64_t abs) {
 
 int Engine::ErrorStatusFor(llhttp_errno_t err, uint64_t error_abs) const {
   if (!request_) return 502;
-  // The request line as far as llhttp read it (up to and including the byte it refused), so
-  // that the answer does not depend on how the bytes were split.
-  std::string_view line;
+  // The request line as far as llhttp read it: `before` the byte it refused, `upto` with it
+  // (when that byte was fed). llhttp may report a version error at the byte after the version
+  // or, when the version ended a Feed, at the end of that Feed, so only the bytes before the
+  // error position give an answer that does not depend on how the bytes were split.
+  std::string_view before, upto;
   if (capture_ == Capture::kHead && error_abs >= capture_start_) {
-    line = std::string_view(capture_buf_).substr(0, error_abs - capture_start_ + 1);
-    line = line.substr(0, line.find_first_of("\r\n"));
+    std::string_view cap = capture_buf_;
+    before = cap.substr(0, error_abs - capture_start_);
+    upto = cap.substr(0, error_abs - capture_start_ + 1);
+    before = before.substr(0, before.find_first_of("\r\n"));
+    upto = upto.substr(0, upto.find_first_of("\r\n"));
   }
   switch (err) {
     case HPE_INVALID_METHOD:
       // Refused while still reading tchars: a well-formed method llhttp does not know, which
       // we do not implement (RFC 9110 §9.1). Anything else is malformed.
-      return IsToken(line) ? 501 : 400;
+      return IsToken(upto) ? 501 : 400;
     case HPE_INVALID_VERSION: {
-      size_t sp = line.rfind(' ');
-      std::string_view v = sp == std::string_view::npos ? line : line.substr(sp + 1);
+      size_t sp = before.rfind(' ');
+      std::string_view v = sp == std::string_view::npos ? before : before.substr(sp + 1);
       bool shaped = v.size() == 8 && v.substr(0, 5) == "HTTP/" && v[5] >= '0' && v[5] <= '9' &&
                     v[6] == '.' && v[7] >= '0' && v[7] <= '9';
       bool supported = v == "HTTP/1.1" || v == "HTTP/1.0";

@@ -111,7 +111,6 @@ class Engine {
   bool pending_complete_ = false;  // on_complete owed after a pause at a bodyless head
   bool done_ = false;
   bool upgraded_ = false;
-  bool in_message_ = false;
 
   size_t fields_seen_ = 0;  // llhttp's count of header (or trailer) fields
   uint64_t body_bytes_ = 0;
