@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "core/policy/compile/passes.h"
+#include "core/policy/decode/decode.h"
 
 namespace weft::policy {
 
@@ -77,7 +78,19 @@ std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const Resource
         if (t.namespace_().empty()) t.set_namespace_(r.meta.ns);
         std::string field = "spec.targetRefs[" + std::to_string(i) + "]";
         std::string target = t.namespace_() + "/" + t.name();
-        if (t.kind() == "Service") {
+        if (t.kind() == "GatewayClass") {
+          // Every waypoint of the class, from the root namespace only (Istio 1.23+).
+          if (r.meta.ns != root || !IsWaypointClass(t.name())) {
+            report.Warning(r, code::kReference, {{}, field},
+                           "not enforced: a GatewayClass targetRef applies only to a waypoint "
+                           "class (weft-waypoint, istio-waypoint), from the root namespace " +
+                               root);
+          }
+        } else if (t.namespace_() != r.meta.ns) {
+          report.Warning(r, code::kReference, {{}, field},
+                         "not enforced: a targetRef to another namespace (" + t.namespace_() +
+                             ") is not supported, as in Istio");
+        } else if (t.kind() == "Service") {
           // Enforced by the Service's waypoint: with none, nothing enforces it.
           const Resource* svc = index.Get(Kind::kService, target);
           ResolvedWaypoint wp = svc ? ServiceWaypoint(index, *svc) : ResolvedWaypoint{};
@@ -109,7 +122,7 @@ std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const Resource
         } else if (t.kind() != "ServiceEntry") {
           report.Error(r, code::kValue, {{}, field},
                        "targetRef kind \"" + t.kind() +
-                           "\" is not supported (Service, Gateway, "
+                           "\" is not supported (Service, Gateway, GatewayClass, "
                            "ServiceEntry)");
         }
         *p.add_target_refs() = std::move(t);

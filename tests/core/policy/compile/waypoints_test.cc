@@ -398,5 +398,34 @@ TEST(Waypoints, TargetRefsThatNothingEnforces) {
   }
 }
 
+TEST(Waypoints, GatewayClassAndCrossNamespaceTargetRefs) {
+  std::string all = R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: all-waypoints, namespace: istio-system}
+spec:
+  targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: istio-waypoint}]
+  action: DENY
+  rules: [{to: [{operation: {paths: [/debug*]}}]}]
+)";
+  auto res = CompileYaml(
+      {all, Waypoint("infra", "wp"), Service("infra", "web", "weft.dev/use-waypoint: wp"),
+       Ap("class-not-root",
+          "[{kind: GatewayClass, group: gateway.networking.k8s.io, name: weft-waypoint}]"),
+       Ap("cross-ns",
+          "[{kind: Gateway, group: gateway.networking.k8s.io, name: wp, namespace: infra}]"),
+       Ap("cross-ns-svc", "[{kind: Service, group: \"\", name: web, namespace: infra}]")});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  EXPECT_THAT(DiagsFor(res.snapshot, "AuthorizationPolicy", "all-waypoints"), IsEmpty());
+  EXPECT_NE(FindAuthz(res.snapshot, "istio-system", "all-waypoints"), nullptr);
+  EXPECT_THAT(DiagsFor(res.snapshot, "AuthorizationPolicy", "class-not-root"),
+              ElementsAre("WARNING spec.targetRefs[0]: not enforced: a GatewayClass targetRef "
+                          "applies only to a waypoint class (weft-waypoint, istio-waypoint), from "
+                          "the root namespace istio-system"));
+  EXPECT_THAT(DiagsFor(res.snapshot, "AuthorizationPolicy", "cross-ns"),
+              ElementsAre("WARNING spec.targetRefs[0]: not enforced: a targetRef to another "
+                          "namespace (infra) is not supported, as in Istio"));
+  EXPECT_THAT(DiagsFor(res.snapshot, "AuthorizationPolicy", "cross-ns-svc"), SizeIs(1));
+}
+
 }  // namespace
 }  // namespace weft::policy
