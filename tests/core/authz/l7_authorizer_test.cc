@@ -628,7 +628,8 @@ TEST(Headers, NullHeaderMapMeansNoHeaders) {
   Waypoint w = Build({Ap("p", std::string(kOnWaypoint) +
                                   "  rules: [{when: [{key: \"request.headers[x]\", notValues: "
                                   "[\"*\"]}]}]\n")});
-  RequestAttributes a = Req().Attrs();
+  Req r;
+  RequestAttributes a = r.Attrs();
   a.headers = nullptr;
   EXPECT_EQ(Verdict(w.authz->Authorize(w.S("reviews.shop.svc.cluster.local"), a)),
             "allow allowed_by_policy shop/p#0");
@@ -637,7 +638,8 @@ TEST(Headers, NullHeaderMapMeansNoHeaders) {
 TEST(Identity, ExplicitNamespaceOverridesThePrincipals) {
   Waypoint w = Build({Ap(
       "p", std::string(kOnWaypoint) + "  rules: [{from: [{source: {namespaces: [batch]}}]}]\n")});
-  RequestAttributes a = Req().Attrs();
+  Req r;
+  RequestAttributes a = r.Attrs();
   EXPECT_EQ(Verdict(w.authz->Authorize(nullptr, a)), kNoAllow);
   a.source_namespace = "batch";
   EXPECT_EQ(Verdict(w.authz->Authorize(nullptr, a)), "allow allowed_by_policy shop/p#0");
