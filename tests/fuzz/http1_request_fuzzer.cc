@@ -1,6 +1,7 @@
 // libFuzzer target for weft::http::http1::RequestParser.
 //
-// Build (clang only; the default g++ build skips tests/fuzz) and run:
+// Build (clang with its runtimes, Debian's libclang-rt-14-dev; the default g++ build skips
+// tests/fuzz) and run:
 //   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DWEFT_FUZZ=ON
 //   cmake --build build-fuzz --target http1_request_fuzzer
 //   mkdir -p /tmp/http1-corpus
@@ -12,8 +13,9 @@
 //   - the parser never consumes more than it is given, and makes progress;
 //   - feeding the same bytes whole, or split at points taken from the input, with pauses
 //     after some events, gives the same events and result (incremental parsing is exact);
-//   - a request it accepts, serialized again (SerializeRequestHead + chunked body), parses to
-//     the same head and body: nothing it lets through is ambiguous to itself.
+//   - a request it accepts, serialized again (SerializeRequestHead + its body, chunked or
+//     with a length), parses to the same head and body: nothing it lets through is
+//     ambiguous to itself.
 
 #include <cstddef>
 #include <cstdint>
