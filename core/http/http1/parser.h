@@ -119,10 +119,10 @@ class RequestParser {
     // The head: method, path (the request-target as sent), authority (the Host header, which
     // is not left among the headers), version, scheme "http", header names lowercased in
     // their order with duplicates. `info` stays valid until the next message's head.
-    std::function<void(RequestHead&& head, const MessageInfo& info)> on_head;
-    std::function<void(std::string_view data)> on_body;
-    std::function<void(HeaderMap&& trailers)> on_trailers;  // only when there are any
-    std::function<void()> on_complete;
+    std::function<void(RequestHead&& head, const MessageInfo& info)> on_head = nullptr;
+    std::function<void(std::string_view data)> on_body = nullptr;
+    std::function<void(HeaderMap&& trailers)> on_trailers = nullptr;  // only when there are any
+    std::function<void()> on_complete = nullptr;
   };
 
   explicit RequestParser(Callbacks callbacks, Limits limits = {});
@@ -149,11 +149,11 @@ class ResponseParser {
   struct Callbacks {
     // 1xx responses other than 101 (100 Continue, 103 Early Hints): the final response to
     // the same request is still to come.
-    std::function<void(ResponseHead&& head)> on_interim;
-    std::function<void(ResponseHead&& head, const MessageInfo& info)> on_head;
-    std::function<void(std::string_view data)> on_body;
-    std::function<void(HeaderMap&& trailers)> on_trailers;
-    std::function<void()> on_complete;
+    std::function<void(ResponseHead&& head)> on_interim = nullptr;
+    std::function<void(ResponseHead&& head, const MessageInfo& info)> on_head = nullptr;
+    std::function<void(std::string_view data)> on_body = nullptr;
+    std::function<void(HeaderMap&& trailers)> on_trailers = nullptr;
+    std::function<void()> on_complete = nullptr;
   };
 
   explicit ResponseParser(Callbacks callbacks, Limits limits = {});

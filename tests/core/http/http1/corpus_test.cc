@@ -348,7 +348,9 @@ void CheckExpectations(const Case& c, const Transcript& t) {
   std::string result = std::string(ParseStatusName(t.status));
   if (t.status == ParseStatus::kError) result += " " + std::to_string(t.error_status);
   EXPECT_EQ(result, c.result) << "result";
-  if (c.rest) EXPECT_EQ(Escape(t.rest), Escape(*c.rest)) << "unconsumed bytes";
+  if (c.rest) {
+    EXPECT_EQ(Escape(t.rest), Escape(*c.rest)) << "unconsumed bytes";
+  }
   ASSERT_EQ(t.messages.size(), c.messages.size()) << "number of messages";
   for (size_t i = 0; i < c.messages.size(); ++i) {
     SCOPED_TRACE("message " + std::to_string(i));
@@ -369,26 +371,29 @@ void CheckExpectations(const Case& c, const Transcript& t) {
     EXPECT_EQ(got.trailers, trailers);
     for (const auto& [key, value] : want.keys) {
       if (key == "message") continue;
-      if (key == "framing")
+      if (key == "framing") {
         EXPECT_EQ(FramingText(got.info.framing), value) << key;
-      else if (key == "keep_alive")
+      } else if (key == "keep_alive") {
         EXPECT_EQ(Bool(got.info.keep_alive), value) << key;
-      else if (key == "expect")
+      } else if (key == "expect") {
         EXPECT_EQ(Bool(got.info.expect_continue), value) << key;
-      else if (key == "upgrade")
+      } else if (key == "upgrade") {
         EXPECT_EQ(Bool(got.info.upgrade), value) << key;
-      else if (key == "connect")
+      } else if (key == "connect") {
         EXPECT_EQ(Bool(got.info.connect), value) << key;
-      else if (key == "form")
+      } else if (key == "form") {
         EXPECT_EQ(FormName(got.info.target_form), value) << key;
-      else if (key == "body")
+      } else if (key == "body") {
         EXPECT_EQ(Escape(got.body), Escape(Unescape(value))) << key;
-      else if (key == "complete")
+      } else if (key == "complete") {
         EXPECT_EQ(Bool(got.complete), value) << key;
-      else
+      } else {
         ADD_FAILURE() << "unknown key " << key;
+      }
     }
-    if (!want.keys.count("complete")) EXPECT_TRUE(got.complete) << "message not complete";
+    if (!want.keys.count("complete")) {
+      EXPECT_TRUE(got.complete) << "message not complete";
+    }
   }
 }
 
