@@ -119,6 +119,7 @@ absl::Status Agent::Init() {
     }
   }
   store_ = std::make_unique<ConfigStore>(settings_.config);
+  cluster_state_ = ClusterStateReader(settings_.cluster_state);
   auto watcher = DirectoryWatcher::Create(settings_.local_dir);
   if (!watcher.ok()) return watcher.status();
   watcher_ = std::move(*watcher);
@@ -276,21 +277,7 @@ void Agent::Step(int poll_timeout_ms) {
 }
 
 void Agent::ReadClusterState() {
-  if (settings_.cluster_state.empty()) return;
-  struct stat sb;
-  if (stat(settings_.cluster_state.c_str(), &sb) != 0) return;
-  int64_t mtime = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1'000'000'000 + sb.st_mtim.tv_nsec;
-  if (mtime == cluster_state_mtime_) return;
-  std::ifstream in(settings_.cluster_state);
-  json state = json::parse(in, nullptr, false);
-  if (state.is_discarded()) return;  // being rewritten: read it next time
-  cluster_state_mtime_ = mtime;
-  std::map<std::string, std::string> ips;
-  for (const auto& p : state.value("pods", json::array())) {
-    std::string ip = p.value("ip", "");
-    if (!ip.empty()) ips[p.value("namespace", "") + "/" + p.value("name", "")] = ip;
-  }
-  store_->SetAssignedPodIps(std::move(ips));
+  if (auto ips = cluster_state_.ReadIfChanged()) store_->SetAssignedPodIps(std::move(*ips));
 }
 
 void Agent::RecoverProxy() {

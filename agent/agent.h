@@ -19,6 +19,7 @@
 #include "agent/identity/cert_manager_options.h"
 #include "agent/inpod/netns.h"
 #include "agent/proxy/proxy_control.h"
+#include "agent/source/cluster_state.h"
 #include "agent/source/config_store.h"
 #include "agent/source/directory_watcher.h"
 
@@ -109,7 +110,7 @@ class Agent {
   uint64_t applied_generation_ = UINT64_MAX;
   uint64_t reconcile_errors_ = 0;
   uint64_t proxy_restarts_ = 0;
-  int64_t cluster_state_mtime_ = -1;
+  ClusterStateReader cluster_state_{""};
   std::atomic<bool> ready_{false};
 };
 

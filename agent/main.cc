@@ -8,6 +8,7 @@
 
 #include "agent/agent.h"
 #include "agent/identity/ca_daemon.h"
+#include "agent/identity/cert_flags.h"
 #include "agent/identity/duration.h"
 #include "agent/proxy/proxy_control.h"
 
@@ -17,41 +18,6 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) {
   g_stop = true;
-}
-
-// --ca-address, --ca-bundle, --node-cert, --node-key, --trust-domain, --workload-cert-ttl: the
-// same flags on the agent and on `weft-agent proxy`.
-void AddCertFlags(CLI::App* app, weft::agent::CertManagerOptions& o, std::string& ttl) {
-  app->add_option("--ca-address", o.ca_address,
-                  "The CA (`weft-agent ca`) as IP:port; empty: no workload certificates (no mTLS)");
-  app->add_option("--ca-bundle", o.ca_bundle_file, "PEM trust bundle (the CA's roots)");
-  app->add_option("--node-cert", o.node_cert_file,
-                  "This node's client certificate for the CA (spiffe://<td>/weft/node/<node>)");
-  app->add_option("--node-key", o.node_key_file, "The node certificate's private key");
-  app->add_option("--trust-domain", o.trust_domain, "SPIFFE trust domain")->capture_default_str();
-  app->add_option("--workload-cert-ttl", ttl,
-                  "Requested workload certificate lifetime (e.g. 24h, 90m)")
-      ->capture_default_str();
-}
-
-// Fills the TTL and checks that a CA address comes with its files.
-bool FinishCertFlags(weft::agent::CertManagerOptions& o, const std::string& ttl) {
-  auto d = weft::agent::ParseDuration(ttl);
-  if (!d.ok() || d->count() <= 0) {
-    std::cerr << "weft-agent: --workload-cert-ttl: bad duration " << ttl << "\n";
-    return false;
-  }
-  o.workload_ttl = *d;
-  if (o.ca_address.empty()) return true;
-  for (auto [value, flag] :
-       {std::pair{&o.ca_bundle_file, "--ca-bundle"}, std::pair{&o.node_cert_file, "--node-cert"},
-        std::pair{&o.node_key_file, "--node-key"}}) {
-    if (value->empty()) {
-      std::cerr << "weft-agent: --ca-address needs " << flag << "\n";
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace
@@ -115,8 +81,8 @@ int main(int argc, char** argv) {
                  "Capacity for captured connections in flight")
       ->capture_default_str();
   std::string agent_cert_ttl = "24h", proxy_cert_ttl = "24h";
-  AddCertFlags(&app, s.identity, agent_cert_ttl);
-  AddCertFlags(proxy_cmd, popts.identity, proxy_cert_ttl);
+  weft::agent::AddCertFlags(&app, s.identity, agent_cert_ttl);
+  weft::agent::AddCertFlags(proxy_cmd, popts.identity, proxy_cert_ttl);
 
   weft::agent::CaDaemonOptions ca_opts;
   std::string ca_max_ttl = "24h";
@@ -146,7 +112,7 @@ int main(int argc, char** argv) {
     return weft::agent::RunCaDaemon(ca_opts);
   }
   if (proxy_cmd->parsed()) {
-    if (!FinishCertFlags(popts.identity, proxy_cert_ttl)) return 2;
+    if (!weft::agent::FinishCertFlags(popts.identity, proxy_cert_ttl)) return 2;
     popts.settings.idle_timeout = std::chrono::seconds(proxy_idle);
     static std::atomic<bool> never{false};
     return weft::agent::proxy::RunProxyProcess(popts, never);
@@ -159,7 +125,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (!FinishCertFlags(s.identity, agent_cert_ttl)) return 2;
+  if (!weft::agent::FinishCertFlags(s.identity, agent_cert_ttl)) return 2;
   s.datapath.bpf_root = bpf_root;
   s.datapath.sockmap_accel = !no_accel;
   s.datapath.proxy_mark = s.proxy.mark;

@@ -1,0 +1,139 @@
+#include "waypoint/http/h2_server.h"
+
+#include "core/hbone/stream_transport.h"
+#include "waypoint/http/hop_by_hop.h"
+
+namespace weft::waypoint {
+
+namespace asio = boost::asio;
+
+h2::Headers ToH2Response(const http::ResponseHead& head) {
+  http::HeaderMap headers = head.headers;
+  StripHopByHop(headers, false);
+  h2::Headers out;
+  out.reserve(headers.size() + 1);
+  out.push_back({":status", std::to_string(head.status)});
+  for (const auto& f : headers) out.push_back({f.name, f.value});
+  return out;
+}
+
+h2::Headers ToH2Request(const http::RequestHead& head) {
+  http::HeaderMap headers = head.headers;
+  StripHopByHop(headers, true);
+  headers.Remove("host");
+  h2::Headers out;
+  out.reserve(headers.size() + 4);
+  out.push_back({":method", head.method});
+  if (head.method != "CONNECT")
+    out.push_back({":scheme", head.scheme.empty() ? "http" : head.scheme});
+  out.push_back({":authority", head.authority});
+  if (head.method != "CONNECT") out.push_back({":path", head.path.empty() ? "/" : head.path});
+  for (const auto& f : headers) out.push_back({f.name, f.value});
+  return out;
+}
+
+http::HeaderMap FromH2(const h2::Headers& headers) {
+  http::HeaderMap out;
+  for (const auto& h : headers) {
+    if (!h.name.empty() && h.name[0] == ':') continue;
+    out.Add(h.name, h.value);
+  }
+  return out;
+}
+
+H2DownstreamRequest::H2DownstreamRequest(std::shared_ptr<h2::Stream> stream, size_t read_chunk)
+    : stream_(std::move(stream)), buf_(read_chunk, '\0') {
+  head_.version = http::Version::kHttp2;
+  bool have_method = false, have_path = false;
+  for (const auto& h : stream_->headers()) {
+    if (h.name == ":method") {
+      head_.method = h.value;
+      have_method = true;
+    } else if (h.name == ":scheme") {
+      head_.scheme = h.value;
+    } else if (h.name == ":authority") {
+      head_.authority = h.value;
+    } else if (h.name == ":path") {
+      head_.path = h.value;
+      have_path = true;
+    } else if (h.name == "host") {
+      if (head_.authority.empty()) head_.authority = h.value;
+    } else if (!h.name.empty() && h.name[0] != ':') {
+      head_.headers.Add(h.name, h.value);
+    }
+  }
+  // nghttp2 already refuses streams whose pseudo-headers break RFC 9113 §8.3; this catches
+  // what an L7 proxy needs on top (a CONNECT has no :path; everything else must have one).
+  if (!have_method || (head_.method != "CONNECT" && !have_path)) valid_ = false;
+  has_body_ = !stream_->recv_eof();
+}
+
+asio::any_io_executor H2DownstreamRequest::executor() {
+  return stream_->session()->executor();
+}
+
+void H2DownstreamRequest::ReadBody(BodyHandler handler) {
+  auto self = shared_from_this();
+  stream_->AsyncReadSome(asio::buffer(buf_),
+                         [self, handler = std::move(handler)](error_code e, size_t n) {
+                           if (e == asio::error::eof) {
+                             self->trailers_ = FromH2(self->stream_->trailers());
+                             handler({}, std::string_view(), true);
+                           } else if (e) {
+                             handler(e, std::string_view(), false);
+                           } else {
+                             handler({}, std::string_view(self->buf_.data(), n), false);
+                           }
+                         });
+}
+
+void H2DownstreamRequest::SendHead(http::ResponseHead head, bool end_stream) {
+  head_sent_ = true;
+  if (end_stream) finished_ = true;
+  h2::Headers headers = ToH2Response(head);
+  headers.erase(headers.begin());  // Respond() adds :status
+  stream_->Respond(head.status, headers, end_stream);
+}
+
+void H2DownstreamRequest::WriteBody(std::string_view data, DoneHandler handler) {
+  stream_->AsyncWrite(asio::buffer(data.data(), data.size()),
+                      [handler = std::move(handler)](error_code e, size_t) { handler(e); });
+}
+
+void H2DownstreamRequest::Finish(http::HeaderMap trailers) {
+  if (finished_) return;
+  finished_ = true;
+  if (trailers.empty()) {
+    stream_->ShutdownSend();
+    return;
+  }
+  h2::Headers t;
+  for (const auto& f : trailers) t.push_back({f.name, f.value});
+  stream_->ShutdownSendWithTrailers(std::move(t));
+}
+
+void H2DownstreamRequest::Abort() {
+  finished_ = true;
+  stream_->Reset(NGHTTP2_INTERNAL_ERROR);
+}
+
+std::shared_ptr<h2::Session> ServeH2(std::shared_ptr<hbone::ByteStream> stream, std::string prefix,
+                                     H2ServerSettings settings, RequestHandler handler,
+                                     std::function<void()> on_close) {
+  h2::Session::Callbacks cbs;
+  size_t chunk = settings.read_chunk;
+  cbs.on_request = [handler, chunk](std::shared_ptr<h2::Stream> st) {
+    handler(std::make_shared<H2DownstreamRequest>(std::move(st), chunk));
+  };
+  cbs.on_close = [on_close](error_code) {
+    if (on_close) on_close();
+  };
+  auto session = h2::Session::Create(
+      h2::Session::kServer,
+      std::make_unique<hbone::ByteStreamTransport>(std::move(stream), std::move(prefix)),
+      settings.session, std::move(cbs));
+  session->Start();
+  return session;
+}
+
+}  // namespace weft::waypoint

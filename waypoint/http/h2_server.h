@@ -1,0 +1,74 @@
+#pragma once
+
+// The HTTP/2 side of a downstream connection: an h2c server session (prior knowledge) on the
+// client's HBONE tunnel. Every request stream becomes a DownstreamRequest handed to the
+// waypoint's request handler. nghttp2 enforces the protocol (malformed frames, forbidden
+// connection headers, the CONTINUATION limit, rapid reset) and answers violations with
+// RST_STREAM or GOAWAY and the matching error code; a header block over the limit gets 431.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/h2/session.h"
+#include "core/hbone/byte_stream.h"
+#include "waypoint/http/stream.h"
+
+namespace weft::waypoint {
+
+using RequestHandler = std::function<void(std::shared_ptr<DownstreamRequest>)>;
+
+struct H2ServerSettings {
+  h2::SessionSettings session;
+  size_t read_chunk = 64 * 1024;
+};
+
+// Starts serving HTTP/2 on `stream`; `prefix`: bytes already read (the preface). `on_close`
+// runs once when the connection ends.
+std::shared_ptr<h2::Session> ServeH2(std::shared_ptr<hbone::ByteStream> stream, std::string prefix,
+                                     H2ServerSettings settings, RequestHandler handler,
+                                     std::function<void()> on_close);
+
+// The DownstreamRequest of one HTTP/2 stream (also used by tests).
+class H2DownstreamRequest : public DownstreamRequest,
+                            public std::enable_shared_from_this<H2DownstreamRequest> {
+ public:
+  H2DownstreamRequest(std::shared_ptr<h2::Stream> stream, size_t read_chunk);
+
+  boost::asio::any_io_executor executor() override;
+  http::RequestHead& head() override { return head_; }
+  bool has_body() const override { return has_body_; }
+  void ReadBody(BodyHandler handler) override;
+  const http::HeaderMap& trailers() const override { return trailers_; }
+  http::Version version() const override { return http::Version::kHttp2; }
+  void SendHead(http::ResponseHead head, bool end_stream) override;
+  void WriteBody(std::string_view data, DoneHandler handler) override;
+  void Finish(http::HeaderMap trailers) override;
+  void Abort() override;
+  bool head_sent() const override { return head_sent_; }
+  void Done() override {}
+
+  // Whether the request's pseudo-headers were valid (else a 400 is due).
+  bool valid() const { return valid_; }
+  bool headers_too_large() const { return stream_->headers_too_large(); }
+
+ private:
+  std::shared_ptr<h2::Stream> stream_;
+  http::RequestHead head_;
+  http::HeaderMap trailers_;
+  std::string buf_;
+  bool has_body_ = false;
+  bool head_sent_ = false;
+  bool valid_ = true;
+  bool finished_ = false;
+};
+
+// HTTP/2 header list for a response head: ":status" first, names lowercased, hop-by-hop
+// headers removed.
+h2::Headers ToH2Response(const http::ResponseHead& head);
+// And for a request (":method", ":scheme", ":authority", ":path" first).
+h2::Headers ToH2Request(const http::RequestHead& head);
+// Trailers from an HTTP/2 header list.
+http::HeaderMap FromH2(const h2::Headers& headers);
+
+}  // namespace weft::waypoint

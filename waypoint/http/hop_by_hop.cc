@@ -1,0 +1,55 @@
+#include "waypoint/http/hop_by_hop.h"
+
+#include <string>
+#include <vector>
+
+namespace weft::waypoint {
+
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string> Tokens(const http::HeaderMap& headers, std::string_view name) {
+  std::vector<std::string> out;
+  for (std::string_view v : headers.GetAll(name)) {
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t comma = v.find(',', start);
+      std::string_view t =
+          Trim(v.substr(start, comma == std::string_view::npos ? v.size() - start : comma - start));
+      if (!t.empty()) out.push_back(http::ToLower(t));
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool WantsTrailers(const http::HeaderMap& headers) {
+  for (const auto& t : Tokens(headers, "te")) {
+    if (t == "trailers") return true;
+  }
+  return false;
+}
+
+void StripHopByHop(http::HeaderMap& headers, bool keep_te_trailers) {
+  bool te_trailers = keep_te_trailers && WantsTrailers(headers);
+  for (const auto& named : Tokens(headers, "connection")) {
+    // A Connection header may not remove end-to-end semantics we rely on.
+    if (named == "te" && te_trailers) continue;
+    headers.Remove(named);
+  }
+  for (std::string_view h :
+       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"}) {
+    headers.Remove(h);
+  }
+  if (te_trailers) headers.Add("te", "trailers");
+}
+
+}  // namespace weft::waypoint

@@ -1,0 +1,118 @@
+#include "waypoint/upstream/cluster.h"
+
+#include <algorithm>
+
+namespace weft::waypoint {
+
+std::string_view UpstreamProtocolName(UpstreamProtocol p) {
+  switch (p) {
+    case UpstreamProtocol::kHttp1:
+      return "HTTP/1.1";
+    case UpstreamProtocol::kHttp2:
+      return "HTTP/2";
+    case UpstreamProtocol::kTcp:
+      return "TCP";
+  }
+  return "TCP";
+}
+
+std::string ClusterName(uint32_t port, const std::string& subset, const std::string& host) {
+  return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
+}
+
+lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy) {
+  lb::BalancerConfig cfg;
+  if (!policy || !policy->has_load_balancer()) return cfg;
+  const auto& l = policy->load_balancer();
+  switch (l.policy()) {
+    case pb::LoadBalancer::ROUND_ROBIN:
+      cfg.policy = lb::Policy::kRoundRobin;
+      break;
+    case pb::LoadBalancer::RANDOM:
+      cfg.policy = lb::Policy::kRandom;
+      break;
+    case pb::LoadBalancer::RING_HASH:
+      cfg.policy = lb::Policy::kRingHash;
+      if (l.consistent_hash().minimum_ring_size()) {
+        cfg.ring_size = l.consistent_hash().minimum_ring_size();
+      }
+      break;
+    case pb::LoadBalancer::MAGLEV:
+      cfg.policy = lb::Policy::kMaglev;
+      if (l.consistent_hash().table_size()) cfg.maglev_table = l.consistent_hash().table_size();
+      break;
+    default:
+      cfg.policy = lb::Policy::kLeastRequest;
+      break;
+  }
+  cfg.locality_aware =
+      policy->has_outlier_detection() || (l.has_locality() && l.locality().enabled());
+  return cfg;
+}
+
+namespace {
+
+std::vector<lb::Target> Targets(const std::vector<ClusterEndpoint>& endpoints) {
+  std::vector<lb::Target> out;
+  out.reserve(endpoints.size());
+  for (const auto& e : endpoints) {
+    lb::Target t;
+    t.address = e.address;
+    t.port = e.port;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
+Cluster::Cluster(std::string name, const pb::Service* service, uint32_t service_port,
+                 std::string subset, std::vector<ClusterEndpoint> endpoints,
+                 const pb::ClusterPolicy* policy, UpstreamProtocol protocol)
+    : name_(std::move(name)),
+      service_(service),
+      service_port_(service_port),
+      subset_(std::move(subset)),
+      endpoints_(std::move(endpoints)),
+      policy_(policy),
+      protocol_(protocol),
+      balancer_(Targets(endpoints_), BalancerConfigFor(policy), lb::StableHash(name_)),
+      stats_(new EndpointStats[endpoints_.size() ? endpoints_.size() : 1]) {
+  if (policy_ && policy_->connection_pool().connect_timeout_ms()) {
+    connect_timeout_ms_ = policy_->connection_pool().connect_timeout_ms();
+  }
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    if (!endpoints_[i].ready) unhealthy_.push_back(i);
+  }
+}
+
+std::string_view Cluster::HealthOf(size_t i) const {
+  return std::binary_search(unhealthy_.begin(), unhealthy_.end(), i) ? "unready" : "healthy";
+}
+
+std::optional<size_t> Cluster::Pick(uint64_t hash, const std::vector<size_t>* exclude) {
+  lb::PickContext ctx;
+  ctx.hash = hash;
+  std::vector<size_t> merged;
+  if (!unhealthy_.empty()) {
+    merged = unhealthy_;
+    if (exclude) merged.insert(merged.end(), exclude->begin(), exclude->end());
+    ctx.exclude = &merged;
+  } else {
+    ctx.exclude = exclude;
+  }
+  return balancer_.Pick(ctx);
+}
+
+void Cluster::Started(size_t i) {
+  balancer_.Started(i);
+  stats_[i].requests.fetch_add(1, std::memory_order_relaxed);
+  stats_[i].active.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Cluster::Finished(size_t i) {
+  balancer_.Finished(i);
+  stats_[i].active.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace weft::waypoint

@@ -1,0 +1,102 @@
+#pragma once
+
+// Cluster: the endpoints of one (host, subset, port) as the waypoint routes to them, named as
+// Envoy names clusters ("outbound|<port>|<subset>|<host>"), with the DestinationRule policy
+// that applies (load balancing, connect timeout) and per-endpoint health.
+//
+// The picker is core/lb's Balancer (ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV,
+// locality preference), chosen from the ClusterPolicy. Health: an endpoint that is not ready
+// is left out when the cluster is built; an endpoint the waypoint failed to reach is
+// excluded from the retry of that request. Outlier ejection (the next issue) plugs in here:
+// Pick() consults `healthy_` before the balancer's choice is accepted.
+//
+// Built lazily per snapshot view and shared by all workers: counters are atomic.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/lb/balancer.h"
+#include "weft/config/v1/snapshot.pb.h"
+
+namespace weft::waypoint {
+
+namespace pb = ::weft::config::v1;
+
+// How the waypoint talks to an endpoint.
+enum class UpstreamProtocol { kHttp1, kHttp2, kTcp };
+std::string_view UpstreamProtocolName(UpstreamProtocol p);
+
+struct ClusterEndpoint {
+  std::string address;   // IP text
+  uint32_t port = 0;     // the endpoint (target) port
+  std::string identity;  // SPIFFE ID; empty when no workload is known
+  std::string workload_uid;
+  // In the mesh (an ambient workload): reached over HBONE at <address>:15008. Otherwise plain
+  // TCP to <address>:<port>.
+  bool hbone = false;
+  // Ready in its EndpointSlice (or Pod status). Unready endpoints are listed (admin) but never
+  // picked.
+  bool ready = true;
+};
+
+struct EndpointStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> errors{0};  // 5xx answers and resets
+  std::atomic<uint64_t> connect_failures{0};
+  std::atomic<int64_t> active{0};
+};
+
+class Cluster {
+ public:
+  Cluster(std::string name, const pb::Service* service, uint32_t service_port, std::string subset,
+          std::vector<ClusterEndpoint> endpoints, const pb::ClusterPolicy* policy,
+          UpstreamProtocol protocol);
+
+  const std::string& name() const { return name_; }
+  const pb::Service* service() const { return service_; }
+  uint32_t service_port() const { return service_port_; }
+  const std::string& subset() const { return subset_; }
+  UpstreamProtocol protocol() const { return protocol_; }
+  const pb::ClusterPolicy* policy() const { return policy_; }
+  uint64_t connect_timeout_ms() const { return connect_timeout_ms_; }
+
+  size_t size() const { return endpoints_.size(); }
+  const ClusterEndpoint& endpoint(size_t i) const { return endpoints_[i]; }
+  EndpointStats& stats(size_t i) const { return stats_[i]; }
+
+  // An endpoint for one attempt; `exclude`: endpoints this request already failed on.
+  // nullopt: no healthy endpoint (503 "no healthy upstream", flag UH).
+  std::optional<size_t> Pick(uint64_t hash, const std::vector<size_t>* exclude);
+  // Endpoints that can be picked now.
+  size_t healthy() const { return endpoints_.size() - unhealthy_.size(); }
+  // "healthy", "unready".
+  std::string_view HealthOf(size_t i) const;
+  // LEAST_REQUEST accounting: one attempt started / finished on endpoint i.
+  void Started(size_t i);
+  void Finished(size_t i);
+
+ private:
+  std::string name_;
+  const pb::Service* service_;
+  uint32_t service_port_;
+  std::string subset_;
+  std::vector<ClusterEndpoint> endpoints_;
+  const pb::ClusterPolicy* policy_;
+  UpstreamProtocol protocol_;
+  uint64_t connect_timeout_ms_ = 10'000;
+  lb::Balancer balancer_;
+  std::vector<size_t> unhealthy_;  // indexes never picked (sorted)
+  std::unique_ptr<EndpointStats[]> stats_;
+};
+
+// "outbound|<port>|<subset>|<host>".
+std::string ClusterName(uint32_t port, const std::string& subset, const std::string& host);
+
+// The core/lb configuration for a ClusterPolicy (Istio's defaults: LEAST_REQUEST; locality
+// preference when outlier detection or a localityLbSetting is on).
+lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy);
+
+}  // namespace weft::waypoint

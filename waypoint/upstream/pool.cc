@@ -1,0 +1,234 @@
+#include "waypoint/upstream/pool.h"
+
+#include <algorithm>
+
+#include "core/hbone/stream_transport.h"
+#include "core/identity/spiffe_id.h"
+#include "waypoint/upstream/h1_client.h"
+#include "waypoint/upstream/h2_client.h"
+
+namespace weft::waypoint {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+std::string EndpointKey(const ClusterEndpoint& ep) {
+  return ep.address + "|" + std::to_string(ep.port) + (ep.hbone ? "|hbone" : "|tcp");
+}
+
+std::shared_ptr<UpstreamPool> UpstreamPool::Create(asio::any_io_executor executor,
+                                                   std::shared_ptr<hbone::HbonePool> hbone,
+                                                   IdentityProvider identity,
+                                                   UpstreamSettings settings) {
+  return std::shared_ptr<UpstreamPool>(
+      new UpstreamPool(std::move(executor), std::move(hbone), std::move(identity), settings));
+}
+
+UpstreamPool::UpstreamPool(asio::any_io_executor executor, std::shared_ptr<hbone::HbonePool> hbone,
+                           IdentityProvider identity, UpstreamSettings settings)
+    : executor_(std::move(executor)),
+      hbone_(std::move(hbone)),
+      identity_(std::move(identity)),
+      settings_(settings) {}
+
+UpstreamPool::~UpstreamPool() {
+  CloseAll();
+}
+
+void UpstreamPool::CloseAll() {
+  for (auto& [key, entries] : h2_) {
+    for (auto& e : entries) {
+      if (e->session) e->session->Close();
+    }
+  }
+  h2_.clear();
+  auto idle = std::move(idle_);
+  idle_.clear();
+  for (auto& [key, conns] : idle) {
+    for (auto& c : conns) c->Close();
+  }
+}
+
+void UpstreamPool::ConnectStream(const ClusterEndpoint& ep, std::chrono::milliseconds timeout,
+                                 StreamHandler handler) {
+  auto self = shared_from_this();
+  if (ep.hbone) {
+    auto source = identity_ ? identity_() : nullptr;
+    if (!source || !hbone_) {
+      ++stats_.connect_failures;
+      asio::post(executor_, [h = std::move(handler)] { h(ResetReason::kConnectFailure, nullptr); });
+      return;
+    }
+    error_code ec;
+    auto addr = asio::ip::make_address(ep.address, ec);
+    if (ec) {
+      ++stats_.connect_failures;
+      asio::post(executor_, [h = std::move(handler)] { h(ResetReason::kConnectFailure, nullptr); });
+      return;
+    }
+    hbone::ConnectRequest r;
+    r.source = std::move(source);
+    r.destination = tcp::endpoint(addr, hbone::kPort);
+    if (auto id = identity::SpiffeId::Parse(ep.identity); id.ok()) {
+      r.expected_peers.push_back(*id);
+    }
+    r.target = tcp::endpoint(addr, static_cast<uint16_t>(ep.port));
+    r.headers.push_back({std::string(hbone::kTraceparentHeader), hbone::NewTraceparent()});
+    hbone_->Connect(std::move(r), [self, handler = std::move(handler)](hbone::ConnectResult res) {
+      if (!res.ok()) {
+        ++self->stats_.connect_failures;
+        handler(ResetReason::kConnectFailure, nullptr);
+        return;
+      }
+      ++self->stats_.streams_connected;
+      handler(ResetReason::kNone, std::move(res.tunnel));
+    });
+    return;
+  }
+  // An endpoint outside the mesh: plain TCP, bounded by the connect timeout.
+  error_code ec;
+  auto addr = asio::ip::make_address(ep.address, ec);
+  if (ec) {
+    ++stats_.connect_failures;
+    asio::post(executor_, [h = std::move(handler)] { h(ResetReason::kConnectFailure, nullptr); });
+    return;
+  }
+  auto socket = std::make_shared<tcp::socket>(executor_);
+  auto timer = std::make_shared<asio::steady_timer>(executor_, timeout);
+  auto done = std::make_shared<bool>(false);
+  timer->async_wait([socket, done](error_code e) {
+    if (!e && !*done) {
+      error_code ignored;
+      socket->close(ignored);
+    }
+  });
+  socket->async_connect(tcp::endpoint(addr, static_cast<uint16_t>(ep.port)),
+                        [self, socket, timer, done, handler = std::move(handler)](error_code e) {
+                          *done = true;
+                          timer->cancel();
+                          if (e) {
+                            ++self->stats_.connect_failures;
+                            handler(ResetReason::kConnectFailure, nullptr);
+                            return;
+                          }
+                          socket->set_option(tcp::no_delay(true), e);
+                          ++self->stats_.streams_connected;
+                          handler(ResetReason::kNone,
+                                  std::make_shared<hbone::TcpByteStream>(std::move(*socket)));
+                        });
+}
+
+void UpstreamPool::Open(const ClusterEndpoint& ep, UpstreamProtocol protocol,
+                        std::chrono::milliseconds timeout, RequestHandler handler) {
+  std::string key = EndpointKey(ep);
+  if (protocol == UpstreamProtocol::kHttp2) {
+    OpenH2(key, ep, timeout, std::move(handler));
+  } else {
+    OpenH1(key, ep, timeout, std::move(handler));
+  }
+}
+
+void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
+                          std::chrono::milliseconds timeout, RequestHandler handler) {
+  auto& entries = h2_[key];
+  // Drop sessions that ended; use the first that takes another stream.
+  entries.erase(std::remove_if(entries.begin(), entries.end(),
+                               [](const std::shared_ptr<H2Entry>& e) {
+                                 return !e->connecting &&
+                                        (!e->session || !e->session->accepting_streams());
+                               }),
+                entries.end());
+  for (auto& e : entries) {
+    if (e->connecting) {
+      e->waiters.push_back(std::move(handler));
+      return;
+    }
+    if (e->session->open_streams() < e->session->remote_max_concurrent_streams()) {
+      ++stats_.h2_streams;
+      auto req = std::make_shared<H2UpstreamRequest>(e->session, settings_.read_chunk);
+      asio::post(executor_, [req, h = std::move(handler)] { h(ResetReason::kNone, req); });
+      return;
+    }
+  }
+  auto entry = std::make_shared<H2Entry>();
+  entry->connecting = true;
+  entry->waiters.push_back(std::move(handler));
+  entries.push_back(entry);
+  auto self = shared_from_this();
+  ConnectStream(
+      ep, timeout, [self, entry, key](ResetReason reason, std::shared_ptr<hbone::ByteStream> s) {
+        entry->connecting = false;
+        auto waiters = std::move(entry->waiters);
+        entry->waiters.clear();
+        if (!s) {
+          for (auto& w : waiters) w(reason, nullptr);
+          return;
+        }
+        ++self->stats_.h2_sessions;
+        std::weak_ptr<UpstreamPool> weak = self;
+        h2::Session::Callbacks cbs;
+        cbs.on_close = [weak, entry, key](error_code) {
+          auto pool = weak.lock();
+          if (!pool) return;
+          auto it = pool->h2_.find(key);
+          if (it == pool->h2_.end()) return;
+          auto& v = it->second;
+          v.erase(std::remove(v.begin(), v.end(), entry), v.end());
+        };
+        entry->session = h2::Session::Create(
+            h2::Session::kClient, std::make_unique<hbone::ByteStreamTransport>(std::move(s)),
+            self->settings_.h2, std::move(cbs));
+        entry->session->Start();
+        for (auto& w : waiters) {
+          ++self->stats_.h2_streams;
+          w(ResetReason::kNone,
+            std::make_shared<H2UpstreamRequest>(entry->session, self->settings_.read_chunk));
+        }
+      });
+}
+
+void UpstreamPool::OpenH1(const std::string& key, const ClusterEndpoint& ep,
+                          std::chrono::milliseconds timeout, RequestHandler handler) {
+  auto it = idle_.find(key);
+  while (it != idle_.end() && !it->second.empty()) {
+    // Most recently used first: the one least likely to have been closed by the server.
+    std::shared_ptr<H1ClientConnection> conn = std::move(it->second.back());
+    it->second.pop_back();
+    if (conn->closed()) continue;
+    conn->TakeFromIdle();
+    ++stats_.h1_reused;
+    auto req = std::make_shared<H1UpstreamRequest>(conn, true);
+    asio::post(executor_, [req, h = std::move(handler)] { h(ResetReason::kNone, req); });
+    return;
+  }
+  auto self = shared_from_this();
+  ConnectStream(ep, timeout,
+                [self, key, handler = std::move(handler)](ResetReason reason,
+                                                          std::shared_ptr<hbone::ByteStream> s) {
+                  if (!s) return handler(reason, nullptr);
+                  ++self->stats_.h1_connections;
+                  auto conn = std::make_shared<H1ClientConnection>(std::move(s), self, key,
+                                                                   self->settings_);
+                  handler(ResetReason::kNone, std::make_shared<H1UpstreamRequest>(conn, false));
+                });
+}
+
+void UpstreamPool::ReturnIdle(const std::string& key, std::shared_ptr<H1ClientConnection> conn) {
+  auto& v = idle_[key];
+  if (v.size() >= settings_.max_idle_per_endpoint) {
+    conn->Close();
+    return;
+  }
+  conn->BecomeIdle(settings_.idle_timeout);
+  v.push_back(std::move(conn));
+}
+
+void UpstreamPool::ForgetIdle(const std::string& key, H1ClientConnection* conn) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return;
+  auto& v = it->second;
+  v.erase(std::remove_if(v.begin(), v.end(), [conn](const auto& c) { return c.get() == conn; }),
+          v.end());
+}
+
+}  // namespace weft::waypoint
