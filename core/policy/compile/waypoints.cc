@@ -19,20 +19,24 @@ constexpr std::string_view kNamespaceNameLabel = "kubernetes.io/metadata.name";
 // The binding one object's own labels make: nullopt when it has no use-waypoint label; a
 // binding with an empty name for "none" (or an empty value).
 std::optional<WaypointBinding> OwnBinding(const Resource& r, const std::string& ns) {
+  // Looked up for every Service and Pod: the keys are built once.
+  static const std::string weft(kWeftUseWaypoint), istio(kIstioUseWaypoint),
+      istio_ns(kIstioUseWaypointNamespace);
   const Labels& labels = r.meta.labels;
-  std::string_view label = kWeftUseWaypoint;
-  auto it = labels.find(std::string(label));
+  if (labels.empty()) return std::nullopt;
+  const std::string* label = &weft;
+  auto it = labels.find(weft);
   if (it == labels.end()) {
-    label = kIstioUseWaypoint;
-    it = labels.find(std::string(label));
+    label = &istio;
+    it = labels.find(istio);
   }
   if (it == labels.end()) return std::nullopt;
   WaypointBinding b;
   b.labelled = &r;
-  b.field = "metadata.labels." + std::string(label);
+  b.field = "metadata.labels." + *label;
   if (it->second.empty() || it->second == "none") return b;
   b.name = it->second;
-  auto n = labels.find(std::string(kIstioUseWaypointNamespace));
+  auto n = labels.find(istio_ns);
   b.ns = n != labels.end() && !n->second.empty() ? n->second : ns;
   return b;
 }
@@ -144,7 +148,8 @@ void ApplyWaypoint(const Resource& r, const ResolvedWaypoint& wp, std::string* n
 }
 
 const Resource* WaypointOfPod(const ResourceIndex& index, const Resource& pod) {
-  auto it = pod.meta.labels.find(std::string(kGatewayNameLabel));
+  static const std::string label(kGatewayNameLabel);
+  auto it = pod.meta.labels.find(label);
   if (it == pod.meta.labels.end()) return nullptr;
   const Resource* gw = index.Get(Kind::kGateway, pod.meta.ns + "/" + it->second);
   return gw && gw->as<GatewaySpec>().waypoint ? gw : nullptr;
