@@ -1,5 +1,6 @@
 #include "waypoint/http/exchange.h"
 
+#include <iostream>
 #include <random>
 
 #include "core/hbone/byte_stream.h"

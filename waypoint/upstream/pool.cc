@@ -1,6 +1,7 @@
 #include "waypoint/upstream/pool.h"
 
 #include <algorithm>
+#include <iostream>
 
 #include "core/hbone/stream_transport.h"
 #include "core/identity/spiffe_id.h"

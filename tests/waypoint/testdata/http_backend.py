@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""An HTTP/1.1 backend for the waypoint tests (Python's http.server, keep-alive).
+
+Every request is answered with JSON describing what arrived: the backend's name, method, path,
+headers (as received), and the body it read (Content-Length or chunked, decoded here because
+http.server does not). Special paths:
+  /status/<code>      answer with that status
+  /chunked            answer with a chunked body of three chunks and a trailer
+  /close              answer, then close the connection without a Content-Length
+Usage: http_backend.py --address IP --port N --name NAME
+"""
+import argparse
+import json
+import socketserver
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stall between head and body
+    server_version = "backend"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    def read_body(self):
+        te = self.headers.get("Transfer-Encoding", "")
+        if "chunked" in te.lower():
+            body = b""
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    # trailers until the empty line
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length", "0") or "0")
+        return self.rfile.read(n) if n else b""
+
+    def answer(self):
+        body = self.read_body()
+        doc = {
+            "name": self.server.name,
+            "method": self.command,
+            "path": self.path,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": body.decode("latin-1"),
+        }
+        status = 200
+        if self.path.startswith("/status/"):
+            status = int(self.path.split("/")[2])
+        if self.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "x-trailer")
+            self.end_headers()
+            for part in (b"one,", b"two,", b"three"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\nx-trailer: done\r\n\r\n")
+            return
+        out = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Backend", self.server.name)
+        if self.path == "/close":
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(out)
+            self.close_connection = True
+            return
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = answer
+
+
+class Server(socketserver.ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--address", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--name", required=True)
+    a = p.parse_args()
+    s = Server((a.address, a.port), Handler)
+    s.name = a.name
+    print("ready", flush=True)
+    s.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+// The waypoint end to end in one process: a client speaking HBONE to it (as the client's node
+// proxy), real HTTP/1.1 backends (Python http.server) behind HBONE servers standing in for
+// the destination node proxies. Routing, rewrites, authorization and the codecs are checked
+// on what the backends actually receive.
+
+#include <nlohmann/json.hpp>
+
+#include "tests/waypoint/waypoint_fixture.h"
+
+namespace weft::waypoint::testing {
+namespace {
+
+using json = nlohmann::json;
+
+json Body(const Response& r) {
+  json j = json::parse(r.body, nullptr, false);
+  return j.is_discarded() ? json::object() : j;
+}
+
+class WaypointTest : public WaypointFixture {};
+
+TEST_F(WaypointTest, RequestReachesAMeshBackendWithForwardingHeaders) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartBackend("127.77.0.12", "v2", true);
+  StartWaypoint(kBaseMesh);
+  Response r = Get("/hello?x=1");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  json b = Body(r);
+  EXPECT_TRUE(b["name"] == "v1" || b["name"] == "v2") << r.body;
+  EXPECT_EQ(b["path"], "/hello?x=1");
+  EXPECT_EQ(b["headers"]["host"], "web");
+  EXPECT_EQ(b["headers"]["x-forwarded-for"], kClientIp);
+  EXPECT_EQ(b["headers"]["x-forwarded-proto"], "http");
+  EXPECT_EQ(b["headers"]["x-request-id"].get<std::string>().size(), 36u);
+  // The backend's node proxy saw the waypoint's identity, not the client's.
+  EXPECT_EQ(last_backend_peer_, "spiffe://cluster.local/ns/demo/sa/waypoint");
+}
+
+TEST_F(WaypointTest, KeepAliveAndPipeliningAnswerInOrder) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartWaypoint(kBaseMesh);
+  auto t = Tunnel();
+  ASSERT_TRUE(t.ok()) << t.status;
+  std::string reqs;
+  for (int i = 0; i < 5; ++i) {
+    reqs += "GET /r" + std::to_string(i) + " HTTP/1.1\r\nhost: web\r\nx-request-id: id-" +
+            std::to_string(i) + "\r\n\r\n";
+  }
+  auto rs = Exchange(t.tunnel, reqs, 5);
+  ASSERT_EQ(rs.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Body(rs[i])["path"], "/r" + std::to_string(i));
+    EXPECT_EQ(Body(rs[i])["headers"]["x-request-id"], "id-" + std::to_string(i));
+  }
+  // One connection to the backend carried all five (keep-alive upstream).
+  EXPECT_EQ(connects_at_backends_, 1);
+}
+
+TEST_F(WaypointTest, ChunkedBodiesBothWaysWithTrailers) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartWaypoint(kBaseMesh);
+  auto t = Tunnel();
+  ASSERT_TRUE(t.ok());
+  auto rs = Exchange(t.tunnel,
+                     "POST /upload HTTP/1.1\r\nhost: web\r\ntransfer-encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+                     "GET /chunked HTTP/1.1\r\nhost: web\r\n\r\n",
+                     2, {"POST", "GET"});
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(Body(rs[0])["body"], "hello world");
+  EXPECT_EQ(Body(rs[0])["method"], "POST");
+  EXPECT_EQ(rs[1].body, "one,two,three");
+  ASSERT_TRUE(rs[1].trailers.Get("x-trailer").has_value());
+  EXPECT_EQ(*rs[1].trailers.Get("x-trailer"), "done");
+}
+
+TEST_F(WaypointTest, ExpectContinueIsAnsweredByTheWaypoint) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartWaypoint(kBaseMesh);
+  auto t = Tunnel();
+  ASSERT_TRUE(t.ok());
+  // Head first; the body only after the interim response, as a careful client does.
+  std::string got;
+  std::vector<char> buf(4096);
+  bool wrote = false;
+  std::string head =
+      "PUT /put HTTP/1.1\r\nhost: web\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n";
+  t.tunnel->AsyncWrite(asio::buffer(head),
+                       [&](boost::system::error_code, size_t) { wrote = true; });
+  bool read = false;
+  t.tunnel->AsyncReadSome(asio::buffer(buf), [&](boost::system::error_code e, size_t n) {
+    if (!e) got.assign(buf.data(), n);
+    read = true;
+  });
+  ASSERT_TRUE(hbone::testing::RunUntil(io_, [&] { return wrote && read; }));
+  EXPECT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  auto rs = Exchange(t.tunnel, "data", 1, {"PUT"});
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(Body(rs[0])["body"], "data");
+  EXPECT_FALSE(Body(rs[0])["headers"].contains("expect"));
+}
+
+TEST_F(WaypointTest, MalformedRequestsGet400AndNeverReachTheBackend) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartWaypoint(kBaseMesh);
+  for (std::string bad : {
+           "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: 3\r\ntransfer-encoding: "
+           "chunked\r\n\r\n",
+           "GET / HTTP/1.1\r\nhost : web\r\n\r\n",
+           "GET / HTTP/1.1\r\nhost: web\r\nx: a\r\n b\r\n\r\n",
+           "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+       }) {
+    auto t = Tunnel();
+    ASSERT_TRUE(t.ok());
+    auto rs = Exchange(t.tunnel, bad, 1);
+    ASSERT_EQ(rs.size(), 1u) << bad;
+    EXPECT_EQ(rs[0].status, 400) << bad;
+    t.tunnel->Close();
+  }
+  EXPECT_EQ(connects_at_backends_, 0);
+}
+
+TEST_F(WaypointTest, OversizedHeadersGet431) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartWaypoint(kBaseMesh);
+  auto t = Tunnel();
+  ASSERT_TRUE(t.ok());
+  auto rs = Exchange(
+      t.tunnel, "GET / HTTP/1.1\r\nhost: web\r\nx-big: " + std::string(70 * 1024, 'a') + "\r\n\r\n",
+      1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].status, 431);
+}
+
+TEST_F(WaypointTest, VirtualServiceHeaderMatchRewriteRedirectAndDirectResponse) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartBackend("127.77.0.12", "v2", true);
+  StartWaypoint(std::string(kBaseMesh) + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: demo}
+spec:
+  host: web
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: demo}
+spec:
+  hosts: [web]
+  http:
+  - match: [{headers: {x-canary: {exact: "yes"}}}]
+    route: [{destination: {host: web, subset: v2}}]
+  - match: [{uri: {prefix: /old}}]
+    rewrite: {uri: /new}
+    route: [{destination: {host: web, subset: v1}}]
+    headers:
+      request: {set: {x-added: "1"}}
+      response: {set: {x-route: old}}
+  - match: [{uri: {exact: /moved}}]
+    redirect: {uri: /elsewhere, authority: other.example}
+  - match: [{uri: {exact: /teapot}}]
+    directResponse: {status: 418, body: {string: "short and stout"}}
+  - match: [{uri: {prefix: /}}]
+    route: [{destination: {host: web, subset: v1}}]
+)");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Body(Get("/", "x-canary: yes\r\n"))["name"], "v2");
+    EXPECT_EQ(Body(Get("/"))["name"], "v1");
+  }
+  Response rw = Get("/old/page?q=2");
+  EXPECT_EQ(Body(rw)["path"], "/new/page?q=2");
+  EXPECT_EQ(Body(rw)["headers"]["x-added"], "1");
+  ASSERT_TRUE(rw.headers.Get("x-route").has_value());
+  EXPECT_EQ(*rw.headers.Get("x-route"), "old");
+
+  Response rd = Get("/moved");
+  EXPECT_EQ(rd.status, 301);
+  ASSERT_TRUE(rd.headers.Get("location").has_value());
+  EXPECT_EQ(*rd.headers.Get("location"), "http://other.example/elsewhere");
+
+  Response dr = Get("/teapot");
+  EXPECT_EQ(dr.status, 418);
+  EXPECT_EQ(dr.body, "short and stout");
+}
+
+TEST_F(WaypointTest, WeightedCanaryWithinStatisticalBounds) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartBackend("127.77.0.12", "v2", true);
+  StartWaypoint(std::string(kBaseMesh) + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: demo}
+spec:
+  host: web
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: demo}
+spec:
+  hosts: [web]
+  http:
+  - route:
+    - {destination: {host: web, subset: v1}, weight: 90}
+    - {destination: {host: web, subset: v2}, weight: 10}
+)");
+  auto t = Tunnel();
+  ASSERT_TRUE(t.ok());
+  std::string reqs;
+  const int n = 400;
+  for (int i = 0; i < n; ++i) reqs += "GET / HTTP/1.1\r\nhost: web\r\n\r\n";
+  auto rs = Exchange(t.tunnel, reqs, n);
+  ASSERT_EQ(rs.size(), static_cast<size_t>(n));
+  int v2 = 0;
+  for (const auto& r : rs) v2 += Body(r)["name"] == "v2";
+  // Binomial(400, 0.1): mean 40, sd 6; 5 sd either way.
+  EXPECT_GE(v2, 10);
+  EXPECT_LE(v2, 70);
+}
+
+TEST_F(WaypointTest, NoRouteIs404AndUnknownServiceIsRefused) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartWaypoint(std::string(kBaseMesh) + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: demo}
+spec:
+  hosts: [web]
+  http:
+  - match: [{uri: {prefix: /api}}]
+    route: [{destination: {host: web}}]
+)");
+  EXPECT_EQ(Get("/api/x").status, 200);
+  EXPECT_EQ(Get("/other").status, 404);
+  // A VIP that is not a service of this waypoint: the CONNECT is refused.
+  auto t = Tunnel("10.96.0.99", 80);
+  EXPECT_FALSE(t.ok());
+  EXPECT_EQ(t.http_status, 400);
+}
+
+TEST_F(WaypointTest, UpstreamFailuresAnswer503WithTheReason) {
+  // v1 is in the mesh but nothing listens behind it; v2 is not started at all.
+  StartWaypoint(kBaseMesh);
+  Response r = Get("/");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("upstream connect error"), std::string::npos) << r.body;
+}
+
+TEST_F(WaypointTest, EndpointOutsideTheMeshIsReachedOverPlainTcp) {
+  StartBackend("127.77.0.13", "v3", false);
+  StartWaypoint(std::string(kBaseMesh) + R"(
+---
+apiVersion: v1
+kind: Service
+metadata: {name: legacy, namespace: demo}
+spec:
+  clusterIP: 10.96.0.20
+  selector: {app: legacy}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: legacy, namespace: demo, labels: {app: legacy, weft.dev/dataplane-mode: none}}
+spec: {nodeName: node1}
+status: {podIP: 127.77.0.13, phase: Running}
+)");
+  Response r = Get("/", "", "10.96.0.20");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Body(r)["name"], "v3");
+  EXPECT_EQ(connects_at_backends_, 0);
+}
+
+TEST_F(WaypointTest, L7AuthorizationDeniesByPathMethodAndPrincipal) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartWaypoint(std::string(kBaseMesh) + R"(
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: demo}
+spec:
+  targetRefs: [{kind: Service, group: "", name: web}]
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/admin*"]}}]
+  - to: [{operation: {methods: [DELETE]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-client, namespace: demo}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/demo/sa/client"]}}]
+)");
+  EXPECT_EQ(Get("/public").status, 200);
+  Response denied = Get("/admin/users");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.body, "RBAC: access denied");
+  auto t = Tunnel();
+  ASSERT_TRUE(t.ok());
+  auto rs = Exchange(t.tunnel, "DELETE /x HTTP/1.1\r\nhost: web\r\n\r\n", 1, {"DELETE"});
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].status, 403);
+  EXPECT_EQ(connects_at_backends_, 1);  // only /public went upstream
+}
+
+}  // namespace
+}  // namespace weft::waypoint::testing
