@@ -21,6 +21,7 @@
 #include "agent/proxy/credentials.h"
 #include "core/hbone/pool.h"
 #include "core/hbone/server.h"
+#include "core/hbone/stream_transport.h"
 #include "core/http/http1/parser.h"
 #include "core/http/http1/serializer.h"
 #include "core/policy/compiler.h"
@@ -169,10 +170,12 @@ class WaypointFixture : public ::testing::Test {
   }
 
   // A Python backend on ip:8080; with `mesh`, an HboneServer on ip:15008 in front of it.
-  void StartBackend(const std::string& ip, const std::string& name, bool mesh) {
+  // `script` in tests/waypoint/testdata (http_backend.py, grpc_backend.py) on ip:port.
+  void StartBackend(const std::string& ip, const std::string& name, bool mesh,
+                    const std::string& script = "http_backend.py", uint16_t port = 8080) {
     backends_.push_back(std::make_unique<Process>(std::vector<std::string>{
-        "python3", std::string(WEFT_SOURCE_DIR) + "/tests/waypoint/testdata/http_backend.py",
-        "--address", ip, "--port", "8080", "--name", name}));
+        "/usr/bin/python3", std::string(WEFT_SOURCE_DIR) + "/tests/waypoint/testdata/" + script,
+        "--address", ip, "--port", std::to_string(port), "--name", name}));
     ASSERT_TRUE(backends_.back()->ready()) << "backend " << name << " did not start";
     if (!mesh) return;
     tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address(ip), 15008));
@@ -285,6 +288,62 @@ class WaypointFixture : public ::testing::Test {
                       "GET " + path + " HTTP/1.1\r\nhost: web\r\n" + extra_headers + "\r\n", 1);
     t.tunnel->Close();
     return r.empty() ? Response{} : r[0];
+  }
+
+  // One HTTP/2 request (h2c with prior knowledge inside `t`); the whole response.
+  struct H2Response {
+    int status = 0;
+    h2::Headers headers, trailers;
+    std::string body;
+    bool ok = false;
+    bool reset = false;
+  };
+  std::shared_ptr<h2::Session> H2Session(std::shared_ptr<hbone::TunnelStream> t) {
+    auto s = h2::Session::Create(
+        h2::Session::kClient, std::make_unique<hbone::ByteStreamTransport>(std::move(t)), {}, {});
+    s->Start();
+    return s;
+  }
+  std::shared_ptr<H2Response> H2Call(const std::shared_ptr<h2::Session>& s, h2::Headers headers,
+                                     std::string body) {
+    auto out = std::make_shared<H2Response>();
+    auto body_holder = std::make_shared<std::string>(std::move(body));
+    std::shared_ptr<h2::Stream> st = s->SubmitRequest(
+        headers, body_holder->empty(),
+        [out](boost::system::error_code e, std::shared_ptr<h2::Stream> st) {
+          if (e) {
+            out->reset = true;
+            return;
+          }
+          out->status = st->status();
+          out->headers = st->headers();
+          auto buf = std::make_shared<std::vector<char>>(65536);
+          auto read = std::make_shared<std::function<void()>>();
+          *read = [out, st, buf, read] {
+            st->AsyncReadSome(asio::buffer(*buf),
+                              [out, st, buf, read](boost::system::error_code e, size_t n) {
+                                if (e == asio::error::eof) {
+                                  out->trailers = st->trailers();
+                                  out->ok = true;
+                                  *read = nullptr;
+                                  return;
+                                }
+                                if (e) {
+                                  out->reset = true;
+                                  *read = nullptr;
+                                  return;
+                                }
+                                out->body.append(buf->data(), n);
+                                (*read)();
+                              });
+          };
+          (*read)();
+        });
+    if (st && !body_holder->empty()) {
+      st->AsyncWrite(asio::buffer(*body_holder),
+                     [st, body_holder](boost::system::error_code, size_t) { st->ShutdownSend(); });
+    }
+    return out;
   }
 
   asio::io_context io_;

@@ -249,13 +249,14 @@ void H1ServerConnection::DeliverBody() {
   auto h = std::move(req.body_handler_);
   req.body_handler_ = nullptr;
   if (req.chunk_ready_) {
-    // The chunk stays in req.chunk_ until the next ReadBody (which clears it first).
-    std::string data = std::move(req.chunk_);
+    // The chunk stays in req.delivered_ until the next ReadBody: the reader may hand the view
+    // to a write that completes later.
+    req.delivered_.swap(req.chunk_);
     req.chunk_.clear();
     req.chunk_ready_ = false;
-    auto holder = std::make_shared<std::string>(std::move(data));
+    auto self = current_;
     asio::post(stream_->executor(),
-               [h = std::move(h), holder] { h({}, std::string_view(*holder), false); });
+               [h = std::move(h), self] { h({}, std::string_view(self->delivered_), false); });
     return;
   }
   asio::post(stream_->executor(), [h = std::move(h)] { h({}, std::string_view(), true); });

@@ -84,6 +84,7 @@ class H1DownstreamRequest : public DownstreamRequest,
   bool close_after_ = false;  // the connection ends after this response
   // Body handoff from the parser.
   std::string chunk_;
+  std::string delivered_;  // the chunk last handed to the reader
   bool chunk_ready_ = false;
   BodyHandler body_handler_;
 };

@@ -65,7 +65,8 @@ H2DownstreamRequest::H2DownstreamRequest(std::shared_ptr<h2::Stream> stream, siz
   // nghttp2 already refuses streams whose pseudo-headers break RFC 9113 §8.3; this catches
   // what an L7 proxy needs on top (a CONNECT has no :path; everything else must have one).
   if (!have_method || (head_.method != "CONNECT" && !have_path)) valid_ = false;
-  has_body_ = !stream_->recv_eof();
+  // The body may have arrived whole before the request was handed on.
+  has_body_ = !stream_->recv_eof() || stream_->buffered() > 0;
 }
 
 asio::any_io_executor H2DownstreamRequest::executor() {

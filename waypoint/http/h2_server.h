@@ -18,8 +18,16 @@ namespace weft::waypoint {
 
 using RequestHandler = std::function<void(std::shared_ptr<DownstreamRequest>)>;
 
+// The waypoint's HTTP/2 server defaults: Envoy's 60 KiB header list limit (431 beyond),
+// 100 concurrent streams per connection, windows of core/h2's defaults.
+inline h2::SessionSettings DefaultH2ServerSession() {
+  h2::SessionSettings s;
+  s.max_header_list_bytes = 60 * 1024;
+  return s;
+}
+
 struct H2ServerSettings {
-  h2::SessionSettings session;
+  h2::SessionSettings session = DefaultH2ServerSession();
   size_t read_chunk = 64 * 1024;
 };
 

@@ -135,10 +135,13 @@ void H1ClientConnection::Deliver() {
     auto h = std::move(req->body_handler_);
     req->body_handler_ = nullptr;
     if (req->chunk_ready_) {
-      auto holder = std::make_shared<std::string>(std::move(req->chunk_));
+      // Kept in the request until the next ReadBody (the reader's write may still use it).
+      req->delivered_.swap(req->chunk_);
       req->chunk_.clear();
       req->chunk_ready_ = false;
-      asio::post(ex, [h = std::move(h), holder] { h({}, std::string_view(*holder), false); });
+      auto self = req->shared_from_this();
+      asio::post(ex,
+                 [h = std::move(h), self] { h({}, std::string_view(self->delivered_), false); });
     } else {
       asio::post(ex, [h = std::move(h)] { h({}, std::string_view(), true); });
     }

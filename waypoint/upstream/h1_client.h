@@ -95,6 +95,7 @@ class H1UpstreamRequest : public UpstreamRequest,
   bool response_complete_ = false;
   std::function<void(error_code, http::ResponseHead*)> head_handler_;
   std::string chunk_;
+  std::string delivered_;  // the chunk last handed to the reader
   bool chunk_ready_ = false;
   BodyHandler body_handler_;
   http::HeaderMap trailers_;

@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""A gRPC server (grpcio, h2c) for the waypoint tests, without generated code: raw bytes in,
+raw bytes out.
+
+  /test.Echo/Unary      echoes the request message, with initial metadata x-backend: NAME
+                        and trailing metadata x-trailer: done
+  /test.Echo/Fail       aborts with NOT_FOUND ("no such thing")
+Usage: grpc_backend.py --address IP --port N --name NAME
+"""
+import argparse
+import sys
+from concurrent import futures
+
+import grpc
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--address", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--name", required=True)
+    a = p.parse_args()
+
+    def unary(request, context):
+        context.send_initial_metadata((("x-backend", a.name),))
+        context.set_trailing_metadata((("x-trailer", "done"),))
+        return request
+
+    def fail(request, context):
+        context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+
+    handlers = {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail),
+    }
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))
+    server.add_insecure_port("%s:%d" % (a.address, a.port))
+    server.start()
+    print("ready", flush=True)
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
