@@ -63,12 +63,29 @@ void Connection::Start(tcp::socket accepted) {
       original_ = *orig;
     }
     thread_local std::mt19937_64 rng{std::random_device{}()};
-    if (view_) route_ = view_->Resolve(original_.address, original_.port, rng());
+    if (view_) route_ = view_->Resolve(original_.address, original_.port, rng(), pod_->info.uid);
     if (!route_) {
       // Not (or no longer) a mesh destination: deliver where the application meant.
       proxy_.counters_.passthrough.fetch_add(1);
       route_ = Route{};
       route_->direct = {original_.address, original_.port, "", ""};
+    }
+    if (route_->waypoint) {
+      const WaypointRoute& w = *route_->waypoint;
+      {
+        std::lock_guard<std::mutex> l(info_mu_);
+        waypoint_ = w.name;
+      }
+      if (!w.available()) {
+        // Fail closed, as ztunnel: going direct would skip the waypoint's L7 policy.
+        proxy_.counters_.waypoint_unavailable.fetch_add(1);
+        if (proxy_.inputs_.log) {
+          proxy_.inputs_.log("refused " + pod_->info.uid + " -> " + original_.address + ":" +
+                             std::to_string(original_.port) + " (" + route_->service->hostname() +
+                             "): waypoint " + w.name + " unavailable: " + w.unavailable);
+        }
+        return Fail("waypoint unavailable");
+      }
     }
   } else {
     // sk_lookup kept the destination address: the accepted socket's local end is it.
@@ -224,6 +241,8 @@ void Connection::ConnectNext() {
   if (ec) return Fail("bad upstream address");
   tcp::endpoint endpoint(addr, target.port);
 
+  // A Service bound to a waypoint: HBONE to the waypoint (balancer_ picked one of its pods).
+  if (kind_ == Kind::kOutbound && route_->waypoint) return ConnectWaypoint(endpoint);
   // Outbound to a mesh workload (enrolled, with an identity) goes over HBONE when the proxy
   // has credentials; inbound delivery to the app and everything else is plain TCP.
   if (kind_ == Kind::kOutbound && proxy_.inputs_.credentials && view_) {
@@ -243,29 +262,51 @@ void Connection::ConnectNext() {
              });
 }
 
+bool Connection::AwaitSourceCertificate(std::function<void()> retry) {
+  if (HasSourceCertificate()) return false;
+  // A pod's first connections may come before its certificate: wait for it (bounded, as
+  // ztunnel does) rather than fail them. Past the wait, the caller's path fails and counts.
+  auto wait = proxy_.inputs_.settings.source_certificate_wait;
+  auto now = std::chrono::steady_clock::now();
+  if (!cert_wait_since_) cert_wait_since_ = now;
+  if (now - *cert_wait_since_ >= wait) return false;
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(50));
+  auto self = shared_from_this();
+  timer->async_wait([self, timer, retry = std::move(retry)](error_code e) {
+    if (!e) retry();
+  });
+  return true;
+}
+
 void Connection::ConnectMesh(const tcp::endpoint& target, const pb::Workload& destination) {
   if (closed_) return;
-  if (!HasSourceCertificate()) {
-    // A pod's first connections may come before its certificate: wait for it (bounded, as
-    // ztunnel does) rather than fail them. Past the wait, the paths below fail and count.
-    auto wait = proxy_.inputs_.settings.source_certificate_wait;
-    auto now = std::chrono::steady_clock::now();
-    if (!cert_wait_since_) cert_wait_since_ = now;
-    if (now - *cert_wait_since_ < wait) {
-      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(50));
-      auto self = shared_from_this();
-      timer->async_wait([self, this, timer, target, d = destination](error_code e) {
-        if (!e) ConnectMesh(target, d);
-      });
-      return;
-    }
-  }
+  if (AwaitSourceCertificate([this, target, d = destination] { ConnectMesh(target, d); })) return;
   // Same node: this proxy serves the destination too and holds both identities, so it skips
   // TLS but runs the destination's inbound checks (docs/security.md, "HBONE").
   if (auto local = proxy_.FindPod(destination.uid())) {
     return DeliverLocally(target, destination, local);
   }
-  ConnectHbone(target, destination);
+  ConnectHbone(tcp::endpoint(target.address(), proxy_.inputs_.settings.hbone_port), target,
+               destination.identity(), /*via_waypoint=*/false);
+}
+
+void Connection::ConnectWaypoint(const tcp::endpoint& waypoint) {
+  if (closed_) return;
+  if (!proxy_.inputs_.credentials) {
+    // A waypoint takes HBONE only, and without credentials there is no certificate to
+    // present: refused, never plaintext.
+    proxy_.counters_.no_source_certificate.fetch_add(1);
+    return Fail("no credentials for HBONE to the waypoint");
+  }
+  if (AwaitSourceCertificate([this, waypoint] { ConnectWaypoint(waypoint); })) return;
+  // Not DeliverLocally, even when the waypoint's pod is on this node: it is a separate proxy
+  // in its own pod (not captured, no listener of ours), reached over HBONE like any other.
+  const WaypointRoute& w = *route_->waypoint;
+  error_code ec;
+  auto service_address = asio::ip::make_address(w.authority_address, ec);
+  if (ec) return Fail("bad service address");
+  ConnectHbone(waypoint, tcp::endpoint(service_address, static_cast<uint16_t>(w.authority_port)),
+               w.identity, /*via_waypoint=*/true);
 }
 
 bool Connection::HasSourceCertificate() const {
@@ -349,11 +390,12 @@ void Connection::ConnectTcp(const tcp::endpoint& target, std::chrono::millisecon
   });
 }
 
-void Connection::ConnectHbone(const tcp::endpoint& target, const pb::Workload& destination) {
+void Connection::ConnectHbone(const tcp::endpoint& destination, const tcp::endpoint& target,
+                              const std::string& peer_identity, bool via_waypoint) {
   const pb::Workload* source = view_->Workload(pod_->info.uid);
   auto source_id = source ? identity::SpiffeId::Parse(source->identity())
                           : absl::StatusOr<identity::SpiffeId>(absl::NotFoundError("source"));
-  auto dest_id = identity::SpiffeId::Parse(destination.identity());
+  auto dest_id = identity::SpiffeId::Parse(peer_identity);
   std::shared_ptr<const hbone::SourceIdentity> cert;
   if (source_id.ok()) cert = proxy_.inputs_.credentials->Source(*source_id);
   if (!cert || !dest_id.ok()) {
@@ -372,9 +414,9 @@ void Connection::ConnectHbone(const tcp::endpoint& target, const pb::Workload& d
   }
   hbone::ConnectRequest req;
   req.source = std::move(cert);
-  req.destination = tcp::endpoint(target.address(), proxy_.inputs_.settings.hbone_port);
+  req.destination = destination;
   req.expected_peers = {*dest_id};
-  req.target = target;
+  req.target = target;  // :authority: the workload's IP:port, or the Service's via a waypoint
   error_code ec;
   auto src_ip = asio::ip::make_address(
       source && source->addresses_size() > 0 ? source->addresses(0) : std::string("0.0.0.0"), ec);
@@ -387,6 +429,8 @@ void Connection::ConnectHbone(const tcp::endpoint& target, const pb::Workload& d
     mtls_ = true;
   }
   proxy_.counters_.hbone_outbound.fetch_add(1);
+  // Once per connection (retries go to another of the waypoint's endpoints).
+  if (via_waypoint && attempts_ == 1) proxy_.counters_.waypoint_outbound.fetch_add(1);
   auto self = shared_from_this();
   pool->Connect(std::move(req), [self, this](hbone::ConnectResult r) {
     if (closed_) return;
@@ -495,6 +539,8 @@ ConnectionInfo Connection::Info() const {
   i.cluster = cluster_;
   i.peer_identity = peer_identity_;
   i.mtls = mtls_;
+  i.waypoint = waypoint_;
+  if (!waypoint_.empty()) i.waypoint_address = upstream_;
   i.bytes_sent = sent_.load();
   i.bytes_received = received_.load();
   i.buffer_bytes = buffer_bytes_.load();

@@ -8,6 +8,9 @@
 //   outbound  :15001 accept → original destination → balancer → endpoint
 //             → HBONE to <endpoint>:15008 when the endpoint is a mesh workload and the proxy
 //               has credentials, plain TCP otherwise
+//             a Service bound to a waypoint: → one of the waypoint's ready endpoints → HBONE
+//               to <waypoint pod>:15008, :authority = the VIP:port dialed, expecting the
+//               waypoint's identity (same node or not); no usable waypoint: refused
 //   inbound   :15006 accept (plaintext, steered by sk_lookup) → PeerAuthentication (STRICT
 //             refuses) → authorization → TCP to the app
 //   hbone     a CONNECT on the pod's :15008 → target is this pod? (400) → authorization (401)
@@ -55,11 +58,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // namespace.
   void DeliverLocally(const tcp::endpoint& target, const pb::Workload& destination,
                       std::shared_ptr<Pod> local);
-  void ConnectHbone(const tcp::endpoint& target, const pb::Workload& destination);
+  // A CONNECT for `target` to the HBONE listener at `destination` with the source pod's
+  // certificate, accepting only `peer_identity` (the destination workload's, or the
+  // waypoint's when `via_waypoint`).
+  void ConnectHbone(const tcp::endpoint& destination, const tcp::endpoint& target,
+                    const std::string& peer_identity, bool via_waypoint);
   // Outbound to a mesh workload: waits (ProxySettings::source_certificate_wait) for the source
   // pod's certificate, then DeliverLocally or ConnectHbone.
   void ConnectMesh(const tcp::endpoint& target, const pb::Workload& destination);
+  // Outbound to a Service bound to a waypoint, `waypoint` being the picked endpoint's HBONE
+  // address: waits for the source certificate as ConnectMesh, then ConnectHbone (always:
+  // the waypoint is its own pod, even on this node).
+  void ConnectWaypoint(const tcp::endpoint& waypoint);
   bool HasSourceCertificate() const;
+  // When the source pod has no certificate yet and the wait is not over: arms a timer that
+  // calls `retry` and returns true. False: go on (with or without a certificate).
+  bool AwaitSourceCertificate(std::function<void()> retry);
   void OnConnectFailed();
   void OnUpstream(std::shared_ptr<hbone::ByteStream> up, bool up_is_tcp);
   // Inbound checks (PeerAuthentication, authorization); false: denied (counted, logged once).
@@ -95,6 +109,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SocketAddress client_, original_, upstream_;
   std::string cluster_;
   std::string peer_identity_;  // inbound: the verified client; outbound: the server
+  std::string waypoint_;       // outbound via a waypoint: "<namespace>/<name>"
   bool mtls_ = false;          // this connection's node-to-node leg is HBONE
   std::vector<char> buf_up_, buf_down_;
   std::atomic<uint64_t> sent_{0}, received_{0}, buffer_bytes_{0};

@@ -1,5 +1,7 @@
 #include "agent/proxy/node_view.h"
 
+#include "core/hbone/hbone.h"
+
 namespace weft::agent::proxy {
 
 namespace {
@@ -13,6 +15,25 @@ std::string ClusterName(uint32_t port, const std::string& subset, const std::str
 }
 
 }  // namespace
+
+std::string ServiceWaypointName(const pb::Service& svc) {
+  if (svc.waypoint().empty()) return "";
+  return (svc.waypoint_namespace().empty() ? svc.namespace_() : svc.waypoint_namespace()) + "/" +
+         svc.waypoint();
+}
+
+const pb::Waypoint* FindWaypoint(const pb::MeshSnapshot& snapshot, const std::string& name) {
+  for (const auto& w : snapshot.waypoints()) {
+    if (w.namespace_() + "/" + w.name() == name) return &w;
+  }
+  return nullptr;
+}
+
+int ReadyWaypointEndpoints(const pb::Waypoint& waypoint) {
+  int n = 0;
+  for (const auto& e : waypoint.endpoints()) n += e.ready() && !e.address().empty();
+  return n;
+}
 
 lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy) {
   lb::BalancerConfig cfg;
@@ -61,6 +82,7 @@ NodeView::NodeView(std::shared_ptr<const pb::MeshSnapshot> snapshot, std::string
   for (const auto& t : snapshot_->route_tables()) {
     if (t.tcp_routes_size() > 0) routes_[t.hostname()] = &t;
   }
+  for (const auto& w : snapshot_->waypoints()) waypoints_[w.namespace_() + "/" + w.name()] = &w;
 }
 
 const pb::Workload* NodeView::Workload(const std::string& uid) const {
@@ -118,8 +140,31 @@ std::shared_ptr<lb::Balancer> NodeView::BalancerFor(const pb::Service& svc, uint
   return b;
 }
 
-std::optional<Route> NodeView::Resolve(const std::string& address, uint32_t port,
-                                       uint64_t random) const {
+std::shared_ptr<lb::Balancer> NodeView::WaypointBalancer(const pb::Waypoint& waypoint) const {
+  std::string key = "waypoint|" + waypoint.namespace_() + "/" + waypoint.name();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = balancers_.find(key);
+  if (it != balancers_.end()) return it->second;
+  std::vector<lb::Target> targets;
+  for (const auto& ep : waypoint.endpoints()) {
+    if (!ep.ready() || ep.address().empty()) continue;
+    lb::Target t;
+    t.address = ep.address();
+    t.port = waypoint.port() ? waypoint.port() : hbone::kPort;
+    targets.push_back(std::move(t));
+  }
+  std::shared_ptr<lb::Balancer> b;
+  if (!targets.empty()) {
+    // Istio's default policy (LEAST_REQUEST); a connection counts while it is open.
+    b = std::make_shared<lb::Balancer>(std::move(targets), BalancerConfigFor(nullptr),
+                                       lb::StableHash(key));
+  }
+  balancers_[key] = b;
+  return b;
+}
+
+std::optional<Route> NodeView::Resolve(const std::string& address, uint32_t port, uint64_t random,
+                                       const std::string& source_uid) const {
   auto it = by_vip_port_.find(VipKey(address, port));
   if (it == by_vip_port_.end()) {
     // A mesh workload addressed directly: no balancing, but still through the proxy.
@@ -133,6 +178,38 @@ std::optional<Route> NodeView::Resolve(const std::string& address, uint32_t port
   Route r;
   r.service = &svc;
   r.service_port = port;
+  // A Service bound to a waypoint: the connection goes there, whole (the waypoint applies the
+  // routes and policies), or nowhere if the waypoint cannot take it (fail closed, as ztunnel).
+  if (std::string name = ServiceWaypointName(svc); !name.empty()) {
+    auto wit = waypoints_.find(name);
+    const pb::Waypoint* wp = wit == waypoints_.end() ? nullptr : wit->second;
+    // The waypoint's own pods are not captured, so they never get here; should one be, its
+    // connection goes on to the Service (sending it back to itself would loop). By workload
+    // uid, not by identity: any pod running as the waypoint's service account must not skip it.
+    bool from_waypoint = false;
+    if (wp != nullptr && !source_uid.empty()) {
+      for (const auto& e : wp->endpoints()) from_waypoint |= e.workload_uid() == source_uid;
+    }
+    if (!from_waypoint) {
+      WaypointRoute w;
+      w.name = std::move(name);
+      w.waypoint = wp;
+      w.authority_address = address;
+      w.authority_port = port;
+      if (wp == nullptr) {
+        w.unavailable = "no such waypoint";
+      } else if (wp->identity().empty()) {
+        w.unavailable = "no identity";  // nothing to verify it by
+      } else {
+        w.identity = wp->identity();
+        r.balancer = WaypointBalancer(*wp);
+        if (!r.balancer) w.unavailable = "no ready endpoint";
+      }
+      r.cluster = ClusterName(port, "", svc.hostname());
+      r.waypoint = std::move(w);
+      return r;
+    }
+  }
   // VirtualService TCP routes: the first whose match fits, then a weighted destination.
   auto rt = routes_.find(svc.hostname());
   if (rt != routes_.end()) {

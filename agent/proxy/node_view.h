@@ -29,6 +29,24 @@ struct Upstream {
   std::string identity;
 };
 
+// The waypoint a connection to a Service goes through (docs/waypoint.md, "Node proxy side").
+// The connection is sent over HBONE to one of the waypoint's ready endpoints (picked by
+// Route::balancer, whose targets are <waypoint pod IP>:<waypoint HBONE port>), with
+// `:authority = <authority_address>:<authority_port>` (what the client dialed), expecting the
+// waypoint's identity. A waypoint that cannot take it (`unavailable` set) refuses the
+// connection: going direct would skip the waypoint's L7 policy.
+struct WaypointRoute {
+  std::string name;                        // "<namespace>/<name>", as the Service binds it
+  const pb::Waypoint* waypoint = nullptr;  // null: no such waypoint in the snapshot
+  std::string identity;                    // the waypoint's SPIFFE ID (the expected peer)
+  std::string authority_address;           // the Service VIP the client dialed
+  uint32_t authority_port = 0;             // the Service port the client dialed
+  // Why the waypoint cannot take the connection ("no such waypoint", "no ready endpoint");
+  // empty when it can.
+  std::string unavailable;
+  bool available() const { return unavailable.empty(); }
+};
+
 // A destination resolved for one connection: a balancer to pick from (with the connect
 // timeout that applies), or a direct workload address.
 struct Route {
@@ -39,7 +57,19 @@ struct Route {
   std::shared_ptr<lb::Balancer> balancer;  // null for a direct workload destination
   uint64_t connect_timeout_ms = 10'000;
   Upstream direct;  // for a workload destination
+  // Set when the Service is bound to a waypoint: `balancer` then picks among the waypoint's
+  // ready endpoints (null when it has none) and no TCP route, subset or cluster policy of the
+  // Service applies here (the waypoint applies them).
+  std::optional<WaypointRoute> waypoint;
 };
+
+// The waypoint a Service names, as "<namespace>/<name>" (`waypoint_namespace`, else the
+// Service's namespace); empty when it names none.
+std::string ServiceWaypointName(const pb::Service& svc);
+// The waypoint "<namespace>/<name>" of a snapshot, or null (a linear scan: for admin views).
+const pb::Waypoint* FindWaypoint(const pb::MeshSnapshot& snapshot, const std::string& name);
+// How many endpoints of a waypoint are ready.
+int ReadyWaypointEndpoints(const pb::Waypoint& waypoint);
 
 class NodeView {
  public:
@@ -49,8 +79,10 @@ class NodeView {
   const std::string& node() const { return node_; }
 
   // The route for a connection to `address:port` (original destination). `random` picks
-  // among weighted TCP routes. nullopt: not a mesh destination.
-  std::optional<Route> Resolve(const std::string& address, uint32_t port, uint64_t random) const;
+  // among weighted TCP routes. nullopt: not a mesh destination. `source_uid` is the client
+  // workload: a waypoint's own pod is never sent to its waypoint.
+  std::optional<Route> Resolve(const std::string& address, uint32_t port, uint64_t random,
+                               const std::string& source_uid = {}) const;
 
   // The workload with this uid ("ns/name"), or null.
   const pb::Workload* Workload(const std::string& uid) const;
@@ -66,6 +98,8 @@ class NodeView {
                                             const pb::ClusterPolicy* policy) const;
   const pb::ClusterPolicy* PolicyFor(const std::string& host, uint32_t port,
                                      const std::string& subset) const;
+  // The balancer over a waypoint's ready endpoints (null when it has none).
+  std::shared_ptr<lb::Balancer> WaypointBalancer(const pb::Waypoint& waypoint) const;
 
   std::shared_ptr<const pb::MeshSnapshot> snapshot_;
   std::string node_;
@@ -76,6 +110,7 @@ class NodeView {
   std::unordered_map<std::string, const pb::Workload*> workload_by_ip_;
   std::unordered_map<std::string, const pb::ClusterPolicy*> policies_;
   std::unordered_map<std::string, const pb::RouteTable*> routes_;
+  std::unordered_map<std::string, const pb::Waypoint*> waypoints_;  // "ns/name"
   mutable std::mutex mu_;
   mutable std::map<std::string, std::shared_ptr<lb::Balancer>> balancers_;
 };

@@ -348,6 +348,8 @@ ProxyStats Proxy::Stats() const {
   s.hbone_bad_target = c.hbone_bad_target;
   s.hbone_app_unreachable = c.hbone_app_unreachable;
   s.local_deliveries = c.local_deliveries;
+  s.waypoint_outbound = c.waypoint_outbound;
+  s.waypoint_unavailable = c.waypoint_unavailable;
   s.denied_policy = c.denied_policy;
   s.denied_no_allow_match = c.denied_no_allow_match;
   s.denied_mtls_strict = c.denied_mtls_strict;

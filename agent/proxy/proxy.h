@@ -71,7 +71,8 @@ struct ProxyInputs {
   // Workload certificates for mTLS between node proxies (HBONE on :15008). Null: no mTLS —
   // the pods get no :15008 listener and mesh traffic between nodes is plain TCP.
   std::shared_ptr<WorkloadCredentials> credentials;
-  // One line per denied connection (PeerAuthentication or AuthorizationPolicy); may be null.
+  // One line per denied connection (PeerAuthentication or AuthorizationPolicy) and per
+  // connection refused because its Service's waypoint is unavailable; may be null.
   std::function<void(const std::string&)> log;
 };
 
@@ -95,6 +96,10 @@ struct ConnectionInfo {
   uint64_t bytes_received = 0;  // upstream -> client
   uint64_t buffer_bytes = 0;    // copy buffers held now (both directions)
   int64_t age_ms = 0;
+  // Outbound through a waypoint: "<namespace>/<name>" and the waypoint address the HBONE leg
+  // went to (<pod IP>:15008; also `upstream`); empty otherwise.
+  std::string waypoint;
+  SocketAddress waypoint_address;
 };
 
 struct ProxyStats {
@@ -125,6 +130,9 @@ struct ProxyStats {
   uint64_t denied_no_allow_match = 0;
   uint64_t denied_mtls_strict = 0;
   uint64_t denied_unknown_destination = 0;
+  // Waypoints (docs/waypoint.md, "Node proxy side").
+  uint64_t waypoint_outbound = 0;     // connections sent to a waypoint (also in hbone_outbound)
+  uint64_t waypoint_unavailable = 0;  // refused: the Service's waypoint is missing or not ready
 };
 
 class Proxy {

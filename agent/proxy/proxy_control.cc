@@ -42,6 +42,8 @@ ProxyStats StatsFromJson(const json& j) {
   s.hbone_bad_target = j.value("hbone_bad_target", 0ull);
   s.hbone_app_unreachable = j.value("hbone_app_unreachable", 0ull);
   s.local_deliveries = j.value("local_deliveries", 0ull);
+  s.waypoint_outbound = j.value("waypoint_outbound", 0ull);
+  s.waypoint_unavailable = j.value("waypoint_unavailable", 0ull);
   s.tls_handshakes = j.value("tls_handshakes", 0ull);
   if (j.contains("tls_handshake_failures") && j["tls_handshake_failures"].is_object()) {
     for (const auto& [k, v] : j["tls_handshake_failures"].items()) {
@@ -62,21 +64,6 @@ SocketAddress AddressFromJson(const json& j) {
   return {j.value("address", ""), static_cast<uint16_t>(j.value("port", 0))};
 }
 
-json ToJson(const ConnectionInfo& c) {
-  return {{"pod", c.pod},
-          {"direction", c.direction},
-          {"client", ToJson(c.client)},
-          {"original_destination", ToJson(c.original_destination)},
-          {"upstream", ToJson(c.upstream)},
-          {"cluster", c.cluster},
-          {"bytes_sent", c.bytes_sent},
-          {"bytes_received", c.bytes_received},
-          {"peer_identity", c.peer_identity},
-          {"mtls", c.mtls},
-          {"buffer_bytes", c.buffer_bytes},
-          {"age_ms", c.age_ms}};
-}
-
 ConnectionInfo ConnectionFromJson(const json& j) {
   ConnectionInfo c;
   c.pod = j.value("pod", "");
@@ -91,6 +78,12 @@ ConnectionInfo ConnectionFromJson(const json& j) {
   c.mtls = j.value("mtls", false);
   c.buffer_bytes = j.value("buffer_bytes", 0ull);
   c.age_ms = j.value("age_ms", 0ll);
+  if (j.contains("waypoint") && j["waypoint"].is_object()) {
+    c.waypoint = j["waypoint"].value("name", "");
+    if (j["waypoint"].contains("address")) {
+      c.waypoint_address = AddressFromJson(j["waypoint"]["address"]);
+    }
+  }
   return c;
 }
 
@@ -100,6 +93,26 @@ void CloseAll(std::vector<int>& fds) {
 }
 
 }  // namespace
+
+nlohmann::json ConnectionInfoJson(const ConnectionInfo& c) {
+  json j = {{"pod", c.pod},
+            {"direction", c.direction},
+            {"client", ToJson(c.client)},
+            {"original_destination", ToJson(c.original_destination)},
+            {"upstream", ToJson(c.upstream)},
+            {"cluster", c.cluster},
+            {"bytes_sent", c.bytes_sent},
+            {"bytes_received", c.bytes_received},
+            {"peer_identity", c.peer_identity},
+            {"mtls", c.mtls},
+            {"buffer_bytes", c.buffer_bytes},
+            {"age_ms", c.age_ms},
+            {"waypoint", nullptr}};
+  if (!c.waypoint.empty()) {
+    j["waypoint"] = {{"name", c.waypoint}, {"address", ToJson(c.waypoint_address)}};
+  }
+  return j;
+}
 
 nlohmann::json ProxyStatsJson(const ProxyStats& s) {
   return {{"accepted_outbound", s.accepted_outbound},
@@ -121,6 +134,8 @@ nlohmann::json ProxyStatsJson(const ProxyStats& s) {
           {"hbone_bad_target", s.hbone_bad_target},
           {"hbone_app_unreachable", s.hbone_app_unreachable},
           {"local_deliveries", s.local_deliveries},
+          {"waypoint_outbound", s.waypoint_outbound},
+          {"waypoint_unavailable", s.waypoint_unavailable},
           {"tls_handshakes", s.tls_handshakes},
           {"tls_handshake_failures", s.tls_handshake_failures},
           {"denied_policy", s.denied_policy},
@@ -329,7 +344,7 @@ void ServeControl(int conn, Proxy& proxy, std::map<std::string, uint64_t>& cooki
         json j = json::parse(f->payload, nullptr, false);
         if (j.value("what", "") == "connections") {
           json list = json::array();
-          for (const auto& c : proxy.Connections()) list.push_back(ToJson(c));
+          for (const auto& c : proxy.Connections()) list.push_back(ConnectionInfoJson(c));
           reply.payload = json{{"connections", list}}.dump();
         } else if (j.value("what", "") == "certs") {
           json certs = json::parse(certs_json ? certs_json() : "[]", nullptr, false);

@@ -39,6 +39,8 @@ struct Counters {
   // mTLS.
   std::atomic<uint64_t> hbone_outbound{0}, hbone_inbound{0}, no_source_certificate{0},
       hbone_connect_failures{0}, hbone_bad_target{0}, hbone_app_unreachable{0}, local_deliveries{0};
+  // Waypoints.
+  std::atomic<uint64_t> waypoint_outbound{0}, waypoint_unavailable{0};
   // Authorization and PeerAuthentication (by reason).
   std::atomic<uint64_t> denied_policy{0}, denied_no_allow_match{0}, denied_mtls_strict{0},
       denied_unknown_destination{0};

@@ -55,6 +55,7 @@ TEST(NodeView, ResolvesVipToBalancerOverReadyEndpointsOfTheRoutedSubset) {
   NodeView view(Parse(kSnapshot), "node1");
   auto r = view.Resolve("10.96.0.10", 80, 0);
   ASSERT_TRUE(r);
+  EXPECT_FALSE(r->waypoint) << "no waypoint bound";
   EXPECT_EQ(r->subset, "v2");
   EXPECT_EQ(r->cluster, "outbound|80|v2|web.demo.svc.cluster.local");
   EXPECT_EQ(r->connect_timeout_ms, 250u);
@@ -76,6 +77,202 @@ TEST(NodeView, WorkloadAddressesResolveDirectAndOthersDoNot) {
   EXPECT_EQ(r->direct.port, 5000u);
   EXPECT_FALSE(view.Resolve("10.96.0.10", 81, 0));
   EXPECT_FALSE(view.Resolve("192.0.2.1", 80, 0));
+}
+
+// kSnapshot's web Service bound to a waypoint (`binding` goes inside the service), plus
+// waypoints (`waypoints`). The Service keeps its TCP route to subset v2 and its cluster policy.
+std::shared_ptr<const pb::MeshSnapshot> WithWaypoint(const std::string& binding,
+                                                     const std::string& waypoints) {
+  std::string text = kSnapshot;
+  const std::string anchor = R"(namespace: "demo")";
+  text.insert(text.find(anchor) + anchor.size(), " " + binding + " ");
+  return Parse(text + waypoints);
+}
+
+constexpr char kDemoWaypoint[] = R"pb(
+  waypoints {
+    name: "waypoint"
+    namespace: "demo"
+    identity: "spiffe://cluster.local/ns/demo/sa/waypoint"
+    service_account: "waypoint"
+    port: 15008
+    endpoints { address: "10.244.3.5" workload_uid: "demo/waypoint-a" node: "node3" ready: true }
+    endpoints { address: "10.244.3.6" workload_uid: "demo/waypoint-b" node: "node3" ready: false }
+    endpoints { address: "10.244.1.7" workload_uid: "demo/waypoint-c" node: "node1" ready: true }
+  }
+)pb";
+
+TEST(NodeView, ServiceBoundToAWaypointRoutesToItsReadyEndpointsWithTheVipAsAuthority) {
+  NodeView view(WithWaypoint(R"(waypoint: "waypoint" waypoint_namespace: "demo")", kDemoWaypoint),
+                "node1");
+  auto r = view.Resolve("10.96.0.10", 80, 0, "demo/client");
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->waypoint);
+  EXPECT_TRUE(r->waypoint->available()) << r->waypoint->unavailable;
+  EXPECT_EQ(r->waypoint->name, "demo/waypoint");
+  ASSERT_NE(r->waypoint->waypoint, nullptr);
+  EXPECT_EQ(r->waypoint->identity, "spiffe://cluster.local/ns/demo/sa/waypoint");
+  // :authority is what the client dialed: the VIP and the Service port, not an endpoint.
+  EXPECT_EQ(r->waypoint->authority_address, "10.96.0.10");
+  EXPECT_EQ(r->waypoint->authority_port, 80u);
+  EXPECT_EQ(r->service->hostname(), "web.demo.svc.cluster.local");
+  // The balancer picks among the waypoint's ready pods, at its HBONE port; none of the
+  // Service's endpoints.
+  ASSERT_TRUE(r->balancer);
+  ASSERT_EQ(r->balancer->targets().size(), 2u);
+  EXPECT_EQ(r->balancer->targets()[0].address, "10.244.3.5");
+  EXPECT_EQ(r->balancer->targets()[0].port, 15008u);
+  EXPECT_EQ(r->balancer->targets()[1].address, "10.244.1.7");
+  EXPECT_EQ(r->balancer->targets()[1].port, 15008u);
+  // One balancer per waypoint, shared (its least-request counts are the waypoint's load).
+  EXPECT_EQ(view.Resolve("10.96.0.10", 80, 7, "demo/client")->balancer, r->balancer);
+}
+
+TEST(NodeView, TcpRoutesAndClusterPolicyAreNotAppliedForAWaypointBoundService) {
+  // kSnapshot routes every connection to subset v2 and sets a 250 ms connect timeout and round
+  // robin: the waypoint applies those, not the client's node proxy.
+  NodeView view(WithWaypoint(R"(waypoint: "waypoint")", kDemoWaypoint), "node1");
+  for (uint64_t random : {0, 1, 99}) {
+    auto r = view.Resolve("10.96.0.10", 80, random);
+    ASSERT_TRUE(r && r->waypoint);
+    EXPECT_EQ(r->subset, "");
+    EXPECT_EQ(r->cluster, "outbound|80||web.demo.svc.cluster.local");
+    EXPECT_EQ(r->connect_timeout_ms, 10'000u);
+    for (const auto& t : r->balancer->targets()) EXPECT_EQ(t.port, 15008u) << t.address;
+  }
+  // The same Service unbound keeps them.
+  NodeView plain(Parse(kSnapshot), "node1");
+  auto r = plain.Resolve("10.96.0.10", 80, 0);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->waypoint);
+  EXPECT_EQ(r->subset, "v2");
+  EXPECT_EQ(r->connect_timeout_ms, 250u);
+}
+
+TEST(NodeView, MissingWaypointOrNoReadyEndpointIsARefusalNotADirectRoute) {
+  // The Service names a waypoint the snapshot does not have.
+  NodeView missing(WithWaypoint(R"(waypoint: "other")", kDemoWaypoint), "node1");
+  auto r = missing.Resolve("10.96.0.10", 80, 0, "demo/client");
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->waypoint);
+  EXPECT_FALSE(r->waypoint->available());
+  EXPECT_EQ(r->waypoint->unavailable, "no such waypoint");
+  EXPECT_EQ(r->waypoint->name, "demo/other");
+  EXPECT_EQ(r->waypoint->waypoint, nullptr);
+  EXPECT_EQ(r->balancer, nullptr) << "nothing to pick: never the Service's endpoints";
+
+  // The waypoint exists but none of its pods is ready.
+  NodeView not_ready(WithWaypoint(R"(waypoint: "waypoint")", R"pb(
+                       waypoints {
+                         name: "waypoint"
+                         namespace: "demo"
+                         identity: "spiffe://cluster.local/ns/demo/sa/waypoint"
+                         port: 15008
+                         endpoints { address: "10.244.3.6" workload_uid: "demo/waypoint-b" }
+                       })pb"),
+                     "node1");
+  r = not_ready.Resolve("10.96.0.10", 80, 0, "demo/client");
+  ASSERT_TRUE(r && r->waypoint);
+  EXPECT_EQ(r->waypoint->unavailable, "no ready endpoint");
+  EXPECT_NE(r->waypoint->waypoint, nullptr);
+  EXPECT_EQ(r->balancer, nullptr);
+
+  // A waypoint with no pods at all.
+  NodeView no_pods(WithWaypoint(R"(waypoint: "waypoint")", R"pb(
+                     waypoints {
+                       name: "waypoint"
+                       namespace: "demo"
+                       identity: "spiffe://cluster.local/ns/demo/sa/waypoint"
+                     })pb"),
+                   "node1");
+  r = no_pods.Resolve("10.96.0.10", 80, 0);
+  ASSERT_TRUE(r && r->waypoint);
+  EXPECT_EQ(r->waypoint->unavailable, "no ready endpoint");
+}
+
+TEST(NodeView, WaypointNamespaceIsHonouredAndDefaultsToTheServicesNamespace) {
+  const std::string two = std::string(kDemoWaypoint) + R"pb(
+    waypoints {
+      name: "waypoint"
+      namespace: "infra"
+      identity: "spiffe://cluster.local/ns/infra/sa/waypoint"
+      port: 15008
+      endpoints { address: "10.244.9.9" workload_uid: "infra/waypoint-x" ready: true }
+    })pb";
+  NodeView other_ns(WithWaypoint(R"(waypoint: "waypoint" waypoint_namespace: "infra")", two),
+                    "node1");
+  auto r = other_ns.Resolve("10.96.0.10", 80, 0);
+  ASSERT_TRUE(r && r->waypoint);
+  EXPECT_EQ(r->waypoint->name, "infra/waypoint");
+  EXPECT_EQ(r->waypoint->identity, "spiffe://cluster.local/ns/infra/sa/waypoint");
+  ASSERT_EQ(r->balancer->targets().size(), 1u);
+  EXPECT_EQ(r->balancer->targets()[0].address, "10.244.9.9");
+
+  // Empty waypoint_namespace: the Service's own (demo).
+  NodeView same_ns(WithWaypoint(R"(waypoint: "waypoint")", two), "node1");
+  r = same_ns.Resolve("10.96.0.10", 80, 0);
+  ASSERT_TRUE(r && r->waypoint);
+  EXPECT_EQ(r->waypoint->name, "demo/waypoint");
+  EXPECT_EQ(r->waypoint->identity, "spiffe://cluster.local/ns/demo/sa/waypoint");
+
+  // Named in a namespace that has no such waypoint: refused, not the same-named one elsewhere.
+  NodeView wrong_ns(WithWaypoint(R"(waypoint: "waypoint" waypoint_namespace: "nowhere")", two),
+                    "node1");
+  r = wrong_ns.Resolve("10.96.0.10", 80, 0);
+  ASSERT_TRUE(r && r->waypoint);
+  EXPECT_EQ(r->waypoint->name, "nowhere/waypoint");
+  EXPECT_FALSE(r->waypoint->available());
+}
+
+TEST(NodeView, TheWaypointsOwnPodGoesDirectAndOthersWithItsIdentityDoNot) {
+  // demo/lookalike runs as the waypoint's service account but is not one of its pods.
+  NodeView view(WithWaypoint(R"(waypoint: "waypoint")", std::string(kDemoWaypoint) + R"pb(
+                  workloads {
+                    uid: "demo/lookalike"
+                    addresses: "10.244.1.8"
+                    service_account: "waypoint"
+                    identity: "spiffe://cluster.local/ns/demo/sa/waypoint"
+                  })pb"),
+                "node1");
+  // From one of the waypoint's pods: the Service's own route (TCP route to v2 included).
+  auto r = view.Resolve("10.96.0.10", 80, 0, "demo/waypoint-c");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->waypoint);
+  EXPECT_EQ(r->subset, "v2");
+  ASSERT_EQ(r->balancer->targets().size(), 1u);
+  EXPECT_EQ(r->balancer->targets()[0].address, "10.244.2.2");
+  // Any other workload, whatever its service account, goes through the waypoint.
+  for (const char* source : {"demo/client", "demo/lookalike", ""}) {
+    r = view.Resolve("10.96.0.10", 80, 0, source);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->waypoint) << source;
+  }
+}
+
+TEST(NodeView, TheAuthorityIsTheVipTheClientDialed) {
+  std::string text = std::string(kSnapshot);
+  text.replace(text.find(R"(vips: "10.96.0.10")"), std::string(R"(vips: "10.96.0.10")").size(),
+               R"(vips: "10.96.0.10" vips: "fd00:96::10")");
+  const std::string anchor = R"(namespace: "demo")";
+  text.insert(text.find(anchor) + anchor.size(), R"( waypoint: "waypoint" )");
+  NodeView view(Parse(text + kDemoWaypoint), "node1");
+  auto r = view.Resolve("fd00:96::10", 80, 0);
+  ASSERT_TRUE(r && r->waypoint);
+  EXPECT_EQ(r->waypoint->authority_address, "fd00:96::10");
+  EXPECT_EQ(r->waypoint->authority_port, 80u);
+  // Not a Service port: not the Service, not the waypoint.
+  EXPECT_FALSE(view.Resolve("10.96.0.10", 81, 0));
+}
+
+TEST(NodeView, ServiceWaypointNameAndLookups) {
+  auto snap = WithWaypoint(R"(waypoint: "waypoint")", kDemoWaypoint);
+  ASSERT_EQ(snap->services_size(), 1);
+  EXPECT_EQ(ServiceWaypointName(snap->services(0)), "demo/waypoint");
+  EXPECT_EQ(ServiceWaypointName(Parse(kSnapshot)->services(0)), "");
+  const pb::Waypoint* wp = FindWaypoint(*snap, "demo/waypoint");
+  ASSERT_NE(wp, nullptr);
+  EXPECT_EQ(ReadyWaypointEndpoints(*wp), 2);
+  EXPECT_EQ(FindWaypoint(*snap, "infra/waypoint"), nullptr);
 }
 
 TEST(NodeView, DefaultPolicyIsLeastRequestAndLocalityNeedsOutlierDetection) {

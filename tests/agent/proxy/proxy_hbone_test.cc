@@ -12,11 +12,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <future>
 #include <memory>
 
 #include "agent/proxy/credentials.h"
 #include "agent/proxy/proxy.h"
 #include "core/hbone/pool.h"
+#include "core/hbone/server.h"
 #include "tests/agent/proxy/proxy_testing.h"
 #include "tests/core/identity/testing.h"
 #include "tests/testing/root.h"
@@ -25,6 +27,8 @@ namespace weft::agent::proxy {
 namespace {
 
 namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
 using namespace std::chrono_literals;
 using identity::testing::IssueWorkload;
 using identity::testing::MakeCa;
@@ -80,9 +84,11 @@ class ProxyHboneTest : public ::testing::Test {
   }
 
   // client and web (ambient, with identities), Service web 10.96.0.10:80 -> 10.77.0.2:8080,
-  // plus `extra` (policies, PeerAuthentication on the web workload...).
+  // plus `extra` (policies, PeerAuthentication on the web workload...) and `service_extra`
+  // (fields of the web Service: a waypoint binding).
   static std::shared_ptr<const pb::MeshSnapshot> Snapshot(const std::string& web_extra = "",
-                                                          const std::string& extra = "") {
+                                                          const std::string& extra = "",
+                                                          const std::string& service_extra = "") {
     std::string text = std::string(R"pb(
                          workloads {
                            uid: "demo/client"
@@ -104,7 +110,8 @@ class ProxyHboneTest : public ::testing::Test {
                                      ready: true)pb") +
                        " " + web_extra + " " + R"pb(}
                                                     services { hostname: "web.demo.svc.cluster.local" name: "web" namespace: "demo"
-                 vips: "10.96.0.10" ports { port: 80 target_port: 8080 }
+                 vips: "10.96.0.10" ports { port: 80 target_port: 8080 } )pb" +
+                       service_extra + R"pb(
                  endpoints { address: "10.77.0.2" workload_uid: "demo/web"
                              ports { key: 80 value: 8080 } ready: true } })pb" +
                        " " + extra;
@@ -363,6 +370,287 @@ TEST_F(ProxyHboneTest, SameNodeMeshTrafficIsDeliveredLocallyUnderTheSamePolicy) 
   EXPECT_EQ(Call(), "");
   EXPECT_EQ(proxy_->Stats().denied_policy, 1u);
   EXPECT_EQ(app_->accepted(), before);
+}
+
+// ---- Waypoints (docs/waypoint.md, "Node proxy side") ---------------------------------------
+
+// A stand-in for the waypoint: an HboneServer with the waypoint's certificate on a loopback
+// address of the client's namespace. Each CONNECT is recorded, then carried on as the waypoint
+// would: an HBONE tunnel with the waypoint's own certificate to the web pod's :15008 (target
+// 10.77.0.2:8080), spliced to the client's tunnel, so the destination's node proxy sees the
+// waypoint's identity. Runs on its own thread.
+class FakeWaypoint {
+ public:
+  struct Request {
+    std::string peer;       // the client's verified SPIFFE ID
+    std::string authority;  // :authority
+    std::string forwarded, traceparent;
+    int upstream_status = 0;  // the web pod's answer to the waypoint's own CONNECT
+  };
+
+  FakeWaypoint(std::shared_ptr<asio::ssl::context> server_tls,
+               std::shared_ptr<asio::ssl::context> client_tls,
+               std::shared_ptr<const hbone::SourceIdentity> self, const tcp::endpoint& listen)
+      : self_(std::move(self)) {
+    error_code ec;
+    tcp::acceptor acceptor(io_);
+    acceptor.open(listen.protocol(), ec);
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    acceptor.bind(listen, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    ok_ = !ec;
+    EXPECT_FALSE(ec) << "waypoint listener on " << listen << ": " << ec.message();
+    pool_ = hbone::HbonePool::Create(io_.get_executor(), std::move(client_tls), {});
+    server_ = hbone::HboneServer::Create(
+        std::move(acceptor), [server_tls] { return server_tls; }, {},
+        [this](const hbone::InboundRequest& req, hbone::Respond respond) {
+          size_t index;
+          {
+            std::lock_guard<std::mutex> l(mu_);
+            requests_.push_back({req.peer.str(), hbone::FormatAuthority(req.target),
+                                 std::string(req.header("forwarded")),
+                                 std::string(req.header("traceparent"))});
+            index = requests_.size() - 1;
+          }
+          hbone::ConnectRequest up;
+          up.source = self_;
+          up.destination = {asio::ip::make_address("10.77.0.2"), 15008};
+          up.expected_peers = {Must(identity::SpiffeId::Workload("cluster.local", "demo", "web"))};
+          up.target = {asio::ip::make_address("10.77.0.2"), 8080};
+          up.headers = {{"forwarded", std::string(req.header("forwarded"))}};
+          pool_->Connect(std::move(up), [this, index, respond](hbone::ConnectResult r) {
+            {
+              std::lock_guard<std::mutex> l(mu_);
+              requests_[index].upstream_status = r.ok() ? 200 : r.http_status;
+            }
+            if (!r.ok()) return respond(hbone::Decision::Refuse(hbone::kServiceUnavailable));
+            respond(hbone::Decision::Splice(std::move(r.tunnel)));
+          });
+        });
+    guard_.emplace(asio::make_work_guard(io_));
+    thread_ = std::thread([this] { io_.run(); });
+    asio::post(io_, [this] { server_->Start(); });
+  }
+
+  ~FakeWaypoint() {
+    std::promise<void> stopped;
+    asio::post(io_, [&] {
+      server_->Stop();
+      pool_->CloseAll();
+      stopped.set_value();
+    });
+    stopped.get_future().wait();
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+    io_.restart();
+    io_.poll();
+    server_.reset();
+    pool_.reset();
+    io_.restart();
+    io_.poll();
+  }
+
+  bool ok() const { return ok_; }
+  std::vector<Request> requests() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return requests_;
+  }
+
+ private:
+  asio::io_context io_{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+  std::shared_ptr<const hbone::SourceIdentity> self_;
+  std::shared_ptr<hbone::HbonePool> pool_;
+  std::shared_ptr<hbone::HboneServer> server_;
+  std::thread thread_;
+  bool ok_ = false;
+  mutable std::mutex mu_;
+  std::vector<Request> requests_;
+};
+
+constexpr char kWaypointId[] = "spiffe://cluster.local/ns/demo/sa/waypoint";
+
+class ProxyWaypointTest : public ProxyHboneTest {
+ protected:
+  // Snapshot() with the web Service bound to the waypoint demo/waypoint, which has one pod at
+  // 127.0.0.2 (ready or not) when `exists`. Its HBONE port is 15018, not 15008: the stand-in
+  // lives in the client pod's namespace, where the proxy already listens on *:15008.
+  static std::shared_ptr<const pb::MeshSnapshot> WaypointSnapshot(bool exists = true,
+                                                                  bool ready = true,
+                                                                  const std::string& web_extra = "",
+                                                                  const std::string& extra = "") {
+    std::string waypoint =
+        std::string(R"pb(
+          workloads {
+            uid: "demo/waypoint-0"
+            name: "waypoint-0"
+            namespace: "demo"
+            node: "node1"
+            addresses: "127.0.0.2"
+            service_account: "waypoint"
+            identity: "spiffe://cluster.local/ns/demo/sa/waypoint"
+            labels { key: "gateway.networking.k8s.io/gateway-name" value: "waypoint" }
+            dataplane_mode: DATAPLANE_MODE_NONE
+            ready: true
+          }
+          waypoints { name: "waypoint" namespace: "demo"
+                      identity: "spiffe://cluster.local/ns/demo/sa/waypoint"
+                      service_account: "waypoint"
+                      node: "node1"
+                      port: 15018
+                      gateway_class: "weft-waypoint"
+                      endpoints { address: "127.0.0.2" workload_uid: "demo/waypoint-0" node: "node1"
+                                  ready:)pb") +
+        (ready ? "true" : "false") + " } }";
+    return Snapshot(web_extra, extra + (exists ? waypoint : ""),
+                    R"pb(waypoint: "waypoint" waypoint_namespace: "demo")pb");
+  }
+
+  // The stand-in waypoint at 127.0.0.2:15018, presenting `sa`'s certificate.
+  std::unique_ptr<FakeWaypoint> StartWaypoint(const std::string& sa = "waypoint") {
+    auto self = std::make_shared<const hbone::SourceIdentity>(Svid(sa));
+    auto server_tls = Must(MakeHboneTls(bundle_, self.get()));
+    auto client_tls = Must(MakeHboneTls(bundle_, nullptr));
+    auto wp = std::make_unique<FakeWaypoint>(
+        server_tls, client_tls, self, tcp::endpoint(asio::ip::make_address("127.0.0.2"), 15018));
+    EXPECT_TRUE(wp->ok());
+    return wp;
+  }
+
+  std::vector<std::string> Log() {
+    std::lock_guard<std::mutex> l(log_mu_);
+    return log_;
+  }
+};
+
+TEST_F(ProxyWaypointTest, ServiceBoundToAWaypointGoesThereOverHboneWithTheVipAsAuthority) {
+  auto waypoint = StartWaypoint();
+  StartProxy(WaypointSnapshot(), Credentials());
+  int fd = Connect("127.0.0.1");
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(ReadLine(fd), "web");
+  ASSERT_EQ(write(fd, "ping\n", 5), 5);
+  EXPECT_EQ(ReadLine(fd), "ping");
+
+  // While it is open: the client's leg went to the waypoint and verified the waypoint's
+  // identity; the destination's node proxy admitted the waypoint's identity.
+  bool out_ok = false, in_ok = false;
+  for (const auto& c : proxy_->Connections()) {
+    if (c.direction != "outbound") continue;
+    EXPECT_EQ(c.waypoint, "demo/waypoint");
+    EXPECT_EQ(c.waypoint_address, (SocketAddress{"127.0.0.2", 15018}));
+    EXPECT_EQ(c.upstream, (SocketAddress{"127.0.0.2", 15018}));
+    EXPECT_EQ(c.original_destination, (SocketAddress{"10.96.0.10", 80}));
+    EXPECT_EQ(c.peer_identity, kWaypointId);
+    EXPECT_TRUE(c.mtls);
+    out_ok = true;
+  }
+  for (const auto& c : Web().Connections()) {
+    if (c.direction == "inbound" && c.pod == "demo/web") {
+      EXPECT_EQ(c.peer_identity, kWaypointId);
+      EXPECT_TRUE(c.waypoint.empty());
+      in_ok = true;
+    }
+  }
+  EXPECT_TRUE(out_ok);
+  EXPECT_TRUE(in_ok);
+  close(fd);
+
+  auto requests = waypoint->requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].authority, "10.96.0.10:80") << "the VIP:port dialed, not an endpoint";
+  EXPECT_EQ(requests[0].peer, "spiffe://cluster.local/ns/demo/sa/client");
+  EXPECT_EQ(requests[0].forwarded, "for=10.77.0.1");
+  EXPECT_EQ(requests[0].traceparent.size(), 55u) << requests[0].traceparent;
+  EXPECT_EQ(requests[0].upstream_status, 200);
+
+  ProxyStats s = proxy_->Stats();
+  EXPECT_EQ(s.waypoint_outbound, 1u);
+  EXPECT_EQ(s.hbone_outbound, 1u);
+  EXPECT_EQ(s.waypoint_unavailable, 0u);
+  EXPECT_EQ(s.local_deliveries, 0u);
+  EXPECT_EQ(Web().Stats().hbone_inbound, 1u);
+  EXPECT_EQ(app_->accepted(), 1);
+}
+
+// The client, the web pod and the waypoint on one node: the proxy serves both pods and would
+// deliver web locally, but a waypoint is its own pod, reached over HBONE.
+TEST_F(ProxyWaypointTest, SameNodeStillGoesThroughTheWaypointOverHbone) {
+  auto waypoint = StartWaypoint();
+  StartProxy(WaypointSnapshot(), Credentials(), /*same_node=*/true);
+  EXPECT_EQ(Call(), "web");
+  ProxyStats s = proxy_->Stats();
+  EXPECT_EQ(s.local_deliveries, 0u);
+  EXPECT_EQ(s.waypoint_outbound, 1u);
+  EXPECT_EQ(s.hbone_outbound, 1u);
+  EXPECT_EQ(s.hbone_inbound, 1u) << "the waypoint's tunnel to the web pod";
+  EXPECT_GE(s.tls_handshakes, 2u) << "client -> waypoint, and waypoint -> web pod's :15008";
+  ASSERT_EQ(waypoint->requests().size(), 1u);
+  EXPECT_EQ(waypoint->requests()[0].authority, "10.96.0.10:80");
+}
+
+TEST_F(ProxyWaypointTest, MissingWaypointRefusesTheConnectionAndNeverGoesDirect) {
+  auto waypoint = StartWaypoint();
+  StartProxy(WaypointSnapshot(/*exists=*/false), Credentials());
+  EXPECT_EQ(Call(), "");
+  ProxyStats s = proxy_->Stats();
+  EXPECT_EQ(s.waypoint_unavailable, 1u);
+  EXPECT_EQ(s.waypoint_outbound, 0u);
+  EXPECT_EQ(s.hbone_outbound, 0u);
+  EXPECT_EQ(s.no_endpoint, 0u) << "a distinct reason";
+  EXPECT_EQ(app_->accepted(), 0);
+  EXPECT_TRUE(waypoint->requests().empty());
+  auto log = Log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("waypoint demo/waypoint unavailable: no such waypoint"), std::string::npos)
+      << log[0];
+}
+
+TEST_F(ProxyWaypointTest, WaypointWithNoReadyPodRefusesTheConnection) {
+  auto waypoint = StartWaypoint();
+  StartProxy(WaypointSnapshot(/*exists=*/true, /*ready=*/false), Credentials());
+  EXPECT_EQ(Call(), "");
+  EXPECT_EQ(proxy_->Stats().waypoint_unavailable, 1u);
+  EXPECT_EQ(app_->accepted(), 0);
+  EXPECT_TRUE(waypoint->requests().empty());
+  auto log = Log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("no ready endpoint"), std::string::npos) << log[0];
+}
+
+TEST_F(ProxyWaypointTest, AWaypointAddressPresentingAnotherIdentityIsRefused) {
+  auto impostor = StartWaypoint("impostor");
+  StartProxy(WaypointSnapshot(), Credentials());
+  EXPECT_EQ(Call(), "");
+  ProxyStats s = proxy_->Stats();
+  EXPECT_EQ(s.hbone_connect_failures, 1u);
+  EXPECT_EQ(s.waypoint_unavailable, 0u);
+  EXPECT_TRUE(impostor->requests().empty()) << "no CONNECT to a peer that is not the waypoint";
+  EXPECT_EQ(app_->accepted(), 0);
+}
+
+// The destination's node proxy authorizes the waypoint's identity (the client's is only in
+// the waypoint's request): a DENY on the waypoint's principal stops it there.
+TEST_F(ProxyWaypointTest, DestinationPolicyIsEvaluatedAgainstTheWaypointsIdentity) {
+  auto waypoint = StartWaypoint();
+  StartProxy(
+      WaypointSnapshot(true, true, R"(authorization_policies: "demo/deny-waypoint")",
+                       R"pb(authorization_policies {
+                              name: "deny-waypoint"
+                              namespace: "demo"
+                              action: DENY
+                              scope: WORKLOAD
+                              selector { key: "app" value: "web" }
+                              rules { principals { exact: "cluster.local/ns/demo/sa/waypoint" } }
+                            })pb"),
+      Credentials());
+  EXPECT_EQ(Call(), "");
+  EXPECT_EQ(Web().Stats().denied_policy, 1u);
+  EXPECT_EQ(app_->accepted(), 0);
+  auto requests = waypoint->requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].upstream_status, 401);
 }
 
 }  // namespace
