@@ -447,3 +447,241 @@ TEST_F(WaypointH2Test, LargeHeaderBlockUnderTheLimitPasses) {
 
 }  // namespace
 }  // namespace weft::waypoint::testing
+
+namespace weft::waypoint::testing {
+namespace {
+
+TEST_F(WaypointTest, WebSocketUpgradeIsRoutedThenSpliced) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartBackend("127.77.0.12", "v2", true);
+  StartWaypoint(std::string(kBaseMesh) + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: demo}
+spec:
+  host: web
+  subsets: [{name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: demo}
+spec:
+  hosts: [web]
+  http:
+  - match: [{uri: {prefix: /ws}}]
+    route: [{destination: {host: web, subset: v2}}]
+  - route: [{destination: {host: web}}]
+)");
+  auto t = Tunnel();
+  ASSERT_TRUE(t.ok());
+  std::string req =
+      "GET /ws/chat HTTP/1.1\r\nhost: web\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+      "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n";
+  bool wrote = false;
+  t.tunnel->AsyncWrite(asio::buffer(req), [&](boost::system::error_code, size_t) { wrote = true; });
+  std::string got;
+  std::vector<char> buf(4096);
+  std::function<void()> read = [&] {
+    t.tunnel->AsyncReadSome(asio::buffer(buf), [&](boost::system::error_code e, size_t n) {
+      if (e) return;
+      got.append(buf.data(), n);
+      if (got.find("\r\n\r\n") == std::string::npos) read();
+    });
+  };
+  read();
+  ASSERT_TRUE(hbone::testing::RunUntil(
+      io_, [&] { return wrote && got.find("\r\n\r\n") != std::string::npos; }));
+  EXPECT_EQ(got.rfind("HTTP/1.1 101 ", 0), 0u) << got;
+  EXPECT_NE(got.find("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos)
+      << got;
+  EXPECT_NE(got.find("x-backend: v2"), std::string::npos) << got;  // routed by path
+  // Now raw bytes both ways.
+  for (std::string msg : {std::string("frame-one"), std::string(100000, 'w')}) {
+    std::string echoed;
+    bool sent = false;
+    t.tunnel->AsyncWrite(asio::buffer(msg), [&](boost::system::error_code e, size_t) {
+      EXPECT_FALSE(e);
+      sent = true;
+    });
+    std::function<void()> rd = [&] {
+      t.tunnel->AsyncReadSome(asio::buffer(buf), [&](boost::system::error_code e, size_t n) {
+        if (e) return;
+        echoed.append(buf.data(), n);
+        if (echoed.size() < msg.size()) rd();
+      });
+    };
+    rd();
+    ASSERT_TRUE(hbone::testing::RunUntil(io_, [&] { return sent && echoed.size() >= msg.size(); }));
+    EXPECT_EQ(echoed, msg);
+  }
+  EXPECT_EQ(waypoint_->http_stats().upgrades.load(), 1u);
+}
+
+TEST_F(WaypointTest, HttpRouteWithAServiceParentRoutesByPathAndHeader) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartBackend("127.77.0.12", "v2", true);
+  StartWaypoint(std::string(kBaseMesh) + R"(
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-v1, namespace: demo}
+spec:
+  clusterIP: 10.96.0.11
+  selector: {app: web, version: v1}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-v2, namespace: demo}
+spec:
+  clusterIP: 10.96.0.12
+  selector: {app: web, version: v2}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: demo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web, port: 80}]
+  rules:
+  - matches: [{headers: [{name: x-version, value: v2}]}]
+    backendRefs: [{name: web-v2, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /v1/api}}
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {add: [{name: x-route, value: api}]}
+    backendRefs: [{name: web-v1, port: 80}]
+  - matches: [{path: {type: Exact, value: /go}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {hostname: example.org, statusCode: 302}
+  - backendRefs: [{name: web-v1, port: 80}]
+)");
+  EXPECT_EQ(Body(Get("/", "x-version: v2\r\n"))["name"], "v2");
+  Response api = Get("/api/items?id=3");
+  EXPECT_EQ(Body(api)["name"], "v1");
+  EXPECT_EQ(Body(api)["path"], "/v1/api/items?id=3");
+  EXPECT_EQ(Body(api)["headers"]["x-route"], "api");
+  Response go = Get("/go");
+  EXPECT_EQ(go.status, 302);
+  ASSERT_TRUE(go.headers.Get("location").has_value());
+  EXPECT_EQ(*go.headers.Get("location"), "http://example.org/go");
+  EXPECT_EQ(Body(Get("/other"))["name"], "v1");
+}
+
+TEST_F(WaypointTest, TcpPortsAreProxiedAsBytesByTcpRoutes) {
+  // Port names "tcp-..." (and undeclared ones) are TCP through a waypoint, as in Istio
+  // ambient. The Python HTTP backends serve as byte peers: the raw bytes arrive unchanged.
+  StartBackend("127.77.0.11", "v1", true);
+  StartBackend("127.77.0.12", "v2", true);
+  StartWaypoint(std::string(kBaseMesh) + R"(
+---
+apiVersion: v1
+kind: Service
+metadata: {name: raw, namespace: demo}
+spec:
+  clusterIP: 10.96.0.40
+  selector: {app: web}
+  ports: [{name: tcp-raw, port: 9000, targetPort: 8080}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: raw, namespace: demo}
+spec:
+  host: raw
+  subsets: [{name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: raw, namespace: demo}
+spec:
+  hosts: [raw]
+  tcp:
+  - route: [{destination: {host: raw, subset: v2, port: {number: 9000}}}]
+)");
+  for (int i = 0; i < 3; ++i) {
+    auto t = Tunnel("10.96.0.40", 9000);
+    ASSERT_TRUE(t.ok()) << t.status;
+    // Bytes the waypoint would refuse as HTTP (a space before the colon) pass as TCP.
+    auto rs = Exchange(t.tunnel, "GET /raw HTTP/1.1\r\nhost: raw\r\nx-odd : 1\r\n\r\n", 1);
+    ASSERT_EQ(rs.size(), 1u);
+    EXPECT_EQ(rs[0].status, 200);
+    json b = Body(rs[0]);
+    EXPECT_EQ(b["name"], "v2");  // the tcp route's subset
+    // No HTTP processing: nothing added on the way.
+    EXPECT_FALSE(b["headers"].contains("x-request-id")) << rs[0].body;
+    EXPECT_FALSE(b["headers"].contains("x-forwarded-for")) << rs[0].body;
+    t.tunnel->Close();
+  }
+  EXPECT_EQ(waypoint_->stats().tcp_connections, 3u);
+  EXPECT_EQ(waypoint_->http_stats().requests.load(), 0u);
+}
+
+}  // namespace
+}  // namespace weft::waypoint::testing
+
+namespace weft::waypoint::testing {
+namespace {
+
+TEST_F(WaypointTest, RouteChangesUnderLoadLoseNoRequest) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartBackend("127.77.0.12", "v2", true);
+  std::string common = std::string(kBaseMesh) + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: demo}
+spec:
+  host: web
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+)";
+  auto to = [&](const std::string& subset) {
+    return Compile(common + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: demo}
+spec:
+  hosts: [web]
+  http: [{route: [{destination: {host: web, subset: )" +
+                   subset + "}}]}]\n");
+  };
+  auto v1 = to("v1"), v2 = to("v2");
+  StartWaypoint(common);
+  waypoint_->SetSnapshot(v1);
+  auto t = Tunnel();
+  ASSERT_TRUE(t.ok());
+  // 20 rounds of 25 pipelined requests on one kept-alive connection, the route flipped
+  // between the rounds and during them (from another thread).
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      waypoint_->SetSnapshot(i % 2 ? v1 : v2);
+      std::this_thread::sleep_for(3ms);
+    }
+  });
+  std::string batch;
+  for (int i = 0; i < 25; ++i) batch += "GET / HTTP/1.1\r\nhost: web\r\n\r\n";
+  int ok = 0, seen_v1 = 0, seen_v2 = 0;
+  for (int round = 0; round < 20; ++round) {
+    auto rs = Exchange(t.tunnel, batch, 25);
+    for (const auto& r : rs) {
+      ok += r.status == 200;
+      seen_v1 += Body(r)["name"] == "v1";
+      seen_v2 += Body(r)["name"] == "v2";
+    }
+  }
+  stop = true;
+  flipper.join();
+  EXPECT_EQ(ok, 500);
+  EXPECT_GT(seen_v1, 0);
+  EXPECT_GT(seen_v2, 0);
+}
+
+}  // namespace
+}  // namespace weft::waypoint::testing

@@ -7,9 +7,13 @@ http.server does not). Special paths:
   /status/<code>      answer with that status
   /chunked            answer with a chunked body of three chunks and a trailer
   /close              answer, then close the connection without a Content-Length
+  Upgrade: websocket  101 Switching Protocols (with Sec-WebSocket-Accept), then every byte
+                      received is echoed back until the client closes
 Usage: http_backend.py --address IP --port N --name NAME
 """
 import argparse
+import base64
+import hashlib
 import json
 import socketserver
 import sys
@@ -42,7 +46,28 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0") or "0")
         return self.rfile.read(n) if n else b""
 
+    def upgrade(self):
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(
+            hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.send_header("X-Backend", self.server.name)
+        self.end_headers()
+        self.wfile.flush()
+        sock = self.connection
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            sock.sendall(data)
+        self.close_connection = True
+
     def answer(self):
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.upgrade()
         body = self.read_body()
         doc = {
             "name": self.server.name,
