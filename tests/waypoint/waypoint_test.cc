@@ -3,6 +3,7 @@
 // the destination node proxies. Routing, rewrites, authorization and the codecs are checked
 // on what the backends actually receive.
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/waypoint/waypoint_fixture.h"
@@ -681,6 +682,63 @@ spec:
   EXPECT_EQ(ok, 500);
   EXPECT_GT(seen_v1, 0);
   EXPECT_GT(seen_v2, 0);
+}
+
+}  // namespace
+}  // namespace weft::waypoint::testing
+
+namespace weft::waypoint::testing {
+namespace {
+
+size_t RssBytes() {
+  std::ifstream in("/proc/self/statm");
+  size_t pages = 0, rss = 0;
+  in >> pages >> rss;
+  return rss * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+TEST_F(WaypointTest, ASlowReaderStallsTheBackendWithoutBuffering) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartBackend("127.77.0.12", "v2", true);
+  StartWaypoint(kBaseMesh);
+  auto t = Tunnel();
+  ASSERT_TRUE(t.ok());
+  std::string req = "GET /big/256 HTTP/1.1\r\nhost: web\r\n\r\n";
+  bool wrote = false;
+  t.tunnel->AsyncWrite(asio::buffer(req), [&](boost::system::error_code, size_t) { wrote = true; });
+  // Read the head and a little, then stop reading for a while: 256 MiB are on offer.
+  std::vector<char> buf(16384);
+  size_t got = 0;
+  bool first = false;
+  t.tunnel->AsyncReadSome(asio::buffer(buf), [&](boost::system::error_code e, size_t n) {
+    EXPECT_FALSE(e);
+    got += n;
+    first = true;
+  });
+  ASSERT_TRUE(hbone::testing::RunUntil(io_, [&] { return wrote && first; }));
+  size_t before = RssBytes();
+  hbone::testing::RunFor(io_, 1500ms);
+  size_t after = RssBytes();
+  std::cerr << "rss growth while stalled: " << (after - std::min(after, before)) / 1024 << " KiB\n";
+  // Everything in flight is bounded by windows and socket buffers along the path (a few MiB),
+  // not by the body.
+  EXPECT_LT(after - std::min(after, before), 32u << 20) << "RSS grew by " << (after - before);
+  // Reading again drains the whole body.
+  bool eof = false;
+  std::function<void()> read = [&] {
+    t.tunnel->AsyncReadSome(asio::buffer(buf), [&](boost::system::error_code e, size_t n) {
+      if (e) {
+        eof = true;
+        return;
+      }
+      got += n;
+      if (got < (256u << 20)) read();
+    });
+  };
+  read();
+  ASSERT_TRUE(hbone::testing::RunUntil(
+      io_, [&] { return got >= (256u << 20) || eof; }, 60s));
+  EXPECT_GE(got, 256u << 20);
 }
 
 }  // namespace

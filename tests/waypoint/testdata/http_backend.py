@@ -7,6 +7,7 @@ http.server does not). Special paths:
   /status/<code>      answer with that status
   /chunked            answer with a chunked body of three chunks and a trailer
   /close              answer, then close the connection without a Content-Length
+  /big/<MiB>          a body of that many MiB (Content-Length), written 64 KiB at a time
   Upgrade: websocket  101 Switching Protocols (with Sec-WebSocket-Accept), then every byte
                       received is echoed back until the client closes
 Usage: http_backend.py --address IP --port N --name NAME
@@ -79,6 +80,15 @@ class Handler(BaseHTTPRequestHandler):
         status = 200
         if self.path.startswith("/status/"):
             status = int(self.path.split("/")[2])
+        if self.path.startswith("/big/"):
+            total = int(self.path.split("/")[2]) << 20
+            self.send_response(200)
+            self.send_header("Content-Length", str(total))
+            self.end_headers()
+            block = b"b" * 65536
+            for _ in range(total // len(block)):
+                self.wfile.write(block)
+            return
         if self.path == "/chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
