@@ -28,8 +28,8 @@ struct ServedPod {
 
 // The proxy's counters as JSON (the control channel's answer and the agent's /stats).
 nlohmann::json ProxyStatsJson(const ProxyStats& s);
-// One connection as JSON (the control channel's answer; the agent's /connections should use
-// it too). `waypoint` is null, or {"name": "<ns>/<name>", "address": {address, port}}.
+// One connection as JSON (the control channel's answer). `waypoint` is null, or
+// {"name": "<ns>/<name>", "address": {address, port}}.
 nlohmann::json ConnectionInfoJson(const ConnectionInfo& c);
 
 class ProxyControl {

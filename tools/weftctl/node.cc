@@ -127,13 +127,30 @@ std::string RenderWorkloads(const json& j) {
   return t.Render();
 }
 
+// WAYPOINT: "-", "<namespace>/<name>", or "<namespace>/<name> (unavailable)" when the agent
+// says the waypoint does not exist or has no ready endpoint (the node proxy then refuses the
+// Service's connections). An agent that sends only `waypoint` gets the bare name.
+std::string ServiceWaypoint(const json& s) {
+  std::string name = s.contains("waypoint") && s["waypoint"].is_string() ? Str(s["waypoint"]) : "";
+  if (name.empty()) return "-";
+  std::string ns = s.contains("waypoint_namespace") && s["waypoint_namespace"].is_string()
+                       ? Str(s["waypoint_namespace"])
+                       : "";
+  std::string cell = ns.empty() ? name : ns + "/" + name;
+  auto available = s.find("waypoint_available");
+  if (available != s.end() && available->is_boolean() && !available->get<bool>()) {
+    cell += " (unavailable)";
+  }
+  return cell;
+}
+
 std::string RenderServices(const json& j) {
   Table t({"HOSTNAME", "VIPS", "PORTS", "ENDPOINTS", "SUBSETS", "WAYPOINT"});
   for (const auto& s : j) {
     t.Row({Str(s["hostname"]), Str(s["vips"]), Str(s["ports"]),
            std::to_string(s.value("ready_endpoints", 0)) + "/" +
                std::to_string(s.value("endpoints", 0)),
-           Str(s["subsets"]), s.value("waypoint", "").empty() ? "-" : Str(s["waypoint"])});
+           Str(s["subsets"]), ServiceWaypoint(s)});
   }
   return t.Render();
 }
