@@ -22,6 +22,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <utility>  // before Boost.Asio 1.74 (awaitable.hpp uses std::exchange)
+
 #include <boost/asio.hpp>
 #include <cstdio>
 #include <cstdlib>
