@@ -295,24 +295,33 @@ class Trailers(Base):
 
 
 class FlowControl(Base):
+    def data_until(self, c, amount, streams, settle=0.5, timeout=10.0):
+        """DATA bytes received on `streams` until `amount` arrived (or `timeout`), then for
+        `settle` seconds more: anything past `amount` is what the windows should have held."""
+        got = 0
+
+        def enough(f):
+            nonlocal got
+            if isinstance(f, DataFrame) and f.stream_id in streams:
+                got += len(f.data)
+            return got >= amount
+
+        c.frames(enough, timeout=timeout)
+        c.frames(enough if got < amount else (lambda f: enough(f) and False), timeout=settle)
+        return got
+
     def test_client_that_never_opens_its_window_gets_one_window(self):
         window = 16384
         c = self.conn(settings={SettingsFrame.INITIAL_WINDOW_SIZE: window})
         c.handshake()
         c.send(c.request(1, path="/big/1000000"))
-        got = 0
-        frames = c.frames(timeout=2.0)
-        for f in frames:
-            if isinstance(f, DataFrame) and f.stream_id == 1:
-                got += len(f.data)
-        self.assertEqual(got, window, "DATA beyond the stream window")
-        # The connection window (65535) is not the limit here; open the stream's and the rest
-        # flows, still bounded by the connection window until that opens too.
+        self.assertEqual(self.data_until(c, window, {1}), window,
+                         "DATA beyond the stream window")
+        # Opening the stream's and the connection's windows lets the rest through.
         c.send(WindowUpdateFrame(0, window_increment=1000000),
                WindowUpdateFrame(1, window_increment=1000000))
-        h_rest = c.frames(lambda f: "END_STREAM" in f.flags and f.stream_id == 1, timeout=10)
-        got += sum(len(f.data) for f in h_rest if isinstance(f, DataFrame) and f.stream_id == 1)
-        self.assertEqual(got, 1000000)
+        self.assertEqual(self.data_until(c, 1000000 - window, {1}, settle=0.2),
+                         1000000 - window)
 
     def test_connection_window_bounds_all_streams(self):
         # Default windows (65535 per stream and for the connection): two streams together
@@ -320,9 +329,7 @@ class FlowControl(Base):
         c = self.conn()
         c.handshake()
         c.send(c.request(1, path="/big/200000"), c.request(3, path="/big/200000"))
-        frames = c.frames(timeout=2.0)
-        got = sum(len(f.data) for f in frames if isinstance(f, DataFrame))
-        self.assertEqual(got, 65535)
+        self.assertEqual(self.data_until(c, 65535, {1, 3}), 65535)
 
 
 class Limits(Base):
