@@ -25,7 +25,8 @@ MIN_CASES = 140  # h2spec 2.2.1 has 146 in strict mode: fewer means a run broke 
 
 def find_h2spec():
     if os.environ.get("H2SPEC"):
-        return os.environ["H2SPEC"]
+        p = os.environ["H2SPEC"]
+        return p if os.access(p, os.X_OK) else None
     cache = os.environ.get("WEFT_CACHE") or "/var/cache/weft"
     p = os.path.join(cache, "go", "bin", "h2spec")
     if os.access(p, os.X_OK):
