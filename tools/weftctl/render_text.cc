@@ -163,7 +163,7 @@ std::string RenderText(const pb::MeshSnapshot& s) {
         found |= w.name() == svc.waypoint() && w.namespace_() == svc.waypoint_namespace();
       }
       o << "  Waypoint:  " << svc.waypoint_namespace() << "/" << svc.waypoint()
-        << (found ? "" : " (no such waypoint: traffic goes direct)") << "\n";
+        << (found ? "" : " (no such waypoint: connections are refused)") << "\n";
     }
     o << "  Endpoints: " << svc.endpoints_size() << "\n";
     for (const auto& ep : svc.endpoints()) {

@@ -117,7 +117,8 @@ void ApplyWaypoint(const Resource& r, const ResolvedWaypoint& wp, std::string* n
       if (own) {
         report.Warning(r, code::kReference, at,
                        "waypoint Gateway " + target +
-                           " does not exist; traffic goes direct until the Gateway exists");
+                           " does not exist; traffic bound to it is refused until it does (the "
+                           "node proxy fails closed)");
       }
       break;
     case WaypointState::kNotWaypoint:
@@ -126,7 +127,7 @@ void ApplyWaypoint(const Resource& r, const ResolvedWaypoint& wp, std::string* n
                        "Gateway " + target + " has class \"" +
                            wp.gateway->as<GatewaySpec>().gateway_class +
                            "\", not a waypoint class (weft-waypoint, istio-waypoint); traffic "
-                           "goes direct");
+                           "bound to it is refused (the node proxy fails closed)");
       }
       break;
     case WaypointState::kDenied: {

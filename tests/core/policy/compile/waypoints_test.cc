@@ -245,14 +245,15 @@ TEST(Waypoints, MissingOrNonWaypointGatewayWarnsAndStaysSet) {
   EXPECT_EQ(ghost->waypoint_namespace(), "shop");
   EXPECT_THAT(DiagsFor(res.snapshot, "Service", "ghost"),
               ElementsAre("WARNING metadata.labels.weft.dev/use-waypoint: waypoint Gateway "
-                          "shop/ghost does not exist; traffic goes direct until the Gateway "
-                          "exists"));
+                          "shop/ghost does not exist; traffic bound to it is refused until it "
+                          "does (the node proxy fails closed)"));
   EXPECT_EQ(FindService(res.snapshot, "ingress-bound.shop.svc.cluster.local")->waypoint(),
             "ingress");
   EXPECT_THAT(DiagsFor(res.snapshot, "Service", "ingress-bound"),
               ElementsAre("WARNING metadata.labels.istio.io/use-waypoint: Gateway shop/ingress "
                           "has class \"example\", not a waypoint class (weft-waypoint, "
-                          "istio-waypoint); traffic goes direct"));
+                          "istio-waypoint); traffic bound to it is refused (the node proxy "
+                          "fails closed)"));
   // A binding inherited from the Namespace is reported once, on the Namespace.
   EXPECT_EQ(FindService(res.snapshot, "inherits.shop.svc.cluster.local")->waypoint(), "ns-ghost");
   EXPECT_THAT(DiagsFor(res.snapshot, "Service", "inherits"), IsEmpty());
