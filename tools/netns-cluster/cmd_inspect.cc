@@ -128,8 +128,8 @@ int CmdStatus(const Context& ctx, bool json) {
   std::cout << "\n";
   Table pods({"POD", "NODE", "IP", "PROCESS", "RESTARTS", "NETNS"});
   for (const auto& p : st->pods) {
-    pods.Add({p.key(), p.node, p.ip, DescribeProcess(p.process, sup != 0),
-              std::to_string(p.process.restarts), p.netns});
+    pods.Add({p.key() + (p.gateway.empty() ? "" : " (waypoint)"), p.node, p.ip,
+              DescribeProcess(p.process, sup != 0), std::to_string(p.process.restarts), p.netns});
   }
   pods.Print(std::cout);
   if (!st->errors.empty() || !st->warnings.empty()) {

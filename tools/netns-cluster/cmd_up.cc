@@ -21,6 +21,7 @@
 #include "tools/netns-cluster/supervisor.h"
 #include "tools/netns-cluster/sys.h"
 #include "tools/netns-cluster/teardown.h"
+#include "tools/netns-cluster/waypoints.h"
 
 namespace weft::cluster {
 
@@ -188,7 +189,6 @@ int CmdUp(const Context& ctx, const UpOptions& o) {
   }
 
   Desired desired = LoadDesired(dir);
-  for (const auto& w : desired.warnings) std::cerr << "warning: " << w << "\n";
   State st;
   st.cluster = ctx.naming.cluster();
   st.prefix = ctx.naming.prefix();
@@ -201,6 +201,8 @@ int CmdUp(const Context& ctx, const UpOptions& o) {
   st.agents = !o.no_agents;
   st.agent_bin = o.agent_bin.empty() ? st.bin_dir + "/weft-agent" : o.agent_bin;
   st.agent_args = o.agent_args;
+  st.waypoint_bin = o.waypoint_bin.empty() ? st.bin_dir + "/weft-waypoint" : o.waypoint_bin;
+  st.waypoint_args = o.waypoint_args;
   auto underlay = ChooseUnderlay(ctx.naming, o.underlay);
   if (!underlay.ok()) return Fail(std::string(underlay.status().message()));
   st.underlay = underlay->ToString();
@@ -208,6 +210,8 @@ int CmdUp(const Context& ctx, const UpOptions& o) {
   st.ca_dir = ctx.naming.CaDir();
   st.ca_address = st.host_ip + ":" + std::to_string(kCaPort);
 
+  ExpandWaypoints(desired, st, ctx.naming, ctx.paths.state);
+  for (const auto& w : desired.warnings) std::cerr << "warning: " << w << "\n";
   Plan plan = MakePlan(desired, st, ctx.naming);
   std::vector<std::string> errors = desired.errors;
   errors.insert(errors.end(), plan.errors.begin(), plan.errors.end());

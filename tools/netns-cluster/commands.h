@@ -25,7 +25,9 @@ struct UpOptions {
   bool no_agents = false;
   std::vector<std::string> agent_args;
   std::string agent_bin;  // default: weft-agent next to this binary
-  std::string underlay;   // default: 10.250.0.0/24, or a free 10.250.<k>.0/24 for a named cluster
+  std::vector<std::string> waypoint_args;
+  std::string waypoint_bin;  // default: weft-waypoint next to this binary
+  std::string underlay;  // default: 10.250.0.0/24, or a free 10.250.<k>.0/24 for a named cluster
 };
 
 int CmdUp(const Context& ctx, const UpOptions& o);

@@ -55,6 +55,27 @@ std::string CheckPod(const policy::Resource& r, DesiredPod& out) {
   return "";
 }
 
+// A Gateway of a waypoint class: "" and `out` filled; an error text; or "-" for a Gateway that
+// is not a waypoint's (ignored).
+std::string CheckWaypoint(const policy::Resource& r, DesiredWaypoint& out) {
+  const auto& spec = r.as<policy::GatewaySpec>();
+  if (!spec.waypoint || spec.mesh_listener >= spec.listeners.size()) return "-";
+  out.ns = r.meta.ns;
+  out.name = r.meta.name;
+  out.node = spec.node;
+  out.gateway_class = spec.gateway_class;
+  out.port = spec.listeners[spec.mesh_listener].port;
+  if (!IsValidObjectName(out.ns)) return "metadata.namespace: not a valid name here";
+  if (!IsValidObjectName(out.name)) {
+    return "metadata.name: must be 1-63 characters [a-z0-9.-] in a netns cluster";
+  }
+  return "";
+}
+
+bool IsGatewayApiGateway(const policy::ResourceRef& ref) {
+  return ref.kind == "Gateway" && ref.api_version.starts_with("gateway.networking.k8s.io/");
+}
+
 std::string CheckNode(const policy::Resource& r, DesiredNode& out) {
   out.name = r.meta.name;
   out.pod_cidr = r.as<policy::NodeSpec>().pod_cidr;
@@ -75,7 +96,10 @@ Desired LoadDesired(const std::string& dir, const Desired* previous) {
   Desired out;
   auto loaded = source::LoadPaths({dir});
   std::set<std::string> files_to_keep;  // files whose resources are kept from `previous`.
-  std::set<std::string> nodes_to_keep, pods_to_keep;
+  std::set<std::string> nodes_to_keep, pods_to_keep, waypoints_to_keep;
+  // The cluster's own output (waypoint Pods) is not input.
+  const std::string generated = (std::filesystem::path(dir) / kGeneratedDir).string() + "/";
+  auto is_generated = [&](const std::string& file) { return file.starts_with(generated); };
 
   if (previous && !std::filesystem::is_directory(dir)) {
     // DIR itself is gone (perhaps being replaced): keep everything rather than tear the
@@ -86,12 +110,49 @@ Desired LoadDesired(const std::string& dir, const Desired* previous) {
     return keep;
   }
   for (const auto& e : loaded.io_errors) {
+    if (is_generated(e.resource.file)) continue;
     out.warnings.push_back(e.resource.file + ": " + e.message);
     files_to_keep.insert(e.resource.file);
   }
   for (const auto& doc : loaded.documents) {
     const auto& ref = doc.ref;
+    if (is_generated(ref.file)) continue;
     bool is_node = ref.kind == "Node", is_pod = ref.kind == "Pod";
+    // A broken document may not tell its apiVersion: any broken Gateway counts.
+    if (IsGatewayApiGateway(ref) || (ref.kind == "Gateway" && doc.rejected)) {
+      std::string key = ref.ns + "/" + ref.name;
+      if (doc.rejected || !doc.resource) {
+        // Only a waypoint's Gateway matters here, but a broken one cannot tell its class: any
+        // broken Gateway keeps a waypoint of its name and says so.
+        if (!previous || !previous->waypoints.contains(key)) continue;
+        waypoints_to_keep.insert(key);
+        for (const auto& d : doc.diagnostics) {
+          if (d.severity == policy::Severity::kError) {
+            out.errors.push_back(policy::FormatDiagnostic(d) +
+                                 " (the waypoint's last good version stays in force)");
+            break;
+          }
+        }
+        continue;
+      }
+      DesiredWaypoint w;
+      std::string error = CheckWaypoint(*doc.resource, w);
+      if (error == "-") continue;
+      w.file = ref.file;
+      w.line = static_cast<int>(ref.line);
+      if (error.empty()) {
+        if (auto it = out.waypoints.find(key); it != out.waypoints.end()) {
+          out.errors.push_back(ErrorAbout(ref, "also defined at " + it->second.file + ":" +
+                                                   std::to_string(it->second.line) +
+                                                   "; this one is ignored"));
+        } else {
+          out.waypoints.emplace(key, std::move(w));
+        }
+      } else {
+        out.errors.push_back(ErrorAbout(ref, error));
+      }
+      continue;
+    }
     if (!is_node && !is_pod) {
       if (doc.rejected && (ref.kind.empty() || ref.name.empty())) {
         std::string first = doc.diagnostics.empty()
@@ -163,8 +224,14 @@ Desired LoadDesired(const std::string& dir, const Desired* previous) {
       if (nodes_to_keep.contains(key) || files_to_keep.contains(n.file)) out.nodes.emplace(key, n);
     }
     for (const auto& [key, p] : previous->pods) {
-      if (out.pods.contains(key)) continue;
+      if (out.pods.contains(key) || !p.gateway.empty()) continue;
       if (pods_to_keep.contains(key) || files_to_keep.contains(p.file)) out.pods.emplace(key, p);
+    }
+    for (const auto& [key, w] : previous->waypoints) {
+      if (out.waypoints.contains(key)) continue;
+      if (waypoints_to_keep.contains(key) || files_to_keep.contains(w.file)) {
+        out.waypoints.emplace(key, w);
+      }
     }
   }
   return out;

@@ -16,8 +16,9 @@ constexpr char kDescription[] =
 
 Each Node in DIR becomes a netns joined to the host bridge weft-br0 (the underlay,
 10.250.0.0/24, host .1); each Pod a netns + cgroup v2 + veth on its node's bridge, running
-its weft.dev/run annotation; one weft-agent per node in local mode. A supervisor daemon
-watches DIR and applies changes live. Guide: docs/local-mode.md)";
+its weft.dev/run annotation; one weft-agent per node in local mode; a weft-waypoint pod per
+waypoint Gateway. A supervisor daemon watches DIR and applies changes live. Guide:
+docs/local-mode.md)";
 
 }  // namespace
 
@@ -35,7 +36,8 @@ int main(int argc, char** argv) {
   auto* c_up = app.add_subcommand("up",
                                   "Make the cluster described by the YAML in DIR and "
                                   "start its supervisor");
-  c_up->add_option("-f,--filename", up.dir, "Directory of Kubernetes YAML (Nodes, Pods, ...)")
+  c_up->add_option("-f,--filename", up.dir,
+                   "Directory of Kubernetes YAML (Nodes, Pods, Gateways, ...)")
       ->required();
   c_up->add_flag("--no-agents", up.no_agents, "Do not start weft-agent on the nodes");
   c_up->add_option("--agent-arg", up.agent_args,
@@ -43,6 +45,11 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   c_up->add_option("--agent-bin", up.agent_bin,
                    "The agent binary (default: weft-agent next to weft-cluster)");
+  c_up->add_option("--waypoint-bin", up.waypoint_bin,
+                   "The waypoints' binary (default: weft-waypoint next to weft-cluster)");
+  c_up->add_option("--waypoint-arg", up.waypoint_args,
+                   "Extra argument for every waypoint (repeatable; write --waypoint-arg=--flag=v)")
+      ->allow_extra_args(false);
   c_up->add_option("--underlay", up.underlay,
                    "IPv4 network of the underlay bridge (default 10.250.0.0/24; a named "
                    "cluster picks a free 10.250.K.0/24)");

@@ -14,6 +14,10 @@ namespace {
 constexpr int kMaxNodeIndex = 999;  // NodeHostVeth names stay within 15 characters.
 
 std::string PodError(const DesiredPod& p, const std::string& msg) {
+  if (!p.gateway.empty()) {
+    return p.file + ":" + std::to_string(p.line) + ": error: Gateway/" + p.ns + "/" + p.gateway +
+           ": its waypoint pod " + p.key() + ": " + msg;
+  }
   return p.file + ":" + std::to_string(p.line) + ": error: Pod/" + p.key() + ": " + msg;
 }
 
@@ -234,6 +238,7 @@ Plan MakePlan(const Desired& desired, const State& current, const Naming& naming
     s.cgroup = current.cgroup2 + "/" + naming.PodCgroup(s.node, s.ns, s.name);
     s.run = p.want->run;
     s.file = p.want->file;
+    s.gateway = p.want->gateway;
     plan.pods.push_back(std::move(s));
   }
   return plan;

@@ -75,6 +75,7 @@ void to_json(json& j, const PodState& p) {
            {"cgroup", p.cgroup},
            {"run", p.run},
            {"file", p.file},
+           {"gateway", p.gateway},
            {"process", p.process}};
 }
 
@@ -89,6 +90,7 @@ void from_json(const json& j, PodState& p) {
   p.cgroup = j.value("cgroup", "");
   p.run = j.value("run", "");
   p.file = j.value("file", "");
+  p.gateway = j.value("gateway", "");
   if (j.contains("process")) p.process = j.at("process").get<ProcessState>();
 }
 
@@ -121,6 +123,8 @@ std::string ToJson(const State& s) {
          {"agents", s.agents},
          {"agent_bin", s.agent_bin},
          {"agent_args", s.agent_args},
+         {"waypoint_bin", s.waypoint_bin},
+         {"waypoint_args", s.waypoint_args},
          {"supervisor_pid", s.supervisor_pid},
          {"ca_dir", s.ca_dir},
          {"ca_address", s.ca_address},
@@ -157,6 +161,8 @@ absl::StatusOr<State> FromJson(const std::string& text) {
     s.agents = j.value("agents", true);
     s.agent_bin = j.value("agent_bin", "");
     s.agent_args = j.value("agent_args", std::vector<std::string>{});
+    s.waypoint_bin = j.value("waypoint_bin", "");
+    s.waypoint_args = j.value("waypoint_args", std::vector<std::string>{});
     s.supervisor_pid = j.value("supervisor_pid", 0);
     s.ca_dir = j.value("ca_dir", "");
     s.ca_address = j.value("ca_address", "");

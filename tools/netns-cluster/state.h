@@ -54,7 +54,10 @@ struct PodState {
   bool ip_assigned = false;  // true: chosen by the cluster, not status.podIP.
   std::string cgroup;        // absolute path
   std::string run;           // the weft.dev/run command
-  std::string file;          // where the Pod was read from
+  std::string file;          // where the Pod was read from (a waypoint's: its Gateway's file)
+  // A waypoint's pod: the name of the Gateway (in the pod's namespace) it runs weft-waypoint
+  // for; empty for the Pods of DIR.
+  std::string gateway;
   ProcessState process;
   std::string key() const { return ns + "/" + name; }
 };
@@ -74,6 +77,9 @@ struct State {
   bool agents = true;       // false with --no-agents
   std::string agent_bin;
   std::vector<std::string> agent_args;
+  // The waypoints' binary (default: weft-waypoint in bin_dir) and extra arguments for them.
+  std::string waypoint_bin;
+  std::vector<std::string> waypoint_args;
   int supervisor_pid = 0;
   // The CA (`weft-agent ca`, host netns, listening on <host_ip>:15012): its root in ca_dir,
   // its process. state "disabled" with --no-agents.

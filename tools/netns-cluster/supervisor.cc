@@ -26,6 +26,7 @@
 #include "tools/netns-cluster/network.h"
 #include "tools/netns-cluster/process.h"
 #include "tools/netns-cluster/sys.h"
+#include "tools/netns-cluster/waypoints.h"
 
 namespace weft::cluster {
 
@@ -236,6 +237,14 @@ int Supervisor::Run() {
 
 bool Supervisor::Reload(bool initial) {
   Desired d = LoadDesired(state_.dir, initial ? nullptr : &last_desired_);
+  // The waypoints' pods, and their manifests in DIR for the agents, the CA and the waypoints
+  // (written before the pods start, so the CA knows a pod by the time its waypoint asks).
+  ExpandWaypoints(d, state_, naming_, paths_.state);
+  if (auto changed = SyncWaypointManifests(state_.dir, d); !changed.ok()) {
+    d.errors.push_back("waypoint manifests: " + std::string(changed.status().message()));
+  } else if (*changed) {
+    Log("waypoint manifests updated in " + GeneratedDir(state_.dir));
+  }
   Plan plan = MakePlan(d, state_, naming_);
   std::vector<std::string> errors = d.errors;
   errors.insert(errors.end(), plan.errors.begin(), plan.errors.end());
@@ -314,6 +323,7 @@ bool Supervisor::Apply(const Plan& plan) {
     if (PodState* have = FindPod(t.key())) {
       have->file = t.file;
       have->ip_assigned = t.ip_assigned;
+      have->gateway = t.gateway;
       if (have->run != t.run) {
         Say("pod " + have->key() + ": command changed, restarting");
         StopPod(*have);
@@ -327,7 +337,8 @@ bool Supervisor::Apply(const Plan& plan) {
     PodState p = t;
     p.process = ProcessState{};
     p.process.log = paths_.PodLog(p.ns, p.name);
-    Say("pod " + p.key() + ": netns " + p.netns + ", IP " + p.ip + " on node " + p.node);
+    Say("pod " + p.key() + ": netns " + p.netns + ", IP " + p.ip + " on node " + p.node +
+        (p.gateway.empty() ? "" : " (waypoint of Gateway " + p.ns + "/" + p.gateway + ")"));
     if (auto s = network::CreatePod(p, *FindNode(p.node)); !s.ok()) {
       std::string e = "cannot create pod " + p.key() + ": " + std::string(s.message());
       Say(e);
@@ -389,6 +400,17 @@ void Supervisor::StartPod(PodState& p) {
     p.process.state = "none";
     dirty_ = true;
     return;
+  }
+  if (!p.gateway.empty() && CaEnabled()) {
+    // The waypoint authenticates to the CA with its node's certificate, which the node's agent
+    // may not have made yet.
+    if (const NodeState* n = FindNode(p.node); n && !n->node_cert.empty()) {
+      if (auto s = EnsureNodeCertificate(state_.ca_dir, n->name, n->node_cert, n->node_key);
+          !s.ok()) {
+        Log("pod " + p.key() + ": no node certificate for " + n->name + ": " +
+            std::string(s.message()));
+      }
+    }
   }
   (void)sys::AppendFile(p.process.log, "==> " + sys::Rfc3339Now() + " starting: " + p.run + "\n");
   const char* path = getenv("PATH");

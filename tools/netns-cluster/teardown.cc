@@ -8,6 +8,7 @@
 
 #include "tools/netns-cluster/network.h"
 #include "tools/netns-cluster/sys.h"
+#include "tools/netns-cluster/waypoints.h"
 
 namespace weft::cluster {
 
@@ -155,6 +156,15 @@ int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<
       out << "warning: " << s.message() << "\n";
     } else {
       out << "deleted CA dir " << ca_dir << "\n";
+      ++removed;
+    }
+  }
+
+  // The waypoints' Pod manifests the supervisor wrote into DIR (as a controller's objects go
+  // with it).
+  if (state && !state->dir.empty()) {
+    for (const auto& f : RemoveWaypointManifests(state->dir)) {
+      out << "deleted generated manifest " << f << "\n";
       ++removed;
     }
   }
