@@ -98,6 +98,55 @@ absl::Status CreatePod(const PodState& p, const NodeState& n) {
   return sys::MakeDirs(p.cgroup);
 }
 
+uint32_t HostReplyTable(const std::string& host_ip) {
+  auto ip = ParseIpv4(host_ip);
+  return ip.value_or(0);
+}
+
+namespace {
+
+// True when `ip rule list` has `from <host_ip> lookup <table>`.
+bool HasHostReplyRule(const std::string& host_ip, uint32_t table) {
+  auto out = sys::Run({sys::IpBin(), "rule", "list"});
+  if (!out.ok()) return false;
+  std::string want = "from " + host_ip + " lookup " + std::to_string(table);
+  for (size_t pos = 0; (pos = out->find(want, pos)) != std::string::npos; pos += want.size()) {
+    size_t end = pos + want.size();
+    if (end == out->size() || (*out)[end] == ' ' || (*out)[end] == '\n') return true;
+  }
+  return false;
+}
+
+constexpr char kHostReplyPriority[] = "32000";  // before main (32766)
+
+}  // namespace
+
+absl::Status SetHostReplyRoutes(const State& st, const std::vector<std::string>& gone) {
+  uint32_t table = HostReplyTable(st.host_ip);
+  if (table == 0) return absl::InvalidArgumentError("bad host address " + st.host_ip);
+  std::string t = std::to_string(table);
+  for (const auto& cidr : gone) (void)Ip({"route", "del", cidr, "table", t});
+  for (const auto& n : st.nodes) {
+    RETURN_IF_ERROR(
+        Ip({"route", "replace", n.pod_cidr, "via", n.underlay_ip, "dev", st.bridge, "table", t}));
+  }
+  if (!HasHostReplyRule(st.host_ip, table)) {
+    RETURN_IF_ERROR(
+        Ip({"rule", "add", "from", st.host_ip, "lookup", t, "priority", kHostReplyPriority}));
+  }
+  return absl::OkStatus();
+}
+
+void DeleteHostReplyRoutes(const std::string& host_ip) {
+  uint32_t table = HostReplyTable(host_ip);
+  if (table == 0) return;
+  std::string t = std::to_string(table);
+  for (int i = 0; i < 8 && HasHostReplyRule(host_ip, table); ++i) {
+    (void)Ip({"rule", "del", "from", host_ip, "lookup", t});
+  }
+  (void)Ip({"route", "flush", "table", t});
+}
+
 void DeletePod(const PodState& p, const std::string& node_netns) {
   sys::KillCgroupTree(p.cgroup);
   sys::KillAndWait(sys::PidsInCgroupTree(p.cgroup));

@@ -28,6 +28,15 @@ absl::Status SetNodeRoutes(const NodeState& node, const std::vector<NodeState>& 
                            const std::vector<std::string>& gone);
 absl::Status CreatePod(const PodState& pod, const NodeState& node);
 
+// Pods reach services of the host on the bridge address (the CA, for the waypoints' CA clients,
+// which run in their pods): the host has no routes to pod CIDRs (two clusters may use the same
+// ones), so the replies, whose source is the cluster's own bridge address, are routed by a
+// policy rule `from <host_ip> lookup <HostReplyTable>` to a table with a route per node's pod
+// CIDR via its underlay IP. Connections the host opens itself still find no pod route.
+uint32_t HostReplyTable(const std::string& host_ip);  // the host IP as a number: unique per cluster
+absl::Status SetHostReplyRoutes(const State& state, const std::vector<std::string>& gone);
+void DeleteHostReplyRoutes(const std::string& host_ip);
+
 // Teardown is best effort and never fails: what is already gone is skipped.
 // Kills the processes in the pod's cgroup and netns, deletes its veth, netns and cgroup.
 void DeletePod(const PodState& pod, const std::string& node_netns);

@@ -371,6 +371,12 @@ void Supervisor::UpdateRoutes(const std::vector<std::string>& gone) {
       state_.errors.push_back(e);
     }
   }
+  // Replies of the host's services (the CA) to pods (the waypoints' CA clients).
+  if (auto s = network::SetHostReplyRoutes(state_, gone); !s.ok()) {
+    std::string e = "cannot set the host's reply routes to pods: " + std::string(s.message());
+    Say(e);
+    state_.errors.push_back(e);
+  }
 }
 
 void Supervisor::RemovePod(const PodState& pod) {

@@ -160,6 +160,9 @@ int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<
     }
   }
 
+  // The host's reply rule and table (network::SetHostReplyRoutes).
+  if (state && !state->host_ip.empty()) network::DeleteHostReplyRoutes(state->host_ip);
+
   // The waypoints' Pod manifests the supervisor wrote into DIR (as a controller's objects go
   // with it).
   if (state && !state->dir.empty()) {

@@ -487,4 +487,163 @@ TEST_F(ClusterE2E, CaServesTheNodesOverTheUnderlayAndGoesAtDown) {
   EXPECT_FALSE(fs::exists(node_dir));
 }
 
+// A Gateway of class weft-waypoint dropped into DIR: the cluster makes its pod (as Istio's
+// gateway controller makes the Deployment), which runs weft-waypoint with the node's CA flags;
+// the waypoint gets its identity from the real CA (a pod with its service account runs on the
+// asking node: the generated manifest) and a snapshot, so its admin /ready answers 200. Killed,
+// it is back at once; the Gateway removed, the pod and the manifest go.
+TEST_F(ClusterE2E, WaypointPodFromAGatewayGetsItsIdentityRestartsAndGoes) {
+  // The real `weft-agent ca`; the node agents are stand-ins (no BPF needed here).
+  fs::path agent = root_ / "agent-wrapper";
+  std::ofstream(agent) << "#!/bin/sh\nif [ \"$1\" = ca ]; then exec " << WEFT_BINARY_DIR
+                       << "/bin/weft-agent \"$@\"; fi\nexec sleep 600\n";
+  fs::permissions(agent, fs::perms::owner_all);
+  // GET http://127.0.0.1:15000<path> inside a pod: prints the status, then the body.
+  fs::path get = root_ / "admin_get.py";
+  std::ofstream(get) << "import sys, urllib.request, urllib.error\n"
+                        "try:\n"
+                        "    r = urllib.request.urlopen('http://127.0.0.1:15000' + sys.argv[1], "
+                        "timeout=2)\n"
+                        "    print(r.status); print(r.read().decode())\n"
+                        "except urllib.error.HTTPError as e:\n"
+                        "    print(e.code); print(e.read().decode())\n"
+                        "except Exception as e:\n"
+                        "    print(0); print(e)\n";
+  std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  WriteFile("nodes.yaml", kNodes);
+  Result up = Cluster("up -f " + dir_.string() + " --agent-bin " + agent.string());
+  ASSERT_EQ(up.code, 0) << up.all();
+  ASSERT_EQ(Status()["pods"].size(), 0u);
+
+  constexpr char kGateway[] = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: demo
+  annotations:
+    weft.dev/node: n2
+spec:
+  gatewayClassName: weft-waypoint
+  listeners:
+  - {name: mesh, port: 15008, protocol: HBONE}
+)";
+  WriteFile("waypoint.yaml", kGateway);
+  auto start = std::chrono::steady_clock::now();
+  json pod;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& p : Status().value("pods", json::array())) {
+          if (p.value("gateway", "") == "waypoint" && p["process"]["state"] == "running") pod = p;
+        }
+        return !pod.is_null();
+      },
+      5000));
+  std::string name = pod["name"];
+  EXPECT_TRUE(std::regex_match(name, std::regex("waypoint-[0-9a-f]{8}"))) << name;
+  EXPECT_EQ(pod["namespace"], "demo");
+  EXPECT_EQ(pod["node"], "n2");
+  EXPECT_EQ(pod["netns"], Prefix() + "pod-demo-" + name);
+  std::string run = pod["run"];
+  for (const std::string& want :
+       {std::string("/bin/weft-waypoint --namespace demo --name waypoint --local-dir ") +
+            dir_.string() + " --cluster-state " + state_.string() +
+            " --listen \"$WEFT_POD_IP\" --port 15008 --admin-port 15000 --ca-address ",
+        "--node-cert /run/weft/cluster-" + name_ + "/nodes/n2/node.crt"}) {
+    EXPECT_NE(run.find(want), std::string::npos) << want << " in " << run;
+  }
+  fs::path manifest = dir_ / "weft-generated" / "waypoint_demo_waypoint.yaml";
+  EXPECT_TRUE(fs::exists(manifest));
+  EXPECT_NE(Slurp(manifest).find("gateway.networking.k8s.io/gateway-name: \"waypoint\""),
+            std::string::npos);
+  Result human = Cluster("status");
+  EXPECT_NE(human.out.find("demo/" + name + " (waypoint)"), std::string::npos) << human.out;
+
+  std::string ref = "demo/" + name;
+  auto admin = [&](const std::string& path) {
+    return Cluster("exec " + ref + " -- " + python + " " + get.string() + " " + path).out;
+  };
+  // Ready: a certificate for its identity from the CA, and a snapshot.
+  std::string ready;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        ready = admin("/ready");
+        return ready.starts_with("200\n");
+      },
+      15000))
+      << ready << Cluster("logs " + ref).all() << Slurp(root_ / "state" / "logs" / "ca.log");
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  std::cerr << "waypoint ready " << took << " ms after its Gateway was written\n";
+  std::string dump = admin("/config_dump");
+  EXPECT_NE(dump.find("\"identity\": \"spiffe://cluster.local/ns/demo/sa/waypoint\""),
+            std::string::npos)
+      << dump;
+  EXPECT_NE(
+      Cluster("logs " + ref).out.find("listening on " + pod["ip"].get<std::string>() + ":15008"),
+      std::string::npos)
+      << Cluster("logs " + ref).all();
+
+  // weftctl waypoint list without -f: the cluster's DIR, and the waypoint's pod running.
+  Result list = Sh("WEFT_CLUSTER_STATE=" + state_.string() + " " + std::string(WEFT_BINARY_DIR) +
+                   "/bin/weftctl waypoint list");
+  EXPECT_EQ(list.code, 0) << list.all();
+  EXPECT_TRUE(std::regex_search(
+      list.out, std::regex("demo +waypoint +" + name + " +n2 +" + pod["ip"].get<std::string>() +
+                           " +running \\(pid \\d+\\)")))
+      << list.all();
+  Result list_json = Sh("WEFT_CLUSTER_STATE=" + state_.string() + " " +
+                        std::string(WEFT_BINARY_DIR) + "/bin/weftctl waypoint list -o json");
+  json lj = json::parse(list_json.out, nullptr, false);
+  ASSERT_TRUE(lj.is_array() && lj.size() == 1u) << list_json.all();
+  ASSERT_EQ(lj[0]["pods"].size(), 1u) << list_json.out;
+  EXPECT_EQ(lj[0]["pods"][0]["name"], name);
+  EXPECT_EQ(lj[0]["pods"][0]["state"], "running");
+
+  // Killed, the supervisor starts it again at once; ready again within a second or so (the CA
+  // knows the pod by now).
+  int pid = pod["process"]["pid"];
+  ASSERT_GT(pid, 0);
+  auto killed = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        json p = Pod(Status(), "demo", name);
+        return p["process"]["state"] == "running" && p["process"]["pid"] != pid &&
+               p["process"]["restarts"].get<int>() >= 1 && admin("/ready").starts_with("200\n");
+      },
+      5000))
+      << Cluster("logs " + ref).all();
+  auto back = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - killed)
+                  .count();
+  std::cerr << "waypoint ready again " << back << " ms after SIGKILL\n";
+  EXPECT_LT(back, 3000);
+
+  // The Gateway goes: the pod, its netns and the manifest go.
+  fs::remove(dir_ / "waypoint.yaml");
+  int fresh = Pod(Status(), "demo", name)["process"]["pid"];
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Pod(Status(), "demo", name).is_null() &&
+               !fs::exists("/run/netns/" + Prefix() + "pod-demo-" + name) && !fs::exists(manifest);
+      },
+      5000))
+      << Status().dump(2);
+  EXPECT_TRUE(WaitFor([&] { return !Alive(fresh); }, 3000));
+  EXPECT_FALSE(fs::exists(dir_ / "weft-generated"));
+
+  // Back again, then `down` takes the manifest with the cluster.
+  WriteFile("waypoint.yaml", kGateway);
+  EXPECT_TRUE(WaitFor([&] { return fs::exists(manifest); }, 5000));
+  std::string host_ip = Status()["host_ip"];
+  EXPECT_NE(Sh("ip rule list").out.find("from " + host_ip + " lookup"), std::string::npos);
+  Result down = Cluster("down");
+  EXPECT_EQ(down.code, 0) << down.all();
+  EXPECT_FALSE(fs::exists(manifest));
+  // The host's reply rule for pods (network::SetHostReplyRoutes) goes too.
+  EXPECT_EQ(Sh("ip rule list").out.find("from " + host_ip + " lookup"), std::string::npos);
+  EXPECT_EQ(Leftovers(), std::vector<std::string>{});
+}
+
 }  // namespace
