@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -14,6 +15,7 @@
 #include "tools/weftctl/node.h"
 #include "tools/weftctl/render.h"
 #include "tools/weftctl/waypoint.h"
+#include "tools/weftctl/waypoint_pods.h"
 
 namespace {
 
@@ -162,11 +164,28 @@ int CompileCmd(const CommonOptions& o, const std::string& format) {
   return c.errors == 0 ? 0 : 1;
 }
 
-int WaypointList(const CommonOptions& o, const std::string& format) {
+// Without -f, or with --cluster: the directory of a tools/cluster cluster, with its waypoint
+// pods' state (waypoint_pods.h).
+int WaypointList(CommonOptions o, const std::string& format, const std::string& cluster) {
+  std::optional<weft::weftctl::LocalCluster> local;
+  if (o.files.empty() || !cluster.empty()) {
+    auto lc = weft::weftctl::ReadLocalCluster(weft::weftctl::ClusterStatePath(cluster));
+    if (!lc.ok()) {
+      std::cerr << "weftctl: " << lc.status().message() << "\n";
+      return 2;
+    }
+    local = std::move(*lc);
+    if (o.files.empty()) o.files = {local->dir};
+  }
   Compiled c = Run(o);
   PrintDiagnostics(c, o, std::cerr, STDERR_FILENO);
-  std::cout << (format == "json" ? weft::weftctl::RenderWaypointsJson(c.snapshot)
-                                 : weft::weftctl::RenderWaypointsText(c.snapshot));
+  if (format == "json") {
+    std::string out = weft::weftctl::RenderWaypointsJson(c.snapshot);
+    std::cout << (local ? weft::weftctl::AddWaypointPodsJson(out, *local) : out);
+  } else {
+    std::cout << weft::weftctl::RenderWaypointsText(c.snapshot);
+    if (local) std::cout << weft::weftctl::RenderWaypointPodsText(c.snapshot, *local);
+  }
   return c.errors == 0 ? 0 : 1;
 }
 
@@ -258,6 +277,14 @@ int main(int argc, char** argv) {
       "Compile YAML and list its waypoints: class, node, pod addresses, identity, the Services "
       "bound to each. Diagnostics go to stderr; exit status 1 when there are errors.");
   AddCommon(list, list_opts);
+  list->get_option("--filename")
+      ->required(false)
+      ->description("Files or directories to read (default: the directory of the local cluster)");
+  std::string list_cluster;
+  list->add_option("--cluster", list_cluster,
+                   "Local mode: the tools/cluster cluster (a name, or \"default\") whose "
+                   "directory to read (unless -f) and whose waypoint pods to show; without -f, "
+                   "$WEFT_CLUSTER or the default cluster");
   list->add_option("-o,--output", list_format, "Output format: text (a table) or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
@@ -271,6 +298,6 @@ int main(int argc, char** argv) {
   if (analyze->parsed()) return Analyze(analyze_opts);
   if (compile->parsed()) return CompileCmd(compile_opts, format);
   if (generate->parsed()) return WaypointGenerate(generate_opts);
-  if (list->parsed()) return WaypointList(list_opts, list_format);
+  if (list->parsed()) return WaypointList(list_opts, list_format, list_cluster);
   return 2;
 }
