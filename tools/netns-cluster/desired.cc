@@ -105,6 +105,7 @@ Desired LoadDesired(const std::string& dir, const Desired* previous) {
     // DIR itself is gone (perhaps being replaced): keep everything rather than tear the
     // cluster down over a rename.
     Desired keep = *previous;
+    std::erase_if(keep.pods, [](const auto& kv) { return !kv.second.gateway.empty(); });
     keep.errors.clear();
     keep.warnings = {dir + ": not a directory any more; the last good state stays in force"};
     return keep;

@@ -263,6 +263,24 @@ TEST_F(WaypointsTest, BrokenGatewayKeepsItsWaypoint) {
   EXPECT_EQ(values.pods, good.pods);
 }
 
+TEST_F(WaypointsTest, MissingDirKeepsTheWaypointWithoutErrors) {
+  Write("nodes.yaml", kNodes);
+  Write("gw.yaml", GatewayYaml("demo", "waypoint"));
+  Desired good = Load();
+  ASSERT_EQ(good.pods.size(), 1u);
+  fs::path moved = dir_.string() + ".moved";
+  fs::rename(dir_, moved);
+  Desired next = Load(&good);
+  auto changed = SyncWaypointManifests(dir_.string(), next);
+  bool recreated = fs::exists(dir_);
+  fs::rename(moved, dir_);
+  EXPECT_TRUE(next.errors.empty()) << AllErrors(next);
+  EXPECT_EQ(next.pods, good.pods);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(*changed);
+  EXPECT_FALSE(recreated);  // the sync never makes DIR
+}
+
 TEST(WaypointState, PodGatewayAndWaypointSettingsRoundTrip) {
   State s;
   s.waypoint_bin = "/b/weft-waypoint";
