@@ -19,6 +19,7 @@
 
 #include "agent/admin/metrics.h"
 #include "agent/datapath/dump_json.h"
+#include "agent/proxy/node_view.h"
 #include "agent/proxy/original_destination.h"
 #include "core/lb/balancer.h"
 
@@ -470,6 +471,13 @@ void Agent::RegisterAdmin() {
         for (const auto& sub : s.subsets()) subsets.push_back(sub.name());
         j["subsets"] = subsets;
         j["waypoint"] = s.waypoint();
+        if (!s.waypoint().empty()) {
+          std::string name = proxy::ServiceWaypointName(s);
+          j["waypoint_namespace"] = name.substr(0, name.find('/'));
+          const pb::Waypoint* wp = proxy::FindWaypoint(*snapshot_, name);
+          j["waypoint_available"] =
+              wp != nullptr && !wp->identity().empty() && proxy::ReadyWaypointEndpoints(*wp) > 0;
+        }
         out.push_back(std::move(j));
       }
     }
@@ -492,7 +500,11 @@ void Agent::RegisterAdmin() {
                      {"age_ms", c.age_ms},
                      {"peer_identity", c.peer_identity},
                      {"mtls", c.mtls},
-                     {"buffer_bytes", c.buffer_bytes}});
+                     {"buffer_bytes", c.buffer_bytes},
+                     {"waypoint",
+                      c.waypoint.empty()
+                          ? json(nullptr)
+                          : json{{"name", c.waypoint}, {"address", ToJson(c.waypoint_address)}}}});
     }
     return admin::Response{200, "application/json", out.dump(2)};
   });
@@ -538,6 +550,8 @@ void Agent::RegisterAdmin() {
     m.Sample("weft_proxy_connection_errors_total", {{"reason", "connect_failure"}},
              s.connect_failures);
     m.Sample("weft_proxy_connection_errors_total", {{"reason", "idle_timeout"}}, s.idle_timeouts);
+    m.Sample("weft_proxy_connection_errors_total", {{"reason", "waypoint_unavailable"}},
+             s.waypoint_unavailable);
     m.Family("weft_proxy_passthrough_total", "counter",
              "Connections to destinations outside the mesh.");
     m.Sample("weft_proxy_passthrough_total", s.passthrough);
@@ -548,6 +562,10 @@ void Agent::RegisterAdmin() {
              "Connections carried over HBONE (mTLS), by direction.");
     m.Sample("weft_hbone_connections_total", {{"direction", "outbound"}}, s.hbone_outbound);
     m.Sample("weft_hbone_connections_total", {{"direction", "inbound"}}, s.hbone_inbound);
+    m.Family("weft_waypoint_connections_total", "counter",
+             "Outbound connections sent to a waypoint (over HBONE; also in "
+             "weft_hbone_connections_total).");
+    m.Sample("weft_waypoint_connections_total", s.waypoint_outbound);
     m.Family("weft_local_deliveries_total", "counter",
              "Mesh connections between two pods of this node (policy checked, no TLS).");
     m.Sample("weft_local_deliveries_total", s.local_deliveries);

@@ -158,12 +158,16 @@ std::string RenderServices(const json& j) {
 std::string RenderConnections(const json& j) {
   // PEER: for outbound, the destination identity the mTLS leg verified; for inbound, the
   // client's verified identity; "-" without mTLS.
-  Table t({"POD", "DIR", "CLIENT", "DESTINATION", "UPSTREAM", "MTLS", "PEER", "SENT", "RECEIVED",
-           "AGE"});
+  // WAYPOINT: the waypoint an outbound connection went through ("ns/name"), "-" for none.
+  Table t({"POD", "DIR", "CLIENT", "DESTINATION", "UPSTREAM", "WAYPOINT", "MTLS", "PEER", "SENT",
+           "RECEIVED", "AGE"});
   for (const auto& c : j) {
     std::string peer = c.value("peer_identity", "");
+    auto wp = c.find("waypoint");
+    std::string waypoint = wp != c.end() && wp->is_object() ? wp->value("name", "-") : "-";
     t.Row({Str(c["pod"]), Str(c["direction"]), Str(c["client"]), Str(c["original_destination"]),
-           Str(c["upstream"]), c.value("mtls", false) ? "yes" : "no", peer.empty() ? "-" : peer,
+           Str(c["upstream"]), waypoint, c.value("mtls", false) ? "yes" : "no",
+           peer.empty() ? "-" : peer,
            Str(c["bytes_sent"]), Str(c["bytes_received"]),
            std::to_string(c.value("age_ms", 0) / 1000) + "s"});
   }

@@ -168,9 +168,12 @@ void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
         ++self->stats_.h2_sessions;
         std::weak_ptr<UpstreamPool> weak = self;
         h2::Session::Callbacks cbs;
-        cbs.on_close = [weak, entry, key](error_code) {
+        // Weak: the session keeps its callbacks, and the entry keeps the session.
+        std::weak_ptr<H2Entry> weak_entry = entry;
+        cbs.on_close = [weak, weak_entry, key](error_code) {
           auto pool = weak.lock();
-          if (!pool) return;
+          auto entry = weak_entry.lock();
+          if (!pool || !entry) return;
           auto it = pool->h2_.find(key);
           if (it == pool->h2_.end()) return;
           auto& v = it->second;

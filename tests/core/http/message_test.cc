@@ -35,7 +35,7 @@ TEST(HeaderMapTest, SetReplacesAllAtTheFirstPlace) {
 
 TEST(HeaderMapTest, RemoveCountsAndByteSize) {
   HeaderMap h{{"a", "1"}, {"b", "22"}, {"a", "3"}};
-  EXPECT_EQ(h.ByteSize(), 6u);
+  EXPECT_EQ(h.ByteSize(), 7u);
   EXPECT_EQ(h.Remove("A"), 2u);
   EXPECT_EQ(h.size(), 1u);
   EXPECT_EQ(h.Remove("zz"), 0u);
