@@ -30,7 +30,8 @@ class WaypointE2E : public MeshE2E {
       WriteFile("api.yaml", ApiYaml());
       ASSERT_TRUE(WaitFor([&] { return WaypointUp(); }, 90000))
           << "the waypoint did not come up\n"
-          << Diagnose() << "\n" << ClusterCmd("logs demo/" + WaypointPod()).all();
+          << Diagnose() << "\n"
+          << ClusterCmd("logs demo/" + WaypointPod()).all();
     }
     api_vip_ = ServiceVip(kApiHost);
     echo_vip_ = ServiceVip(kEchoHost);
@@ -61,8 +62,8 @@ class WaypointE2E : public MeshE2E {
              "\n  namespace: demo\n  labels: {app: api, version: " + v +
              "}\n  annotations:\n    weft.dev/run: \"exec /usr/bin/python3 " +
              Src("tests/waypoint/testdata/http_backend.py") +
-             " --address 0.0.0.0 --port 8081 --name api-" + v + "\"\nspec:\n  nodeName: " +
-             node + "\n";
+             " --address 0.0.0.0 --port 8081 --name api-" + v + "\"\nspec:\n  nodeName: " + node +
+             "\n";
     };
     return std::string(R"(apiVersion: v1
 kind: Service
@@ -114,8 +115,8 @@ spec:
   static json WaypointAdmin(const std::string& path) {
     std::string pod = WaypointPod();
     if (pod.empty()) return json();
-    Result r = ClusterCmd("exec demo/" + pod + " -- curl -sf --max-time 5 http://127.0.0.1:15000" +
-                          path);
+    Result r =
+        ClusterCmd("exec demo/" + pod + " -- curl -sf --max-time 5 http://127.0.0.1:15000" + path);
     return r.code == 0 ? json::parse(r.out, nullptr, false) : json();
   }
 
@@ -157,8 +158,8 @@ spec:
 
   // Until the waypoint's /routes shows `needle`.
   static bool WaitForWaypointRoutes(const std::string& needle) {
-    return WaitFor([&] { return WaypointAdmin("/routes").dump().find(needle) != std::string::npos; },
-                   20000);
+    return WaitFor(
+        [&] { return WaypointAdmin("/routes").dump().find(needle) != std::string::npos; }, 20000);
   }
 
   std::string api_vip_, echo_vip_;
@@ -262,8 +263,10 @@ spec:
   - from: [{source: {notPrincipals: ["cluster.local/ns/demo/sa/default"]}}]
 )");
   ASSERT_TRUE(WaitFor(
-      [&] { return Client("http://" + api_vip_ + "/admin -n 1").out.find("status-403") !=
-                   std::string::npos; },
+      [&] {
+        return Client("http://" + api_vip_ + "/admin -n 1").out.find("status-403") !=
+               std::string::npos;
+      },
       20000));
   auto h = Histogram(Client("http://" + api_vip_ + "/public -n 5").out);
   EXPECT_EQ(h["api-v1"] + h["api-v2"], 5);
@@ -281,17 +284,19 @@ TEST_F(WaypointE2E, VirtualServiceChangeUnderLoadLosesNothing) {
   Result load;
   std::thread t([&] { load = Client("http://" + api_vip_ + "/ -n 300 --interval-ms 10"); });
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  WriteRoutes(std::string("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
-                          "  name: api\n  namespace: demo\nspec:\n  hosts: [api]\n  http:\n"
-                          "  - route: [{destination: {host: api, subset: v2}}]\n"));
+  WriteRoutes(
+      std::string("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+                  "  name: api\n  namespace: demo\nspec:\n  hosts: [api]\n  http:\n"
+                  "  - route: [{destination: {host: api, subset: v2}}]\n"));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  WriteRoutes(std::string("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
-                          "  name: api\n  namespace: demo\nspec:\n  hosts: [api]\n  http:\n"
-                          "  - route: [{destination: {host: api, subset: v1}}]\n"));
+  WriteRoutes(
+      std::string("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+                  "  name: api\n  namespace: demo\nspec:\n  hosts: [api]\n  http:\n"
+                  "  - route: [{destination: {host: api, subset: v1}}]\n"));
   t.join();
   auto h = Histogram(load.out);
   EXPECT_EQ(h["api-v1"] + h["api-v2"], 300) << load.out;  // not one failure
-  EXPECT_GT(h["api-v2"], 0) << load.out;                 // the change took effect live
+  EXPECT_GT(h["api-v2"], 0) << load.out;                  // the change took effect live
 }
 
 TEST_F(WaypointE2E, RestartedWaypointServesNewRequestsWithinASecond) {
@@ -309,8 +314,8 @@ TEST_F(WaypointE2E, RestartedWaypointServesNewRequestsWithinASecond) {
         return h["api-v1"] + h["api-v2"] > 0;
       },
       10000);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - killed)
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  killed)
                 .count();
   ASSERT_TRUE(ok);
   std::cout << "first success " << ms << " ms after the kill\n";
@@ -320,8 +325,7 @@ TEST_F(WaypointE2E, RestartedWaypointServesNewRequestsWithinASecond) {
 TEST_F(WaypointE2E, NamespaceOptsInAndOutLive) {
   // `web` (the baseline TCP service) is not bound; labelling the namespace binds it.
   uint64_t tcp0 = WaypointAdmin("/stats")["tcp"].value("connections", 0ull);
-  WriteFile("namespace.yaml",
-            NamespaceYaml("ambient") + "    weft.dev/use-waypoint: waypoint\n");
+  WriteFile("namespace.yaml", NamespaceYaml("ambient") + "    weft.dev/use-waypoint: waypoint\n");
   ASSERT_TRUE(WaitFor(
       [&] {
         json svcs = Admin(N1(), "/services");

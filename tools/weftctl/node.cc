@@ -167,8 +167,7 @@ std::string RenderConnections(const json& j) {
     std::string waypoint = wp != c.end() && wp->is_object() ? wp->value("name", "-") : "-";
     t.Row({Str(c["pod"]), Str(c["direction"]), Str(c["client"]), Str(c["original_destination"]),
            Str(c["upstream"]), waypoint, c.value("mtls", false) ? "yes" : "no",
-           peer.empty() ? "-" : peer,
-           Str(c["bytes_sent"]), Str(c["bytes_received"]),
+           peer.empty() ? "-" : peer, Str(c["bytes_sent"]), Str(c["bytes_received"]),
            std::to_string(c.value("age_ms", 0) / 1000) + "s"});
   }
   return t.Render();
