@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "agent/proxy/node_view.h"
+
 namespace weft::waypoint {
 
 std::string_view UpstreamProtocolName(UpstreamProtocol p) {
@@ -18,36 +20,6 @@ std::string_view UpstreamProtocolName(UpstreamProtocol p) {
 
 std::string ClusterName(uint32_t port, const std::string& subset, const std::string& host) {
   return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
-}
-
-lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy) {
-  lb::BalancerConfig cfg;
-  if (!policy || !policy->has_load_balancer()) return cfg;
-  const auto& l = policy->load_balancer();
-  switch (l.policy()) {
-    case pb::LoadBalancer::ROUND_ROBIN:
-      cfg.policy = lb::Policy::kRoundRobin;
-      break;
-    case pb::LoadBalancer::RANDOM:
-      cfg.policy = lb::Policy::kRandom;
-      break;
-    case pb::LoadBalancer::RING_HASH:
-      cfg.policy = lb::Policy::kRingHash;
-      if (l.consistent_hash().minimum_ring_size()) {
-        cfg.ring_size = l.consistent_hash().minimum_ring_size();
-      }
-      break;
-    case pb::LoadBalancer::MAGLEV:
-      cfg.policy = lb::Policy::kMaglev;
-      if (l.consistent_hash().table_size()) cfg.maglev_table = l.consistent_hash().table_size();
-      break;
-    default:
-      cfg.policy = lb::Policy::kLeastRequest;
-      break;
-  }
-  cfg.locality_aware =
-      policy->has_outlier_detection() || (l.has_locality() && l.locality().enabled());
-  return cfg;
 }
 
 namespace {
@@ -76,7 +48,8 @@ Cluster::Cluster(std::string name, const pb::Service* service, uint32_t service_
       endpoints_(std::move(endpoints)),
       policy_(policy),
       protocol_(protocol),
-      balancer_(Targets(endpoints_), BalancerConfigFor(policy), lb::StableHash(name_)),
+      balancer_(Targets(endpoints_), agent::proxy::BalancerConfigFor(policy),
+                lb::StableHash(name_)),
       stats_(new EndpointStats[endpoints_.size() ? endpoints_.size() : 1]) {
   if (policy_ && policy_->connection_pool().connect_timeout_ms()) {
     connect_timeout_ms_ = policy_->connection_pool().connect_timeout_ms();

@@ -95,8 +95,4 @@ class Cluster {
 // "outbound|<port>|<subset>|<host>".
 std::string ClusterName(uint32_t port, const std::string& subset, const std::string& host);
 
-// The core/lb configuration for a ClusterPolicy (Istio's defaults: LEAST_REQUEST; locality
-// preference when outlier detection or a localityLbSetting is on).
-lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy);
-
 }  // namespace weft::waypoint
