@@ -474,13 +474,15 @@ std::string Waypoint::ClustersJson() const {
                      {"errors", st.errors.load()},
                      {"connect_failures", st.connect_failures.load()}});
     }
-    out.push_back({{"name", c->name()},
-                   {"protocol", UpstreamProtocolName(c->protocol())},
-                   {"load_balancer",
-                    c->policy() && c->policy()->has_load_balancer()
-                        ? pb::LoadBalancer::Policy_Name(c->policy()->load_balancer().policy())
-                        : std::string("LEAST_REQUEST (default)")},
-                   {"endpoints", eps}});
+    out.push_back(
+        {{"name", c->name()},
+         {"protocol", c->use_client_protocol() ? std::string_view("client (useClientProtocol)")
+                                               : UpstreamProtocolName(c->protocol())},
+         {"load_balancer",
+          c->policy() && c->policy()->has_load_balancer()
+              ? pb::LoadBalancer::Policy_Name(c->policy()->load_balancer().policy())
+              : std::string("LEAST_REQUEST (default)")},
+         {"endpoints", eps}});
   }
   return out.dump(2);
 }

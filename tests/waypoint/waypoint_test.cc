@@ -741,5 +741,64 @@ TEST_F(WaypointTest, ASlowReaderStallsTheBackendWithoutBuffering) {
   EXPECT_GE(got, 256u << 20);
 }
 
+// `h2web` is an HTTP/2-only backend on an `http` port: HTTP/1.1 upstream by default (the
+// backend drops the connection: 502), HTTP/2 with `h2UpgradePolicy: UPGRADE`; with
+// `useClientProtocol` each request goes upstream in the protocol its client spoke.
+const char* kH2OnlyService = R"(
+---
+apiVersion: v1
+kind: Service
+metadata: {name: h2web, namespace: demo}
+spec:
+  clusterIP: 10.96.0.40
+  selector: {app: h2web}
+  ports: [{name: http, port: 80, targetPort: 8090}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: h2web-v1, namespace: demo, labels: {app: h2web}}
+spec: {nodeName: node1, serviceAccountName: web}
+status: {podIP: 127.77.0.31, phase: Running}
+)";
+
+std::string H2WebPool(const std::string& http) {
+  return "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+         "metadata: {name: h2web, namespace: demo}\nspec:\n  host: h2web\n"
+         "  trafficPolicy: {connectionPool: {http: {" +
+         http + "}}}\n";
+}
+
+TEST_F(WaypointH2Test, H2UpgradePolicyAndUseClientProtocolPickTheUpstreamProtocol) {
+  StartBackend("127.77.0.31", "h2web-v1", true, "h2c_backend.py", 8090);
+  StartWaypoint(std::string(kBaseMesh) + kH2OnlyService);
+  Response plain = Get("/a", "", "10.96.0.40");
+  EXPECT_EQ(plain.status, 502) << plain.body;  // HTTP/1.1 to an h2c-only server
+
+  waypoint_->SetSnapshot(
+      Compile(std::string(kBaseMesh) + kH2OnlyService + H2WebPool("h2UpgradePolicy: UPGRADE")));
+  Response up = Get("/b", "", "10.96.0.40");
+  ASSERT_EQ(up.status, 200) << up.body;
+  nlohmann::json b = nlohmann::json::parse(up.body, nullptr, false);
+  EXPECT_EQ(b["protocol"], "HTTP/2");
+  EXPECT_EQ(b["path"], "/b");
+
+  waypoint_->SetSnapshot(Compile(std::string(kBaseMesh) + kH2OnlyService +
+                                 H2WebPool("h2UpgradePolicy: UPGRADE, useClientProtocol: true")));
+  Response h1 = Get("/c", "", "10.96.0.40");  // the client spoke HTTP/1.1: so does the upstream
+  EXPECT_EQ(h1.status, 502) << h1.body;
+  auto t = Tunnel("10.96.0.40", 80);
+  ASSERT_TRUE(t.ok());
+  auto s = H2Session(t.tunnel);
+  auto call = H2Call(
+      s, {{":method", "GET"}, {":scheme", "http"}, {":authority", "h2web"}, {":path", "/d"}}, "");
+  ASSERT_TRUE(hbone::testing::RunUntil(io_, [&] { return call->ok || call->reset; }));
+  ASSERT_TRUE(call->ok);
+  EXPECT_EQ(call->status, 200);
+  b = nlohmann::json::parse(call->body, nullptr, false);
+  EXPECT_EQ(b["protocol"], "HTTP/2");
+  EXPECT_EQ(b["path"], "/d");
+  s->Close();
+}
+
 }  // namespace
 }  // namespace weft::waypoint::testing

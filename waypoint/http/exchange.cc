@@ -66,8 +66,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     cluster_ = ctx_.view->ClusterFor(state_.upstream_host, state_.subset, state_.upstream_port);
     if (!cluster_ || cluster_->healthy() == 0)
       return Reply(Local(503, "no healthy upstream", "UH"));
-    protocol_ = cluster_->protocol() == UpstreamProtocol::kHttp2 ? UpstreamProtocol::kHttp2
-                                                                 : UpstreamProtocol::kHttp1;
+    protocol_ =
+        cluster_->ProtocolFor(down_->head().version == http::Version::kHttp2, upgrade_request());
+    if (protocol_ == UpstreamProtocol::kTcp) protocol_ = UpstreamProtocol::kHttp1;
     if (upgrade_request() && protocol_ != UpstreamProtocol::kHttp1) {
       // WebSocket over HTTP/2 (RFC 8441) upstream is not implemented: refuse clearly.
       return Reply(Local(501, "upgrade to an HTTP/2 upstream is not supported", "-"));

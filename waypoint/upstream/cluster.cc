@@ -54,6 +54,15 @@ Cluster::Cluster(std::string name, const pb::Service* service, uint32_t service_
   if (policy_ && policy_->connection_pool().connect_timeout_ms()) {
     connect_timeout_ms_ = policy_->connection_pool().connect_timeout_ms();
   }
+  if (policy_ && protocol_ != UpstreamProtocol::kTcp) {
+    const pb::ConnectionPool& cp = policy_->connection_pool();
+    use_client_protocol_ = cp.use_client_protocol();
+    if (!use_client_protocol_ && protocol_ == UpstreamProtocol::kHttp1 &&
+        cp.h2_upgrade_policy() == pb::ConnectionPool::H2_UPGRADE_UPGRADE) {
+      protocol_ = UpstreamProtocol::kHttp2;
+      h2_upgraded_ = true;
+    }
+  }
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     if (!endpoints_[i].ready) unhealthy_.push_back(i);
   }
@@ -61,6 +70,13 @@ Cluster::Cluster(std::string name, const pb::Service* service, uint32_t service_
 
 std::string_view Cluster::HealthOf(size_t i) const {
   return std::binary_search(unhealthy_.begin(), unhealthy_.end(), i) ? "unready" : "healthy";
+}
+
+UpstreamProtocol Cluster::ProtocolFor(bool client_h2, bool upgrade) const {
+  if (protocol_ == UpstreamProtocol::kTcp) return protocol_;
+  if (use_client_protocol_) return client_h2 ? UpstreamProtocol::kHttp2 : UpstreamProtocol::kHttp1;
+  if (h2_upgraded_ && upgrade) return UpstreamProtocol::kHttp1;
+  return protocol_;
 }
 
 std::optional<size_t> Cluster::Pick(uint64_t hash, const std::vector<size_t>* exclude) {

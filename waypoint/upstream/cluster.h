@@ -59,7 +59,15 @@ class Cluster {
   const pb::Service* service() const { return service_; }
   uint32_t service_port() const { return service_port_; }
   const std::string& subset() const { return subset_; }
+  // The protocol the port speaks upstream: `http2`/`grpc` ports HTTP/2, `http` ports HTTP/1.1
+  // unless the DestinationRule sets `h2UpgradePolicy: UPGRADE` (then HTTP/2).
   UpstreamProtocol protocol() const { return protocol_; }
+  // `connectionPool.http.useClientProtocol`: each request goes upstream in the protocol its
+  // client spoke (h2UpgradePolicy is then ignored, as in Istio).
+  bool use_client_protocol() const { return use_client_protocol_; }
+  // The protocol of one request: `client_h2` when the client spoke HTTP/2; `upgrade` for an
+  // HTTP/1.1 Upgrade (WebSocket), which stays HTTP/1.1 on an `http` port even when upgraded.
+  UpstreamProtocol ProtocolFor(bool client_h2, bool upgrade) const;
   const pb::ClusterPolicy* policy() const { return policy_; }
   uint64_t connect_timeout_ms() const { return connect_timeout_ms_; }
 
@@ -86,6 +94,8 @@ class Cluster {
   std::vector<ClusterEndpoint> endpoints_;
   const pb::ClusterPolicy* policy_;
   UpstreamProtocol protocol_;
+  bool h2_upgraded_ = false;  // an `http` port made HTTP/2 by h2UpgradePolicy
+  bool use_client_protocol_ = false;
   uint64_t connect_timeout_ms_ = 10'000;
   lb::Balancer balancer_;
   std::vector<size_t> unhealthy_;  // indexes never picked (sorted)

@@ -423,8 +423,13 @@ pb::ConnectionPool DecodeConnectionPool(ObjectReader& cp) {
     if (auto v = h.Int("maxRetries", 0, INT32_MAX)) out.set_max_retries(*v);
     if (auto v = h.Int("maxConcurrentStreams", 1, INT32_MAX)) out.set_max_concurrent_streams(*v);
     if (auto v = h.DurationMs("idleTimeout")) out.set_idle_timeout_ms(*v);
-    h.Unsupported("h2UpgradePolicy");
-    h.Unsupported("useClientProtocol");
+    if (auto v = h.Enum("h2UpgradePolicy", {"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"})) {
+      out.set_h2_upgrade_policy(*v == "UPGRADE" ? pb::ConnectionPool::H2_UPGRADE_UPGRADE
+                                : *v == "DO_NOT_UPGRADE"
+                                    ? pb::ConnectionPool::H2_UPGRADE_DO_NOT_UPGRADE
+                                    : pb::ConnectionPool::H2_UPGRADE_DEFAULT);
+    }
+    if (auto v = h.Bool("useClientProtocol")) out.set_use_client_protocol(*v);
   });
   return out;
 }

@@ -494,7 +494,7 @@ spec:
       warmupDurationSecs: 30s
     connectionPool:
       tcp: {maxConnections: 100, connectTimeout: 30ms, tcpKeepalive: {time: 7200s, interval: 75s}}
-      http: {http1MaxPendingRequests: 10, http2MaxRequests: 1000, maxRequestsPerConnection: 5, maxRetries: 3, maxConcurrentStreams: 64, idleTimeout: 30s}
+      http: {http1MaxPendingRequests: 10, http2MaxRequests: 1000, maxRequestsPerConnection: 5, maxRetries: 3, maxConcurrentStreams: 64, idleTimeout: 30s, h2UpgradePolicy: UPGRADE, useClientProtocol: true}
     outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 4, interval: 5m, baseEjectionTime: 15m, maxEjectionPercent: 50, minHealthPercent: 10, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2}
     tls: {mode: SIMPLE, sni: reviews.example.com, subjectAltNames: [a, b], caCertificates: /etc/ca.pem, clientCertificate: /c.pem, privateKey: /k.pem, credentialName: cred, insecureSkipVerify: false}
     portLevelSettings:
@@ -576,6 +576,8 @@ TEST(DestinationRule, ConnectionPoolOutlierTls) {
   EXPECT_EQ(cp.max_retries(), 3u);
   EXPECT_EQ(cp.max_concurrent_streams(), 64u);
   EXPECT_EQ(cp.idle_timeout_ms(), 30000u);
+  EXPECT_EQ(cp.h2_upgrade_policy(), pb::ConnectionPool::H2_UPGRADE_UPGRADE);
+  EXPECT_TRUE(cp.use_client_protocol());
   const pb::OutlierDetection& od = *dr.policy->outlier_detection;
   EXPECT_EQ(od.consecutive_5xx_errors(), 7u);
   EXPECT_EQ(od.consecutive_gateway_errors(), 4u);
