@@ -293,14 +293,35 @@ void Session::DoRead() {
       st->DeliverRead(true);
     }
     data_ready_.clear();
-    if (rv < 0) {
-      // nghttp2 queued a GOAWAY for protocol errors; try to send it, then stop.
-      Flush();
-      return Terminate(ProtocolError());
-    }
+    if (rv < 0) return FailConnection(static_cast<int>(rv));
     Flush();
     DoRead();
   });
+}
+
+void Session::FailConnection(int rv) {
+  // nghttp2 answers the connection errors it handles itself (a bad frame, a window overflow,
+  // an HPACK error, rapid reset) with a GOAWAY and still returns success from
+  // nghttp2_session_mem_recv. An error return is fatal and queues nothing: say why before
+  // closing (RFC 9113 5.4.1). A flood (CONTINUATION: CVE-2024-28182; PING/SETTINGS ACKs the
+  // peer does not read) is ENHANCE_YOUR_CALM, a bad client preface PROTOCOL_ERROR, our own
+  // failure (out of memory, a callback) INTERNAL_ERROR.
+  uint32_t code = NGHTTP2_INTERNAL_ERROR;
+  if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS || rv == NGHTTP2_ERR_FLOODED) {
+    code = NGHTTP2_ENHANCE_YOUR_CALM;
+  } else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+    code = NGHTTP2_PROTOCOL_ERROR;
+  }
+  if (nghttp2_session_terminate_session(ng_, code) != 0) return Terminate(ProtocolError());
+  // Nothing more is read. The GOAWAY goes out after what is queued; once it is written nghttp2
+  // wants neither to read nor to write and Flush closes. A peer that does not read cannot
+  // hold the connection open: it is closed after kFailLinger regardless.
+  fail_error_ = ProtocolError();
+  fail_timer_ = std::make_unique<asio::steady_timer>(executor(), kFailLinger);
+  fail_timer_->async_wait([self = shared_from_this()](error_code e) {
+    if (!e) self->Terminate(self->fail_error_);
+  });
+  Flush();
 }
 
 void Session::Flush() {
@@ -315,7 +336,7 @@ void Session::Flush() {
   }
   if (wbuf_.empty()) {
     if (nghttp2_session_want_read(ng_) == 0 && nghttp2_session_want_write(ng_) == 0) {
-      Terminate({});
+      Terminate(fail_error_);
     }
     return;
   }
@@ -332,6 +353,7 @@ void Session::Flush() {
 void Session::Terminate(error_code e) {
   if (closed_) return;
   closed_ = true;
+  if (fail_timer_) fail_timer_->cancel();
   transport_->Close();
   auto streams = std::move(streams_);
   streams_.clear();
@@ -474,7 +496,10 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
       if (s->callbacks_.on_request) {
         auto self = s->shared_from_this();
         asio::post(s->executor(), [self, p = st->shared_from_this()] {
-          if (!self->callbacks_.on_request) return;
+          // A stream the peer reset (or a connection that ended) before the request was
+          // handed on, e.g. an RST_STREAM in the same read as its HEADERS (rapid reset): the
+          // request is never started, so nothing of it goes upstream.
+          if (p->closed_ || p->reset_ || !self->callbacks_.on_request) return;
           self->callbacks_.on_request(p);
         });
       }

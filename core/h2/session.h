@@ -27,6 +27,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -68,9 +69,11 @@ struct SessionSettings {
   // headers_too_large() and delivered with the headers that fit (the waypoint answers 431,
   // as Envoy does with max_request_headers_kb). Trailers count separately.
   uint32_t max_header_list_bytes = 0;
-  // RST_STREAM flood protection (CVE-2023-44487, "rapid reset"): a token bucket of `burst`
-  // resets refilled at `rate` per second; a peer that exceeds it gets GOAWAY
-  // (ENHANCE_YOUR_CALM). 0 keeps nghttp2's default (1000 burst, 33/s).
+  // RST_STREAM flood protection (CVE-2023-44487, "rapid reset"): nghttp2's token bucket of
+  // `burst` resets refilled at `rate` per second; a peer that empties it gets GOAWAY with
+  // INTERNAL_ERROR (nghttp2's choice; Envoy's own limiter says ENHANCE_YOUR_CALM) and the
+  // connection closes. A stream reset before its request was handed on never reaches
+  // Callbacks::on_request. 0 keeps nghttp2's default (1000 burst, 33/s).
   uint64_t stream_reset_burst = 0;
   uint64_t stream_reset_rate = 0;
 };
@@ -173,7 +176,8 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   enum Role { kClient, kServer };
   struct Callbacks {
-    // Server: a new stream's complete request header block.
+    // Server: a new stream's complete request header block (not called for a stream that
+    // was reset, or a connection that ended, before the call could run).
     std::function<void(std::shared_ptr<Stream>)> on_request;
     // The number of open streams changed (e.g. to arm an idle timer at 0).
     std::function<void(size_t open_streams)> on_streams_changed;
@@ -214,6 +218,8 @@ class Session : public std::enable_shared_from_this<Session> {
   friend class Stream;
   Session(Role role, std::unique_ptr<Transport> t, SessionSettings s, Callbacks c);
   void DoRead();
+  // A fatal nghttp2_session_mem_recv error `rv`: GOAWAY with the matching code, then close.
+  void FailConnection(int rv);
   void Flush();
   void Terminate(error_code e);
   void StreamsChanged();
@@ -243,6 +249,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool started_ = false;
   bool closed_ = false;
   bool shutdown_ = false;  // we sent GOAWAY
+  // After FailConnection: the error on_close gets, and the bound on the wait for the GOAWAY
+  // to be written.
+  static constexpr std::chrono::milliseconds kFailLinger{1000};
+  error_code fail_error_;
+  std::unique_ptr<asio::steady_timer> fail_timer_;
   SessionStats stats_;
 };
 

@@ -332,3 +332,176 @@ TEST_F(SessionTest, ResetCarriesItsErrorCode) {
 
 }  // namespace
 }  // namespace weft::h2
+
+namespace weft::h2 {
+namespace {
+
+// A client that writes raw frames (what a correct client never sends) to a server Session,
+// and reads the server's frames back.
+class RawClientTest : public ::testing::Test {
+ protected:
+  struct Frame {
+    uint8_t type = 0;
+    uint8_t flags = 0;
+    uint32_t stream = 0;
+    std::string payload;
+  };
+  static constexpr uint8_t kData = 0, kHeaders = 1, kRstStream = 3, kSettings = 4, kGoaway = 7,
+                           kContinuation = 9;
+  static constexpr uint8_t kEndStream = 0x1, kEndHeaders = 0x4;
+
+  static std::string Encode(uint8_t type, uint8_t flags, uint32_t stream,
+                            std::string_view payload) {
+    std::string f;
+    size_t n = payload.size();
+    f.push_back(static_cast<char>(n >> 16));
+    f.push_back(static_cast<char>(n >> 8));
+    f.push_back(static_cast<char>(n));
+    f.push_back(static_cast<char>(type));
+    f.push_back(static_cast<char>(flags));
+    for (int shift : {24, 16, 8, 0}) f.push_back(static_cast<char>(stream >> shift));
+    f.append(payload);
+    return f;
+  }
+  static std::string U32(uint32_t v) {
+    std::string s;
+    for (int shift : {24, 16, 8, 0}) s.push_back(static_cast<char>(v >> shift));
+    return s;
+  }
+  // HPACK: GET, /, http (static table) and ":authority: a" (literal, not indexed).
+  static std::string RequestBlock() {
+    return std::string(
+        "\x82\x84\x86\x01\x01"
+        "a",
+        6);
+  }
+  static std::string Preface() {
+    return std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + Encode(kSettings, 0, 0, "");
+  }
+
+  void Start(SessionSettings settings) {
+    tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    client_.connect(acceptor.local_endpoint());
+    tcp::socket s = acceptor.accept();
+    Session::Callbacks cb;
+    cb.on_request = [this](std::shared_ptr<Stream> st) { requests_.push_back(st->id()); };
+    cb.on_close = [this](error_code) { server_closed_ = true; };
+    server_ = Session::Create(Session::kServer, std::make_unique<TcpTransport>(std::move(s)),
+                              settings, std::move(cb));
+    server_->Start();
+    client_.non_blocking(true);
+  }
+
+  // One write: the server gets it in one read.
+  void Send(const std::string& bytes) {
+    client_.non_blocking(false);
+    asio::write(client_, asio::buffer(bytes));
+    client_.non_blocking(true);
+  }
+
+  // Runs the server until the connection ends (or `timeout`); the frames it sent.
+  std::vector<Frame> FramesUntilClosed(std::chrono::milliseconds timeout = 5s) {
+    std::string in;
+    bool ended = false;
+    RunUntil(
+        io_,
+        [&] {
+          char buf[4096];
+          error_code e;
+          size_t n = client_.read_some(asio::buffer(buf), e);
+          if (e == asio::error::would_block) return false;
+          if (e) ended = true;
+          in.append(buf, n);
+          return ended;
+        },
+        timeout);
+    EXPECT_TRUE(ended) << "the server did not close the connection";
+    std::vector<Frame> frames;
+    size_t pos = 0;
+    while (in.size() - pos >= 9) {
+      auto b = [&](size_t i) { return static_cast<uint8_t>(in[pos + i]); };
+      size_t len = (size_t{b(0)} << 16) | (size_t{b(1)} << 8) | b(2);
+      if (in.size() - pos < 9 + len) break;
+      Frame f;
+      f.type = b(3);
+      f.flags = b(4);
+      f.stream = ((uint32_t{b(5)} << 24) | (uint32_t{b(6)} << 16) | (uint32_t{b(7)} << 8) | b(8)) &
+                 0x7fffffff;
+      f.payload = in.substr(pos + 9, len);
+      frames.push_back(std::move(f));
+      pos += 9 + len;
+    }
+    return frames;
+  }
+
+  // The error code of the last GOAWAY in `frames` (nullopt: none).
+  static std::optional<uint32_t> GoawayCode(const std::vector<Frame>& frames) {
+    std::optional<uint32_t> code;
+    for (const auto& f : frames) {
+      if (f.type != kGoaway || f.payload.size() < 8) continue;
+      uint32_t c = 0;
+      for (int i = 4; i < 8; ++i) c = (c << 8) | static_cast<uint8_t>(f.payload[i]);
+      code = c;
+    }
+    return code;
+  }
+
+  void TearDown() override {
+    if (server_) server_->Close();
+    RunUntil(
+        io_, [] { return false; }, 20ms);
+  }
+
+  asio::io_context io_;
+  tcp::socket client_{io_};
+  std::shared_ptr<Session> server_;
+  std::vector<int32_t> requests_;
+  bool server_closed_ = false;
+};
+
+TEST_F(RawClientTest, StreamResetInTheSameReadAsItsHeadersIsNeverHandedOn) {
+  Start({});
+  Send(Preface() + Encode(kHeaders, kEndHeaders | kEndStream, 1, RequestBlock()) +
+       Encode(kRstStream, 0, 1, U32(NGHTTP2_CANCEL)) +
+       Encode(kHeaders, kEndHeaders | kEndStream, 3, RequestBlock()));
+  ASSERT_TRUE(RunUntil(io_, [&] { return !requests_.empty(); }));
+  RunUntil(
+      io_, [] { return false; }, 50ms);
+  EXPECT_EQ(requests_, std::vector<int32_t>{3});
+}
+
+TEST_F(RawClientTest, RapidResetGetsGoawayInternalError) {
+  // nghttp2's RST_STREAM limiter answers GOAWAY(INTERNAL_ERROR) when the bucket is empty
+  // (its choice; Envoy's own limiter says ENHANCE_YOUR_CALM). None of the reset streams is
+  // handed on.
+  SessionSettings s;
+  s.stream_reset_burst = 10;
+  s.stream_reset_rate = 1;
+  Start(s);
+  std::string flood = Preface();
+  for (uint32_t id = 1; id < 2 * 50; id += 2) {
+    flood += Encode(kHeaders, kEndHeaders | kEndStream, id, RequestBlock()) +
+             Encode(kRstStream, 0, id, U32(NGHTTP2_CANCEL));
+  }
+  Send(flood);
+  auto frames = FramesUntilClosed();
+  EXPECT_EQ(GoawayCode(frames), std::optional<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_TRUE(requests_.empty()) << requests_.size() << " reset streams handed on";
+}
+
+TEST_F(RawClientTest, ContinuationFloodGetsGoawayEnhanceYourCalm) {
+  // CVE-2024-28182: nghttp2 allows 8 CONTINUATION frames, then nghttp2_session_mem_recv fails
+  // (NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) without queuing a GOAWAY itself: the session sends
+  // one before closing.
+  Start({});
+  std::string flood = Preface() + Encode(kHeaders, kEndStream, 1, RequestBlock());
+  for (int i = 0; i < 20; ++i) flood += Encode(kContinuation, 0, 1, "");
+  Send(flood);
+  auto frames = FramesUntilClosed();
+  EXPECT_EQ(GoawayCode(frames), std::optional<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+  EXPECT_TRUE(requests_.empty());
+  EXPECT_TRUE(RunUntil(io_, [&] { return server_closed_; }));
+}
+
+}  // namespace
+}  // namespace weft::h2

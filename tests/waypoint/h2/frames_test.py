@@ -590,11 +590,8 @@ class Floods(Base):
               file=sys.stderr)
         self.assertLess(len(got), 4000)
 
-    # BUG (reported): a stream the client reset before the waypoint handed its request on (the
-    # RST_STREAM came in the same read as the HEADERS) still runs the exchange: the request is
-    # sent upstream. Under rapid reset that forwards hundreds of cancelled requests, some on
-    # streams above the GOAWAY's last stream id. Remove the decorator with the fix.
-    @unittest.expectedFailure
+    # A stream the client reset before the waypoint handed its request on (the RST_STREAM came
+    # in the same read as the HEADERS) never runs the exchange: nothing goes upstream.
     def test_request_reset_before_handoff_is_not_forwarded(self):
         c = self.conn()
         c.handshake()
@@ -646,11 +643,9 @@ class Floods(Base):
         if g:
             self.assertIn(g[-1].error_code, (ENHANCE_YOUR_CALM, PROTOCOL_ERROR))
 
-    # BUG (reported): the connection closes without a GOAWAY (nghttp2 queues none for the
-    # errors nghttp2_session_mem_recv returns; core/h2/session.cc closes at once). RFC 9113
-    # 5.4.1: an endpoint that encounters a connection error SHOULD first send GOAWAY. Remove
-    # the decorator with the fix.
-    @unittest.expectedFailure
+    # nghttp2 queues no GOAWAY for the errors nghttp2_session_mem_recv returns; core/h2 sends
+    # one (ENHANCE_YOUR_CALM for a flood) before it closes. RFC 9113 5.4.1: an endpoint that
+    # encounters a connection error SHOULD first send GOAWAY.
     def test_continuation_flood_gets_goaway(self):
         g = self.continuation_flood(lambda c: b"")
         self.assertTrue(g, "closed without GOAWAY")
