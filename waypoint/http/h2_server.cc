@@ -65,6 +65,7 @@ H2DownstreamRequest::H2DownstreamRequest(std::shared_ptr<h2::Stream> stream, siz
   // nghttp2 already refuses streams whose pseudo-headers break RFC 9113 §8.3; this catches
   // what an L7 proxy needs on top (a CONNECT has no :path; everything else must have one).
   if (!have_method || (head_.method != "CONNECT" && !have_path)) valid_ = false;
+  head_request_ = head_.method == "HEAD";
   // The body may have arrived whole before the request was handed on.
   has_body_ = !stream_->recv_eof() || stream_->buffered() > 0;
 }
@@ -90,6 +91,9 @@ void H2DownstreamRequest::ReadBody(BodyHandler handler) {
 
 void H2DownstreamRequest::SendHead(http::ResponseHead head, bool end_stream) {
   head_sent_ = true;
+  // A response to HEAD carries no content (RFC 9110 9.3.2): its HEADERS end the stream,
+  // whatever body a local reply or the upstream has (HTTP/1.1 drops it the same way).
+  if (head_request_ && head.status >= 200) end_stream = true;
   if (end_stream) finished_ = true;
   h2::Headers headers = ToH2Response(head);
   headers.erase(headers.begin());  // Respond() adds :status
@@ -97,6 +101,11 @@ void H2DownstreamRequest::SendHead(http::ResponseHead head, bool end_stream) {
 }
 
 void H2DownstreamRequest::WriteBody(std::string_view data, DoneHandler handler) {
+  if (head_request_ && head_sent_) {
+    // The body of a response to HEAD: dropped (the stream ended with the headers).
+    asio::post(executor(), [h = std::move(handler)] { h({}); });
+    return;
+  }
   stream_->AsyncWrite(asio::buffer(data.data(), data.size()),
                       [handler = std::move(handler)](error_code e, size_t) { handler(e); });
 }

@@ -66,6 +66,7 @@ class H2DownstreamRequest : public DownstreamRequest,
   http::HeaderMap trailers_;
   std::string buf_;
   bool has_body_ = false;
+  bool head_request_ = false;  // HEAD: the response ends with its headers
   bool head_sent_ = false;
   bool valid_ = true;
   bool finished_ = false;

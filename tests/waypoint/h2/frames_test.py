@@ -253,10 +253,8 @@ class Basics(Base):
         self.assertEqual(body, b"", "a HEAD response carries no content (RFC 9110 9.3.2)")
         self.assertTrue(ended)
 
-    # BUG (reported): over HTTP/2 a local reply (here a direct response) to HEAD carries its
-    # body in DATA frames; HTTP/1.1 drops it (H1DownstreamRequest::SendHead). Remove the
-    # decorator with the fix.
-    @unittest.expectedFailure
+    # A local reply (here a direct response) to HEAD: the HEADERS end the stream, no DATA
+    # (H2DownstreamRequest::SendHead; HTTP/1.1 drops the body the same way).
     def test_head_direct_response_has_no_body(self):
         c = self.conn()
         c.handshake()
