@@ -42,7 +42,7 @@ http::HeaderMap FromH2(const h2::Headers& headers) {
 }
 
 H2DownstreamRequest::H2DownstreamRequest(std::shared_ptr<h2::Stream> stream, size_t read_chunk)
-    : stream_(std::move(stream)), buf_(read_chunk, '\0') {
+    : stream_(std::move(stream)), buf_(read_chunk) {
   head_.version = http::Version::kHttp2;
   bool have_method = false, have_path = false;
   for (const auto& h : stream_->headers()) {
@@ -76,17 +76,16 @@ asio::any_io_executor H2DownstreamRequest::executor() {
 
 void H2DownstreamRequest::ReadBody(BodyHandler handler) {
   auto self = shared_from_this();
-  stream_->AsyncReadSome(asio::buffer(buf_),
-                         [self, handler = std::move(handler)](error_code e, size_t n) {
-                           if (e == asio::error::eof) {
-                             self->trailers_ = FromH2(self->stream_->trailers());
-                             handler({}, std::string_view(), true);
-                           } else if (e) {
-                             handler(e, std::string_view(), false);
-                           } else {
-                             handler({}, std::string_view(self->buf_.data(), n), false);
-                           }
-                         });
+  stream_->AsyncReadSome(buf_.Next(), [self, handler = std::move(handler)](error_code e, size_t n) {
+    if (e == asio::error::eof) {
+      self->trailers_ = FromH2(self->stream_->trailers());
+      handler({}, std::string_view(), true);
+    } else if (e) {
+      handler(e, std::string_view(), false);
+    } else {
+      handler({}, self->buf_.Filled(n), false);
+    }
+  });
 }
 
 void H2DownstreamRequest::SendHead(http::ResponseHead head, bool end_stream) {

@@ -6,9 +6,12 @@
 // connection headers, the CONTINUATION limit, rapid reset) and answers violations with
 // RST_STREAM or GOAWAY and the matching error code; a header block over the limit gets 431.
 
+#include <algorithm>
+#include <boost/asio/buffer.hpp>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/h2/session.h"
 #include "core/hbone/byte_stream.h"
@@ -17,6 +20,38 @@
 namespace weft::waypoint {
 
 using RequestHandler = std::function<void(std::shared_ptr<DownstreamRequest>)>;
+
+// The buffer an HTTP/2 stream's body is read into (H2DownstreamRequest, H2UpstreamRequest):
+// allocated at the first read, not with the stream (most requests have no body, most
+// responses a small one), kInitial bytes, and grown ×4 up to `limit` (the read chunk) each
+// time a read fills it. Never zero-filled. Still one read at a time of at most `limit` bytes:
+// the backpressure of the body pipe is unchanged.
+class BodyReadBuffer {
+ public:
+  static constexpr size_t kInitial = 16 * 1024;
+  explicit BodyReadBuffer(size_t limit) : limit_(limit > 0 ? limit : 1) {}
+  // The buffer for the next read (what the last read returned is gone after this).
+  boost::asio::mutable_buffer Next() {
+    if (!data_ || grow_) {
+      size_t n = data_ ? std::min(size_ * 4, limit_) : std::min(kInitial, limit_);
+      data_.reset(new char[n]);  // default-initialized: not zero-filled
+      size_ = n;
+      grow_ = false;
+    }
+    return boost::asio::buffer(data_.get(), size_);
+  }
+  // After a read of `n` bytes into Next(): the bytes read.
+  std::string_view Filled(size_t n) {
+    if (n >= size_ && size_ < limit_) grow_ = true;
+    return std::string_view(data_.get(), n);
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t limit_;
+  bool grow_ = false;
+};
 
 // The waypoint's HTTP/2 server defaults: Envoy's 60 KiB header list limit (431 beyond),
 // 100 concurrent streams per connection, windows of core/h2's defaults.
@@ -64,7 +99,7 @@ class H2DownstreamRequest : public DownstreamRequest,
   std::shared_ptr<h2::Stream> stream_;
   http::RequestHead head_;
   http::HeaderMap trailers_;
-  std::string buf_;
+  BodyReadBuffer buf_;
   bool has_body_ = false;
   bool head_request_ = false;  // HEAD: the response ends with its headers
   bool head_sent_ = false;

@@ -7,7 +7,7 @@ namespace weft::waypoint {
 namespace asio = boost::asio;
 
 H2UpstreamRequest::H2UpstreamRequest(std::shared_ptr<h2::Session> session, size_t read_chunk)
-    : session_(std::move(session)), buf_(read_chunk, '\0') {}
+    : session_(std::move(session)), buf_(read_chunk) {}
 
 H2UpstreamRequest::~H2UpstreamRequest() {
   Release();
@@ -90,20 +90,19 @@ void H2UpstreamRequest::ReadBody(BodyHandler handler) {
     return;
   }
   auto self = shared_from_this();
-  stream_->AsyncReadSome(
-      asio::buffer(buf_), [self, handler = std::move(handler)](error_code e, size_t n) {
-        if (e == asio::error::eof) {
-          self->trailers_ = FromH2(self->stream_->trailers());
-          handler({}, std::string_view(), true);
-        } else if (e) {
-          self->reason_ = self->stream_->close_error_code() == NGHTTP2_REFUSED_STREAM
-                              ? ResetReason::kRemoteRefusedReset
-                              : ResetReason::kRemoteReset;
-          handler(e, std::string_view(), false);
-        } else {
-          handler({}, std::string_view(self->buf_.data(), n), false);
-        }
-      });
+  stream_->AsyncReadSome(buf_.Next(), [self, handler = std::move(handler)](error_code e, size_t n) {
+    if (e == asio::error::eof) {
+      self->trailers_ = FromH2(self->stream_->trailers());
+      handler({}, std::string_view(), true);
+    } else if (e) {
+      self->reason_ = self->stream_->close_error_code() == NGHTTP2_REFUSED_STREAM
+                          ? ResetReason::kRemoteRefusedReset
+                          : ResetReason::kRemoteReset;
+      handler(e, std::string_view(), false);
+    } else {
+      handler({}, self->buf_.Filled(n), false);
+    }
+  });
 }
 
 void H2UpstreamRequest::Release() {

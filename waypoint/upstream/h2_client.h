@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/h2/session.h"
+#include "waypoint/http/h2_server.h"  // BodyReadBuffer
 #include "waypoint/http/stream.h"
 
 namespace weft::waypoint {
@@ -34,7 +35,7 @@ class H2UpstreamRequest : public UpstreamRequest,
 
   std::shared_ptr<h2::Session> session_;
   std::shared_ptr<h2::Stream> stream_;
-  std::string buf_;
+  BodyReadBuffer buf_;
   http::ResponseHead response_;
   bool have_response_ = false;
   error_code response_error_;

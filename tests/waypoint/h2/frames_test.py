@@ -265,6 +265,46 @@ class Basics(Base):
         self.assertEqual(body, b"", "a HEAD response carries no content (RFC 9110 9.3.2)")
 
 
+class LargeBodies(Base):
+    """Bodies of several read chunks each way (the codecs' body buffers start small and grow
+    as reads fill them), through an HTTP/1.1 and an HTTP/2 upstream."""
+
+    SIZE = 300000
+
+    def exchange(self, port, path):
+        body = bytes(range(256)) * (self.SIZE // 256) + b"z" * (self.SIZE % 256)
+        big = 1 << 24
+        c = self.conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: big})
+        c.handshake()
+        c.send(WindowUpdateFrame(0, window_increment=big))
+        c.send(c.request(1, method="POST", path=path, end_stream=False,
+                         extra=[("content-length", str(len(body)))]))
+        frames = [DataFrame(1, data=body[i:i + 16384]) for i in range(0, len(body), 16384)]
+        frames[-1].flags.add("END_STREAM")
+        c.send(*frames)
+        h, got, _, ended = c.response(1, timeout=30)
+        self.assertEqual(status(h), 200)
+        self.assertTrue(ended)
+        return body, got
+
+    def test_large_bodies_both_ways_through_an_http1_upstream(self):
+        body, got = self.exchange(SHARED.port, "/big/%d" % self.SIZE)
+        self.assertEqual(got, b"x" * self.SIZE)
+        self.assertEqual(self.received("/big/%d" % self.SIZE)[-1]["body"], body)
+
+    def test_large_bodies_both_ways_through_an_h2_upstream(self):
+        backend = hz.H2Backend()
+        self.addCleanup(backend.close)
+        hh = self.own_harness(backend, backend_protocol="h2")
+        body, got = self.exchange(hh.port, "/echo")
+        self.assertEqual(len(got), len(body))
+        self.assertEqual(got, body)
+        self.assertEqual(len(backend.received), 1)
+        self.assertEqual(backend.received[0]["body"], body)
+        body, got = self.exchange(hh.port, "/big/%d" % self.SIZE)
+        self.assertEqual(got, b"x" * self.SIZE)
+
+
 class Trailers(Base):
     def test_request_trailers_reach_the_upstream(self):
         c = self.conn()

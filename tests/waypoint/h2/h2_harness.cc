@@ -7,12 +7,15 @@
 // the real policy compiler. The connection is a made-up client (demo/client, 127.0.0.5)
 // that dialed the `web` service (10.96.0.10:80).
 //
-//   h2_harness [--port N] [--backend-port P] [--max-header-list-bytes N]
+//   h2_harness [--port N] [--backend-port P] [--backend-protocol h1|h2]
+//              [--max-header-list-bytes N]
 //
 // Without --backend-port, a VirtualService answers every path with a direct response (200,
 // "hello from the waypoint\n"), so no upstream is needed. With it, requests go to an HTTP/1.1
 // server on 127.0.0.1:P (a pod outside the mesh: plain TCP), and only /direct is answered
-// locally. --max-header-list-bytes overrides the waypoint's SETTINGS_MAX_HEADER_LIST_SIZE
+// locally. `--backend-protocol h2`: that server speaks h2c (prior knowledge), and a
+// DestinationRule (h2UpgradePolicy: UPGRADE) makes the waypoint speak HTTP/2 upstream.
+// --max-header-list-bytes overrides the waypoint's SETTINGS_MAX_HEADER_LIST_SIZE
 // (to try a proposed default).
 //
 // Prints "listening <port>" on stdout once it accepts, then "closed requests=<n>" each time a
@@ -50,8 +53,11 @@ using namespace weft::waypoint;
 
 constexpr const char* kVip = "10.96.0.10";
 constexpr uint32_t kServicePort = 80;
+constexpr const char* kUsage =
+    "usage: h2_harness [--port N] [--backend-port P] [--backend-protocol h1|h2] "
+    "[--max-header-list-bytes N]\n";
 
-std::string Mesh(int backend_port) {
+std::string Mesh(int backend_port, bool backend_h2) {
   std::string target_port = std::to_string(backend_port > 0 ? backend_port : 8080);
   std::string yaml = R"(
 apiVersion: v1
@@ -101,6 +107,16 @@ spec:
     yaml += R"(
   - route: [{destination: {host: web}}]
 )";
+    if (backend_h2) {
+      yaml += R"(---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: demo}
+spec:
+  host: web
+  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}
+)";
+    }
   } else {
     yaml += R"(
   - directResponse: {status: 200, body: {string: "hello from the waypoint\n"}}
@@ -165,6 +181,7 @@ struct Harness {
 
 int main(int argc, char** argv) {
   int port = 0, backend_port = 0;
+  bool backend_h2 = false;
   long max_header_list = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -172,15 +189,17 @@ int main(int argc, char** argv) {
       port = std::atoi(argv[i + 1]);
     } else if (a == "--backend-port") {
       backend_port = std::atoi(argv[i + 1]);
+    } else if (a == "--backend-protocol") {
+      backend_h2 = std::string(argv[i + 1]) == "h2";
     } else if (a == "--max-header-list-bytes") {
       max_header_list = std::atol(argv[i + 1]);
     } else {
-      std::cerr << "usage: h2_harness [--port N] [--backend-port P] [--max-header-list-bytes N]\n";
+      std::cerr << kUsage;
       return 2;
     }
   }
   if (argc % 2 == 0) {
-    std::cerr << "usage: h2_harness [--port N] [--backend-port P] [--max-header-list-bytes N]\n";
+    std::cerr << kUsage;
     return 2;
   }
 
@@ -188,7 +207,7 @@ int main(int argc, char** argv) {
   if (max_header_list >= 0) {
     h.settings.h2.session.max_header_list_bytes = static_cast<uint32_t>(max_header_list);
   }
-  auto snapshot = Compile(Mesh(backend_port));
+  auto snapshot = Compile(Mesh(backend_port, backend_h2));
   if (!snapshot) return 1;
   h.view = std::make_shared<const WaypointView>(snapshot, WaypointIdentity{"demo", "waypoint"});
   if (!h.view->Lookup(kVip, kServicePort)) {

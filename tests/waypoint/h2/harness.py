@@ -4,6 +4,8 @@
   process, on 127.0.0.1 at a free port. It answers every request with a small text body, and
   remembers what it received (method, path, body, trailers of chunked bodies), so a test can
   check what reached the upstream. /trailers answers with a chunked body and a trailer.
+- H2Backend: the same over h2c with prior knowledge (python3-h2), for an HTTP/2 upstream:
+  echoes the request body, /big/N answers N bytes; sends as flow control allows.
 - Harness: the h2_harness binary (the waypoint's ServeHttp and exchange on plain TCP) started
   as a child process; `port` is where it listens, `requests()` the number of requests that
   reached the exchange (it prints that each time a downstream connection ends), `rss_kib()` /
@@ -12,6 +14,7 @@
 import os
 import queue
 import re
+import socket
 import socketserver
 import subprocess
 import threading
@@ -101,11 +104,108 @@ class Backend:
         self.server.server_close()
 
 
+class H2Backend:
+    """An h2c backend (prior knowledge), a thread per connection. Answers 200 with the request
+    body (or N bytes for /big/N), DATA frames as the peer's windows allow; `received` holds
+    method, path, headers and body of every request."""
+
+    def __init__(self):
+        import h2.config  # python3-h2; only the tests with an HTTP/2 upstream need it
+        import h2.connection
+        import h2.events
+        import h2.exceptions
+        self._h2 = h2
+        self.received = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
+
+    def _serve(self, sock):
+        h2 = self._h2
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(
+            client_side=False, header_encoding="utf-8"))
+        conn.initiate_connection()
+        conn.increment_flow_control_window(1 << 24)
+        requests, pending = {}, {}
+
+        def pump():
+            for sid in list(pending):
+                data = pending[sid]
+                try:
+                    while data:
+                        n = min(len(data), conn.local_flow_control_window(sid),
+                                conn.max_outbound_frame_size)
+                        if n <= 0:
+                            break
+                        conn.send_data(sid, data[:n])
+                        data = data[n:]
+                    if not data:
+                        conn.end_stream(sid)
+                except h2.exceptions.StreamClosedError:
+                    data = b""
+                if data:
+                    pending[sid] = data
+                else:
+                    del pending[sid]
+
+        try:
+            sock.sendall(conn.data_to_send())
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        requests[ev.stream_id] = {"headers": dict(ev.headers), "body": b""}
+                    elif isinstance(ev, h2.events.DataReceived):
+                        requests[ev.stream_id]["body"] += ev.data
+                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded):
+                        req = requests.pop(ev.stream_id)
+                        h = req["headers"]
+                        path = h.get(":path", "")
+                        self.received.append({"method": h.get(":method", ""), "path": path,
+                                              "body": req["body"], "headers": h})
+                        out = (b"x" * int(path.split("/")[2]) if path.startswith("/big/")
+                               else req["body"])
+                        conn.send_headers(ev.stream_id, [
+                            (":status", "200"), ("content-length", str(len(out)))])
+                        pending[ev.stream_id] = out
+                    elif isinstance(ev, h2.events.ConnectionTerminated):
+                        sock.sendall(conn.data_to_send())
+                        return
+                pump()
+                out = conn.data_to_send()
+                if out:
+                    sock.sendall(out)
+        except (OSError, h2.exceptions.ProtocolError):
+            pass
+        finally:
+            sock.close()
+
+    def close(self):
+        self.sock.close()
+
+
 class Harness:
-    def __init__(self, binary, backend_port=0, max_header_list_bytes=None):
+    def __init__(self, binary, backend_port=0, max_header_list_bytes=None,
+                 backend_protocol=None):
         args = [binary, "--port", "0"]
         if backend_port:
             args += ["--backend-port", str(backend_port)]
+        if backend_protocol:
+            args += ["--backend-protocol", backend_protocol]
         if max_header_list_bytes is not None:
             args += ["--max-header-list-bytes", str(max_header_list_bytes)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
