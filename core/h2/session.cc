@@ -325,6 +325,15 @@ void Session::FailConnection(int rv) {
 }
 
 void Session::Flush() {
+  if (closed_ || writing_ || !started_ || flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->FlushNow();
+  });
+}
+
+void Session::FlushNow() {
   if (closed_ || writing_ || !started_) return;
   wbuf_.clear();
   while (wbuf_.size() < settings_.write_batch) {
@@ -346,7 +355,7 @@ void Session::Flush() {
     writing_ = false;
     if (closed_) return;
     if (e) return Terminate(e);
-    Flush();
+    FlushNow();
   });
 }
 

@@ -220,7 +220,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoRead();
   // A fatal nghttp2_session_mem_recv error `rv`: GOAWAY with the matching code, then close.
   void FailConnection(int rv);
+  // Schedules a write of what nghttp2 has queued, once per pass of the event loop: the
+  // frames every stream queued in the handlers that run before it share one transport write
+  // (one TLS record, one system call, one packet) instead of one each.
   void Flush();
+  // Writes what nghttp2 has queued now (unless a write is in flight: its completion does).
+  void FlushNow();
   void Terminate(error_code e);
   void StreamsChanged();
   Stream* Find(int32_t id);
@@ -245,6 +250,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<uint8_t> rbuf_;
   std::vector<uint8_t> wbuf_;
   bool writing_ = false;
+  bool flush_posted_ = false;  // a FlushNow is posted
   bool reading_ = false;
   bool started_ = false;
   bool closed_ = false;
