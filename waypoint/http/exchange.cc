@@ -181,8 +181,22 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     ctx_.chain->OnResponse(state_, *head);
     ctx_.stats->CountStatus(head->status);
     bool body = up_->response_has_body();
-    down_->SendHead(*head, !body);
-    if (!body) return Complete();
+    if (!body) {
+      down_->SendHead(*head, true);
+      return Complete();
+    }
+    // A body that came with the head (a small response) leaves with it: one write.
+    std::string_view data;
+    bool end = false;
+    if (up_->TryReadBody(&data, &end)) {
+      if (end && data.empty() && up_->trailers().empty()) {
+        down_->SendHead(*head, true);
+        return Complete();
+      }
+      down_->SendHead(*head, false);
+      return OnResponseChunk(data, end);
+    }
+    down_->SendHead(*head, false);
     PumpResponseBody();
   }
 
@@ -199,21 +213,28 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         self->down_->Abort();
         return self->Complete();
       }
-      if (!data.empty()) {
-        self->down_->WriteBody(data, [self, end](error_code e) {
-          if (self->done_) return;
-          if (e) return self->DownstreamGone();
-          if (end) {
-            self->down_->Finish(self->up_->trailers());
-            return self->Complete();
-          }
-          self->PumpResponseBody();
-        });
-      } else if (end) {
-        self->down_->Finish(self->up_->trailers());
-        self->Complete();
-      }
+      self->OnResponseChunk(data, end);
     });
+  }
+
+  void OnResponseChunk(std::string_view data, bool end) {
+    if (!data.empty()) {
+      auto self = shared_from_this();
+      down_->WriteBody(data, [self, end](error_code e) {
+        if (self->done_) return;
+        if (e) return self->DownstreamGone();
+        if (end) {
+          self->down_->Finish(self->up_->trailers());
+          return self->Complete();
+        }
+        self->PumpResponseBody();
+      });
+    } else if (end) {
+      down_->Finish(up_->trailers());
+      Complete();
+    } else {
+      PumpResponseBody();
+    }
   }
 
   void Upgrade(http::ResponseHead& head) {

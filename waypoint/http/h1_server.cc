@@ -103,7 +103,9 @@ void H1DownstreamRequest::SendHead(http::ResponseHead head, bool end_stream) {
   }
   head.version =
       head_.version == http::Version::kHttp10 ? http::Version::kHttp10 : http::Version::kHttp11;
-  conn_->Write(http1::SerializeResponseHead(head, written), nullptr);
+  // A body follows: its first bytes usually come in this same pass (see Write).
+  conn_->Write(http1::SerializeResponseHead(head, written), nullptr,
+               /*defer=*/!end_stream && head.status != 101);
   if (end_stream) finished_ = true;
 }
 
@@ -344,9 +346,15 @@ void H1ServerConnection::ResponseDone() {
   Pump();
 }
 
-void H1ServerConnection::Write(std::string bytes, DoneHandler done) {
+void H1ServerConnection::Write(std::string bytes, DoneHandler done, bool defer) {
   writes_.push_back({std::move(bytes), std::move(done)});
-  DoWrite();
+  if (!defer) return DoWrite();
+  if (kick_posted_ || writing_) return;
+  kick_posted_ = true;
+  asio::post(stream_->executor(), [self = shared_from_this()] {
+    self->kick_posted_ = false;
+    self->DoWrite();
+  });
 }
 
 void H1ServerConnection::DoWrite() {
@@ -367,17 +375,33 @@ void H1ServerConnection::DoWrite() {
     return;
   }
   writing_ = true;
+  batch_.clear();
+  batch_done_.clear();
+  if (writes_.size() == 1) {
+    batch_.swap(writes_.front().bytes);
+  } else {
+    for (auto& w : writes_) batch_.append(w.bytes);
+  }
+  for (auto& w : writes_) {
+    if (w.done) batch_done_.push_back(std::move(w.done));
+  }
+  writes_.clear();
   auto self = shared_from_this();
-  const std::string& front = writes_.front().bytes;
-  stream_->AsyncWrite(asio::buffer(front), [self](error_code e, size_t) {
+  auto done = [self](error_code e, size_t) {
     self->writing_ = false;
-    if (self->writes_.empty()) return;
-    PendingWrite w = std::move(self->writes_.front());
-    self->writes_.pop_front();
-    if (w.done) w.done(e);
+    if (self->closed_) return;  // Close() completed the handlers
+    auto handlers = std::move(self->batch_done_);
+    self->batch_done_.clear();
+    for (auto& h : handlers) h(e);
     if (e) return self->Close();
     self->DoWrite();
-  });
+  };
+  if (batch_.empty()) {
+    // Only WhenFlushed markers: everything before them is written.
+    asio::post(stream_->executor(), [done] { done({}, 0); });
+    return;
+  }
+  stream_->AsyncWrite(asio::buffer(batch_), std::move(done));
 }
 
 void H1ServerConnection::Close() {
@@ -387,6 +411,9 @@ void H1ServerConnection::Close() {
   if (!upgraded_) stream_->Close();
   auto writes = std::move(writes_);
   writes_.clear();
+  auto in_flight = std::move(batch_done_);
+  batch_done_.clear();
+  for (auto& h : in_flight) h(asio::error::broken_pipe);
   for (auto& w : writes) {
     if (w.done) w.done(asio::error::broken_pipe);
   }

@@ -17,6 +17,7 @@
 // nothing of it reaches an upstream.
 
 #include <deque>
+#include <vector>
 #include <functional>
 #include <memory>
 #include <string>
@@ -115,8 +116,11 @@ class H1ServerConnection : public std::enable_shared_from_this<H1ServerConnectio
   void OnParseError(const http::http1::ParseResult& r);
   void DeliverBody();
   void ResponseDone();
-  // Writes are queued and go out one at a time, in order.
-  void Write(std::string bytes, DoneHandler done);
+  // Writes are queued and go out in order: everything queued when the stream is free goes in
+  // one stream write (a head and its body: one DATA frame, one TLS record). defer=true: do not
+  // start writing yet, in case more follows in this pass of the event loop (a head whose body
+  // is on its way); a posted kick starts it otherwise.
+  void Write(std::string bytes, DoneHandler done, bool defer = false);
   void DoWrite();
   void WriteLocalError(int status);
 
@@ -140,7 +144,10 @@ class H1ServerConnection : public std::enable_shared_from_this<H1ServerConnectio
     DoneHandler done;
   };
   std::deque<PendingWrite> writes_;
+  std::string batch_;                      // the stream write in flight
+  std::vector<DoneHandler> batch_done_;    // and the handlers of the writes it holds
   bool writing_ = false;
+  bool kick_posted_ = false;
   bool shutdown_after_writes_ = false;
 };
 

@@ -88,6 +88,14 @@ class UpstreamRequest {
   // The final response head (1xx interim responses are consumed here).
   virtual void ReadHead(std::function<void(error_code, http::ResponseHead*)> handler) = 0;
   virtual void ReadBody(BodyHandler handler) = 0;
+  // The next chunk if it is here already, without waiting: what ReadBody would deliver, at
+  // once (false: nothing yet, call ReadBody). Lets a response whose body came with its head
+  // go out in one write.
+  virtual bool TryReadBody(std::string_view* data, bool* end) {
+    (void)data;
+    (void)end;
+    return false;
+  }
   virtual const http::HeaderMap& trailers() const = 0;
   // After ReadHead: false when the response certainly has no body (HEAD, 204, 304, HTTP/2
   // HEADERS with END_STREAM).

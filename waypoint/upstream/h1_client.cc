@@ -35,7 +35,8 @@ H1ClientConnection::H1ClientConnection(std::shared_ptr<hbone::ByteStream> stream
       pool_(std::move(pool)),
       key_(std::move(key)),
       rbuf_(settings.read_chunk, '\0'),
-      idle_timer_(stream_->executor()) {
+      idle_timer_(stream_->executor()),
+      chunk_limit_(settings.read_chunk) {
   http1::Limits limits;
   limits.max_head_bytes = settings.max_response_head_bytes;
   http1::ResponseParser::Callbacks cbs;
@@ -44,13 +45,14 @@ H1ClientConnection::H1ClientConnection(std::shared_ptr<hbone::ByteStream> stream
     current_->response_ = std::move(head);
     current_->info_ = info;
     current_->have_head_ = true;
-    parser_->Pause();
+    // The parser goes on into the body (bounded below): a small response is read whole, its
+    // body handed over with its end in one chunk.
   };
   cbs.on_body = [this](std::string_view data) {
     if (!current_) return;
     current_->chunk_.append(data);
     current_->chunk_ready_ = true;
-    parser_->Pause();
+    if (current_->chunk_.size() >= chunk_limit_) parser_->Pause();  // until the reader asks
   };
   cbs.on_trailers = [this](http::HeaderMap&& t) {
     if (current_) current_->trailers_ = std::move(t);
@@ -140,8 +142,10 @@ void H1ClientConnection::Deliver() {
       req->chunk_.clear();
       req->chunk_ready_ = false;
       auto self = req->shared_from_this();
-      asio::post(ex,
-                 [h = std::move(h), self] { h({}, std::string_view(self->delivered_), false); });
+      bool end = req->response_complete_;
+      asio::post(ex, [h = std::move(h), self, end] {
+        h({}, std::string_view(self->delivered_), end);
+      });
     } else {
       asio::post(ex, [h = std::move(h)] { h({}, std::string_view(), true); });
     }
@@ -314,6 +318,24 @@ void H1UpstreamRequest::ReadBody(BodyHandler handler) {
     conn_->parser_->Resume();
     conn_->Pump();
   }
+}
+
+bool H1UpstreamRequest::TryReadBody(std::string_view* data, bool* end) {
+  if (error_ || body_handler_ || !have_head_) return false;
+  if (chunk_ready_) {
+    delivered_.swap(chunk_);
+    chunk_.clear();
+    chunk_ready_ = false;
+    *data = delivered_;
+    *end = response_complete_;
+    return true;
+  }
+  if (response_complete_) {
+    *data = {};
+    *end = true;
+    return true;
+  }
+  return false;
 }
 
 bool H1UpstreamRequest::response_has_body() const {

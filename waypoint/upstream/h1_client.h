@@ -53,6 +53,8 @@ class H1ClientConnection : public std::enable_shared_from_this<H1ClientConnectio
   bool idle_ = false;
   boost::asio::steady_timer idle_timer_;
   H1UpstreamRequest* current_ = nullptr;
+  // Body bytes parsed ahead of the reader, at most this many (then the parser waits).
+  size_t chunk_limit_;
   struct PendingWrite {
     std::string bytes;
     DoneHandler done;
@@ -73,6 +75,7 @@ class H1UpstreamRequest : public UpstreamRequest,
   void Finish(const http::HeaderMap& trailers) override;
   void ReadHead(std::function<void(error_code, http::ResponseHead*)> handler) override;
   void ReadBody(BodyHandler handler) override;
+  bool TryReadBody(std::string_view* data, bool* end) override;
   const http::HeaderMap& trailers() const override { return trailers_; }
   bool response_has_body() const override;
   ResetReason reset_reason() const override { return reason_; }
