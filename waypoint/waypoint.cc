@@ -43,7 +43,7 @@ std::string ForwardedFor(std::string_view v) {
 class Waypoint::Impl {
  public:
   struct Worker {
-    asio::io_context io;
+    asio::io_context io{1};  // run by one thread (posts from others still allowed)
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
     std::thread thread;
     std::shared_ptr<hbone::HboneServer> server;

@@ -117,7 +117,7 @@ void Stream::AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) {
   DeliverRead(false);
 }
 
-void Stream::DeliverRead(bool from_callback) {
+void Stream::DeliverRead(bool from_callback, bool invoke_now) {
   if (!read_handler_) return;
   size_t avail = in_.size() - in_pos_;
   error_code e;
@@ -149,8 +149,10 @@ void Stream::DeliverRead(bool from_callback) {
     return;  // wait for data
   }
   read_filled_ = 0;
-  asio::post(session_->executor(), [h = std::move(read_handler_), e, n] { h(e, n); });
+  auto h = std::move(read_handler_);
   read_handler_ = nullptr;
+  if (invoke_now) return h(e, n);
+  asio::post(session_->executor(), [h = std::move(h), e, n] { h(e, n); });
 }
 
 void Stream::AsyncWrite(asio::const_buffer buf, IoHandler handler) {
@@ -288,11 +290,18 @@ void Session::DoRead() {
     if (closed_) return;
     if (e) return Terminate(e);
     ssize_t rv = nghttp2_session_mem_recv(ng_, rbuf_.data(), n);
-    for (auto& st : data_ready_) {
-      st->data_ready_ = false;
-      st->DeliverRead(true);
-    }
+    // What the frames of this read completed runs now, after nghttp2 returned (its callbacks
+    // must not re-enter it) and in this handler rather than one posted each: new requests,
+    // responses, then every stream's data and ends.
+    auto actions = std::move(after_recv_);
+    after_recv_.clear();
+    for (auto& a : actions) a();
+    auto ready = std::move(data_ready_);
     data_ready_.clear();
+    for (auto& st : ready) {
+      st->data_ready_ = false;
+      st->DeliverRead(true, /*invoke_now=*/true);
+    }
     if (rv < 0) return FailConnection(static_cast<int>(rv));
     Flush();
     DoRead();
@@ -495,8 +504,8 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
         st->headers_done_ = true;
         st->status_ = status;
         if (st->on_response_) {
-          asio::post(s->executor(),
-                     [h = std::move(st->on_response_), p = st->shared_from_this()] { h({}, p); });
+          s->after_recv_.push_back(
+              [h = std::move(st->on_response_), p = st->shared_from_this()] { h({}, p); });
           st->on_response_ = nullptr;
         }
       }
@@ -504,7 +513,7 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
       st->headers_done_ = true;
       if (s->callbacks_.on_request) {
         auto self = s->shared_from_this();
-        asio::post(s->executor(), [self, p = st->shared_from_this()] {
+        s->after_recv_.push_back([self, p = st->shared_from_this()] {
           // A stream the peer reset (or a connection that ended) before the request was
           // handed on, e.g. an RST_STREAM in the same read as its HEADERS (rapid reset): the
           // request is never started, so nothing of it goes upstream.
@@ -516,7 +525,10 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
   }
   if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
     st->recv_eof_ = true;
-    st->DeliverRead(true);
+    if (!st->data_ready_) {
+      st->data_ready_ = true;
+      s->data_ready_.push_back(st->shared_from_this());
+    }
   }
   return 0;
 }

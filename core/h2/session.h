@@ -124,7 +124,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
  private:
   friend class Session;
   Stream(std::shared_ptr<Session> session) : session_(std::move(session)) {}
-  void DeliverRead(bool from_callback);
+  // Completes a pending read if data, the end or an error is there. invoke_now: call the
+  // handler here (the caller is a completion handler itself, outside nghttp2); otherwise post.
+  void DeliverRead(bool from_callback, bool invoke_now = false);
   void FailPending(error_code e);
   static ssize_t ReadSource(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
                             uint32_t* data_flags, nghttp2_data_source* source, void*);
@@ -247,6 +249,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::map<int32_t, std::shared_ptr<Stream>> streams_;
   // Streams that received DATA during the current nghttp2_session_mem_recv.
   std::vector<std::shared_ptr<Stream>> data_ready_;
+  std::vector<std::function<void()>> after_recv_;  // run once nghttp2_session_mem_recv returns
   std::vector<uint8_t> rbuf_;
   std::vector<uint8_t> wbuf_;
   bool writing_ = false;
