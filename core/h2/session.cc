@@ -117,6 +117,25 @@ void Stream::AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) {
   DeliverRead(false);
 }
 
+bool Stream::TryRead(std::string* out, size_t max, bool* eof) {
+  if (read_handler_) return false;
+  size_t avail = in_.size() - in_pos_;
+  if (avail == 0 && !recv_eof_) return false;
+  size_t m = std::min(avail, max);
+  out->assign(in_.data() + in_pos_, m);
+  in_pos_ += m;
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  }
+  if (m > 0 && !session_->closed_) {
+    nghttp2_session_consume(session_->ng_, id_, m);
+    session_->Flush();
+  }
+  *eof = recv_eof_ && in_pos_ == in_.size();
+  return true;
+}
+
 void Stream::DeliverRead(bool from_callback, bool invoke_now) {
   if (!read_handler_) return;
   size_t avail = in_.size() - in_pos_;

@@ -105,6 +105,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // Asio-style byte pipe. Reads return buffered data first, then asio::error::eof after the
   // peer's END_STREAM or asio::error::connection_reset after RST_STREAM / connection loss.
   void AsyncReadSome(asio::mutable_buffer buf, IoHandler handler);
+  // What AsyncReadSome would complete with at once, without waiting: up to `max` buffered
+  // bytes replace *out and *eof tells whether the stream's data ended there. False (nothing
+  // taken) when no data is buffered and the end has not come, or while a read is pending.
+  bool TryRead(std::string* out, size_t max, bool* eof);
   // Completes when every byte is in a DATA frame; one write at a time.
   void AsyncWrite(asio::const_buffer buf, IoHandler handler);
   // END_STREAM after the queued data.

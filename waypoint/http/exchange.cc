@@ -223,12 +223,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       down_->WriteBody(data, [self, end](error_code e) {
         if (self->done_) return;
         if (e) return self->DownstreamGone();
-        if (end) {
-          self->down_->Finish(self->up_->trailers());
-          return self->Complete();
-        }
+        if (end) return self->Complete();
         self->PumpResponseBody();
       });
+      // The last chunk: the end goes with it (HTTP/2: END_STREAM on its DATA frame).
+      if (end) down_->Finish(up_->trailers());
     } else if (end) {
       down_->Finish(up_->trailers());
       Complete();

@@ -105,6 +105,14 @@ void H2UpstreamRequest::ReadBody(BodyHandler handler) {
   });
 }
 
+bool H2UpstreamRequest::TryReadBody(std::string_view* data, bool* end) {
+  if (!stream_ || !have_response_ || response_error_) return false;
+  if (!stream_->TryRead(&taken_, BodyReadBuffer::kInitial, end)) return false;
+  if (*end) trailers_ = FromH2(stream_->trailers());
+  *data = taken_;
+  return true;
+}
+
 void H2UpstreamRequest::Release() {
   if (released_) return;
   released_ = true;

@@ -24,6 +24,7 @@ class H2UpstreamRequest : public UpstreamRequest,
   void Finish(const http::HeaderMap& trailers) override;
   void ReadHead(std::function<void(error_code, http::ResponseHead*)> handler) override;
   void ReadBody(BodyHandler handler) override;
+  bool TryReadBody(std::string_view* data, bool* end) override;
   const http::HeaderMap& trailers() const override { return trailers_; }
   ResetReason reset_reason() const override { return reason_; }
   bool response_has_body() const override;
@@ -36,6 +37,7 @@ class H2UpstreamRequest : public UpstreamRequest,
   std::shared_ptr<h2::Session> session_;
   std::shared_ptr<h2::Stream> stream_;
   BodyReadBuffer buf_;
+  std::string taken_;  // what TryReadBody took
   http::ResponseHead response_;
   bool have_response_ = false;
   error_code response_error_;
