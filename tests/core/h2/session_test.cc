@@ -26,6 +26,26 @@ bool RunUntil(asio::io_context& io, const std::function<bool()>& done,
   return true;
 }
 
+// Counts the session's transport writes (system calls, TLS records on a real connection).
+class CountingTransport final : public Transport {
+ public:
+  CountingTransport(std::unique_ptr<Transport> inner, int* writes)
+      : inner_(std::move(inner)), writes_(writes) {}
+  asio::any_io_executor executor() override { return inner_->executor(); }
+  void AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) override {
+    inner_->AsyncReadSome(buf, std::move(handler));
+  }
+  void AsyncWrite(asio::const_buffer buf, IoHandler handler) override {
+    ++*writes_;
+    inner_->AsyncWrite(buf, std::move(handler));
+  }
+  void Close() override { inner_->Close(); }
+
+ private:
+  std::unique_ptr<Transport> inner_;
+  int* writes_;
+};
+
 class SessionTest : public ::testing::Test {
  protected:
   // A connected client/server session pair; the server answers every request with
@@ -42,8 +62,11 @@ class SessionTest : public ::testing::Test {
                               server_settings, std::move(scb));
     Session::Callbacks ccb;
     ccb.on_close = [this](error_code) { client_closed_ = true; };
-    client_ = Session::Create(Session::kClient, std::make_unique<TcpTransport>(std::move(c)),
-                              client_settings, std::move(ccb));
+    client_ = Session::Create(
+        Session::kClient,
+        std::make_unique<CountingTransport>(std::make_unique<TcpTransport>(std::move(c)),
+                                            &client_writes_),
+        client_settings, std::move(ccb));
     server_->Start();
     client_->Start();
   }
@@ -59,6 +82,7 @@ class SessionTest : public ::testing::Test {
   std::shared_ptr<Session> client_, server_;
   std::vector<std::shared_ptr<Stream>> server_streams_;
   bool client_closed_ = false, server_closed_ = false;
+  int client_writes_ = 0;
 };
 
 TEST_F(SessionTest, RequestAndResponseWithBodiesBothWays) {
@@ -199,6 +223,66 @@ TEST_F(SessionTest, ShutdownClosesTheConnectionOnceStreamsFinish) {
   st->ShutdownSend();
   ss->ShutdownSend();
   ASSERT_TRUE(RunUntil(io_, [&] { return client_closed_ && server_closed_; }));
+}
+
+TEST_F(SessionTest, RequestsOfOnePassShareOneTransportWrite) {
+  Connect({}, {});
+  // Settle the connection (preface, SETTINGS and their ACKs) first.
+  ASSERT_TRUE(RunUntil(io_, [&] { return client_->remote_max_concurrent_streams() != 0xffffffffu; }));
+  RunUntil(
+      io_, [] { return false; }, 50ms);
+  int before = client_writes_;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(client_->SubmitRequest(
+        {{":method", "GET"}, {":scheme", "http"}, {":path", "/" + std::to_string(i)},
+         {":authority", "s"}},
+        true, [](error_code, std::shared_ptr<Stream>) {}));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 10; }));
+  // Ten HEADERS frames queued in one pass of the event loop leave in one write, not one each
+  // (nor a first one alone and the other nine after it).
+  EXPECT_EQ(client_writes_ - before, 1);
+}
+
+TEST_F(SessionTest, TryReadTakesWhatIsBufferedAndTheEnd) {
+  Connect({}, {});
+  std::shared_ptr<Stream> resp;
+  auto st = client_->SubmitRequest(
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "s"}}, true,
+      [&](error_code e, std::shared_ptr<Stream> s) {
+        ASSERT_FALSE(e);
+        resp = s;
+      });
+  ASSERT_TRUE(st);
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  auto& ss = server_streams_[0];
+  ASSERT_TRUE(ss->Respond(200, {}, false));
+  ASSERT_TRUE(RunUntil(io_, [&] { return resp != nullptr; }));
+  std::string out = "stale";
+  bool eof = true;
+  EXPECT_FALSE(st->TryRead(&out, 1024, &eof)) << "nothing buffered, no end yet";
+  EXPECT_EQ(out, "stale");
+  std::string body = "hello, world";
+  ss->AsyncWrite(asio::buffer(body), [&](error_code, size_t) { ss->ShutdownSend(); });
+  ASSERT_TRUE(RunUntil(io_, [&] { return st->recv_eof(); }));
+  // At most `max` bytes at a time; the end only with the last of them.
+  ASSERT_TRUE(st->TryRead(&out, 5, &eof));
+  EXPECT_EQ(out, "hello");
+  EXPECT_FALSE(eof);
+  ASSERT_TRUE(st->TryRead(&out, 1024, &eof));
+  EXPECT_EQ(out, ", world");
+  EXPECT_TRUE(eof);
+  ASSERT_TRUE(st->TryRead(&out, 1024, &eof));
+  EXPECT_EQ(out, "");
+  EXPECT_TRUE(eof);
+  // A pending AsyncReadSome owns the stream's data: TryRead takes nothing then.
+  std::vector<char> buf(16);
+  bool done = false;
+  st->AsyncReadSome(asio::buffer(buf), [&](error_code e, size_t) {
+    EXPECT_EQ(e, asio::error::eof);
+    done = true;
+  });
+  ASSERT_TRUE(RunUntil(io_, [&] { return done; }));
 }
 
 }  // namespace
