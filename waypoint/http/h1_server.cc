@@ -190,11 +190,7 @@ H1ServerConnection::H1ServerConnection(std::shared_ptr<hbone::ByteStream> stream
     // A request without a body runs on to on_complete (which pauses); one with a body waits
     // here until the exchange reads it.
     if (info.framing.kind != http1::BodyFraming::Kind::kNone) parser_->Pause();
-    auto self = shared_from_this();
-    auto req = current_;
-    asio::post(stream_->executor(), [self, req] {
-      if (!self->closed_ && self->current_ == req) self->handler_(req);
-    });
+    to_start_ = current_;  // started by Pump once the parser returned
   };
   cbs.on_body = [this](std::string_view data) {
     if (!current_) return;
@@ -221,9 +217,24 @@ void H1ServerConnection::Start() {
   Pump();
 }
 
-void H1ServerConnection::Pump() {
+void H1ServerConnection::Pump(bool from_read) {
   if (closed_ || upgraded_ || stop_parsing_) return;
   if (parser_->paused()) return;
+  PumpParser();
+  if (!to_start_) return;
+  auto req = std::move(to_start_);
+  to_start_ = nullptr;
+  if (from_read) {
+    // Last thing here: the exchange may read the body, answer, even close the connection.
+    if (!closed_ && current_ == req) handler_(req);
+    return;
+  }
+  asio::post(stream_->executor(), [self = shared_from_this(), req] {
+    if (!self->closed_ && self->current_ == req) self->handler_(req);
+  });
+}
+
+void H1ServerConnection::PumpParser() {
   http1::ParseResult r = parser_->Feed(in_);
   in_.erase(0, r.consumed);
   switch (r.status) {
@@ -287,7 +298,7 @@ void H1ServerConnection::ReadMore() {
       return;
     }
     self->in_.append(self->rbuf_.data(), n);
-    self->Pump();
+    self->Pump(/*from_read=*/true);
   });
 }
 

@@ -111,7 +111,10 @@ class H1ServerConnection : public std::enable_shared_from_this<H1ServerConnectio
                      std::function<void()> on_close);
 
   // Runs the parser over what is buffered; reads more when it needs more and someone waits.
-  void Pump();
+  // from_read: called by a read's completion, which may start the request's exchange itself
+  // (otherwise it is posted: Pump also runs inside an exchange finishing the previous one).
+  void Pump(bool from_read = false);
+  void PumpParser();  // feeds what is buffered to the parser; hands on body chunks
   void ReadMore();
   void OnParseError(const http::http1::ParseResult& r);
   void DeliverBody();
@@ -148,6 +151,7 @@ class H1ServerConnection : public std::enable_shared_from_this<H1ServerConnectio
   std::vector<DoneHandler> batch_done_;    // and the handlers of the writes it holds
   bool writing_ = false;
   bool kick_posted_ = false;
+  std::shared_ptr<H1DownstreamRequest> to_start_;  // parsed, its exchange not started yet
   bool shutdown_after_writes_ = false;
 };
 

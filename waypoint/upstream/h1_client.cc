@@ -103,7 +103,7 @@ void H1ClientConnection::TakeFromIdle() {
   idle_timer_.cancel();
 }
 
-void H1ClientConnection::Pump() {
+void H1ClientConnection::Pump(bool from_read) {
   if (closed_ || !current_ || current_->upgraded_) return;
   if (parser_->paused()) return;
   http1::ParseResult r = parser_->Feed(in_);
@@ -120,10 +120,10 @@ void H1ClientConnection::Pump() {
     default:
       break;
   }
-  Deliver();
+  Deliver(from_read);
 }
 
-void H1ClientConnection::Deliver() {
+void H1ClientConnection::Deliver(bool invoke_now) {
   H1UpstreamRequest* req = current_;
   if (!req) return;
   auto ex = stream_->executor();
@@ -131,6 +131,11 @@ void H1ClientConnection::Deliver() {
     auto h = std::move(req->head_handler_);
     req->head_handler_ = nullptr;
     auto self = req->shared_from_this();
+    if (invoke_now) {
+      // Last thing here: the handler may finish the exchange and release the request.
+      h({}, &self->response_);
+      return;
+    }
     asio::post(ex, [h = std::move(h), self] { h({}, &self->response_); });
   }
   if (req->body_handler_ && (req->chunk_ready_ || req->response_complete_)) {
@@ -143,6 +148,7 @@ void H1ClientConnection::Deliver() {
       req->chunk_ready_ = false;
       auto self = req->shared_from_this();
       bool end = req->response_complete_;
+      if (invoke_now) return h({}, std::string_view(self->delivered_), end);
       asio::post(ex, [h = std::move(h), self, end] {
         h({}, std::string_view(self->delivered_), end);
       });
@@ -179,7 +185,7 @@ void H1ClientConnection::ReadMore() {
       return self->Fail(ResetReason::kRemoteReset);
     }
     self->in_.append(self->rbuf_.data(), n);
-    self->Pump();
+    self->Pump(/*from_read=*/true);
   });
 }
 

@@ -35,9 +35,11 @@ class H1ClientConnection : public std::enable_shared_from_this<H1ClientConnectio
 
  private:
   friend class H1UpstreamRequest;
-  void Pump();
+  // from_read / invoke_now: called by a read's completion, which may call the reader's
+  // handler itself (otherwise it is posted: the reader may be the caller).
+  void Pump(bool from_read = false);
   void ReadMore();
-  void Deliver();
+  void Deliver(bool invoke_now = false);
   void Fail(ResetReason reason);
   void Write(std::string bytes, DoneHandler done);
   void DoWrite();
