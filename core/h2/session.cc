@@ -321,6 +321,7 @@ void Session::DoRead() {
       st->data_ready_ = false;
       st->DeliverRead(true, /*invoke_now=*/true);
     }
+    if (closed_) return;  // a handler above closed the session
     if (rv < 0) return FailConnection(static_cast<int>(rv));
     Flush();
     DoRead();
