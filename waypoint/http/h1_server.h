@@ -17,10 +17,10 @@
 // nothing of it reaches an upstream.
 
 #include <deque>
-#include <vector>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/hbone/byte_stream.h"
 #include "core/http/http1/parser.h"
@@ -147,8 +147,8 @@ class H1ServerConnection : public std::enable_shared_from_this<H1ServerConnectio
     DoneHandler done;
   };
   std::deque<PendingWrite> writes_;
-  std::string batch_;                      // the stream write in flight
-  std::vector<DoneHandler> batch_done_;    // and the handlers of the writes it holds
+  std::string batch_;                    // the stream write in flight
+  std::vector<DoneHandler> batch_done_;  // and the handlers of the writes it holds
   bool writing_ = false;
   bool kick_posted_ = false;
   std::shared_ptr<H1DownstreamRequest> to_start_;  // parsed, its exchange not started yet

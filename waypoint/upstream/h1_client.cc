@@ -149,9 +149,8 @@ void H1ClientConnection::Deliver(bool invoke_now) {
       auto self = req->shared_from_this();
       bool end = req->response_complete_;
       if (invoke_now) return h({}, std::string_view(self->delivered_), end);
-      asio::post(ex, [h = std::move(h), self, end] {
-        h({}, std::string_view(self->delivered_), end);
-      });
+      asio::post(ex,
+                 [h = std::move(h), self, end] { h({}, std::string_view(self->delivered_), end); });
     } else {
       asio::post(ex, [h = std::move(h)] { h({}, std::string_view(), true); });
     }

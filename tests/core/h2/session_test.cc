@@ -62,11 +62,10 @@ class SessionTest : public ::testing::Test {
                               server_settings, std::move(scb));
     Session::Callbacks ccb;
     ccb.on_close = [this](error_code) { client_closed_ = true; };
-    client_ = Session::Create(
-        Session::kClient,
-        std::make_unique<CountingTransport>(std::make_unique<TcpTransport>(std::move(c)),
-                                            &client_writes_),
-        client_settings, std::move(ccb));
+    client_ = Session::Create(Session::kClient,
+                              std::make_unique<CountingTransport>(
+                                  std::make_unique<TcpTransport>(std::move(c)), &client_writes_),
+                              client_settings, std::move(ccb));
     server_->Start();
     client_->Start();
   }
@@ -228,15 +227,17 @@ TEST_F(SessionTest, ShutdownClosesTheConnectionOnceStreamsFinish) {
 TEST_F(SessionTest, RequestsOfOnePassShareOneTransportWrite) {
   Connect({}, {});
   // Settle the connection (preface, SETTINGS and their ACKs) first.
-  ASSERT_TRUE(RunUntil(io_, [&] { return client_->remote_max_concurrent_streams() != 0xffffffffu; }));
+  ASSERT_TRUE(
+      RunUntil(io_, [&] { return client_->remote_max_concurrent_streams() != 0xffffffffu; }));
   RunUntil(
       io_, [] { return false; }, 50ms);
   int before = client_writes_;
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(client_->SubmitRequest(
-        {{":method", "GET"}, {":scheme", "http"}, {":path", "/" + std::to_string(i)},
-         {":authority", "s"}},
-        true, [](error_code, std::shared_ptr<Stream>) {}));
+    ASSERT_TRUE(client_->SubmitRequest({{":method", "GET"},
+                                        {":scheme", "http"},
+                                        {":path", "/" + std::to_string(i)},
+                                        {":authority", "s"}},
+                                       true, [](error_code, std::shared_ptr<Stream>) {}));
   }
   ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 10; }));
   // Ten HEADERS frames queued in one pass of the event loop leave in one write, not one each
