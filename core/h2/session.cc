@@ -117,22 +117,32 @@ void Stream::AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) {
   DeliverRead(false);
 }
 
-bool Stream::TryRead(std::string* out, size_t max, bool* eof) {
-  if (read_handler_) return false;
-  size_t avail = in_.size() - in_pos_;
-  if (avail == 0 && !recv_eof_) return false;
-  size_t m = std::min(avail, max);
-  out->assign(in_.data() + in_pos_, m);
+size_t Stream::TakeBuffered(void* dst, size_t max, bool flush) {
+  size_t m = std::min(in_.size() - in_pos_, max);
+  if (m == 0) return 0;
+  std::memcpy(dst, in_.data() + in_pos_, m);
   in_pos_ += m;
   if (in_pos_ == in_.size()) {
     in_.clear();
     in_pos_ = 0;
+  } else if (in_pos_ >= 64 * 1024 && in_pos_ * 2 >= in_.size()) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
   }
-  if (m > 0 && !session_->closed_) {
+  if (!session_->closed_) {
+    // Only now may the peer send more: the window opens by what the application took.
     nghttp2_session_consume(session_->ng_, id_, m);
-    session_->Flush();
+    if (flush) session_->Flush();
   }
-  *eof = recv_eof_ && in_pos_ == in_.size();
+  return m;
+}
+
+bool Stream::TryRead(std::string* out, size_t max, bool* eof) {
+  if (read_handler_) return false;
+  if (buffered() == 0 && !recv_eof_) return false;
+  out->resize(std::min(buffered(), max));
+  TakeBuffered(out->data(), out->size(), /*flush=*/true);
+  *eof = recv_eof_ && buffered() == 0;
   return true;
 }
 
@@ -142,22 +152,8 @@ void Stream::DeliverRead(bool from_callback, bool invoke_now) {
   error_code e;
   size_t n = read_filled_;  // already copied in by OnDataChunk
   if (avail > 0 && read_buf_.size() > n) {
-    size_t m = std::min(avail, read_buf_.size() - n);
-    std::memcpy(static_cast<uint8_t*>(read_buf_.data()) + n, in_.data() + in_pos_, m);
-    n += m;
-    in_pos_ += m;
-    if (in_pos_ == in_.size()) {
-      in_.clear();
-      in_pos_ = 0;
-    } else if (in_pos_ >= 64 * 1024 && in_pos_ * 2 >= in_.size()) {
-      in_.erase(0, in_pos_);
-      in_pos_ = 0;
-    }
-    if (!session_->closed_) {
-      // Only now may the peer send more: the window opens by what the application took.
-      nghttp2_session_consume(session_->ng_, id_, m);
-      if (!from_callback) session_->Flush();
-    }
+    n += TakeBuffered(static_cast<uint8_t*>(read_buf_.data()) + n, read_buf_.size() - n,
+                      /*flush=*/!from_callback);
   } else if (n > 0 || avail > 0) {
     // Data copied in already, or a zero-sized read with data waiting: complete at once.
   } else if (recv_eof_) {

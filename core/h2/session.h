@@ -131,6 +131,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // Completes a pending read if data, the end or an error is there. invoke_now: call the
   // handler here (the caller is a completion handler itself, outside nghttp2); otherwise post.
   void DeliverRead(bool from_callback, bool invoke_now = false);
+  // Moves up to `max` buffered bytes to `dst` and gives their window back to the peer
+  // (flush: send the WINDOW_UPDATE soon). Returns how many.
+  size_t TakeBuffered(void* dst, size_t max, bool flush);
   void FailPending(error_code e);
   static ssize_t ReadSource(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
                             uint32_t* data_flags, nghttp2_data_source* source, void*);

@@ -180,23 +180,15 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (head->status == 101) return Upgrade(*head);
     ctx_.chain->OnResponse(state_, *head);
     ctx_.stats->CountStatus(head->status);
-    bool body = up_->response_has_body();
-    if (!body) {
-      down_->SendHead(*head, true);
-      return Complete();
-    }
     // A body that came with the head (a small response) leaves with it: one write.
     std::string_view data;
     bool end = false;
-    if (up_->TryReadBody(&data, &end)) {
-      if (end && data.empty() && up_->trailers().empty()) {
-        down_->SendHead(*head, true);
-        return Complete();
-      }
-      down_->SendHead(*head, false);
-      return OnResponseChunk(data, end);
-    }
-    down_->SendHead(*head, false);
+    bool body = up_->response_has_body();
+    bool ready = body && up_->TryReadBody(&data, &end);
+    bool head_only = !body || (ready && end && data.empty() && up_->trailers().empty());
+    down_->SendHead(*head, head_only);
+    if (head_only) return Complete();
+    if (ready) return OnResponseChunk(data, end);
     PumpResponseBody();
   }
 
