@@ -58,6 +58,9 @@ class Waypoint::Impl {
   std::shared_ptr<agent::proxy::WorkloadCredentials> creds;
   std::unique_ptr<FilterChain> chain = DefaultFilterChain();
   HttpStats http_stats;
+  // Circuit breakers, ejections and retry budgets, carried from view to view.
+  std::shared_ptr<resilience::ClusterStateRegistry> resilience =
+      std::make_shared<resilience::ClusterStateRegistry>();
   TcpStats tcp_stats;
   std::atomic<uint64_t> connections{0}, refused{0}, h1{0}, h2{0};
 
@@ -301,7 +304,8 @@ void Waypoint::Step(int timeout_ms) {
 
 void Waypoint::SetSnapshot(std::shared_ptr<const pb::MeshSnapshot> snapshot) {
   auto view = std::make_shared<const WaypointView>(
-      std::move(snapshot), WaypointIdentity{impl_->settings.ns, impl_->settings.name});
+      std::move(snapshot), WaypointIdentity{impl_->settings.ns, impl_->settings.name},
+      impl_->resilience);
   for (const auto& e : view->errors()) std::cerr << "weft-waypoint: route table " << e << "\n";
   std::lock_guard<std::mutex> l(impl_->view_mu);
   impl_->current = std::move(view);

@@ -43,8 +43,12 @@ bool BoundTo(const pb::Service& service, const WaypointIdentity& self) {
   return ns == self.ns;
 }
 
-WaypointView::WaypointView(std::shared_ptr<const pb::MeshSnapshot> snapshot, WaypointIdentity self)
-    : snapshot_(std::move(snapshot)), self_(std::move(self)) {
+WaypointView::WaypointView(std::shared_ptr<const pb::MeshSnapshot> snapshot, WaypointIdentity self,
+                           std::shared_ptr<resilience::ClusterStateRegistry> registry)
+    : snapshot_(std::move(snapshot)),
+      self_(std::move(self)),
+      registry_(registry ? std::move(registry)
+                         : std::make_shared<resilience::ClusterStateRegistry>()) {
   for (const auto& svc : snapshot_->services()) {
     by_host_[svc.hostname()] = &svc;
     if (!BoundTo(svc, self_)) continue;
@@ -56,6 +60,13 @@ WaypointView::WaypointView(std::shared_ptr<const pb::MeshSnapshot> snapshot, Way
   }
   for (const auto& w : snapshot_->workloads()) {
     for (const auto& a : w.addresses()) workload_by_ip_[a] = &w;
+    // The waypoint's own pod (made from its Gateway): its node's locality is the client
+    // locality of every pick, as an Envoy's is its own.
+    auto gw = w.labels().find("gateway.networking.k8s.io/gateway-name");
+    if (gw != w.labels().end() && gw->second == self_.name && w.namespace_() == self_.ns &&
+        w.has_locality()) {
+      locality_ = lb::Locality{w.locality().region(), w.locality().zone(), w.locality().subzone()};
+    }
   }
   for (const auto& c : snapshot_->cluster_policies()) policies_[c.name()] = &c;
   for (const auto& t : snapshot_->route_tables()) {
@@ -146,6 +157,8 @@ std::shared_ptr<Cluster> WaypointView::ClusterFor(const std::string& hostname,
     e.identity = ep.identity();
     e.workload_uid = ep.workload_uid();
     e.ready = ep.ready();
+    e.locality =
+        lb::Locality{ep.locality().region(), ep.locality().zone(), ep.locality().subzone()};
     const pb::Workload* w = WorkloadByAddress(ep.address());
     e.hbone = w && w->dataplane_mode() == pb::DATAPLANE_MODE_AMBIENT;
     endpoints.push_back(std::move(e));
@@ -166,7 +179,13 @@ std::shared_ptr<Cluster> WaypointView::ClusterFor(const std::string& hostname,
       proto = UpstreamProtocol::kTcp;
       break;
   }
-  auto c = std::make_shared<Cluster>(name, svc, port, subset, std::move(endpoints), policy, proto);
+  std::shared_ptr<resilience::RetryBudget> budget;
+  if (svc->has_retry_budget()) {
+    budget = registry_->Budget(hostname);
+    budget->Configure(svc->retry_budget());
+  }
+  auto c = std::make_shared<Cluster>(name, svc, port, subset, std::move(endpoints), policy, proto,
+                                     registry_->Cluster(name), locality_, std::move(budget));
   clusters_[name] = c;
   return c;
 }

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "core/authz/l7_authorizer.h"
+#include "waypoint/resilience/cluster_state.h"
 #include "waypoint/route/route_table.h"
 #include "waypoint/upstream/cluster.h"
 #include "weft/config/v1/snapshot.pb.h"
@@ -43,7 +44,9 @@ struct WaypointIdentity {
 
 class WaypointView {
  public:
-  WaypointView(std::shared_ptr<const pb::MeshSnapshot> snapshot, WaypointIdentity self);
+  // `registry`: resilience state kept across views (the Waypoint's); null = this view's own.
+  WaypointView(std::shared_ptr<const pb::MeshSnapshot> snapshot, WaypointIdentity self,
+               std::shared_ptr<resilience::ClusterStateRegistry> registry = nullptr);
 
   const pb::MeshSnapshot& snapshot() const { return *snapshot_; }
   std::shared_ptr<const pb::MeshSnapshot> shared_snapshot() const { return snapshot_; }
@@ -68,6 +71,9 @@ class WaypointView {
 
   const pb::Workload* WorkloadByAddress(const std::string& ip) const;
   const authz::L7Authorizer& authorizer() const { return *authorizer_; }
+  // The waypoint's own locality (its pod's node), for locality-aware load balancing.
+  const std::optional<lb::Locality>& locality() const { return locality_; }
+  resilience::ClusterStateRegistry& registry() const { return *registry_; }
 
   // Route tables that failed to build (bad regex that slipped the compiler): logged, skipped.
   const std::vector<std::string>& errors() const { return errors_; }
@@ -85,6 +91,8 @@ class WaypointView {
   std::map<std::string, route::CompiledRouteTable> routes_;  // "host" or "host:port"
   std::unique_ptr<authz::L7Authorizer> authorizer_;
   std::vector<std::string> errors_;
+  std::shared_ptr<resilience::ClusterStateRegistry> registry_;
+  std::optional<lb::Locality> locality_;
   mutable std::mutex mu_;
   mutable std::map<std::string, std::shared_ptr<Cluster>> clusters_;
 };

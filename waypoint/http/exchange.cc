@@ -1,11 +1,17 @@
 #include "waypoint/http/exchange.h"
 
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <iostream>
 #include <random>
 
 #include "core/hbone/byte_stream.h"
+#include "waypoint/http/fault.h"
 #include "waypoint/http/h1_server.h"
 #include "waypoint/http/h2_server.h"
+#include "waypoint/http/mirror.h"
+#include "waypoint/resilience/hash_key.h"
+#include "waypoint/resilience/retry_policy.h"
 #include "waypoint/upstream/h1_client.h"
 
 namespace weft::waypoint {
@@ -32,13 +38,62 @@ void HttpStats::CountFlag(const std::string& flag) {
 
 namespace {
 
-// Envoy's default retry policy for connection failures as Istio configures it (2 attempts,
-// another endpoint each time); the full retry policy is the next issue's.
-constexpr size_t kConnectAttempts = 3;
+// A request body is kept for replay (retries, mirrors) up to this size; past it the request
+// is no longer retried nor mirrored (Envoy's default per-request buffer limit).
+constexpr size_t kReplayLimit = 1 << 20;
+constexpr size_t kWriteChunk = 64 * 1024;
+
+constexpr char kResetBeforeHeaders[] =
+    "upstream connect error or disconnect/reset before headers. reset reason: ";
 
 uint64_t NextRandom() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   return rng();
+}
+
+// Istio's default retry policy, shared by every route without `retries`.
+const resilience::RetryPolicy& DefaultRetryPolicy() {
+  static const resilience::RetryPolicy p = resilience::RetryPolicy::IstioDefault();
+  return p;
+}
+
+// grpc-timeout ("100m", "2S"...): the client's deadline, or nullopt.
+std::optional<std::chrono::milliseconds> GrpcTimeout(const http::HeaderMap& h) {
+  auto v = h.Get("grpc-timeout");
+  if (!v || v->size() < 2 || v->size() > 9) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : v->substr(0, v->size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  using namespace std::chrono;
+  switch (v->back()) {
+    case 'H':
+      return duration_cast<milliseconds>(hours(n));
+    case 'M':
+      return duration_cast<milliseconds>(minutes(n));
+    case 'S':
+      return duration_cast<milliseconds>(seconds(n));
+    case 'm':
+      return milliseconds(n);
+    case 'u':
+      return duration_cast<milliseconds>(microseconds(n) + microseconds(999));
+    case 'n':
+      return duration_cast<milliseconds>(nanoseconds(n) + nanoseconds(999'999));
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<int> GrpcStatusOf(const http::HeaderMap& h) {
+  auto v = h.Get("grpc-status");
+  if (!v || v->empty() || v->size() > 2) return std::nullopt;
+  int n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
 }
 
 class Exchange : public std::enable_shared_from_this<Exchange> {
@@ -63,6 +118,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       }
       return Reply(std::move(*state_.reply));
     }
+    route_ = state_.match ? &state_.match.route->proto() : nullptr;
     cluster_ = ctx_.view->ClusterFor(state_.upstream_host, state_.subset, state_.upstream_port);
     if (!cluster_ || cluster_->healthy() == 0)
       return Reply(Local(503, "no healthy upstream", "UH"));
@@ -73,7 +129,41 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       // WebSocket over HTTP/2 (RFC 8441) upstream is not implemented: refuse clearly.
       return Reply(Local(501, "upgrade to an HTTP/2 upstream is not supported", "-"));
     }
-    Connect();
+    if (route_ && route_->has_retries()) {
+      own_retry_ = resilience::RetryPolicy::ForRoute(route_);
+      retry_ = &*own_retry_;
+    } else {
+      retry_ = &DefaultRetryPolicy();
+    }
+    // An upgrade's bytes after the 101 are not replayable: never retried past the head.
+    if (upgrade_request()) replayable_ = false;
+    if (const pb::ConsistentHash* ch = cluster_->consistent_hash()) {
+      resilience::HashKey key =
+          resilience::ComputeHashKey(*ch, *state_.head, state_.conn->source_ip, NextRandom());
+      hash_ = key.hash ? *key.hash : NextRandom();
+      set_cookie_ = std::move(key.set_cookie);
+      hashing_ = true;
+    } else {
+      hash_ = lb::StableHash(state_.conn->source_ip);
+    }
+    if (auto* budget = cluster_->budget()) budget->OnRequest();
+    body_complete_ = !down_->has_body();
+    if (route_ && route_->has_fault()) {
+      FaultDecision f = DecideFault(route_->fault(), NextRandom(), NextRandom());
+      if (f.delay.count() > 0) {
+        ctx_.stats->faults_delayed.fetch_add(1, std::memory_order_relaxed);
+        fault_abort_ = std::move(f.abort);
+        timer_ = std::make_unique<asio::steady_timer>(down_->executor(), f.delay);
+        auto self = shared_from_this();
+        timer_->async_wait([self](error_code e) {
+          if (e || self->done_) return;
+          self->AfterDelay();
+        });
+        return;
+      }
+      fault_abort_ = std::move(f.abort);
+    }
+    AfterDelay();
   }
 
  private:
@@ -91,94 +181,346 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     return r;
   }
 
-  void Connect() {
-    endpoint_ = cluster_->Pick(lb_hash(), &tried_);
-    if (!endpoint_) {
-      if (tried_.empty()) return Reply(Local(503, "no healthy upstream", "UH"));
-      return Reply(Local(503,
-                         "upstream connect error or disconnect/reset before headers. reset "
-                         "reason: connection failure",
-                         "UF"));
+  // After the fault's delay (if any): its abort, mirrors, the timeout, the first attempt.
+  void AfterDelay() {
+    if (fault_abort_) {
+      ctx_.stats->faults_aborted.fetch_add(1, std::memory_order_relaxed);
+      return Reply(std::move(*fault_abort_));
     }
-    tried_.push_back(*endpoint_);
-    cluster_->Started(*endpoint_);
-    started_ = true;
-    auto self = shared_from_this();
-    ctx_.pool->Open(cluster_->endpoint(*endpoint_), protocol_,
-                    std::chrono::milliseconds(cluster_->connect_timeout_ms()),
-                    [self](ResetReason reason, std::shared_ptr<UpstreamRequest> up) {
-                      self->OnUpstream(reason, std::move(up));
-                    });
+    if (body_complete_) OnRequestComplete();
+    StartAttempt();
   }
 
-  uint64_t lb_hash() const { return lb::StableHash(state_.conn->source_ip); }
-
-  void OnUpstream(ResetReason reason, std::shared_ptr<UpstreamRequest> up) {
-    if (!up) {
-      cluster_->stats(*endpoint_).connect_failures.fetch_add(1, std::memory_order_relaxed);
-      cluster_->Finished(*endpoint_);
-      started_ = false;
-      if (tried_.size() < kConnectAttempts && tried_.size() < cluster_->healthy()) return Connect();
-      (void)reason;
-      return Reply(Local(503,
-                         "upstream connect error or disconnect/reset before headers. reset "
-                         "reason: connection failure",
-                         tried_.size() > 1 ? "URX" : "UF"));
+  // The downstream request is complete: the route timeout starts (as Envoy's), mirrors leave.
+  void OnRequestComplete() {
+    std::chrono::milliseconds timeout{route_ ? route_->timeout_ms() : 0};
+    if (auto grpc = GrpcTimeout(state_.head->headers)) {
+      if (timeout.count() == 0 || *grpc < timeout) timeout = *grpc;
     }
-    up_ = std::move(up);
+    if (timeout.count() > 0) {
+      route_timer_ = std::make_unique<asio::steady_timer>(down_->executor(), timeout);
+      auto self = shared_from_this();
+      route_timer_->async_wait([self](error_code e) {
+        if (!e) self->OnRouteTimeout();
+      });
+    }
+    SendMirrors();
+  }
+
+  void SendMirrors() {
+    if (!route_ || route_->mirrors().empty()) return;
+    std::shared_ptr<std::vector<std::string>> body;
+    if (!chunks_.empty() || chunks_base_ > 0) {
+      if (!replayable_ || chunks_base_ > 0) {
+        ctx_.stats->mirror_skipped.fetch_add(route_->mirrors_size(), std::memory_order_relaxed);
+        return;
+      }
+      body = std::make_shared<std::vector<std::string>>(chunks_.begin(), chunks_.end());
+    }
+    for (const pb::Mirror& m : route_->mirrors()) {
+      double percent = m.percent();
+      if (!Chance(percent, NextRandom())) continue;
+      uint32_t port = m.port();
+      if (port == 0) {
+        const pb::Service* svc = ctx_.view->ServiceByHost(m.hostname());
+        port = svc && svc->ports_size() == 1 ? svc->ports(0).port() : state_.upstream_port;
+      }
+      auto cluster = ctx_.view->ClusterFor(m.hostname(), m.subset(), port);
+      if (!cluster || cluster->healthy() == 0) {
+        ctx_.stats->mirror_failures.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      SendMirror(ctx_.pool, std::move(cluster), *state_.head, body, down_->trailers(), ctx_.stats);
+    }
+  }
+
+  // ---- attempts ----
+
+  struct Attempt {
+    uint64_t id = 0;
+    std::optional<size_t> endpoint;
+    std::shared_ptr<UpstreamRequest> up;
+    size_t next_chunk = 0;  // index (absolute) of the next body chunk to send
+    bool writing = false;
+    bool finished = false;  // request end sent
+    bool counted = false;   // holds a circuit-breaker request
+    bool endpoint_finished = false;
+    std::unique_ptr<asio::steady_timer> per_try;
+  };
+
+  void StartAttempt() {
+    if (done_) return;
+    resilience::ClusterState& cs = cluster_->state();
+    if (!cs.breaker.TryStartRequest()) return Overflow();
+    auto a = std::make_shared<Attempt>();
+    a->id = ++attempt_ids_;
+    a->counted = true;
+    a->endpoint = cluster_->Pick(hash_, hashing_ ? nullptr : &tried_);
+    attempt_ = a;
+    if (!a->endpoint) {
+      EndAttempt(*a);
+      if (tried_.empty()) return Reply(Local(503, "no healthy upstream", "UH"));
+      return Reply(Local(503, std::string(kResetBeforeHeaders) + "connection failure",
+                         retries_ > 0 ? "URX" : "UF"));
+    }
+    tried_.push_back(*a->endpoint);
+    cluster_->Started(*a->endpoint);
+    if (retry_->per_try_timeout().count() > 0) {
+      a->per_try =
+          std::make_unique<asio::steady_timer>(down_->executor(), retry_->per_try_timeout());
+      std::weak_ptr<Exchange> weak = weak_from_this();
+      uint64_t id = a->id;
+      a->per_try->async_wait([weak, id](error_code e) {
+        auto self = weak.lock();
+        if (!e && self) self->OnPerTryTimeout(id);
+      });
+    }
+    auto self = shared_from_this();
+    ctx_.pool->Open(
+        cluster_->endpoint(*a->endpoint), protocol_,
+        std::chrono::milliseconds(cluster_->connect_timeout_ms()),
+        [self, a](ResetReason reason, std::shared_ptr<UpstreamRequest> up) {
+          self->OnUpstream(a, reason, std::move(up));
+        },
+        cluster_->shared_state());
+  }
+
+  bool Current(const Attempt& a) const { return !done_ && attempt_ && attempt_->id == a.id; }
+
+  // The attempt no longer counts: its endpoint's active count, its circuit-breaker request,
+  // its timer; an unfinished upstream stream is reset.
+  void EndAttempt(Attempt& a) {
+    if (a.per_try) a.per_try->cancel();
+    if (a.counted) {
+      a.counted = false;
+      cluster_->state().breaker.FinishRequest();
+    }
+  }
+
+  void OnUpstream(const std::shared_ptr<Attempt>& a, ResetReason reason,
+                  std::shared_ptr<UpstreamRequest> up) {
+    if (!Current(*a)) {
+      if (up) up->Release();
+      return;
+    }
+    if (!up) {
+      if (reason == ResetReason::kOverflow) {
+        FinishAttemptOn(*a);
+        return Overflow();
+      }
+      cluster_->stats(*a->endpoint).connect_failures.fetch_add(1, std::memory_order_relaxed);
+      Outlier(*a, resilience::EndpointResult::kLocalOriginFailure);
+      resilience::AttemptResult r;
+      r.outcome = resilience::AttemptOutcome::kConnectFailure;
+      if (MaybeRetry(*a, r)) return;
+      FinishAttemptOn(*a);
+      return Reply(Local(503, std::string(kResetBeforeHeaders) + "connection failure",
+                         retries_ > 0 ? "URX" : "UF"));
+    }
+    Outlier(*a, resilience::EndpointResult::kLocalOriginSuccess);
+    a->up = std::move(up);
     ctx_.stats->upstream_requests.fetch_add(1, std::memory_order_relaxed);
     bool body = down_->has_body();
-    up_->SendHead(*state_.head, !body);
-    if (body) PumpRequestBody();
+    a->up->SendHead(*state_.head, !body);
+    a->finished = !body;
+    if (body) PumpRequestBody(a);
     auto self = shared_from_this();
-    up_->ReadHead(
-        [self](error_code e, http::ResponseHead* head) { self->OnResponseHead(e, head); });
+    a->up->ReadHead(
+        [self, a](error_code e, http::ResponseHead* head) { self->OnResponseHead(a, e, head); });
   }
 
-  void PumpRequestBody() {
+  // ---- request body: kept in chunks for replay, one write in flight per attempt ----
+
+  void PumpRequestBody(const std::shared_ptr<Attempt>& a) {
+    if (!Current(*a) || !a->up || a->writing || a->finished) return;
+    if (a->next_chunk < chunks_base_) {
+      // Chunks this attempt needs are gone (not replayable): cannot happen for the current
+      // attempt, which is the only one once the body overflowed.
+      return;
+    }
+    size_t index = a->next_chunk - chunks_base_;
+    if (index < chunks_.size()) {
+      a->writing = true;
+      auto self = shared_from_this();
+      a->up->WriteBody(chunks_[index], [self, a](error_code e) {
+        a->writing = false;
+        if (e || !self->Current(*a)) return;  // the response side sees the upstream's failure
+        ++a->next_chunk;
+        self->DropSentChunks(*a);
+        self->PumpRequestBody(a);
+      });
+      return;
+    }
+    if (body_complete_) {
+      a->finished = true;
+      a->up->Finish(down_->trailers());
+      return;
+    }
+    ReadDownstream();
+  }
+
+  // Once the body is no longer replayable, chunks the current attempt has sent are dropped.
+  void DropSentChunks(const Attempt& a) {
+    if (replayable_) return;
+    while (!chunks_.empty() && chunks_base_ < a.next_chunk) {
+      chunks_.pop_front();
+      ++chunks_base_;
+    }
+  }
+
+  void ReadDownstream() {
+    if (reading_down_ || body_complete_) return;
+    reading_down_ = true;
     auto self = shared_from_this();
     down_->ReadBody([self](error_code e, std::string_view data, bool end) {
+      self->reading_down_ = false;
       if (self->done_) return;
       if (e) return self->DownstreamGone();
       if (!data.empty()) {
-        self->up_->WriteBody(data, [self, end](error_code e) {
-          if (e || self->done_) return;  // the response side sees the upstream's failure
-          if (end) {
-            self->up_->Finish(self->down_->trailers());
-          } else {
-            self->PumpRequestBody();
-          }
-        });
-      } else if (end) {
-        self->up_->Finish(self->down_->trailers());
+        self->buffered_ += data.size();
+        if (self->buffered_ > kReplayLimit) self->replayable_ = false;
+        self->chunks_.emplace_back(data);
       }
+      if (end) {
+        self->body_complete_ = true;
+        self->OnRequestComplete();
+      }
+      if (self->attempt_) self->PumpRequestBody(self->attempt_);
     });
   }
 
-  void OnResponseHead(error_code e, http::ResponseHead* head) {
+  // ---- results ----
+
+  void Outlier(const Attempt& a, resilience::EndpointResult r, int status = 0) {
+    if (!a.endpoint) return;
+    resilience::OutlierDetector& od = cluster_->state().outlier;
+    od.Report(cluster_->outlier_key(*a.endpoint), r, status);
+  }
+
+  // The attempt is over for its endpoint (not necessarily for its stream, which the response
+  // may still use).
+  void FinishAttemptOn(Attempt& a) {
+    if (a.endpoint && !a.endpoint_finished) {
+      a.endpoint_finished = true;
+      cluster_->Finished(*a.endpoint);
+    }
+    EndAttempt(a);
+  }
+
+  // Decides whether the result of attempt `a` is retried; if so the attempt is abandoned and
+  // the next one scheduled.
+  bool MaybeRetry(Attempt& a, const resilience::AttemptResult& r) {
+    if (!retry_->Retriable(r)) return false;
+    if (down_->head_sent() || !replayable_) return false;
+    resilience::ClusterState& cs = cluster_->state();
+    if (retries_ >= retry_->num_retries()) {
+      ctx_.stats->retry_limit_exceeded.fetch_add(1, std::memory_order_relaxed);
+      cs.retry_limit_exceeded.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    // maxRetries: a request holds one slot from its first retry until it completes.
+    if (!retry_active_) {
+      if (!cs.breaker.TryStartRetry()) {
+        ctx_.stats->retry_overflow.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
+      retry_active_ = true;
+    }
+    if (auto* budget = cluster_->budget(); budget && !budget->TryRetry()) {
+      ctx_.stats->retry_budget_exceeded.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    FinishAttemptOn(a);
+    ++retries_;
+    ctx_.stats->retries.fetch_add(1, std::memory_order_relaxed);
+    cs.retries.fetch_add(1, std::memory_order_relaxed);
+    if (a.up) {
+      a.up->Release();
+      a.up.reset();
+    }
+    attempt_.reset();
+    auto wait = retry_->Backoff(retries_, NextRandom());
+    timer_ = std::make_unique<asio::steady_timer>(down_->executor(), wait);
+    auto self = shared_from_this();
+    timer_->async_wait([self](error_code e) {
+      if (e || self->done_) return;
+      self->StartAttempt();
+    });
+    return true;
+  }
+
+  void OnPerTryTimeout(uint64_t id) {
+    if (done_ || !attempt_ || attempt_->id != id || got_head_) return;
+    std::shared_ptr<Attempt> a = attempt_;
+    ctx_.stats->per_try_timeouts.fetch_add(1, std::memory_order_relaxed);
+    cluster_->state().per_try_timeouts.fetch_add(1, std::memory_order_relaxed);
+    if (a->endpoint) cluster_->stats(*a->endpoint).errors.fetch_add(1, std::memory_order_relaxed);
+    Outlier(*a, resilience::EndpointResult::kLocalOriginFailure);
+    resilience::AttemptResult r;
+    r.outcome = resilience::AttemptOutcome::kPerTryTimeout;
+    if (MaybeRetry(*a, r)) return;
+    Reply(Local(504, "upstream request timeout", "UT"));
+  }
+
+  void OnRouteTimeout() {
     if (done_) return;
+    ctx_.stats->timeouts.fetch_add(1, std::memory_order_relaxed);
+    cluster_->state().timeouts.fetch_add(1, std::memory_order_relaxed);
+    if (down_->head_sent()) return DownstreamGone();
+    Reply(Local(504, "upstream request timeout", "UT"));
+  }
+
+  void Overflow() {
+    ctx_.stats->pending_overflow.fetch_add(1, std::memory_order_relaxed);
+    Reply(Local(503, std::string(kResetBeforeHeaders) + "overflow", "UO"));
+  }
+
+  void OnResponseHead(const std::shared_ptr<Attempt>& a, error_code e, http::ResponseHead* head) {
+    if (!Current(*a)) return;
+    if (a->per_try) a->per_try->cancel();
     if (e || !head) {
-      ResetReason r = up_->reset_reason();
-      cluster_->stats(*endpoint_).errors.fetch_add(1, std::memory_order_relaxed);
+      ResetReason r = a->up->reset_reason();
+      cluster_->stats(*a->endpoint).errors.fetch_add(1, std::memory_order_relaxed);
+      resilience::AttemptResult result;
+      result.outcome =
+          r == ResetReason::kRemoteRefusedReset ? resilience::AttemptOutcome::kRefusedStream
+          : r == ResetReason::kProtocolError    ? resilience::AttemptOutcome::kProtocolError
+                                                : resilience::AttemptOutcome::kReset;
+      Outlier(*a, resilience::EndpointResult::k5xx, r == ResetReason::kProtocolError ? 502 : 503);
+      if (MaybeRetry(*a, result)) return;
+      std::string flag = retries_ > 0 ? "URX" : "UR";
       if (r == ResetReason::kRemoteRefusedReset) {
-        return Reply(Local(503,
-                           "upstream connect error or disconnect/reset before headers. reset "
-                           "reason: remote refused stream reset",
-                           "UR"));
+        return Reply(
+            Local(503, std::string(kResetBeforeHeaders) + "remote refused stream reset", flag));
       }
       if (r == ResetReason::kProtocolError) {
         return Reply(Local(502, "upstream sent an invalid response", "UPE"));
       }
-      return Reply(Local(502,
-                         "upstream connect error or disconnect/reset before headers. reset "
-                         "reason: remote reset",
-                         "UR"));
+      return Reply(Local(502, std::string(kResetBeforeHeaders) + "remote reset", flag));
     }
     if (head->status >= 500) {
-      cluster_->stats(*endpoint_).errors.fetch_add(1, std::memory_order_relaxed);
+      cluster_->stats(*a->endpoint).errors.fetch_add(1, std::memory_order_relaxed);
+      Outlier(*a, resilience::EndpointResult::k5xx, head->status);
+    } else {
+      Outlier(*a, resilience::EndpointResult::kSuccess, head->status);
+    }
+    resilience::AttemptResult result;
+    result.status = head->status;
+    result.grpc_status = GrpcStatusOf(head->headers);
+    if (MaybeRetry(*a, result)) return;
+    got_head_ = true;
+    up_ = a->up;
+    if (retries_ > 0) {
+      if (head->status < 500) {
+        ctx_.stats->retry_success.fetch_add(1, std::memory_order_relaxed);
+        cluster_->state().retry_success.fetch_add(1, std::memory_order_relaxed);
+      } else if (retry_->Retriable(result)) {
+        ctx_.stats->CountFlag("URX");
+      }
     }
     if (head->status == 101) return Upgrade(*head);
     ctx_.chain->OnResponse(state_, *head);
+    if (!set_cookie_.empty()) head->headers.Add("set-cookie", set_cookie_);
     ctx_.stats->CountStatus(head->status);
     // A body that came with the head (a small response) leaves with it: one write.
     std::string_view data;
@@ -201,7 +543,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         // complete one.
         self->ctx_.stats->upstream_resets.fetch_add(1, std::memory_order_relaxed);
         self->ctx_.stats->downstream_resets.fetch_add(1, std::memory_order_relaxed);
-        self->cluster_->stats(*self->endpoint_).errors.fetch_add(1, std::memory_order_relaxed);
+        if (self->attempt_ && self->attempt_->endpoint)
+          self->cluster_->stats(*self->attempt_->endpoint)
+              .errors.fetch_add(1, std::memory_order_relaxed);
         self->down_->Abort();
         return self->Complete();
       }
@@ -305,8 +649,15 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   void Complete() {
     if (done_) return;
+    if (attempt_) FinishAttemptOn(*attempt_);
+    if (retry_active_) {
+      retry_active_ = false;
+      cluster_->state().breaker.FinishRetry();
+    }
     done_ = true;
-    if (started_) cluster_->Finished(*endpoint_);
+    if (timer_) timer_->cancel();
+    if (route_timer_) route_timer_->cancel();
+    if (attempt_ && attempt_->up) attempt_->up->Release();
     if (up_) up_->Release();
     down_->Done();
   }
@@ -314,12 +665,32 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::shared_ptr<DownstreamRequest> down_;
   ExchangeContext ctx_;
   RequestState state_;
+  const pb::HttpRoute* route_ = nullptr;
   std::shared_ptr<Cluster> cluster_;
   UpstreamProtocol protocol_ = UpstreamProtocol::kHttp1;
-  std::optional<size_t> endpoint_;
+  // Retries.
+  const resilience::RetryPolicy* retry_ = nullptr;
+  std::optional<resilience::RetryPolicy> own_retry_;
+  uint32_t retries_ = 0;
+  bool retry_active_ = false;  // holds a maxRetries slot
   std::vector<size_t> tried_;
-  bool started_ = false;
-  std::shared_ptr<UpstreamRequest> up_;
+  uint64_t hash_ = 0;
+  bool hashing_ = false;
+  std::string set_cookie_;
+  std::optional<LocalReply> fault_abort_;
+  std::shared_ptr<Attempt> attempt_;
+  uint64_t attempt_ids_ = 0;
+  bool got_head_ = false;
+  std::unique_ptr<asio::steady_timer> timer_;        // fault delay, backoff
+  std::unique_ptr<asio::steady_timer> route_timer_;  // route timeout
+  // The request body, kept for replay while it fits.
+  std::deque<std::string> chunks_;
+  size_t chunks_base_ = 0;  // absolute index of chunks_.front()
+  size_t buffered_ = 0;
+  bool replayable_ = true;
+  bool body_complete_ = false;
+  bool reading_down_ = false;
+  std::shared_ptr<UpstreamRequest> up_;  // the attempt whose response goes to the client
   std::string local_body_;
   bool done_ = false;
 };

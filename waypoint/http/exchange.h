@@ -11,6 +11,13 @@
 //   upstream reset before the response head: 502 (UR; REFUSED_STREAM: 503); after it: the
 //   downstream stream is reset too (nothing else can tell the client the body is incomplete)
 //
+// Resilience (docs/waypoint.md, "Resilience"): after routing, the route's fault (delay, abort)
+// and mirrors; then attempts, one at a time, each on a picked endpoint under the cluster's
+// circuit breaker, each result told to the outlier detector; a retriable result is retried
+// (jittered backoff, another endpoint) while the policy, maxRetries and the retry budget
+// allow and the request body is still replayable (kept up to 1 MiB); the route timeout
+// (or grpc-timeout) bounds them all (504 UT).
+//
 // HTTP/1.1 Upgrade (WebSocket) requests to an HTTP/1.1 upstream: after a 101 both sides become
 // raw byte streams, spliced.
 
@@ -36,6 +43,18 @@ struct HttpStats {
   std::atomic<uint64_t> downstream_resets{0};  // responses aborted midway
   std::atomic<uint64_t> upgrades{0};           // WebSocket (101) tunnels
   std::atomic<uint64_t> rbac_denied{0};
+  // Resilience (docs/waypoint.md, "Resilience"), all clusters together; per cluster in
+  // ClusterState.
+  std::atomic<uint64_t> retries{0};                // upstream_rq_retry
+  std::atomic<uint64_t> retry_success{0};          // upstream_rq_retry_success
+  std::atomic<uint64_t> retry_limit_exceeded{0};   // upstream_rq_retry_limit_exceeded
+  std::atomic<uint64_t> retry_overflow{0};         // upstream_rq_retry_overflow (maxRetries)
+  std::atomic<uint64_t> retry_budget_exceeded{0};  // weft's budget said no
+  std::atomic<uint64_t> timeouts{0};               // upstream_rq_timeout (route timeout)
+  std::atomic<uint64_t> per_try_timeouts{0};       // upstream_rq_per_try_timeout
+  std::atomic<uint64_t> pending_overflow{0};       // upstream_rq_pending_overflow (503 UO)
+  std::atomic<uint64_t> faults_delayed{0}, faults_aborted{0};
+  std::atomic<uint64_t> mirror_requests{0}, mirror_failures{0}, mirror_skipped{0};
   std::mutex mu;                            // guards by_flag
   std::map<std::string, uint64_t> by_flag;  // response flags other than "-"
 

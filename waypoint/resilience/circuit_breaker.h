@@ -57,6 +57,8 @@ class CircuitBreaker {
   // Connections: TryOpenConnection counts one when under the limit.
   bool TryOpenConnection();
   void ConnectionClosed();
+  // Counts a connection opened past the limit (a worker's first to an endpoint, as Envoy).
+  void ForceOpenConnection() { connections_.fetch_add(1, std::memory_order_relaxed); }
   // Pending requests (waiting for a connection).
   bool TryAddPending();
   void RemovePending();

@@ -31,6 +31,7 @@ std::vector<lb::Target> Targets(const std::vector<ClusterEndpoint>& endpoints) {
     lb::Target t;
     t.address = e.address;
     t.port = e.port;
+    t.locality = e.locality;
     out.push_back(std::move(t));
   }
   return out;
@@ -40,7 +41,10 @@ std::vector<lb::Target> Targets(const std::vector<ClusterEndpoint>& endpoints) {
 
 Cluster::Cluster(std::string name, const pb::Service* service, uint32_t service_port,
                  std::string subset, std::vector<ClusterEndpoint> endpoints,
-                 const pb::ClusterPolicy* policy, UpstreamProtocol protocol)
+                 const pb::ClusterPolicy* policy, UpstreamProtocol protocol,
+                 std::shared_ptr<resilience::ClusterState> state,
+                 std::optional<lb::Locality> client,
+                 std::shared_ptr<resilience::RetryBudget> budget)
     : name_(std::move(name)),
       service_(service),
       service_port_(service_port),
@@ -50,7 +54,19 @@ Cluster::Cluster(std::string name, const pb::Service* service, uint32_t service_
       protocol_(protocol),
       balancer_(Targets(endpoints_), agent::proxy::BalancerConfigFor(policy),
                 lb::StableHash(name_)),
+      state_(state ? std::move(state)
+                   : std::make_shared<resilience::ClusterState>(resilience::SteadyNow())),
+      client_(std::move(client)),
+      budget_(std::move(budget)),
       stats_(new EndpointStats[endpoints_.size() ? endpoints_.size() : 1]) {
+  state_->breaker.SetLimits(resilience::PoolLimits::From(policy_));
+  state_->outlier.Configure(resilience::OutlierConfig::From(policy_), endpoints_.size());
+  for (const auto& e : endpoints_) keys_.push_back(e.address + ":" + std::to_string(e.port));
+  if (policy_ && policy_->has_load_balancer() &&
+      (policy_->load_balancer().policy() == pb::LoadBalancer::RING_HASH ||
+       policy_->load_balancer().policy() == pb::LoadBalancer::MAGLEV)) {
+    consistent_hash_ = &policy_->load_balancer().consistent_hash();
+  }
   if (policy_ && policy_->connection_pool().connect_timeout_ms()) {
     connect_timeout_ms_ = policy_->connection_pool().connect_timeout_ms();
   }
@@ -69,7 +85,9 @@ Cluster::Cluster(std::string name, const pb::Service* service, uint32_t service_
 }
 
 std::string_view Cluster::HealthOf(size_t i) const {
-  return std::binary_search(unhealthy_.begin(), unhealthy_.end(), i) ? "unready" : "healthy";
+  if (std::binary_search(unhealthy_.begin(), unhealthy_.end(), i)) return "unready";
+  if (state_->outlier.IsEjected(keys_[i])) return "ejected";
+  return "healthy";
 }
 
 UpstreamProtocol Cluster::ProtocolFor(bool client_h2, bool upgrade) const {
@@ -82,15 +100,34 @@ UpstreamProtocol Cluster::ProtocolFor(bool client_h2, bool upgrade) const {
 std::optional<size_t> Cluster::Pick(uint64_t hash, const std::vector<size_t>* exclude) {
   lb::PickContext ctx;
   ctx.hash = hash;
+  if (client_) ctx.client = &*client_;
+  std::vector<size_t> ejected;
+  if (!state_->outlier.none_ejected()) {
+    for (const std::string& key : state_->outlier.Ejected()) {
+      for (size_t i = 0; i < keys_.size(); ++i) {
+        if (keys_[i] == key) ejected.push_back(i);
+      }
+    }
+  }
   std::vector<size_t> merged;
-  if (!unhealthy_.empty()) {
+  if (!unhealthy_.empty() || !ejected.empty()) {
     merged = unhealthy_;
+    merged.insert(merged.end(), ejected.begin(), ejected.end());
     if (exclude) merged.insert(merged.end(), exclude->begin(), exclude->end());
     ctx.exclude = &merged;
   } else {
     ctx.exclude = exclude;
   }
-  return balancer_.Pick(ctx);
+  std::optional<size_t> pick = balancer_.Pick(ctx);
+  // Every endpoint not yet tried is out: a retry may go back to one tried before (Envoy's
+  // previous-hosts predicate gives up after a few attempts the same way).
+  if (!pick && exclude && !exclude->empty()) {
+    merged = unhealthy_;
+    merged.insert(merged.end(), ejected.begin(), ejected.end());
+    ctx.exclude = merged.empty() ? nullptr : &merged;
+    pick = balancer_.Pick(ctx);
+  }
+  return pick;
 }
 
 void Cluster::Started(size_t i) {

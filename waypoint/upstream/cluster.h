@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/lb/balancer.h"
+#include "waypoint/resilience/cluster_state.h"
 #include "weft/config/v1/snapshot.pb.h"
 
 namespace weft::waypoint {
@@ -40,6 +41,7 @@ struct ClusterEndpoint {
   // Ready in its EndpointSlice (or Pod status). Unready endpoints are listed (admin) but never
   // picked.
   bool ready = true;
+  lb::Locality locality;
 };
 
 struct EndpointStats {
@@ -51,9 +53,13 @@ struct EndpointStats {
 
 class Cluster {
  public:
+  // `state`: the cluster's circuit breaker and outlier detector, kept across views (null: a
+  // private one). `client`: the waypoint's own locality, for locality-aware picks.
   Cluster(std::string name, const pb::Service* service, uint32_t service_port, std::string subset,
           std::vector<ClusterEndpoint> endpoints, const pb::ClusterPolicy* policy,
-          UpstreamProtocol protocol);
+          UpstreamProtocol protocol, std::shared_ptr<resilience::ClusterState> state = nullptr,
+          std::optional<lb::Locality> client = std::nullopt,
+          std::shared_ptr<resilience::RetryBudget> budget = nullptr);
 
   const std::string& name() const { return name_; }
   const pb::Service* service() const { return service_; }
@@ -75,13 +81,25 @@ class Cluster {
   const ClusterEndpoint& endpoint(size_t i) const { return endpoints_[i]; }
   EndpointStats& stats(size_t i) const { return stats_[i]; }
 
-  // An endpoint for one attempt; `exclude`: endpoints this request already failed on.
+  // An endpoint for one attempt; `exclude`: endpoints this request already tried (a retry goes
+  // elsewhere when it can). Ejected endpoints are left out (unless in panic).
   // nullopt: no healthy endpoint (503 "no healthy upstream", flag UH).
   std::optional<size_t> Pick(uint64_t hash, const std::vector<size_t>* exclude);
-  // Endpoints that can be picked now.
+  // Endpoints that are ready (ejected ones included).
   size_t healthy() const { return endpoints_.size() - unhealthy_.size(); }
-  // "healthy", "unready".
+  // "healthy", "unready", "ejected".
   std::string_view HealthOf(size_t i) const;
+
+  // Resilience (docs/waypoint.md, "Resilience").
+  resilience::ClusterState& state() const { return *state_; }
+  const std::shared_ptr<resilience::ClusterState>& shared_state() const { return state_; }
+  // weft's retry budget of the service (null: none).
+  resilience::RetryBudget* budget() const { return budget_.get(); }
+  // The outlier detector's key of endpoint i ("address:port").
+  const std::string& outlier_key(size_t i) const { return keys_[i]; }
+  // DestinationRule consistentHash (RING_HASH / MAGLEV): the request's key decides, and
+  // retries stay on the same endpoint (Istio drops the previous-hosts predicate).
+  const pb::ConsistentHash* consistent_hash() const { return consistent_hash_; }
   // LEAST_REQUEST accounting: one attempt started / finished on endpoint i.
   void Started(size_t i);
   void Finished(size_t i);
@@ -99,6 +117,11 @@ class Cluster {
   uint64_t connect_timeout_ms_ = 10'000;
   lb::Balancer balancer_;
   std::vector<size_t> unhealthy_;  // indexes never picked (sorted)
+  std::shared_ptr<resilience::ClusterState> state_;
+  std::optional<lb::Locality> client_;
+  std::shared_ptr<resilience::RetryBudget> budget_;
+  std::vector<std::string> keys_;
+  const pb::ConsistentHash* consistent_hash_ = nullptr;
   std::unique_ptr<EndpointStats[]> stats_;
 };
 

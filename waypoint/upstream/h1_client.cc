@@ -30,13 +30,15 @@ bool MethodExpectsBody(std::string_view m) {
 
 H1ClientConnection::H1ClientConnection(std::shared_ptr<hbone::ByteStream> stream,
                                        std::weak_ptr<UpstreamPool> pool, std::string key,
-                                       const UpstreamSettings& settings)
+                                       const UpstreamSettings& settings,
+                                       std::shared_ptr<resilience::ClusterState> state)
     : stream_(std::move(stream)),
       pool_(std::move(pool)),
       key_(std::move(key)),
       rbuf_(settings.read_chunk, '\0'),
       idle_timer_(stream_->executor()),
       chunk_limit_(settings.read_chunk) {
+  state_ = std::move(state);
   http1::Limits limits;
   limits.max_head_bytes = settings.max_response_head_bytes;
   http1::ResponseParser::Callbacks cbs;
@@ -65,12 +67,25 @@ H1ClientConnection::H1ClientConnection(std::shared_ptr<hbone::ByteStream> stream
 }
 
 H1ClientConnection::~H1ClientConnection() {
-  if (!closed_) stream_->Close();
+  if (!closed_) {
+    stream_->Close();
+    Uncount();
+  }
+}
+
+// The connection no longer counts toward its pool's and cluster's connections.
+void H1ClientConnection::Uncount() {
+  if (state_) {
+    state_->breaker.ConnectionClosed();
+    state_.reset();
+  }
+  if (auto pool = pool_.lock()) pool->ConnectionClosed(key_);
 }
 
 void H1ClientConnection::Close() {
   if (closed_) return;
   closed_ = true;
+  Uncount();
   idle_timer_.cancel();
   stream_->Close();
   auto writes = std::move(writes_);
@@ -361,8 +376,12 @@ void H1UpstreamRequest::Release() {
   released_ = true;
   if (upgraded_) return;
   if (conn_->current_ == this) conn_->current_ = nullptr;
+  ++conn_->requests_;
+  const uint32_t per_connection =
+      conn_->state_ ? conn_->state_->breaker.limits().max_requests_per_connection : 0;
   bool reusable = !conn_->closed_ && request_done_ && response_complete_ && info_.keep_alive &&
-                  !error_ && conn_->writes_.empty();
+                  !error_ && conn_->writes_.empty() &&
+                  (per_connection == 0 || conn_->requests_ < per_connection);
   if (!reusable) {
     conn_->Close();
     return;

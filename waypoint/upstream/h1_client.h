@@ -22,8 +22,11 @@ class H1UpstreamRequest;
 
 class H1ClientConnection : public std::enable_shared_from_this<H1ClientConnection> {
  public:
+  // `state`: the cluster's circuit breaker, which counted this connection (released when it
+  // closes); null without limits.
   H1ClientConnection(std::shared_ptr<hbone::ByteStream> stream, std::weak_ptr<UpstreamPool> pool,
-                     std::string key, const UpstreamSettings& settings);
+                     std::string key, const UpstreamSettings& settings,
+                     std::shared_ptr<resilience::ClusterState> state = nullptr);
   ~H1ClientConnection();
   void Close();
   bool closed() const { return closed_; }
@@ -55,6 +58,9 @@ class H1ClientConnection : public std::enable_shared_from_this<H1ClientConnectio
   bool idle_ = false;
   boost::asio::steady_timer idle_timer_;
   H1UpstreamRequest* current_ = nullptr;
+  std::shared_ptr<resilience::ClusterState> state_;
+  uint64_t requests_ = 0;  // requests carried (maxRequestsPerConnection)
+  void Uncount();
   // Body bytes parsed ahead of the reader, at most this many (then the parser waits).
   size_t chunk_limit_;
   struct PendingWrite {

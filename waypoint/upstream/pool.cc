@@ -43,6 +43,14 @@ void UpstreamPool::CloseAll() {
     }
   }
   h2_.clear();
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& [key, list] : waiters) {
+    for (auto& w : list) {
+      w.state->breaker.RemovePending();
+      asio::post(executor_, [h = std::move(w.handler)] { h(ResetReason::kLocalReset, nullptr); });
+    }
+  }
   auto idle = std::move(idle_);
   idle_.clear();
   for (auto& [key, conns] : idle) {
@@ -120,17 +128,52 @@ void UpstreamPool::ConnectStream(const ClusterEndpoint& ep, std::chrono::millise
 }
 
 void UpstreamPool::Open(const ClusterEndpoint& ep, UpstreamProtocol protocol,
-                        std::chrono::milliseconds timeout, RequestHandler handler) {
+                        std::chrono::milliseconds timeout, RequestHandler handler,
+                        std::shared_ptr<resilience::ClusterState> state) {
   std::string key = EndpointKey(ep);
   if (protocol == UpstreamProtocol::kHttp2) {
-    OpenH2(key, ep, timeout, std::move(handler));
+    OpenH2(key, ep, timeout, std::move(handler), std::move(state));
   } else {
-    OpenH1(key, ep, timeout, std::move(handler));
+    OpenH1(key, ep, timeout, std::move(handler), std::move(state));
   }
 }
 
+bool UpstreamPool::MayConnect(const std::string& key, resilience::ClusterState* state, bool h2) {
+  if (!state) return true;
+  if (state->breaker.TryOpenConnection()) return true;
+  // As Envoy: a worker without any connection to this endpoint may always open one, so that
+  // its waiting requests can make progress.
+  bool none = h2 ? h2_[key].empty() : h1_open_[key] == 0;
+  if (none) {
+    state->breaker.ForceOpenConnection();
+    return true;
+  }
+  return false;
+}
+
+void UpstreamPool::Wait(const std::string& key, Waiter w) {
+  if (!w.state || !w.state->breaker.TryAddPending()) {
+    asio::post(executor_, [h = std::move(w.handler)] { h(ResetReason::kOverflow, nullptr); });
+    return;
+  }
+  waiters_[key].push_back(std::move(w));
+}
+
+void UpstreamPool::ServeWaiter(const std::string& key) {
+  auto it = waiters_.find(key);
+  if (it == waiters_.end() || it->second.empty()) return;
+  Waiter w = std::move(it->second.front());
+  it->second.pop_front();
+  if (it->second.empty()) waiters_.erase(it);
+  w.state->breaker.RemovePending();
+  // Opened again: an idle connection or a free stream is found first; a new connection
+  // only under the limit (else it waits again, at the back).
+  Open(w.ep, w.protocol, w.timeout, std::move(w.handler), std::move(w.state));
+}
+
 void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
-                          std::chrono::milliseconds timeout, RequestHandler handler) {
+                          std::chrono::milliseconds timeout, RequestHandler handler,
+                          std::shared_ptr<resilience::ClusterState> state) {
   auto& entries = h2_[key];
   // Drop sessions that ended; use the first that takes another stream.
   entries.erase(std::remove_if(entries.begin(), entries.end(),
@@ -139,6 +182,7 @@ void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
                                         (!e->session || !e->session->accepting_streams());
                                }),
                 entries.end());
+  const uint32_t per_connection = state ? state->breaker.limits().max_requests_per_connection : 0;
   for (auto& e : entries) {
     if (e->connecting) {
       e->waiters.push_back(std::move(handler));
@@ -147,22 +191,37 @@ void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
     if (e->session->open_streams() < e->session->remote_max_concurrent_streams()) {
       ++stats_.h2_streams;
       auto req = std::make_shared<H2UpstreamRequest>(e->session, settings_.read_chunk);
+      // maxRequestsPerConnection: the last request it may carry sends GOAWAY after it.
+      if (per_connection && ++e->streams >= per_connection) e->session->Shutdown();
       asio::post(executor_, [req, h = std::move(handler)] { h(ResetReason::kNone, req); });
       return;
     }
   }
+  if (!MayConnect(key, state.get(), true)) {
+    return Wait(key, Waiter{ep, UpstreamProtocol::kHttp2, timeout, std::move(handler), state});
+  }
   auto entry = std::make_shared<H2Entry>();
   entry->connecting = true;
+  entry->state = state;
   entry->waiters.push_back(std::move(handler));
   entries.push_back(entry);
   auto self = shared_from_this();
   ConnectStream(
-      ep, timeout, [self, entry, key](ResetReason reason, std::shared_ptr<hbone::ByteStream> s) {
+      ep, timeout,
+      [self, entry, key, per_connection](ResetReason reason, std::shared_ptr<hbone::ByteStream> s) {
         entry->connecting = false;
         auto waiters = std::move(entry->waiters);
         entry->waiters.clear();
         if (!s) {
+          if (entry->state) entry->state->breaker.ConnectionClosed();
+          entry->state.reset();
+          auto it = self->h2_.find(key);
+          if (it != self->h2_.end()) {
+            auto& v = it->second;
+            v.erase(std::remove(v.begin(), v.end(), entry), v.end());
+          }
           for (auto& w : waiters) w(reason, nullptr);
+          self->ServeWaiter(key);
           return;
         }
         ++self->stats_.h2_sessions;
@@ -173,11 +232,27 @@ void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
         cbs.on_close = [weak, weak_entry, key](error_code) {
           auto pool = weak.lock();
           auto entry = weak_entry.lock();
+          if (entry && entry->state) {
+            entry->state->breaker.ConnectionClosed();
+            entry->state.reset();
+          }
           if (!pool || !entry) return;
           auto it = pool->h2_.find(key);
-          if (it == pool->h2_.end()) return;
-          auto& v = it->second;
-          v.erase(std::remove(v.begin(), v.end(), entry), v.end());
+          if (it != pool->h2_.end()) {
+            auto& v = it->second;
+            v.erase(std::remove(v.begin(), v.end(), entry), v.end());
+          }
+          pool->ServeWaiter(key);
+        };
+        // A stream ended: a request waiting for a stream may take it.
+        cbs.on_streams_changed = [weak, key](size_t) {
+          auto pool = weak.lock();
+          if (!pool) return;
+          auto it = pool->waiters_.find(key);
+          if (it == pool->waiters_.end() || it->second.empty()) return;
+          asio::post(pool->executor_, [weak, key] {
+            if (auto p = weak.lock()) p->ServeWaiter(key);
+          });
         };
         entry->session = h2::Session::Create(
             h2::Session::kClient, std::make_unique<hbone::ByteStreamTransport>(std::move(s)),
@@ -187,12 +262,16 @@ void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
           ++self->stats_.h2_streams;
           w(ResetReason::kNone,
             std::make_shared<H2UpstreamRequest>(entry->session, self->settings_.read_chunk));
+          if (per_connection && ++entry->streams >= per_connection) {
+            entry->session->Shutdown();
+          }
         }
       });
 }
 
 void UpstreamPool::OpenH1(const std::string& key, const ClusterEndpoint& ep,
-                          std::chrono::milliseconds timeout, RequestHandler handler) {
+                          std::chrono::milliseconds timeout, RequestHandler handler,
+                          std::shared_ptr<resilience::ClusterState> state) {
   auto it = idle_.find(key);
   while (it != idle_.end() && !it->second.empty()) {
     // Most recently used first: the one least likely to have been closed by the server.
@@ -205,19 +284,49 @@ void UpstreamPool::OpenH1(const std::string& key, const ClusterEndpoint& ep,
     asio::post(executor_, [req, h = std::move(handler)] { h(ResetReason::kNone, req); });
     return;
   }
+  if (!MayConnect(key, state.get(), false)) {
+    return Wait(key, Waiter{ep, UpstreamProtocol::kHttp1, timeout, std::move(handler), state});
+  }
+  ++h1_open_[key];
   auto self = shared_from_this();
   ConnectStream(ep, timeout,
-                [self, key, handler = std::move(handler)](ResetReason reason,
-                                                          std::shared_ptr<hbone::ByteStream> s) {
-                  if (!s) return handler(reason, nullptr);
+                [self, key, state, handler = std::move(handler)](
+                    ResetReason reason, std::shared_ptr<hbone::ByteStream> s) {
+                  if (!s) {
+                    if (state) state->breaker.ConnectionClosed();
+                    self->ConnectionClosed(key);
+                    return handler(reason, nullptr);
+                  }
                   ++self->stats_.h1_connections;
                   auto conn = std::make_shared<H1ClientConnection>(std::move(s), self, key,
-                                                                   self->settings_);
+                                                                   self->settings_, state);
                   handler(ResetReason::kNone, std::make_shared<H1UpstreamRequest>(conn, false));
                 });
 }
 
+void UpstreamPool::ConnectionClosed(const std::string& key) {
+  auto it = h1_open_.find(key);
+  if (it != h1_open_.end() && it->second > 0 && --it->second == 0) h1_open_.erase(it);
+  if (waiters_.count(key)) {
+    std::weak_ptr<UpstreamPool> weak = weak_from_this();
+    asio::post(executor_, [weak, key] {
+      if (auto p = weak.lock()) p->ServeWaiter(key);
+    });
+  }
+}
+
 void UpstreamPool::ReturnIdle(const std::string& key, std::shared_ptr<H1ClientConnection> conn) {
+  // A request waiting for a connection to this endpoint takes it at once.
+  if (auto w = waiters_.find(key); w != waiters_.end() && !w->second.empty()) {
+    Waiter waiter = std::move(w->second.front());
+    w->second.pop_front();
+    if (w->second.empty()) waiters_.erase(w);
+    waiter.state->breaker.RemovePending();
+    ++stats_.h1_reused;
+    auto req = std::make_shared<H1UpstreamRequest>(conn, true);
+    asio::post(executor_, [req, h = std::move(waiter.handler)] { h(ResetReason::kNone, req); });
+    return;
+  }
   auto& v = idle_[key];
   if (v.size() >= settings_.max_idle_per_endpoint) {
     conn->Close();

@@ -12,9 +12,17 @@
 //     draining session makes the next request open another).
 //   - HTTP/1.1 upstreams: keep-alive connections per endpoint, one request at a time each;
 //     idle ones are reused (most recently used first) and closed after idle_timeout.
+//   - Circuit breaking (docs/waypoint.md, "Circuit breaking"): with a cluster's state, a new
+//     connection (HTTP/1.1 connection or HTTP/2 session) is opened only under its
+//     maxConnections; otherwise the request waits for one of this worker's connections to the
+//     endpoint (at most http1MaxPendingRequests wait, cluster-wide) or is refused at once
+//     (kOverflow: 503 UO). As Envoy, a worker with no connection to the endpoint may always
+//     open one, so that a waiting request cannot wait forever. maxRequestsPerConnection closes
+//     an HTTP/1.1 connection (GOAWAY for an HTTP/2 session) after that many requests.
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +32,7 @@
 #include "core/h2/session.h"
 #include "core/hbone/pool.h"
 #include "waypoint/http/stream.h"
+#include "waypoint/resilience/cluster_state.h"
 #include "waypoint/upstream/cluster.h"
 
 namespace weft::waypoint {
@@ -64,8 +73,9 @@ class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
                      StreamHandler handler);
   // A request stream to `ep` in `protocol` (HTTP/1.1 or HTTP/2), over a pooled connection
   // when one is free.
+  // `state`: the cluster's circuit breaker (null: no limits).
   void Open(const ClusterEndpoint& ep, UpstreamProtocol protocol, std::chrono::milliseconds timeout,
-            RequestHandler handler);
+            RequestHandler handler, std::shared_ptr<resilience::ClusterState> state = nullptr);
 
   // Closes every pooled connection (shutdown).
   void CloseAll();
@@ -76,20 +86,38 @@ class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
   // HTTP/1.1: a connection whose exchange finished cleanly comes back here.
   void ReturnIdle(const std::string& key, std::shared_ptr<H1ClientConnection> conn);
   void ForgetIdle(const std::string& key, H1ClientConnection* conn);
+  // An HTTP/1.1 connection to `key` closed: a waiting request may open another.
+  void ConnectionClosed(const std::string& key);
 
  private:
   struct H2Entry {
     std::shared_ptr<h2::Session> session;  // null while connecting
     bool connecting = false;
     std::vector<RequestHandler> waiters;
+    std::shared_ptr<resilience::ClusterState> state;  // counts this session as a connection
+    uint64_t streams = 0;                             // requests opened on it
+  };
+  // A request waiting for a connection (circuit breaking).
+  struct Waiter {
+    ClusterEndpoint ep;
+    UpstreamProtocol protocol;
+    std::chrono::milliseconds timeout;
+    RequestHandler handler;
+    std::shared_ptr<resilience::ClusterState> state;
   };
 
   UpstreamPool(boost::asio::any_io_executor executor, std::shared_ptr<hbone::HbonePool> hbone,
                IdentityProvider identity, UpstreamSettings settings);
   void OpenH2(const std::string& key, const ClusterEndpoint& ep, std::chrono::milliseconds timeout,
-              RequestHandler handler);
+              RequestHandler handler, std::shared_ptr<resilience::ClusterState> state);
   void OpenH1(const std::string& key, const ClusterEndpoint& ep, std::chrono::milliseconds timeout,
-              RequestHandler handler);
+              RequestHandler handler, std::shared_ptr<resilience::ClusterState> state);
+  // Whether a new connection to `key` may be opened now (counted when true).
+  bool MayConnect(const std::string& key, resilience::ClusterState* state, bool h2);
+  // Queues a request for a connection, or refuses it (kOverflow) when the queue is full.
+  void Wait(const std::string& key, Waiter w);
+  // Serves the first waiter of `key`, if any, by a new connection or a freed stream.
+  void ServeWaiter(const std::string& key);
 
   boost::asio::any_io_executor executor_;
   std::shared_ptr<hbone::HbonePool> hbone_;
@@ -98,6 +126,8 @@ class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
   UpstreamStats stats_;
   std::map<std::string, std::vector<std::shared_ptr<H2Entry>>> h2_;
   std::map<std::string, std::vector<std::shared_ptr<H1ClientConnection>>> idle_;
+  std::map<std::string, size_t> h1_open_;  // open (or connecting) HTTP/1.1 connections per key
+  std::map<std::string, std::deque<Waiter>> waiters_;
 };
 
 // "<address>|<port>|<hbone>": the pool key of an endpoint.
