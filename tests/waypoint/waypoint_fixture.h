@@ -171,11 +171,17 @@ class WaypointFixture : public ::testing::Test {
 
   // A Python backend on ip:8080; with `mesh`, an HboneServer on ip:15008 in front of it.
   // `script` in tests/waypoint/testdata (http_backend.py, grpc_backend.py) on ip:port.
+  // `extra`: more arguments for the script (http_backend.py: --status N, --delay-ms N).
   void StartBackend(const std::string& ip, const std::string& name, bool mesh,
-                    const std::string& script = "http_backend.py", uint16_t port = 8080) {
-    backends_.push_back(std::make_unique<Process>(std::vector<std::string>{
+                    const std::string& script = "http_backend.py", uint16_t port = 8080,
+                    std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{
         "/usr/bin/python3", std::string(WEFT_SOURCE_DIR) + "/tests/waypoint/testdata/" + script,
-        "--address", ip, "--port", std::to_string(port), "--name", name}));
+        "--address",        ip,
+        "--port",           std::to_string(port),
+        "--name",           name};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    backends_.push_back(std::make_unique<Process>(std::move(argv)));
     ASSERT_TRUE(backends_.back()->ready()) << "backend " << name << " did not start";
     if (!mesh) return;
     tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address(ip), 15008));

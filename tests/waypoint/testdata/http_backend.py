@@ -10,14 +10,24 @@ http.server does not). Special paths:
   /big/<MiB>          a body of that many MiB (Content-Length), written 64 KiB at a time
   Upgrade: websocket  101 Switching Protocols (with Sec-WebSocket-Accept), then every byte
                       received is echoed back until the client closes
-Usage: http_backend.py --address IP --port N --name NAME
+  /fail/<percent>     500 for that share of requests (at random), else 200
+  /delay/<ms>         wait that long, then answer
+  /__count            {"requests": N, "connections": C, "last": <the last request's doc>}
+                      about every other request and the connections that carried them (not
+                      counted itself)
+Options: --status N answers every request with N (a broken pod); --delay-ms N waits before
+every answer (a slow pod).
+Usage: http_backend.py --address IP --port N --name NAME [--status N] [--delay-ms N]
 """
 import argparse
 import base64
 import hashlib
 import json
+import random
 import socketserver
 import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 
@@ -29,6 +39,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # quiet
         pass
+
 
     def read_body(self):
         te = self.headers.get("Transfer-Encoding", "")
@@ -70,6 +81,17 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Upgrade", "").lower() == "websocket":
             return self.upgrade()
         body = self.read_body()
+        if self.path == "/__count":
+            with self.server.lock:
+                out = json.dumps({"requests": self.server.requests,
+                                  "connections": self.server.connections,
+                                  "last": self.server.last}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            return
         doc = {
             "name": self.server.name,
             "method": self.command,
@@ -77,9 +99,24 @@ class Handler(BaseHTTPRequestHandler):
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": body.decode("latin-1"),
         }
+        with self.server.lock:
+            self.server.requests += 1
+            self.server.last = doc
+            if not getattr(self, "counted", False):  # one handler per connection
+                self.counted = True
+                self.server.connections += 1
         status = 200
         if self.path.startswith("/status/"):
             status = int(self.path.split("/")[2])
+        if self.path.startswith("/fail/"):
+            status = 500 if random.random() * 100 < float(self.path.split("/")[2]) else 200
+        delay = self.server.delay_ms
+        if self.path.startswith("/delay/"):
+            delay = int(self.path.split("/")[2])
+        if delay:
+            time.sleep(delay / 1000.0)
+        if self.server.status:
+            status = self.server.status
         if self.path.startswith("/big/"):
             total = int(self.path.split("/")[2]) << 20
             self.send_response(200)
@@ -126,9 +163,17 @@ def main():
     p.add_argument("--address", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--name", required=True)
+    p.add_argument("--status", type=int, default=0)
+    p.add_argument("--delay-ms", type=int, default=0)
     a = p.parse_args()
     s = Server((a.address, a.port), Handler)
     s.name = a.name
+    s.status = a.status
+    s.delay_ms = a.delay_ms
+    s.lock = threading.Lock()
+    s.requests = 0
+    s.connections = 0
+    s.last = None
     print("ready", flush=True)
     s.serve_forever()
 
