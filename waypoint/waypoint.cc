@@ -373,6 +373,20 @@ std::string Waypoint::StatsJson() const {
                {"upgrades", h.upgrades.load()},
                {"rbac_denied", h.rbac_denied.load()},
                {"response_flags", flags}};
+  // Envoy's names, summed over clusters (per cluster: /clusters).
+  j["resilience"] = {{"upstream_rq_retry", h.retries.load()},
+                     {"upstream_rq_retry_success", h.retry_success.load()},
+                     {"upstream_rq_retry_limit_exceeded", h.retry_limit_exceeded.load()},
+                     {"upstream_rq_retry_overflow", h.retry_overflow.load()},
+                     {"upstream_rq_retry_budget_exceeded", h.retry_budget_exceeded.load()},
+                     {"upstream_rq_timeout", h.timeouts.load()},
+                     {"upstream_rq_per_try_timeout", h.per_try_timeouts.load()},
+                     {"upstream_rq_pending_overflow", h.pending_overflow.load()},
+                     {"fault_delays_injected", h.faults_delayed.load()},
+                     {"fault_aborts_injected", h.faults_aborted.load()},
+                     {"mirror_requests", h.mirror_requests.load()},
+                     {"mirror_failures", h.mirror_failures.load()},
+                     {"mirror_skipped_body_too_large", h.mirror_skipped.load()}};
   const TcpStats& t = impl_->tcp_stats;
   j["tcp"] = {{"connections", t.connections.load()},
               {"no_route", t.no_route.load()},
@@ -457,6 +471,13 @@ std::string Waypoint::ClustersJson() const {
           for (const auto& d : r.proto().destinations()) {
             keys.insert({d.hostname(), d.subset(), d.port() ? d.port() : p.port()});
           }
+          for (const auto& m : r.proto().mirrors()) {
+            const pb::Service* ms = v->ServiceByHost(m.hostname());
+            uint32_t port = m.port()                      ? m.port()
+                            : ms && ms->ports_size() == 1 ? ms->ports(0).port()
+                                                          : p.port();
+            keys.insert({m.hostname(), m.subset(), port});
+          }
         }
       }
     }
@@ -465,9 +486,20 @@ std::string Waypoint::ClustersJson() const {
     auto c = v->ClusterFor(host, subset, port);
     if (!c) continue;
     json eps = json::array();
+    resilience::ClusterState& cs = c->state();
+    std::map<std::string, resilience::EndpointOutlierState> outliers;
+    for (auto& o : cs.outlier.States()) outliers[o.key] = o;
     for (size_t i = 0; i < c->size(); ++i) {
       const auto& e = c->endpoint(i);
       const auto& st = c->stats(i);
+      json outlier = json::object();
+      if (auto it = outliers.find(c->outlier_key(i)); it != outliers.end()) {
+        outlier = {{"ejected", it->second.ejected},
+                   {"ejections", it->second.ejections},
+                   {"consecutive_5xx", it->second.consecutive_5xx},
+                   {"consecutive_gateway_errors", it->second.consecutive_gateway},
+                   {"consecutive_local_origin_failures", it->second.consecutive_local}};
+      }
       eps.push_back({{"address", e.address},
                      {"port", e.port},
                      {"identity", e.identity},
@@ -476,7 +508,39 @@ std::string Waypoint::ClustersJson() const {
                      {"requests", st.requests.load()},
                      {"active", st.active.load()},
                      {"errors", st.errors.load()},
-                     {"connect_failures", st.connect_failures.load()}});
+                     {"connect_failures", st.connect_failures.load()},
+                     {"outlier", outlier}});
+    }
+    auto limit = [](uint32_t v) -> json {
+      return v == resilience::PoolLimits::kUnlimited ? json("unlimited") : json(v);
+    };
+    resilience::PoolLimits l = cs.breaker.limits();
+    json breakers = {
+        {"max_connections", limit(l.max_connections)},
+        {"max_pending_requests", limit(l.max_pending)},
+        {"max_requests", limit(l.max_requests)},
+        {"max_retries", l.budget ? json("retryBudget " + std::to_string(l.budget_percent) +
+                                        "% min " + std::to_string(l.budget_min_concurrency))
+                                 : limit(l.max_retries)},
+        {"max_requests_per_connection", l.max_requests_per_connection},
+        {"connections", cs.breaker.connections()},
+        {"pending_requests", cs.breaker.pending()},
+        {"active_requests", cs.breaker.requests()},
+        {"active_retries", cs.breaker.retries()},
+        {"upstream_cx_overflow", cs.breaker.stats().cx_overflow.load()},
+        {"upstream_rq_pending_overflow",
+         cs.breaker.stats().rq_pending_overflow.load() + cs.breaker.stats().rq_overflow.load()},
+        {"upstream_rq_retry_overflow", cs.breaker.stats().rq_retry_overflow.load()}};
+    json outlier = {{"enabled", cs.outlier.enabled()},
+                    {"ejected_now", cs.outlier.ejected_now()},
+                    {"ejections_total", cs.outlier.ejections_total()}};
+    json retries = {{"upstream_rq_retry", cs.retries.load()},
+                    {"upstream_rq_retry_success", cs.retry_success.load()},
+                    {"upstream_rq_retry_limit_exceeded", cs.retry_limit_exceeded.load()},
+                    {"upstream_rq_timeout", cs.timeouts.load()},
+                    {"upstream_rq_per_try_timeout", cs.per_try_timeouts.load()}};
+    if (auto* b = c->budget()) {
+      retries["budget"] = {{"available", b->Available()}, {"exceeded", b->exceeded()}};
     }
     out.push_back(
         {{"name", c->name()},
@@ -486,6 +550,9 @@ std::string Waypoint::ClustersJson() const {
           c->policy() && c->policy()->has_load_balancer()
               ? pb::LoadBalancer::Policy_Name(c->policy()->load_balancer().policy())
               : std::string("LEAST_REQUEST (default)")},
+         {"circuit_breakers", breakers},
+         {"outlier_detection", outlier},
+         {"retries", retries},
          {"endpoints", eps}});
   }
   return out.dump(2);

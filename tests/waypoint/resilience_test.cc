@@ -270,6 +270,7 @@ spec:
 }
 
 TEST_F(ResilienceTest, AnEndpointAnswering500IsEjectedAndReturns) {
+  admin_enabled_ = true;
   StartBackend("127.77.0.11", "v1", true, "http_backend.py", 8080, {"--status", "500"});
   StartBackend("127.77.0.12", "v2", true);
   StartWaypoint(std::string(kBaseMesh) + Route(R"(    retries: {attempts: 0}
@@ -301,6 +302,18 @@ spec:
     health[cluster->endpoint(i).address] = std::string(cluster->HealthOf(i));
   EXPECT_EQ(health["127.77.0.11"], "ejected");
   EXPECT_EQ(health["127.77.0.12"], "healthy");
+  // weftctl shows it, from the waypoint's admin.
+  std::string cmd = std::string(WEFTCTL_PATH) + " waypoint clusters -n demo --admin 127.0.0.1:" +
+                    std::to_string(waypoint_->admin_port()) + " 2>&1";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  EXPECT_NE(out.find("outlier detection: 1 ejected now"), std::string::npos) << out;
+  EXPECT_NE(out.find("127.77.0.11:8080  ejected"), std::string::npos) << out;
   // After baseEjectionTime it is back (and fails again).
   std::this_thread::sleep_for(1100ms);
   int after = 0;

@@ -215,7 +215,8 @@ class WaypointFixture : public ::testing::Test {
     s.name = "waypoint";
     s.listen_address = kWaypointIp;
     s.port = 15008;
-    s.admin_enabled = false;
+    s.admin_enabled = admin_enabled_;
+    s.admin_port = 0;
     s.credentials = creds;
     waypoint_ = Must(Waypoint::Create(std::move(s)));
     waypoint_->SetSnapshot(Compile(yaml));
@@ -363,6 +364,7 @@ class WaypointFixture : public ::testing::Test {
   std::shared_ptr<hbone::HbonePool> pool_;
   std::shared_ptr<const hbone::SourceIdentity> client_id_;
   int connects_at_backends_ = 0;
+  bool admin_enabled_ = false;  // set before StartWaypoint: admin on 127.0.0.1, any port
   std::string last_backend_peer_;
 };
 

@@ -15,6 +15,7 @@
 #include "tools/weftctl/node.h"
 #include "tools/weftctl/render.h"
 #include "tools/weftctl/waypoint.h"
+#include "tools/weftctl/waypoint_admin.h"
 #include "tools/weftctl/waypoint_pods.h"
 
 namespace {
@@ -258,7 +259,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   CLI::App* waypoint = app.add_subcommand(
-      "waypoint", "Waypoints: generate the Gateway that declares one, list those of a config");
+      "waypoint",
+      "Waypoints: generate the Gateway that declares one, list those of a config, show a "
+      "running one's clusters and counters");
   waypoint->require_subcommand(1);
   GenerateOptions generate_opts;
   CLI::App* generate = waypoint->add_subcommand(
@@ -289,12 +292,19 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
 
+  weft::weftctl::WaypointAdminOptions waypoint_admin_opts;
+  std::string waypoint_admin_cmd;
+  weft::weftctl::AddWaypointAdminCommands(*waypoint, waypoint_admin_opts, waypoint_admin_cmd);
+
   weft::weftctl::NodeOptions node_opts;
   std::string node_cmd;
   weft::weftctl::AddNodeCommands(app, node_opts, node_cmd);
 
   CLI11_PARSE(app, argc, argv);
   if (!node_cmd.empty()) return weft::weftctl::RunNodeCommand(node_opts, node_cmd);
+  if (!waypoint_admin_cmd.empty()) {
+    return weft::weftctl::RunWaypointAdminCommand(waypoint_admin_opts, waypoint_admin_cmd);
+  }
   if (analyze->parsed()) return Analyze(analyze_opts);
   if (compile->parsed()) return CompileCmd(compile_opts, format);
   if (generate->parsed()) return WaypointGenerate(generate_opts);

@@ -21,9 +21,6 @@ namespace weft::weftctl {
 
 using nlohmann::json;
 
-namespace {
-
-// GET http://host:port/path over a blocking socket, made inside `netns_path` when given.
 absl::StatusOr<std::string> HttpGet(const std::string& netns_path, const std::string& host,
                                     uint16_t port, const std::string& path) {
   int self = -1;
@@ -76,6 +73,8 @@ absl::StatusOr<std::string> HttpGet(const std::string& netns_path, const std::st
   }
   return resp.substr(body + 4);
 }
+
+namespace {
 
 // A table with columns sized to their widest cell.
 class Table {
