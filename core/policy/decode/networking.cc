@@ -79,6 +79,28 @@ void DecodeHeaders(ObjectReader& r, pb::HeaderOperations* request, pb::HeaderOpe
   });
 }
 
+// "1500ms" -> "1.5s" style text for messages.
+std::string MsText(uint64_t ms) {
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+// A duration Istio requires to be at least 1ms (its ValidateDuration): "0s" or "500us" is a
+// `value` error.
+std::optional<uint64_t> DurationAtLeast1ms(ObjectReader& r, std::string_view key) {
+  std::optional<yaml::Node> raw = r.node().IsMap() ? r.node().Find(key) : std::nullopt;
+  auto ms = r.DurationMs(key);
+  if (!ms || !raw || !raw->IsScalar()) return ms;
+  auto ns = ParseDuration(raw->scalar(), nullptr);
+  if (ns && *ns < 1'000'000) {
+    r.Error(code::kValue, key,
+            std::string(key) + " must be at least 1ms (as in Istio), got \"" +
+                std::string(raw->scalar()) + "\"");
+    return std::nullopt;
+  }
+  return ms;
+}
+
 std::optional<double> DecodePercent(ObjectReader& r, std::string_view key) {
   std::optional<double> out;
   r.Object(key, [&](ObjectReader& p) { out = p.Double("value", 0, 100); });
@@ -182,6 +204,7 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     });
   });
   if (auto v = h.DurationMs("timeout")) route.set_timeout_ms(*v);
+  if (h.Has("retries")) out.retries_pos = PosOf(h, "retries");
   h.Object("retries", [&](ObjectReader& r) {
     auto* rp = route.mutable_retries();
     if (auto v = r.Int("attempts", 0, 1000)) rp->set_attempts(static_cast<uint32_t>(*v));
@@ -223,7 +246,17 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     }
     if (auto v = r.Bool("retryRemoteLocalities")) rp->set_retry_remote_localities(*v);
     r.Unsupported("retryIgnorePreviousHosts");
-    r.Unsupported("backoff");
+    // Istio's backoff: Envoy's base interval (the cap is 10 times it).
+    if (auto v = DurationAtLeast1ms(r, "backoff")) rp->set_backoff_base_ms(*v);
+    // The route timeout covers every attempt: a per-try timeout as long never fires first.
+    if (rp->attempts() > 0 && rp->per_try_timeout_ms() > 0 && route.timeout_ms() > 0 &&
+        rp->per_try_timeout_ms() >= route.timeout_ms()) {
+      r.Warning(code::kValue, "perTryTimeout",
+                "perTryTimeout " + MsText(rp->per_try_timeout_ms()) +
+                    " is not shorter than the route timeout " + MsText(route.timeout_ms()) +
+                    ": the route timeout ends the request first, so an attempt that times out "
+                    "is never retried");
+    }
   });
   h.Object("fault", [&](ObjectReader& f) {
     auto* fi = route.mutable_fault();
@@ -241,9 +274,28 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
       }
     });
     f.Object("abort", [&](ObjectReader& a) {
+      // Istio's abort has one error type (a oneof): httpStatus, grpcStatus or http2Error.
+      if (a.Has("httpStatus") && a.Has("grpcStatus")) {
+        a.Error(code::kValue, "grpcStatus",
+                "set only one of httpStatus and grpcStatus: an abort has one error type");
+      }
+      if (!a.Has("httpStatus") && !a.Has("grpcStatus") && !a.Has("http2Error")) {
+        a.Warning(code::kValue, "",
+                  "abort has no httpStatus or grpcStatus (as in Istio, the error type is not "
+                  "set)");
+      }
       if (auto v = a.Int("httpStatus", 200, 599))
         fi->set_abort_http_status(static_cast<uint32_t>(*v));
-      a.Unsupported("grpcStatus");
+      if (auto v = a.String("grpcStatus")) {
+        if (auto c = GrpcStatusCode(*v)) {
+          fi->set_abort_grpc_status(*c);
+        } else {
+          std::string names;
+          for (auto n : GrpcStatusNames()) names += (names.empty() ? "" : ", ") + std::string(n);
+          a.Error(code::kValue, "grpcStatus",
+                  "unknown gRPC status \"" + *v + "\"; expected one of: " + names);
+        }
+      }
       a.Unsupported("http2Error");
       if (auto p = DecodePercent(a, "percentage")) {
         fi->set_abort_percent(*p);
@@ -349,7 +401,15 @@ pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
       k.Require("name");
       if (auto v = k.String("name")) cookie->set_name(*v);
       if (auto v = k.String("path")) cookie->set_path(*v);
-      if (auto v = k.DurationMs("ttl")) cookie->set_ttl_ms(*v);
+      if (auto v = k.DurationMs("ttl")) {
+        cookie->set_ttl_ms(*v);
+      } else if (!k.Has("ttl")) {
+        k.Warning(code::kValue, "",
+                  "httpCookie has no ttl: as in Istio, no cookie is generated, so only clients "
+                  "that already send cookie \"" +
+                      cookie->name() +
+                      "\" stick to an endpoint (set ttl, 0s for a session cookie)");
+      }
       ++keys;
     });
     if (auto v = ch.Bool("useSourceIp")) {
@@ -436,6 +496,8 @@ pb::ConnectionPool DecodeConnectionPool(ObjectReader& cp) {
 
 pb::OutlierDetection DecodeOutlierDetection(ObjectReader& od) {
   pb::OutlierDetection out;
+  // Only what the YAML sets is set: unset consecutive5xxErrors and maxEjectionPercent take
+  // Istio's defaults (5, 10) at the waypoint.
   if (auto v = od.Int("consecutive5xxErrors", 0, INT32_MAX)) out.set_consecutive_5xx_errors(*v);
   if (auto v = od.Int("consecutiveErrors", 0, INT32_MAX)) {
     od.Warning(code::kValue, "consecutiveErrors",
@@ -444,14 +506,19 @@ pb::OutlierDetection DecodeOutlierDetection(ObjectReader& od) {
   }
   if (auto v = od.Int("consecutiveGatewayErrors", 0, INT32_MAX))
     out.set_consecutive_gateway_errors(*v);
-  if (auto v = od.DurationMs("interval")) out.set_interval_ms(*v);
-  if (auto v = od.DurationMs("baseEjectionTime")) out.set_base_ejection_time_ms(*v);
+  if (auto v = DurationAtLeast1ms(od, "interval")) out.set_interval_ms(*v);
+  if (auto v = DurationAtLeast1ms(od, "baseEjectionTime")) out.set_base_ejection_time_ms(*v);
   if (auto v = od.Int("maxEjectionPercent", 0, 100)) out.set_max_ejection_percent(*v);
   if (auto v = od.Int("minHealthPercent", 0, 100)) out.set_min_health_percent(*v);
   if (auto v = od.Bool("splitExternalLocalOriginErrors"))
     out.set_split_external_local_origin_errors(*v);
   if (auto v = od.Int("consecutiveLocalOriginFailures", 0, INT32_MAX))
     out.set_consecutive_local_origin_failures(*v);
+  if (out.consecutive_local_origin_failures() > 0 && !out.split_external_local_origin_errors()) {
+    od.Error(code::kValue, "consecutiveLocalOriginFailures",
+             "consecutiveLocalOriginFailures needs splitExternalLocalOriginErrors: true (as in "
+             "Istio); without it local-origin failures count as 5xx errors");
+  }
   return out;
 }
 
@@ -475,6 +542,21 @@ pb::ClientTls DecodeClientTls(ObjectReader& t) {
   return out;
 }
 
+// Istio's TrafficPolicy.retryBudget (Envoy's circuit-breaker retry budget): unset fields take
+// Envoy's defaults, 20 % and 3.
+pb::EnvoyRetryBudget DecodeRetryBudget(ObjectReader& rb) {
+  pb::EnvoyRetryBudget out;
+  out.set_enabled(true);
+  out.set_percent(rb.Double("percent", 0, 100).value_or(20));
+  out.set_min_retry_concurrency(rb.Uint32("minRetryConcurrency").value_or(3));
+  if (auto v = rb.DurationMs("budgetInterval"); v && *v > 0) {
+    rb.Warning(code::kUnsupported, "budgetInterval",
+               "budgetInterval is not supported: the budget counts the requests active now "
+               "(Envoy's default, budgetInterval 0s)");
+  }
+  return out;
+}
+
 template <class P>
 void DecodePolicyParts(ObjectReader& tp, P& out) {
   tp.Object("loadBalancer", [&](ObjectReader& r) { out.load_balancer = DecodeLoadBalancer(r); });
@@ -495,11 +577,17 @@ TrafficPolicy DecodeTrafficPolicy(ObjectReader& tp) {
       if (auto v = port.Port("number")) pp.port = *v;
     });
     DecodePolicyParts(p, pp);
+    if (p.Has("retryBudget")) {
+      p.Error(code::kUnknownField, "retryBudget",
+              "retryBudget is not a field of portLevelSettings: Istio sets it for the host or a "
+              "subset");
+    }
+    p.Ignore("retryBudget");
     out.port_level.push_back(std::move(pp));
   });
+  tp.Object("retryBudget", [&](ObjectReader& r) { out.retry_budget = DecodeRetryBudget(r); });
   tp.Unsupported("tunnel");
   tp.Unsupported("proxyProtocol");
-  tp.Unsupported("retryBudget");
   return out;
 }
 

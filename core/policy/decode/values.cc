@@ -167,4 +167,99 @@ bool IsDnsSubdomain(std::string_view s) {
   }
 }
 
+const std::vector<std::string_view>& GrpcStatusNames() {
+  static const std::vector<std::string_view> names = {"OK",
+                                                      "CANCELLED",
+                                                      "UNKNOWN",
+                                                      "INVALID_ARGUMENT",
+                                                      "DEADLINE_EXCEEDED",
+                                                      "NOT_FOUND",
+                                                      "ALREADY_EXISTS",
+                                                      "PERMISSION_DENIED",
+                                                      "RESOURCE_EXHAUSTED",
+                                                      "FAILED_PRECONDITION",
+                                                      "ABORTED",
+                                                      "OUT_OF_RANGE",
+                                                      "UNIMPLEMENTED",
+                                                      "INTERNAL",
+                                                      "UNAVAILABLE",
+                                                      "DATA_LOSS",
+                                                      "UNAUTHENTICATED"};
+  return names;
+}
+
+std::optional<uint32_t> GrpcStatusCode(std::string_view name) {
+  const auto& names = GrpcStatusNames();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<uint32_t>(i);
+  }
+  return std::nullopt;
+}
+
+std::optional<RetryBudgetValue> ParseRetryBudget(std::string_view text, std::string* error) {
+  auto fail = [&](std::string why) -> std::optional<RetryBudgetValue> {
+    if (error) *error = std::move(why);
+    return std::nullopt;
+  };
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  RetryBudgetValue out;
+  text = trim(text);
+  if (text == "off") {
+    out.off = true;
+    return out;
+  }
+  if (text.empty() || text == "on") return out;
+  bool seen[3] = {false, false, false};
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string_view item =
+        trim(text.substr(start, comma == std::string_view::npos ? text.npos : comma - start));
+    size_t eq = item.find('=');
+    if (eq == std::string_view::npos) {
+      return fail("\"" + std::string(item) +
+                  "\" is not key=value; expected \"off\" or keys ratio, min-per-second, ttl, "
+                  "e.g. \"ratio=0.2,min-per-second=10,ttl=10s\"");
+    }
+    std::string_view key = trim(item.substr(0, eq));
+    std::string_view value = trim(item.substr(eq + 1));
+    int k = key == "ratio" ? 0 : key == "min-per-second" ? 1 : key == "ttl" ? 2 : -1;
+    if (k < 0) {
+      return fail("unknown key \"" + std::string(key) +
+                  "\"; expected ratio, min-per-second or ttl");
+    }
+    if (seen[k]) return fail("key \"" + std::string(key) + "\" is given twice");
+    seen[k] = true;
+    if (k == 0) {
+      auto v = ParseDouble(value);
+      if (!v || !(*v >= 0 && *v <= 1000)) {
+        return fail("ratio \"" + std::string(value) + "\" is not a number from 0 to 1000");
+      }
+      out.ratio = *v;
+    } else if (k == 1) {
+      auto v = ParseInt(value);
+      if (!v || *v < 0 || *v > UINT32_MAX) {
+        return fail("min-per-second \"" + std::string(value) +
+                    "\" is not a whole number from 0 to 4294967295");
+      }
+      out.min_per_second = static_cast<uint32_t>(*v);
+    } else {
+      std::string why;
+      auto ns = ParseDuration(value, &why);
+      if (!ns) return fail("ttl \"" + std::string(value) + "\": " + why);
+      if (*ns < 1'000'000'000ULL || *ns > 60'000'000'000ULL) {
+        return fail("ttl \"" + std::string(value) + "\" must be from 1s to 60s");
+      }
+      out.ttl_ms = NanosToMillis(*ns);
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 }  // namespace weft::policy

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace weft::policy {
 
@@ -37,5 +38,23 @@ std::optional<std::string> RegexError(const std::string& pattern);
 // RFC 1123 DNS label / subdomain, as Kubernetes validates object names.
 bool IsDnsLabel(std::string_view s);
 bool IsDnsSubdomain(std::string_view s);
+
+// gRPC status names as Istio's fault.abort.grpcStatus accepts them ("UNAVAILABLE" -> 14), per
+// https://github.com/grpc/grpc/blob/master/doc/statuscodes.md. nullopt for any other text.
+std::optional<uint32_t> GrpcStatusCode(std::string_view name);
+// The names GrpcStatusCode accepts, in code order.
+const std::vector<std::string_view>& GrpcStatusNames();
+
+// The value of the annotation weft.dev/retry-budget: "off", or a comma list of optional
+// key=value pairs "ratio=0.2,min-per-second=10,ttl=10s" ("" and "on": every default).
+struct RetryBudgetValue {
+  bool off = false;
+  double ratio = 0.2;            // 0-1000: retries may add this fraction of the requests.
+  uint32_t min_per_second = 10;  // floor of retries per second.
+  uint64_t ttl_ms = 10'000;      // window, 1s-60s.
+};
+inline constexpr std::string_view kRetryBudgetAnnotation = "weft.dev/retry-budget";
+// nullopt with the reason in `error` when the value is malformed.
+std::optional<RetryBudgetValue> ParseRetryBudget(std::string_view text, std::string* error);
 
 }  // namespace weft::policy

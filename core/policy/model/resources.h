@@ -137,6 +137,7 @@ struct VirtualServiceSpec {
     std::vector<DestinationRef> mirrors;       // parallel to route.mirrors
     bool has_weights = false;
     FieldPos pos;
+    FieldPos retries_pos;  // of `retries`, when written (mark line 0 otherwise).
   };
   struct Tcp {
     pb::TcpRoute route;
@@ -156,6 +157,8 @@ struct TrafficPolicy {
   std::optional<pb::ConnectionPool> connection_pool;
   std::optional<pb::OutlierDetection> outlier_detection;
   std::optional<pb::ClientTls> tls;
+  // Istio's retryBudget; a part of its own (subsets override it), not in portLevelSettings.
+  std::optional<pb::EnvoyRetryBudget> retry_budget;
   struct PortPolicy {
     uint32_t port = 0;
     std::optional<pb::LoadBalancer> load_balancer;
@@ -250,6 +253,7 @@ struct HTTPRouteSpec {
     std::vector<BackendRef> backends;
     std::vector<BackendRef> mirrors;  // RequestMirror filters (parallel to route.mirrors)
     FieldPos pos;
+    FieldPos retry_pos;  // of `retry`, when written (mark line 0 otherwise).
   };
   std::vector<ParentRef> parents;
   std::vector<std::string> hostnames;

@@ -404,9 +404,11 @@ spec:
     EXPECT_EQ(x.severity, Severity::kWarning);
     fields.push_back(x.field);
   }
-  EXPECT_THAT(fields, ElementsAre("spec.http[0].match[0].gateways", "spec.http[0].retries.backoff",
-                                  "spec.http[0].corsPolicy", "spec.tls"))
+  EXPECT_THAT(fields,
+              ElementsAre("spec.http[0].match[0].gateways", "spec.http[0].corsPolicy", "spec.tls"))
       << Dump(d.diagnostics);
+  // retries.backoff is Envoy's base interval.
+  EXPECT_EQ(d.resource->as<VirtualServiceSpec>().http[0].route.retries().backoff_base_ms(), 1000u);
 }
 
 TEST(VirtualService, AuthoritySchemeAndSourceNamespaceMatches) {
@@ -707,6 +709,199 @@ spec:
   EXPECT_EQ(
       d.resource->as<DestinationRuleSpec>().policy->outlier_detection->consecutive_5xx_errors(),
       5u);
+}
+
+// "severity code field" of each diagnostic, for compact expectations.
+std::vector<std::string> Brief(const std::vector<Diagnostic>& diags) {
+  std::vector<std::string> out;
+  for (const auto& x : diags) {
+    out.push_back(std::string(SeverityName(x.severity)) + " " + x.code + " " + x.field);
+  }
+  return out;
+}
+
+std::string VsWithHttp(const std::string& http) {
+  return "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, "
+         "namespace: shop}\nspec:\n  hosts: [r]\n  http:\n" +
+         http;
+}
+
+std::string DrWithPolicy(const std::string& policy) {
+  return "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d, "
+         "namespace: shop}\nspec:\n  host: h\n" +
+         policy;
+}
+
+// fault.abort.grpcStatus: Istio's status names, into abort_grpc_status as the numeric code.
+TEST(VirtualService, AbortGrpcStatus) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(VsWithHttp(R"(  - route: [{destination: {host: r}}]
+    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 50}}}
+  - route: [{destination: {host: r}}]
+    fault: {abort: {grpcStatus: OK, percentage: {value: 1}}}
+  - route: [{destination: {host: r}}]
+    fault: {abort: {grpcStatus: UNAUTHENTICATED, percentage: {value: 1}}}
+  - route: [{destination: {host: r}}]
+    fault: {abort: {httpStatus: 503, percentage: {value: 1}}}
+)"));
+  ASSERT_THAT(vs.http, SizeIs(4));
+  const auto& f = vs.http[0].route.fault();
+  ASSERT_TRUE(f.has_abort_grpc_status());
+  EXPECT_EQ(f.abort_grpc_status(), 14u);
+  EXPECT_EQ(f.abort_http_status(), 0u);
+  EXPECT_DOUBLE_EQ(f.abort_percent(), 50);
+  ASSERT_TRUE(vs.http[1].route.fault().has_abort_grpc_status());  // OK is 0, still set
+  EXPECT_EQ(vs.http[1].route.fault().abort_grpc_status(), 0u);
+  EXPECT_EQ(vs.http[2].route.fault().abort_grpc_status(), 16u);
+  EXPECT_FALSE(vs.http[3].route.fault().has_abort_grpc_status());
+  EXPECT_EQ(vs.http[3].route.fault().abort_http_status(), 503u);
+}
+
+TEST(VirtualService, AbortGrpcStatusErrors) {
+  auto d = DecodeSingle(VsWithHttp(R"(  - route: [{destination: {host: r}}]
+    fault: {abort: {grpcStatus: UNAVAILABLE_NOW, percentage: {value: 50}}}
+  - route: [{destination: {host: r}}]
+    fault: {abort: {httpStatus: 503, grpcStatus: INTERNAL, percentage: {value: 50}}}
+  - route: [{destination: {host: r}}]
+    fault: {abort: {percentage: {value: 50}}}
+)"));
+  EXPECT_TRUE(d.rejected);
+  EXPECT_THAT(Brief(d.diagnostics), ElementsAre("error value spec.http[0].fault.abort.grpcStatus",
+                                                "error value spec.http[1].fault.abort.grpcStatus",
+                                                "warning value spec.http[2].fault.abort"))
+      << Dump(d.diagnostics);
+  EXPECT_NE(d.diagnostics[0].message.find("UNAVAILABLE, DATA_LOSS"), std::string::npos)
+      << d.diagnostics[0].message;
+}
+
+// perTryTimeout not shorter than the route timeout: attempts that time out are never retried.
+TEST(VirtualService, PerTryTimeoutNotShorterThanTimeoutWarns) {
+  auto d = DecodeSingle(VsWithHttp(R"(  - route: [{destination: {host: r}}]
+    timeout: 2s
+    retries: {attempts: 3, perTryTimeout: 2s}
+  - route: [{destination: {host: r}}]
+    timeout: 2s
+    retries: {attempts: 3, perTryTimeout: 5s}
+  - route: [{destination: {host: r}}]
+    timeout: 2s
+    retries: {attempts: 3, perTryTimeout: 1s}
+  - route: [{destination: {host: r}}]
+    retries: {attempts: 3, perTryTimeout: 5s}
+  - route: [{destination: {host: r}}]
+    timeout: 2s
+    retries: {attempts: 0, perTryTimeout: 5s}
+)"));
+  ASSERT_FALSE(d.rejected) << Dump(d.diagnostics);
+  EXPECT_THAT(Brief(d.diagnostics), ElementsAre("warning value spec.http[0].retries.perTryTimeout",
+                                                "warning value spec.http[1].retries.perTryTimeout"))
+      << Dump(d.diagnostics);
+  const auto& vs = d.resource->as<VirtualServiceSpec>();
+  EXPECT_EQ(vs.http[0].retries_pos.field, "spec.http[0].retries");
+  EXPECT_EQ(vs.http[0].retries_pos.mark.line, 9u);
+}
+
+// Istio's TrafficPolicy.retryBudget: Envoy's defaults (20 %, 3) for what is unset.
+TEST(DestinationRule, RetryBudget) {
+  auto dr = DecodeSpec<DestinationRuleSpec>(DrWithPolicy(R"(  trafficPolicy:
+    retryBudget: {}
+  subsets:
+  - name: v1
+    labels: {v: "1"}
+    trafficPolicy:
+      retryBudget: {percent: 12.5, minRetryConcurrency: 0}
+  - name: v2
+    labels: {v: "2"}
+)"));
+  ASSERT_TRUE(dr.policy->retry_budget);
+  EXPECT_TRUE(dr.policy->retry_budget->enabled());
+  EXPECT_DOUBLE_EQ(dr.policy->retry_budget->percent(), 20);
+  EXPECT_EQ(dr.policy->retry_budget->min_retry_concurrency(), 3u);
+  ASSERT_TRUE(dr.subsets[0].policy->retry_budget);
+  EXPECT_DOUBLE_EQ(dr.subsets[0].policy->retry_budget->percent(), 12.5);
+  EXPECT_EQ(dr.subsets[0].policy->retry_budget->min_retry_concurrency(), 0u);
+  EXPECT_FALSE(dr.subsets[1].policy);
+}
+
+TEST(DestinationRule, RetryBudgetErrors) {
+  auto d = DecodeSingle(DrWithPolicy(R"(  trafficPolicy:
+    retryBudget: {percent: 101, minRetryConcurrency: -1, budgetInterval: 10s}
+    portLevelSettings:
+    - port: {number: 80}
+      retryBudget: {percent: 10}
+)"));
+  EXPECT_TRUE(d.rejected);
+  EXPECT_THAT(Brief(d.diagnostics),
+              ElementsAre("error unknown-field spec.trafficPolicy.portLevelSettings[0].retryBudget",
+                          "error value spec.trafficPolicy.retryBudget.percent",
+                          "error value spec.trafficPolicy.retryBudget.minRetryConcurrency",
+                          "warning unsupported spec.trafficPolicy.retryBudget.budgetInterval"))
+      << Dump(d.diagnostics);
+}
+
+// consecutive5xxErrors and maxEjectionPercent are set only when written (0 included), so the
+// waypoint can tell "unset: Istio's default" from 0.
+TEST(DestinationRule, OutlierDefaultsStayUnset) {
+  auto dr = DecodeSpec<DestinationRuleSpec>(DrWithPolicy(R"(  trafficPolicy:
+    outlierDetection: {interval: 1ms, baseEjectionTime: 30s}
+  subsets:
+  - name: v1
+    labels: {v: "1"}
+    trafficPolicy:
+      outlierDetection: {consecutive5xxErrors: 0, maxEjectionPercent: 0}
+)"));
+  const auto& od = *dr.policy->outlier_detection;
+  EXPECT_FALSE(od.has_consecutive_5xx_errors());
+  EXPECT_FALSE(od.has_max_ejection_percent());
+  EXPECT_EQ(od.interval_ms(), 1u);
+  const auto& sub = *dr.subsets[0].policy->outlier_detection;
+  ASSERT_TRUE(sub.has_consecutive_5xx_errors());
+  EXPECT_EQ(sub.consecutive_5xx_errors(), 0u);
+  ASSERT_TRUE(sub.has_max_ejection_percent());
+  EXPECT_EQ(sub.max_ejection_percent(), 0u);
+}
+
+// As Istio validates: durations of at least 1ms, percentages 0-100, local-origin failures only
+// with splitExternalLocalOriginErrors.
+TEST(DestinationRule, OutlierValidation) {
+  auto d = DecodeSingle(DrWithPolicy(R"(  trafficPolicy:
+    outlierDetection:
+      interval: 0s
+      baseEjectionTime: 500us
+      maxEjectionPercent: 101
+      minHealthPercent: -1
+      consecutiveLocalOriginFailures: 3
+)"));
+  EXPECT_TRUE(d.rejected);
+  EXPECT_THAT(
+      Brief(d.diagnostics),
+      ElementsAre("error value spec.trafficPolicy.outlierDetection.interval",
+                  "error value spec.trafficPolicy.outlierDetection.baseEjectionTime",
+                  "error value spec.trafficPolicy.outlierDetection.maxEjectionPercent",
+                  "error value spec.trafficPolicy.outlierDetection.minHealthPercent",
+                  "error value spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures"))
+      << Dump(d.diagnostics);
+}
+
+// httpCookie.ttl is optional: set only when written (0s: a session cookie); without it no
+// cookie is generated, which gets a warning.
+TEST(DestinationRule, HttpCookieTtl) {
+  auto d = DecodeSingle(DrWithPolicy(R"(  trafficPolicy:
+    loadBalancer: {consistentHash: {httpCookie: {name: user}}}
+  subsets:
+  - name: v1
+    labels: {v: "1"}
+    trafficPolicy:
+      loadBalancer: {consistentHash: {httpCookie: {name: user, ttl: 0s}}}
+)"));
+  ASSERT_FALSE(d.rejected) << Dump(d.diagnostics);
+  EXPECT_THAT(
+      Brief(d.diagnostics),
+      ElementsAre("warning value spec.trafficPolicy.loadBalancer.consistentHash.httpCookie"))
+      << Dump(d.diagnostics);
+  const auto& dr = d.resource->as<DestinationRuleSpec>();
+  EXPECT_FALSE(dr.policy->load_balancer->consistent_hash().http_cookie().has_ttl_ms());
+  const auto& sub = dr.subsets[0].policy->load_balancer->consistent_hash().http_cookie();
+  ASSERT_TRUE(sub.has_ttl_ms());
+  EXPECT_EQ(sub.ttl_ms(), 0u);
 }
 
 // ---- ServiceEntry ----

@@ -175,5 +175,57 @@ TEST(Dns, LabelsAndSubdomains) {
   EXPECT_FALSE(IsDnsSubdomain("."));
 }
 
+// Istio's fault.abort.grpcStatus names, as grpc/doc/statuscodes.md numbers them.
+TEST(GrpcStatus, NamesAndCodes) {
+  EXPECT_EQ(GrpcStatusCode("OK"), 0u);
+  EXPECT_EQ(GrpcStatusCode("CANCELLED"), 1u);
+  EXPECT_EQ(GrpcStatusCode("DEADLINE_EXCEEDED"), 4u);
+  EXPECT_EQ(GrpcStatusCode("RESOURCE_EXHAUSTED"), 8u);
+  EXPECT_EQ(GrpcStatusCode("INTERNAL"), 13u);
+  EXPECT_EQ(GrpcStatusCode("UNAVAILABLE"), 14u);
+  EXPECT_EQ(GrpcStatusCode("DATA_LOSS"), 15u);
+  EXPECT_EQ(GrpcStatusCode("UNAUTHENTICATED"), 16u);
+  EXPECT_EQ(GrpcStatusNames().size(), 17u);
+  EXPECT_FALSE(GrpcStatusCode("unavailable"));  // names are upper case, as in Istio
+  EXPECT_FALSE(GrpcStatusCode("14"));
+  EXPECT_FALSE(GrpcStatusCode(""));
+}
+
+// weft.dev/retry-budget: "off", or optional ratio, min-per-second, ttl (defaults 0.2, 10, 10s).
+TEST(RetryBudget, Parses) {
+  auto d = ParseRetryBudget("", nullptr);
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->off);
+  EXPECT_DOUBLE_EQ(d->ratio, 0.2);
+  EXPECT_EQ(d->min_per_second, 10u);
+  EXPECT_EQ(d->ttl_ms, 10000u);
+  ASSERT_TRUE(ParseRetryBudget("on", nullptr));
+  auto off = ParseRetryBudget(" off ", nullptr);
+  ASSERT_TRUE(off);
+  EXPECT_TRUE(off->off);
+  auto all = ParseRetryBudget("ratio=0.5, min-per-second=0,ttl=1m", nullptr);
+  ASSERT_TRUE(all);
+  EXPECT_DOUBLE_EQ(all->ratio, 0.5);
+  EXPECT_EQ(all->min_per_second, 0u);
+  EXPECT_EQ(all->ttl_ms, 60000u);
+  auto some = ParseRetryBudget("ttl=2500ms", nullptr);
+  ASSERT_TRUE(some);
+  EXPECT_DOUBLE_EQ(some->ratio, 0.2);
+  EXPECT_EQ(some->ttl_ms, 2500u);
+}
+
+TEST(RetryBudget, Rejects) {
+  for (const char* bad : {"ratio=-0.1", "ratio=x", "ratio=1001", "min-per-second=1.5",
+                          "min-per-second=-1", "ttl=500ms", "ttl=61s", "ttl=10", "ratio",
+                          "budget=1", "ratio=0.1,ratio=0.2", "of", "ratio=0.1,", "=0.1"}) {
+    std::string why;
+    EXPECT_FALSE(ParseRetryBudget(bad, &why)) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+  }
+  std::string why;
+  ParseRetryBudget("budget=1", &why);
+  EXPECT_THAT(why, HasSubstr("unknown key \"budget\""));
+}
+
 }  // namespace
 }  // namespace weft::policy
