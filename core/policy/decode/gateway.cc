@@ -201,6 +201,30 @@ void DecodeHTTPRoute(ObjectReader& root, HTTPRouteSpec& out) {
         decoded.response_headers = std::move(ref.response_headers);
         rule.backends.push_back(std::move(decoded));
       });
+      // retry (HTTPRouteRetry, experimental since v1.2), as Istio converts it to a
+      // VirtualService's retries: retry on connection errors (connect-failure, refused-stream,
+      // and gRPC unavailable, cancelled: retry_on left empty is Istio's default set) and on
+      // `codes`; `attempts` default 2; `attempts: 0` disables retries.
+      bool has_retry = r.Has("retry");
+      if (has_retry) rule.retry_pos = PosOf(r, "retry");
+      r.Object("retry", [&](ObjectReader& t) {
+        auto* rp = rule.route.mutable_retries();
+        rp->set_attempts(2);
+        if (auto v = t.Int("attempts", 0, 1000)) rp->set_attempts(static_cast<uint32_t>(*v));
+        t.List("codes", [&](yaml::Node n, const std::string& path, size_t) {
+          auto text = n.IsScalar() ? ParseInt(n.scalar()) : std::nullopt;
+          if (!text) {
+            t.sink().Error(code::kType, n.mark(), path,
+                           "expected an HTTP status code, got " + n.Describe());
+          } else if (*text < 400 || *text > 599) {
+            t.sink().Error(code::kValue, n.mark(), path,
+                           "status code " + std::to_string(*text) + " is not in 400-599");
+          } else {
+            rp->add_retriable_status_codes(static_cast<uint32_t>(*text));
+          }
+        });
+        if (auto v = t.DurationMs("backoff")) rp->set_backoff_base_ms(*v);
+      });
       r.Object("timeouts", [&](ObjectReader& t) {
         auto request = t.DurationMs("request");
         auto backend = t.DurationMs("backendRequest");
@@ -209,11 +233,19 @@ void DecodeHTTPRoute(ObjectReader& root, HTTPRouteSpec& out) {
           if (request && *request && *backend > *request) {
             t.Error(code::kValue, "backendRequest",
                     "backendRequest must not be longer than request");
+          } else if (request && *request && *backend && *backend == *request && has_retry &&
+                     rule.route.retries().attempts() > 0) {
+            t.Warning(code::kValue, "backendRequest",
+                      "backendRequest equals request: the request timeout ends the request "
+                      "first, so an attempt that times out is never retried");
           }
-          rule.route.mutable_retries()->set_per_try_timeout_ms(*backend);
+          // Each attempt's timeout. Without `retry`, Istio's default retry policy (2 retries
+          // on connect-failure, refused-stream, unavailable, cancelled) stays in force.
+          auto* rp = rule.route.mutable_retries();
+          if (!has_retry) rp->set_attempts(2);
+          rp->set_per_try_timeout_ms(*backend);
         }
       });
-      r.Unsupported("retry", "use a VirtualService for retries");
       r.Unsupported("sessionPersistence");
       out.rules.push_back(std::move(rule));
     });

@@ -16,6 +16,7 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using testing::OfCode;
 using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
 
 constexpr char kRoute[] = R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -194,8 +195,80 @@ spec:
                                "error value 9:15 spec.rules[0].matches[0].method",
                                "error unsupported 11:13 spec.rules[0].filters[0].type",
                                "error missing-field 14:7 spec.rules[0].backendRefs[0].port",
-                               "error value 15:45 spec.rules[0].timeouts.backendRequest",
-                               "warning unsupported 16:12 spec.rules[0].retry"))
+                               "error value 15:45 spec.rules[0].timeouts.backendRequest"))
+      << Dump(d.diagnostics);
+}
+
+// HTTPRouteRetry (Gateway API v1.2+, experimental): codes 400-599, attempts >= 0, backoff, as
+// Istio converts it: retry_on stays empty (Istio's connection-error set) plus the codes.
+TEST(HTTPRoute, Retry) {
+  auto hr = DecodeSpec<HTTPRouteSpec>(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, name: s}]
+  rules:
+  - backendRefs: [{name: s, port: 80}]
+    retry: {codes: [500, 503], attempts: 4, backoff: 100ms}
+    timeouts: {request: 10s, backendRequest: 2s}
+  - backendRefs: [{name: s, port: 80}]
+    retry: {}
+  - backendRefs: [{name: s, port: 80}]
+    retry: {attempts: 0}
+  - backendRefs: [{name: s, port: 80}]
+    timeouts: {backendRequest: 3s}
+  - backendRefs: [{name: s, port: 80}]
+)");
+  ASSERT_THAT(hr.rules, SizeIs(5));
+  const pb::RetryPolicy& a = hr.rules[0].route.retries();
+  EXPECT_EQ(a.attempts(), 4u);
+  EXPECT_THAT(a.retriable_status_codes(), ElementsAre(500u, 503u));
+  EXPECT_THAT(a.retry_on(), IsEmpty());
+  EXPECT_EQ(a.backoff_base_ms(), 100u);
+  EXPECT_EQ(a.per_try_timeout_ms(), 2000u);  // backendRequest: each attempt's timeout
+  EXPECT_EQ(hr.rules[0].route.timeout_ms(), 10000u);
+  EXPECT_EQ(hr.rules[0].retry_pos.field, "spec.rules[0].retry");
+  EXPECT_EQ(hr.rules[0].retry_pos.mark.line, 8u);
+  // No attempts: Istio's 2.
+  ASSERT_TRUE(hr.rules[1].route.has_retries());
+  EXPECT_EQ(hr.rules[1].route.retries().attempts(), 2u);
+  EXPECT_THAT(hr.rules[1].route.retries().retriable_status_codes(), IsEmpty());
+  // attempts: 0 disables retries.
+  ASSERT_TRUE(hr.rules[2].route.has_retries());
+  EXPECT_EQ(hr.rules[2].route.retries().attempts(), 0u);
+  // backendRequest without retry: per-try timeout, and Istio's default policy's 2 attempts
+  // (not 0, which would disable the default retries).
+  ASSERT_TRUE(hr.rules[3].route.has_retries());
+  EXPECT_EQ(hr.rules[3].route.retries().attempts(), 2u);
+  EXPECT_EQ(hr.rules[3].route.retries().per_try_timeout_ms(), 3000u);
+  EXPECT_EQ(hr.rules[3].retry_pos.mark.line, 0u);  // not written: no retry warnings
+  EXPECT_FALSE(hr.rules[4].route.has_retries());
+}
+
+TEST(HTTPRoute, RetryErrors) {
+  auto d = DecodeSingle(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, name: s}]
+  rules:
+  - backendRefs: [{name: s, port: 80}]
+    retry: {codes: [200, 503, x], attempts: -1, backoff: soon, onError: true}
+  - backendRefs: [{name: s, port: 80}]
+    retry: {attempts: 3}
+    timeouts: {request: 2s, backendRequest: 2s}
+)");
+  EXPECT_TRUE(d.rejected);
+  std::vector<std::string> got;
+  for (const auto& x : d.diagnostics) {
+    got.push_back(std::string(SeverityName(x.severity)) + " " + x.code + " " + x.field);
+  }
+  EXPECT_THAT(got, UnorderedElementsAre("error value spec.rules[0].retry.codes[0]",
+                                        "error type spec.rules[0].retry.codes[2]",
+                                        "error value spec.rules[0].retry.attempts",
+                                        "error duration spec.rules[0].retry.backoff",
+                                        "error unknown-field spec.rules[0].retry.onError",
+                                        "warning value spec.rules[1].timeouts.backendRequest"))
       << Dump(d.diagnostics);
 }
 
