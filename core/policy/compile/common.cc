@@ -21,6 +21,19 @@ void PassReport::Add(const Resource& r, Severity s, std::string_view c, const Fi
   diagnostics.push_back(std::move(d));
 }
 
+void PassReport::ErrorKept(const Resource& r, std::string_view c, const FieldPos& at,
+                           std::string message) {
+  Diagnostic d;
+  d.severity = Severity::kError;
+  d.code = std::string(c);
+  d.resource = r.ref;
+  d.line = at.mark.line;
+  d.column = at.mark.column;
+  d.field = at.field;
+  d.message = std::move(message);
+  diagnostics.push_back(std::move(d));
+}
+
 void PassReport::Append(PassReport&& other) {
   for (auto& d : other.diagnostics) diagnostics.push_back(std::move(d));
   for (auto& [k, v] : other.rejected) rejected.emplace(k, std::move(v));

@@ -25,6 +25,9 @@ struct PassReport {
   void Warning(const Resource& r, std::string_view code, const FieldPos& at, std::string message) {
     Add(r, Severity::kWarning, code, at, std::move(message));
   }
+  // An error about a part that is dropped while the resource itself still compiles (e.g. a
+  // malformed weft.dev/retry-budget annotation on a Service): not added to `rejected`.
+  void ErrorKept(const Resource& r, std::string_view code, const FieldPos& at, std::string message);
   void Append(PassReport&& other);
 };
 
@@ -49,6 +52,14 @@ struct DestinationRules {
 DestinationRules SelectDestinationRules(const ResourceIndex& index);
 
 // ---- services.cc ----
+// Istio's protocol selection: appProtocol, else the port name's prefix ("http-web" -> http).
+std::string AppProtocol(const std::string& app_protocol, const std::string& name);
+// The application protocol of each port of `hostname` (a Service or the oldest ServiceEntry
+// providing it), by port number; empty when nothing provides the host.
+std::map<uint32_t, std::string> HostPortProtocols(const ResourceIndex& index,
+                                                  const std::string& hostname);
+// The field path of the weft.dev/retry-budget annotation, for diagnostics and sources.
+std::string RetryBudgetField();
 // Every hostname a Service or ServiceEntry provides.
 std::set<std::string> AllHostnames(const ResourceIndex& index);
 // Compiles the Service for one hostname; false when nothing provides it.
@@ -121,6 +132,10 @@ std::vector<pb::RouteTable> CompileRouteTables(const ResourceIndex& index,
                                                const DestinationRules& rules, PassReport& report);
 
 // ---- clusters.cc ----
+// The load balancer in force for (subset, port) of a DestinationRule, with the clusters pass's
+// precedence; nullopt when none is set (the default, LEAST_REQUEST). `port` 0: the level's.
+std::optional<pb::LoadBalancer> EffectiveLoadBalancer(const DestinationRuleSpec& dr,
+                                                      const std::string& subset, uint32_t port);
 std::vector<pb::ClusterPolicy> CompileClusterPolicies(const ResourceIndex& index,
                                                       const DestinationRules& rules,
                                                       PassReport& report);

@@ -108,6 +108,58 @@ void NormaliseWeights(const Resource& r, const FieldPos& pos, bool has_weights,
   ScaleWeights(dests, total);
 }
 
+// Warnings for a route's written retries (`retries_pos` set) that cannot work as meant.
+void CheckRetries(const ResourceIndex& index, const DestinationRules& rules, const Resource& r,
+                  const pb::HttpRoute& route, const FieldPos& retries_pos, PassReport& report) {
+  if (retries_pos.mark.line == 0 || !route.has_retries() || route.retries().attempts() == 0) {
+    return;
+  }
+  // Under consistent hashing every attempt hashes to the same endpoint (docs/waypoint.md).
+  for (const auto& d : route.destinations()) {
+    auto it = rules.by_host.find(d.hostname());
+    if (d.hostname().empty() || it == rules.by_host.end()) continue;
+    auto lb = EffectiveLoadBalancer(it->second->as<DestinationRuleSpec>(), d.subset(), d.port());
+    if (lb && lb->has_consistent_hash()) {
+      report.Warning(r, code::kValue, retries_pos,
+                     "retries go to the same endpoint under consistent hashing (DestinationRule " +
+                         KeyOf(*it->second) + " sets consistentHash for " + d.hostname() +
+                         "): a retry cannot avoid a failing endpoint until it is ejected");
+      break;
+    }
+  }
+  // gRPC conditions need gRPC responses, which an `http` (HTTP/1.1) port does not carry.
+  static const std::set<std::string> grpc = {"cancelled", "deadline-exceeded", "internal",
+                                             "resource-exhausted", "unavailable"};
+  const auto& on = route.retries().retry_on();
+  if (on.empty() || route.retries().retriable_status_codes_size() > 0 ||
+      route.destinations_size() == 0) {
+    return;
+  }
+  for (const auto& c : on) {
+    if (!grpc.count(c)) return;
+  }
+  std::set<uint32_t> ports;
+  for (const auto& d : route.destinations()) {
+    auto protocols = HostPortProtocols(index, d.hostname());
+    if (protocols.empty()) return;
+    for (const auto& [port, proto] : protocols) {
+      if (d.port() && d.port() != port) continue;
+      if (proto != "http") return;
+      ports.insert(port);
+    }
+  }
+  if (ports.empty()) return;
+  std::string list;
+  for (uint32_t p : ports) list += (list.empty() ? "" : ", ") + std::to_string(p);
+  FieldPos at = retries_pos;
+  at.field += ".retryOn";
+  report.Warning(r, code::kValue, at,
+                 "retryOn names only gRPC conditions, but the destination port" +
+                     std::string(ports.size() > 1 ? "s " : " ") + list +
+                     (ports.size() > 1 ? " are" : " is") +
+                     " http (HTTP/1.1), which carries no gRPC status: no request is retried");
+}
+
 void CompileVirtualService(const ResourceIndex& index, const DestinationRules& rules,
                            const Resource& r, std::map<std::string, pb::RouteTable>& tables,
                            std::map<std::string, Owner>& owners, PassReport& report) {
@@ -148,6 +200,7 @@ void CompileVirtualService(const ResourceIndex& index, const DestinationRules& r
                    "route has no destination, redirect or directResponse");
     }
     NormaliseWeights(r, h.pos, h.has_weights, route.mutable_destinations(), report);
+    CheckRetries(index, rules, r, route, h.retries_pos, report);
     http.push_back(std::move(route));
   }
   std::vector<pb::TcpRoute> tcp;
@@ -204,7 +257,7 @@ void CompileVirtualService(const ResourceIndex& index, const DestinationRules& r
   }
 }
 
-void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
+void CompileHTTPRoute(const ResourceIndex& index, const DestinationRules& rules, const Resource& r,
                       std::map<std::string, pb::RouteTable>& tables,
                       std::map<std::string, Owner>& owners, PassReport& report) {
   const auto& hr = r.as<HTTPRouteSpec>();
@@ -282,6 +335,7 @@ void CompileHTTPRoute(const ResourceIndex& index, const Resource& r,
     } else {
       ScaleWeights(route.mutable_destinations(), total);
     }
+    CheckRetries(index, rules, r, route, rule.retry_pos, report);
     // One entry per match, so that matches can be ordered by precedence below.
     for (int m = 0; m < route.matches_size(); ++m) {
       pb::HttpRoute single = route;
@@ -350,7 +404,7 @@ std::vector<pb::RouteTable> CompileRouteTables(const ResourceIndex& index,
     if (r->kind == Kind::kVirtualService) {
       CompileVirtualService(index, rules, *r, tables, owners, report);
     } else {
-      CompileHTTPRoute(index, *r, tables, owners, report);
+      CompileHTTPRoute(index, rules, *r, tables, owners, report);
     }
   }
   std::vector<pb::RouteTable> out;

@@ -5,12 +5,10 @@
 #include <algorithm>
 
 #include "core/policy/compile/passes.h"
+#include "core/policy/decode/values.h"
 
 namespace weft::policy {
 
-namespace {
-
-// Istio's protocol selection: appProtocol, else the port name's prefix ("http-web" -> http).
 std::string AppProtocol(const std::string& app_protocol, const std::string& name) {
   static const std::vector<std::string_view> known = {
       "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql", "redis", "udp"};
@@ -23,6 +21,48 @@ std::string AppProtocol(const std::string& app_protocol, const std::string& name
   }
   if (p == "kubernetes.io/h2c") p = "http2";
   return p;
+}
+
+std::string RetryBudgetField() {
+  return "metadata.annotations." + std::string(kRetryBudgetAnnotation);
+}
+
+namespace {
+
+// weft's retry budget (docs/policies.md, "weft.dev/retry-budget"): the annotation on the
+// resource providing the host, else the root namespace's Namespace annotation (the mesh-wide
+// default, whose errors the namespaces pass reports); "off" on the resource opts out. A
+// malformed annotation is an error that drops only the annotation.
+void ApplyRetryBudget(const ResourceIndex& index, const Resource& r, pb::Service* out,
+                      PassReport& report) {
+  const std::string key(kRetryBudgetAnnotation);
+  const Resource* from = nullptr;
+  std::optional<RetryBudgetValue> value;
+  if (auto it = r.meta.annotations.find(key); it != r.meta.annotations.end()) {
+    std::string why;
+    value = ParseRetryBudget(it->second, &why);
+    if (value) {
+      from = &r;
+    } else {
+      report.ErrorKept(
+          r, code::kValue, {{}, RetryBudgetField()},
+          "invalid retry budget \"" + it->second + "\": " + why + "; the annotation is ignored");
+    }
+  }
+  if (!from) {
+    const Resource* root = index.Get(Kind::kNamespace, index.options().root_namespace);
+    if (!root) return;
+    auto it = root->meta.annotations.find(key);
+    if (it == root->meta.annotations.end()) return;
+    value = ParseRetryBudget(it->second, nullptr);
+    from = root;
+  }
+  if (!value || value->off) return;
+  pb::RetryBudget* b = out->mutable_retry_budget();
+  b->set_ratio(value->ratio);
+  b->set_min_retries_per_second(value->min_per_second);
+  b->set_ttl_ms(value->ttl_ms);
+  *b->mutable_source() = SourceOf(*from, RetryBudgetField());
 }
 
 pb::Locality LocalityOf(const ResourceIndex& index, const std::string& node_name,
@@ -242,6 +282,35 @@ void AddSubsets(const DestinationRules& rules, const Resource* dr_res, pb::Servi
 
 }  // namespace
 
+std::map<uint32_t, std::string> HostPortProtocols(const ResourceIndex& index,
+                                                  const std::string& hostname) {
+  std::map<uint32_t, std::string> out;
+  std::string key = index.ServiceKeyForHostname(hostname);
+  if (const Resource* svc = key.empty() ? nullptr : index.Get(Kind::kService, key)) {
+    for (const auto& p : svc->as<ServiceSpec>().ports) {
+      std::string proto = AppProtocol(p.app_protocol, p.name);
+      if (proto.empty() && p.protocol != "TCP") {
+        proto = p.protocol;
+        std::transform(proto.begin(), proto.end(), proto.begin(), ::tolower);
+      }
+      out[p.port] = proto;
+    }
+    return out;
+  }
+  auto entries = index.ServiceEntriesFor(hostname);
+  if (entries.empty()) return out;
+  std::sort(entries.begin(), entries.end(), [](const Resource* a, const Resource* b) {
+    return std::tie(a->meta.creation_timestamp, a->meta.ns, a->meta.name) <
+           std::tie(b->meta.creation_timestamp, b->meta.ns, b->meta.name);
+  });
+  for (const auto& p : entries.front()->as<ServiceEntrySpec>().ports) {
+    std::string proto = p.protocol;
+    std::transform(proto.begin(), proto.end(), proto.begin(), ::tolower);
+    out[p.number] = AppProtocol(proto, p.name);
+  }
+  return out;
+}
+
 std::set<std::string> AllHostnames(const ResourceIndex& index) {
   std::set<std::string> out;
   for (const auto& [k, r] : index.All(Kind::kService)) {
@@ -270,6 +339,7 @@ bool CompileService(const ResourceIndex& index, const DestinationRules& rules,
   } else {
     CompileEntryHost(index, *entries.front(), hostname, out);
   }
+  ApplyRetryBudget(index, svc ? *svc : *entries.front(), out, report);
   // A second provider of the same hostname conflicts.
   for (size_t i = svc ? 0 : 1; i < entries.size(); ++i) {
     const auto& hosts = entries[i]->as<ServiceEntrySpec>().hosts;

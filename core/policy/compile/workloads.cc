@@ -2,6 +2,7 @@
 // PeerAuthentication and the AuthorizationPolicies that select them. Also Namespaces.
 
 #include "core/policy/compile/passes.h"
+#include "core/policy/decode/values.h"
 
 namespace weft::policy {
 
@@ -189,6 +190,34 @@ pb::Workload CompileWorkload(const ResourceIndex& index, const SecurityPolicies&
   return w;
 }
 
+namespace {
+
+// weft.dev/retry-budget on a Namespace: the mesh-wide default on the root namespace (the
+// services pass applies it; its errors are reported here, once), no effect elsewhere.
+void CheckRetryBudgetAnnotation(const ResourceIndex& index, const Resource& ns,
+                                PassReport& report) {
+  auto it = ns.meta.annotations.find(std::string(kRetryBudgetAnnotation));
+  if (it == ns.meta.annotations.end()) return;
+  const std::string& root = index.options().root_namespace;
+  if (ns.meta.name != root) {
+    report.Warning(ns, code::kValue, {{}, RetryBudgetField()},
+                   "a retry budget on a Namespace has no effect unless it is the root namespace "
+                   "(\"" +
+                       root +
+                       "\"), where it is the mesh-wide default; annotate the "
+                       "Services instead");
+    return;
+  }
+  std::string why;
+  if (!ParseRetryBudget(it->second, &why)) {
+    report.ErrorKept(ns, code::kValue, {{}, RetryBudgetField()},
+                     "invalid retry budget \"" + it->second + "\": " + why +
+                         "; there is no mesh-wide retry budget");
+  }
+}
+
+}  // namespace
+
 std::vector<pb::Namespace> CompileNamespaces(const ResourceIndex& index, PassReport& report) {
   std::vector<pb::Namespace> out;
   for (const auto& [k, r] : index.All(Kind::kNamespace)) {
@@ -203,6 +232,7 @@ std::vector<pb::Namespace> CompileNamespaces(const ResourceIndex& index, PassRep
     ns.set_waypoint_namespace(std::move(waypoint_ns));
     ns.mutable_labels()->insert(r.meta.labels.begin(), r.meta.labels.end());
     *ns.mutable_source() = SourceOf(r);
+    CheckRetryBudgetAnnotation(index, r, report);
     out.push_back(std::move(ns));
   }
   std::sort(out.begin(), out.end(),

@@ -313,6 +313,32 @@ metadata: {name: node-a, labels: {topology.kubernetes.io/region: r2}}
   EXPECT_TRUE(MatchesFresh());
 }
 
+// The mesh-wide retry budget lives on the root namespace's Namespace: changing it recompiles
+// every Service, as a full compile would.
+TEST_F(Incremental, MeshWideRetryBudgetFollowsTheRootNamespace) {
+  const std::string host = "catalog.shop.svc.cluster.local";
+  EXPECT_FALSE(FindService(compiler_.Snapshot(), host)->has_retry_budget());
+  Upsert("root", R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+  annotations: {weft.dev/retry-budget: "ratio=0.25"}
+)");
+  EXPECT_TRUE(MatchesFresh());
+  ASSERT_TRUE(FindService(compiler_.Snapshot(), host)->has_retry_budget());
+  EXPECT_DOUBLE_EQ(FindService(compiler_.Snapshot(), host)->retry_budget().ratio(), 0.25);
+  Upsert("root", R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+  annotations: {weft.dev/retry-budget: "off"}
+)");
+  EXPECT_TRUE(MatchesFresh());
+  EXPECT_FALSE(FindService(compiler_.Snapshot(), host)->has_retry_budget());
+  Remove("root");
+  EXPECT_TRUE(MatchesFresh());
+}
+
 TEST_F(Incremental, RemoveAndReAddServicesPodsAndSlices) {
   Upsert("slice", kSlice);
   Remove("pod-c1");

@@ -285,6 +285,143 @@ spec:
   EXPECT_EQ(c->load_balancer().policy(), pb::LoadBalancer::ROUND_ROBIN);
 }
 
+// Istio's retryBudget is a part of its own: a subset's replaces the rule's; port-level
+// settings, which cannot set it, keep the level's.
+TEST(Clusters, RetryBudgetPrecedence) {
+  auto res = CompileYaml({kSvc, R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews
+  trafficPolicy:
+    retryBudget: {percent: 30}
+    portLevelSettings:
+    - port: {number: 9080}
+      loadBalancer: {simple: RANDOM}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      retryBudget: {minRetryConcurrency: 9}
+)"});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  auto budget = [&](const std::string& name) {
+    const pb::ClusterPolicy* c = FindCluster(res.snapshot, name + std::string(kHost));
+    EXPECT_NE(c, nullptr) << name;
+    return c ? c->retry_budget() : pb::EnvoyRetryBudget();
+  };
+  EXPECT_TRUE(budget("outbound|0||").enabled());
+  EXPECT_DOUBLE_EQ(budget("outbound|0||").percent(), 30);
+  EXPECT_EQ(budget("outbound|0||").min_retry_concurrency(), 3u);
+  EXPECT_DOUBLE_EQ(budget("outbound|9080||").percent(), 30);  // port level keeps it
+  EXPECT_DOUBLE_EQ(budget("outbound|0|v1|").percent(), 30);
+  // The subset's budget replaces the rule's whole: its unset percent is the default 20.
+  EXPECT_DOUBLE_EQ(budget("outbound|0|v2|").percent(), 20);
+  EXPECT_EQ(budget("outbound|0|v2|").min_retry_concurrency(), 9u);
+  EXPECT_EQ(budget("outbound|9080|v2|").min_retry_concurrency(), 9u);
+}
+
+TEST(Clusters, NoRetryBudgetUnlessWritten) {
+  auto res = CompileYaml({kSvc, kPrecedence});
+  for (const auto& c : res.snapshot.cluster_policies()) {
+    EXPECT_FALSE(c.has_retry_budget()) << c.name();
+  }
+}
+
+// A subset's outlierDetection replaces the rule's as a whole, so what it leaves unset stays
+// unset (Istio's defaults at the waypoint), not the rule's values.
+TEST(Clusters, SubsetOutlierDetectionIsWholeWithOptionalFields) {
+  auto res = CompileYaml({kSvc, R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 0, maxEjectionPercent: 100, interval: 1s}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy:
+      outlierDetection: {interval: 2s}
+)"});
+  const pb::ClusterPolicy* top = FindCluster(res.snapshot, "outbound|0||" + std::string(kHost));
+  ASSERT_TRUE(top->outlier_detection().has_consecutive_5xx_errors());
+  EXPECT_EQ(top->outlier_detection().consecutive_5xx_errors(), 0u);
+  EXPECT_EQ(top->outlier_detection().max_ejection_percent(), 100u);
+  const pb::ClusterPolicy* v1 = FindCluster(res.snapshot, "outbound|0|v1|" + std::string(kHost));
+  EXPECT_FALSE(v1->outlier_detection().has_consecutive_5xx_errors());
+  EXPECT_FALSE(v1->outlier_detection().has_max_ejection_percent());
+  EXPECT_EQ(v1->outlier_detection().interval_ms(), 2000u);
+}
+
+// connectionPool.http cannot take effect on ports that carry no HTTP.
+TEST(Clusters, HttpPoolSettingsOnTcpPortsWarn) {
+  auto res = CompileYaml({R"(apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shop}
+spec: {ports: [{name: tcp-pg, port: 5432}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: mixed, namespace: shop}
+spec: {ports: [{name: http, port: 80}, {name: redis, port: 6379}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db, namespace: shop}
+spec:
+  host: db
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 10}
+      http: {http2MaxRequests: 100, maxRequestsPerConnection: 1}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: mixed, namespace: shop}
+spec:
+  host: mixed
+  trafficPolicy:
+    connectionPool: {http: {http1MaxPendingRequests: 1}}
+    portLevelSettings:
+    - port: {number: 6379}
+      connectionPool: {http: {maxRequestsPerConnection: 1}}
+    - port: {number: 80}
+      connectionPool: {http: {maxRequestsPerConnection: 1}}
+)"});
+  auto w = DiagsOf(res.snapshot, "value");
+  ASSERT_THAT(w, SizeIs(2)) << Dump(res.snapshot);
+  EXPECT_EQ(w[0].severity(), pb::Diagnostic::WARNING);
+  EXPECT_EQ(w[0].source().name(), "db");
+  EXPECT_EQ(w[0].source().field(), "spec.trafficPolicy.connectionPool.http");
+  EXPECT_NE(w[0].message().find("5432 tcp"), std::string::npos) << w[0].message();
+  EXPECT_EQ(w[1].source().name(), "mixed");
+  EXPECT_EQ(w[1].source().field(), "spec.trafficPolicy.portLevelSettings.connectionPool.http");
+  EXPECT_NE(w[1].message().find("port 6379 is redis"), std::string::npos) << w[1].message();
+  // Only a warning: the settings are still compiled.
+  EXPECT_EQ(FindCluster(res.snapshot, "outbound|0||db.shop.svc.cluster.local")
+                ->connection_pool()
+                .http2_max_requests(),
+            100u);
+}
+
+TEST(Clusters, MaxRetriesWithRetryBudgetWarns) {
+  auto res = CompileYaml({kSvc, R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool: {http: {maxRetries: 3}}
+    retryBudget: {percent: 25}
+)"});
+  auto w = DiagsOf(res.snapshot, "value");
+  ASSERT_THAT(w, SizeIs(1)) << Dump(res.snapshot);
+  EXPECT_EQ(w[0].source().field(), "spec.trafficPolicy.connectionPool.http.maxRetries");
+}
+
 TEST(Clusters, NoRuleNoCluster) {
   auto res = CompileYaml({kSvc});
   EXPECT_THAT(res.snapshot.cluster_policies(), IsEmpty());

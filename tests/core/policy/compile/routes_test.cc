@@ -467,6 +467,130 @@ spec:
   EXPECT_EQ(r.destinations(2).weight(), 0u);
 }
 
+// Services for the retry checks: "sticky" is hashed by a DestinationRule (only its subset
+// "pinned" for "split"), "web" is HTTP/1.1, "rpc" gRPC.
+constexpr char kRetryMesh[] = R"(apiVersion: v1
+kind: Service
+metadata: {name: sticky, namespace: shop}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: split, namespace: shop}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {ports: [{name: http, port: 80}, {name: http-admin, port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: rpc, namespace: shop}
+spec: {ports: [{name: grpc, port: 9090}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: sticky, namespace: shop}
+spec:
+  host: sticky
+  trafficPolicy:
+    loadBalancer: {consistentHash: {httpHeaderName: x-user}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: split, namespace: shop}
+spec:
+  host: split
+  subsets:
+  - name: pinned
+    labels: {v: "1"}
+    trafficPolicy:
+      loadBalancer: {consistentHash: {useSourceIp: true}}
+  - name: spread
+    labels: {v: "2"}
+)";
+
+// Retries under consistent hashing hash to the same endpoint: a warning at `retries`.
+TEST(RouteChecks, RetriesUnderConsistentHashWarn) {
+  auto res = CompileYaml({kRetryMesh, Vs("sticky", "shop", R"(  hosts: [sticky]
+  http:
+  - route: [{destination: {host: sticky}}]
+    retries: {attempts: 3}
+)"),
+                          Vs("split", "shop", R"(  hosts: [split]
+  http:
+  - route: [{destination: {host: split, subset: pinned}}]
+    retries: {attempts: 3}
+  - route: [{destination: {host: split, subset: spread}}]
+    retries: {attempts: 3}
+  - route: [{destination: {host: split, subset: pinned}}]
+    retries: {attempts: 0}
+  - route: [{destination: {host: split, subset: pinned}}]
+)")});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  auto w = DiagsOf(res.snapshot, code::kValue);
+  ASSERT_THAT(w, SizeIs(2)) << Dump(res.snapshot);
+  EXPECT_EQ(w[0].source().name(), "sticky");
+  EXPECT_EQ(w[0].source().field(), "spec.http[0].retries");
+  EXPECT_EQ(w[0].source().line(), 8u);
+  EXPECT_NE(w[0].message().find("same endpoint under consistent hashing"), std::string::npos);
+  EXPECT_NE(w[0].message().find("DestinationRule shop/sticky"), std::string::npos);
+  EXPECT_EQ(w[1].source().name(), "split");
+  EXPECT_EQ(w[1].source().field(), "spec.http[0].retries");
+}
+
+TEST(RouteChecks, HTTPRouteRetryUnderConsistentHashWarns) {
+  auto res = CompileYaml({kRetryMesh, R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: sticky, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, name: sticky, port: 80}]
+  rules:
+  - matches: [{path: {value: /a}}, {path: {value: /b}}]
+    backendRefs: [{name: sticky, port: 80}]
+    retry: {attempts: 2, codes: [503]}
+  - backendRefs: [{name: sticky, port: 80}]
+    timeouts: {backendRequest: 1s}
+)"});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  auto w = DiagsOf(res.snapshot, code::kValue);
+  ASSERT_THAT(w, SizeIs(1)) << Dump(res.snapshot);  // once per rule; none without `retry`
+  EXPECT_EQ(w[0].source().field(), "spec.rules[0].retry");
+  // The retry compiled into every split match.
+  const pb::RouteTable* t = FindRouteTable(res.snapshot, "sticky.shop.svc.cluster.local", 80);
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->http_routes_size(), 3);
+  EXPECT_EQ(t->http_routes(0).retries().attempts(), 2u);
+  EXPECT_THAT(t->http_routes(0).retries().retriable_status_codes(), ElementsAre(503u));
+}
+
+// retryOn naming only gRPC conditions to http (HTTP/1.1) ports can never retry.
+TEST(RouteChecks, GrpcRetryConditionsOnHttpPortsWarn) {
+  auto res = CompileYaml({kRetryMesh, Vs("web", "shop", R"(  hosts: [web]
+  http:
+  - route: [{destination: {host: web}}]
+    retries: {attempts: 3, retryOn: "unavailable,cancelled"}
+  - route: [{destination: {host: web, port: {number: 80}}}]
+    retries: {attempts: 3, retryOn: "unavailable"}
+  - route: [{destination: {host: web}}]
+    retries: {attempts: 3, retryOn: "unavailable,5xx"}
+)"),
+                          Vs("rpc", "shop", R"(  hosts: [rpc]
+  http:
+  - route: [{destination: {host: rpc}}]
+    retries: {attempts: 3, retryOn: "unavailable,cancelled"}
+)")});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  auto w = DiagsOf(res.snapshot, code::kValue);
+  ASSERT_THAT(w, SizeIs(2)) << Dump(res.snapshot);
+  EXPECT_EQ(w[0].source().name(), "web");
+  EXPECT_EQ(w[0].source().field(), "spec.http[0].retries.retryOn");
+  EXPECT_NE(w[0].message().find("ports 80, 8080 are http"), std::string::npos) << w[0].message();
+  EXPECT_EQ(w[1].source().field(), "spec.http[1].retries.retryOn");
+  EXPECT_NE(w[1].message().find("port 80 is http"), std::string::npos) << w[1].message();
+}
+
 TEST(HTTPRoutes, MatchesAreOrderedByGatewayApiPrecedence) {
   auto res = CompileYaml({kMesh, R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

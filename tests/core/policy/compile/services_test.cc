@@ -298,6 +298,141 @@ spec: {ports: [{port: 80}]}
   EXPECT_EQ(FindService(res.snapshot, "b.shop.svc.cluster.local")->waypoint(), "svc-wp");
 }
 
+// weft's retry budget: weft.dev/retry-budget on a Service, else on the root namespace's
+// Namespace (mesh-wide default); "off" on a Service opts it out; none: no budget (Istio's).
+constexpr char kBudgets[] = R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+  annotations: {weft.dev/retry-budget: "ratio=0.1,min-per-second=5"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: mesh-default, namespace: shop}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: own
+  namespace: shop
+  annotations: {weft.dev/retry-budget: "ratio=0.5,ttl=30s"}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: opted-out
+  namespace: shop
+  annotations: {weft.dev/retry-budget: "off"}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: ext
+  namespace: shop
+  annotations: {weft.dev/retry-budget: "min-per-second=1"}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 443, name: https, protocol: HTTPS}]
+  resolution: DNS
+)";
+
+TEST(Services, RetryBudgetFromAnnotations) {
+  auto res = CompileYaml({kBudgets});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  const pb::Service* mesh = FindService(res.snapshot, "mesh-default.shop.svc.cluster.local");
+  ASSERT_TRUE(mesh->has_retry_budget());
+  EXPECT_DOUBLE_EQ(mesh->retry_budget().ratio(), 0.1);
+  EXPECT_EQ(mesh->retry_budget().min_retries_per_second(), 5u);
+  EXPECT_EQ(mesh->retry_budget().ttl_ms(), 10000u);
+  EXPECT_EQ(mesh->retry_budget().source().kind(), "Namespace");
+  EXPECT_EQ(mesh->retry_budget().source().name(), "istio-system");
+  EXPECT_EQ(mesh->retry_budget().source().field(), "metadata.annotations.weft.dev/retry-budget");
+  const pb::Service* own = FindService(res.snapshot, "own.shop.svc.cluster.local");
+  ASSERT_TRUE(own->has_retry_budget());
+  EXPECT_DOUBLE_EQ(own->retry_budget().ratio(), 0.5);
+  EXPECT_EQ(own->retry_budget().min_retries_per_second(), 10u);  // its own defaults, not mesh's
+  EXPECT_EQ(own->retry_budget().ttl_ms(), 30000u);
+  EXPECT_EQ(own->retry_budget().source().kind(), "Service");
+  EXPECT_EQ(own->retry_budget().source().name(), "own");
+  EXPECT_FALSE(FindService(res.snapshot, "opted-out.shop.svc.cluster.local")->has_retry_budget());
+  const pb::Service* ext = FindService(res.snapshot, "api.example.com");
+  ASSERT_TRUE(ext->has_retry_budget());
+  EXPECT_EQ(ext->retry_budget().min_retries_per_second(), 1u);
+  EXPECT_EQ(ext->retry_budget().source().kind(), "ServiceEntry");
+}
+
+TEST(Services, NoRetryBudgetByDefault) {
+  auto res = CompileYaml({R"(apiVersion: v1
+kind: Service
+metadata: {name: a, namespace: shop}
+spec: {ports: [{port: 80}]}
+)"});
+  EXPECT_FALSE(FindService(res.snapshot, "a.shop.svc.cluster.local")->has_retry_budget());
+}
+
+// A malformed value is a `value` error naming the annotation; the Service still compiles
+// (and is not listed as left out), without that budget: the mesh-wide one applies.
+TEST(Services, MalformedRetryBudgetDropsOnlyTheAnnotation) {
+  auto res = CompileYaml({R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+  annotations: {weft.dev/retry-budget: "ratio=0.3"}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: a
+  namespace: shop
+  annotations: {weft.dev/retry-budget: "ratio=lots"}
+spec: {ports: [{port: 80}]}
+)"});
+  auto errors = DiagsOf(res.snapshot, "value");
+  ASSERT_THAT(errors, SizeIs(1)) << Dump(res.snapshot);
+  EXPECT_EQ(errors[0].severity(), pb::Diagnostic::ERROR);
+  EXPECT_EQ(errors[0].source().kind(), "Service");
+  EXPECT_EQ(errors[0].source().field(), "metadata.annotations.weft.dev/retry-budget");
+  EXPECT_NE(errors[0].message().find("ratio \"lots\""), std::string::npos) << errors[0].message();
+  EXPECT_TRUE(res.has_errors);
+  EXPECT_THAT(res.snapshot.excluded(), IsEmpty());
+  const pb::Service* a = FindService(res.snapshot, "a.shop.svc.cluster.local");
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(a->has_retry_budget());
+  EXPECT_DOUBLE_EQ(a->retry_budget().ratio(), 0.3);
+}
+
+TEST(Services, RetryBudgetOnNamespaces) {
+  auto res = CompileYaml({R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+  annotations: {weft.dev/retry-budget: "ttl=2h"}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  annotations: {weft.dev/retry-budget: "ratio=0.1"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: a, namespace: shop}
+spec: {ports: [{port: 80}]}
+)"});
+  auto diags = DiagsOf(res.snapshot, "value");
+  ASSERT_THAT(diags, SizeIs(2)) << Dump(res.snapshot);
+  // Sorted by file position: the root namespace's error first, once (not once per Service).
+  EXPECT_EQ(diags[0].severity(), pb::Diagnostic::ERROR);
+  EXPECT_EQ(diags[0].source().name(), "istio-system");
+  EXPECT_EQ(diags[1].severity(), pb::Diagnostic::WARNING);
+  EXPECT_EQ(diags[1].source().name(), "shop");
+  EXPECT_THAT(res.snapshot.excluded(), IsEmpty());
+  EXPECT_FALSE(FindService(res.snapshot, "a.shop.svc.cluster.local")->has_retry_budget());
+}
+
 TEST(Services, ExternalNameWarns) {
   auto res = CompileYaml({R"(apiVersion: v1
 kind: Service
