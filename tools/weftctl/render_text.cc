@@ -76,9 +76,16 @@ void Cluster(std::ostringstream& o, const pb::ClusterPolicy& c, const std::strin
     if (p.http2_max_requests()) o << ", http2MaxRequests " << p.http2_max_requests();
   }
   if (c.has_outlier_detection()) {
+    // Unset fields are Istio's defaults: 5 consecutive 5xx, every 10s, 30s, at most 10 %.
     const auto& od = c.outlier_detection();
-    o << ", outlier " << od.consecutive_5xx_errors() << "x5xx/" << Ms(od.interval_ms()) << " eject "
-      << Ms(od.base_ejection_time_ms());
+    o << ", outlier " << (od.has_consecutive_5xx_errors() ? od.consecutive_5xx_errors() : 5u)
+      << "x5xx/" << Ms(od.interval_ms() ? od.interval_ms() : 10'000) << " eject "
+      << Ms(od.base_ejection_time_ms() ? od.base_ejection_time_ms() : 30'000) << " max "
+      << (od.has_max_ejection_percent() ? od.max_ejection_percent() : 10u) << "%";
+  }
+  if (c.has_retry_budget() && c.retry_budget().enabled()) {
+    o << ", retryBudget " << c.retry_budget().percent() << "% min "
+      << c.retry_budget().min_retry_concurrency();
   }
   if (c.has_tls()) o << ", tls " << pb::ClientTls::Mode_Name(c.tls().mode());
   o << "\n";
@@ -165,6 +172,11 @@ std::string RenderText(const pb::MeshSnapshot& s) {
       o << "  Waypoint:  " << svc.waypoint_namespace() << "/" << svc.waypoint()
         << (found ? "" : " (no such waypoint: connections are refused)") << "\n";
     }
+    if (svc.has_retry_budget()) {
+      const auto& b = svc.retry_budget();
+      o << "  Retry budget: ratio " << b.ratio() << ", " << b.min_retries_per_second()
+        << "/s minimum, over " << Ms(b.ttl_ms()) << " [" << Ref(b.source()) << "]\n";
+    }
     o << "  Endpoints: " << svc.endpoints_size() << "\n";
     for (const auto& ep : svc.endpoints()) {
       o << "    " << ep.address();
@@ -197,8 +209,24 @@ std::string RenderText(const pb::MeshSnapshot& s) {
         if (r.has_retries()) {
           o << "; retries " << r.retries().attempts();
           if (r.retries().per_try_timeout_ms()) o << " x " << Ms(r.retries().per_try_timeout_ms());
+          std::string on;
+          for (const auto& c : r.retries().retry_on()) on += (on.empty() ? "" : ",") + c;
+          for (uint32_t c : r.retries().retriable_status_codes()) {
+            on += (on.empty() ? "" : ",") + std::to_string(c);
+          }
+          if (!on.empty()) o << " on " << on;
+          if (r.retries().backoff_base_ms()) o << " backoff " << Ms(r.retries().backoff_base_ms());
         }
-        if (r.has_fault()) o << "; fault";
+        if (r.has_fault()) {
+          const auto& f = r.fault();
+          o << "; fault";
+          if (f.delay_ms()) o << " delay " << Ms(f.delay_ms()) << " " << f.delay_percent() << "%";
+          if (f.has_abort_grpc_status()) {
+            o << " abort grpc-status " << f.abort_grpc_status() << " " << f.abort_percent() << "%";
+          } else if (f.abort_http_status()) {
+            o << " abort " << f.abort_http_status() << " " << f.abort_percent() << "%";
+          }
+        }
         if (r.mirrors_size()) o << "; mirror " << r.mirrors(0).hostname();
         o << "\n";
       }

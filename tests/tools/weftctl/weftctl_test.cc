@@ -233,6 +233,60 @@ TEST_F(WeftctlTest, CompileTextSummarisesServicesRoutesAndPolicies) {
   EXPECT_NE(r.out.find("retries 3 x 2s"), std::string::npos) << r.out;
 }
 
+// Issue 10's settings: analyze warns about retries that cannot avoid a hashed endpoint (exit
+// 0: a warning), and the text summary shows the retry budget, retry details, gRPC abort and
+// the outlier defaults in force.
+TEST_F(WeftctlTest, ResilienceSettingsAnalyzedAndSummarised) {
+  Write("mesh.yaml", R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+  annotations: {weft.dev/retry-budget: "ratio=0.1,ttl=5s"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: shop}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: cart, namespace: shop}
+spec:
+  host: cart
+  trafficPolicy:
+    loadBalancer: {consistentHash: {httpHeaderName: x-user}}
+    outlierDetection: {interval: 5s}
+    retryBudget: {percent: 25}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: cart, namespace: shop}
+spec:
+  hosts: [cart]
+  http:
+  - route: [{destination: {host: cart}}]
+    retries: {attempts: 3, retryOn: "5xx,503", backoff: 50ms}
+    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 5}}}
+)");
+  Result a = Weftctl("analyze -f " + dir_.string(), true);
+  EXPECT_EQ(a.exit_code, 0) << a.out;
+  EXPECT_NE(a.out.find("warning: VirtualService/shop/cart: spec.http[0].retries: retries go to "
+                       "the same endpoint under consistent hashing"),
+            std::string::npos)
+      << a.out;
+  Result t = Weftctl("compile -o text -f " + dir_.string());
+  ASSERT_EQ(t.exit_code, 0) << t.out;
+  EXPECT_NE(t.out.find("Retry budget: ratio 0.1, 10/s minimum, over 5s [Namespace istio-system"),
+            std::string::npos)
+      << t.out;
+  EXPECT_NE(t.out.find("retries 3 on 5xx,503 backoff 50ms; fault abort grpc-status 14 5%"),
+            std::string::npos)
+      << t.out;
+  EXPECT_NE(t.out.find("outlier 5x5xx/5s eject 30s max 10%, retryBudget 25% min 3"),
+            std::string::npos)
+      << t.out;
+}
+
 TEST_F(WeftctlTest, CompileWithErrorsPrintsDiagnosticsAndExitsOne) {
   Write("mesh.yaml", kServices);
   Write("dr.yaml", kBrokenRule);
