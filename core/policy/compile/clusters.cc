@@ -117,8 +117,10 @@ void CheckParts(const Resource& r, const Parts& parts, const std::string& field,
 
 }  // namespace
 
-std::optional<pb::LoadBalancer> EffectiveLoadBalancer(const DestinationRuleSpec& dr,
-                                                      const std::string& subset, uint32_t port) {
+namespace {
+
+// The parts in force for (subset, port), with the precedence CompileClusterPolicies applies.
+Parts EffectiveParts(const DestinationRuleSpec& dr, const std::string& subset, uint32_t port) {
   Parts p;
   if (dr.policy) Overlay(p, *dr.policy);
   if (port) OverlayPort(p, dr.policy, port);
@@ -127,7 +129,20 @@ std::optional<pb::LoadBalancer> EffectiveLoadBalancer(const DestinationRuleSpec&
     Overlay(p, *s.policy);
     if (port) OverlayPort(p, s.policy, port);
   }
-  return p.lb;
+  return p;
+}
+
+}  // namespace
+
+std::optional<pb::LoadBalancer> EffectiveLoadBalancer(const DestinationRuleSpec& dr,
+                                                      const std::string& subset, uint32_t port) {
+  return EffectiveParts(dr, subset, port).lb;
+}
+
+std::optional<pb::ConnectionPool> EffectiveConnectionPool(const DestinationRuleSpec& dr,
+                                                          const std::string& subset,
+                                                          uint32_t port) {
+  return EffectiveParts(dr, subset, port).pool;
 }
 
 std::vector<pb::ClusterPolicy> CompileClusterPolicies(const ResourceIndex& index,

@@ -136,6 +136,9 @@ std::vector<pb::RouteTable> CompileRouteTables(const ResourceIndex& index,
 // precedence; nullopt when none is set (the default, LEAST_REQUEST). `port` 0: the level's.
 std::optional<pb::LoadBalancer> EffectiveLoadBalancer(const DestinationRuleSpec& dr,
                                                       const std::string& subset, uint32_t port);
+// The same for connectionPool.
+std::optional<pb::ConnectionPool> EffectiveConnectionPool(const DestinationRuleSpec& dr,
+                                                          const std::string& subset, uint32_t port);
 std::vector<pb::ClusterPolicy> CompileClusterPolicies(const ResourceIndex& index,
                                                       const DestinationRules& rules,
                                                       PassReport& report);

@@ -127,7 +127,8 @@ void CheckRetries(const ResourceIndex& index, const DestinationRules& rules, con
       break;
     }
   }
-  // gRPC conditions need gRPC responses, which an `http` (HTTP/1.1) port does not carry.
+  // gRPC conditions need gRPC responses, which an `http` (HTTP/1.1) port does not carry unless
+  // the destination's connectionPool has the waypoint speak HTTP/2 (or the client's protocol).
   static const std::set<std::string> grpc = {"cancelled", "deadline-exceeded", "internal",
                                              "resource-exhausted", "unavailable"};
   const auto& on = route.retries().retry_on();
@@ -142,6 +143,14 @@ void CheckRetries(const ResourceIndex& index, const DestinationRules& rules, con
   for (const auto& d : route.destinations()) {
     auto protocols = HostPortProtocols(index, d.hostname());
     if (protocols.empty()) return;
+    if (auto it = rules.by_host.find(d.hostname()); it != rules.by_host.end()) {
+      auto pool =
+          EffectiveConnectionPool(it->second->as<DestinationRuleSpec>(), d.subset(), d.port());
+      if (pool && (pool->use_client_protocol() ||
+                   pool->h2_upgrade_policy() == pb::ConnectionPool::H2_UPGRADE_UPGRADE)) {
+        return;
+      }
+    }
     for (const auto& [port, proto] : protocols) {
       if (d.port() && d.port() != port) continue;
       if (proto != "http") return;

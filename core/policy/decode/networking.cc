@@ -79,7 +79,7 @@ void DecodeHeaders(ObjectReader& r, pb::HeaderOperations* request, pb::HeaderOpe
   });
 }
 
-// "1500ms" -> "1.5s" style text for messages.
+// Milliseconds as a duration for messages: 2000 -> "2s", 1500 -> "1500ms".
 std::string MsText(uint64_t ms) {
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
   return std::to_string(ms) + "ms";

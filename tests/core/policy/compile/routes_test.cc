@@ -580,7 +580,26 @@ TEST(RouteChecks, GrpcRetryConditionsOnHttpPortsWarn) {
   http:
   - route: [{destination: {host: rpc}}]
     retries: {attempts: 3, retryOn: "unavailable,cancelled"}
-)")});
+)"),
+                          // HTTP/2 upstream on an http port (h2UpgradePolicy): gRPC can flow.
+                          Vs("h2web", "shop", R"(  hosts: [h2web]
+  http:
+  - route: [{destination: {host: h2web}}]
+    retries: {attempts: 3, retryOn: "unavailable"}
+)"),
+                          R"(apiVersion: v1
+kind: Service
+metadata: {name: h2web, namespace: shop}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: h2web, namespace: shop}
+spec:
+  host: h2web
+  trafficPolicy:
+    connectionPool: {http: {h2UpgradePolicy: UPGRADE}}
+)"});
   EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
   auto w = DiagsOf(res.snapshot, code::kValue);
   ASSERT_THAT(w, SizeIs(2)) << Dump(res.snapshot);
