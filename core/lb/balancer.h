@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace weft::lb {
@@ -32,14 +33,42 @@ struct Target {
 
 enum class Policy { kRoundRobin, kLeastRequest, kRandom, kRingHash, kMaglev };
 
+// Istio's localityLbSetting.distribute[]: a client whose locality matches `from` sends each
+// `to` locality its weight (percent) of the traffic; localities no `to` matches get none.
+// Localities are "region/zone/subzone"; a part may be "*", missing trailing parts match all.
+struct LocalityDistribute {
+  std::string from;
+  std::vector<std::pair<std::string, uint32_t>> to;
+};
+
+// Istio's localityLbSetting.failover[]: with no healthy endpoint in the client's region
+// (`from`), go to region `to` before any other.
+struct LocalityFailover {
+  std::string from;
+  std::string to;
+};
+
 struct BalancerConfig {
   Policy policy = Policy::kLeastRequest;  // Istio's default
-  // Prefer endpoints in the client's zone, then region, then anywhere (Istio's locality
-  // failover). Off: all endpoints are equal.
+  // Priority tiers by locality (Istio's locality failover): the client's region+zone+subzone,
+  // then region+zone, then region, then the `failover` regions in order, then anywhere; or,
+  // with `failover_priority`, tiers by how many of those labels match. The first tier with an
+  // endpoint left (not excluded) wins. Off: all endpoints are equal (`distribute` still applies).
   bool locality_aware = false;
-  uint64_t ring_size = 1024;      // ring hash: minimum entries
-  uint64_t maglev_table = 65537;  // Maglev: prime table size
+  uint64_t ring_size = 1024;                   // ring hash: minimum entries
+  uint64_t maglev_table = 65537;               // Maglev: prime table size
+  std::vector<LocalityDistribute> distribute{};  // the first rule whose `from` matches applies
+  std::vector<LocalityFailover> failover{};
+  // Istio's failoverPriority: label keys ("key", compared with the client's value) or
+  // "key=value" (compared with the value). Supported keys: topology.kubernetes.io/region,
+  // topology.kubernetes.io/zone, topology.istio.io/subzone; any other label counts as matching
+  // (one cluster, one network: topology.istio.io/network and /cluster always match).
+  std::vector<std::string> failover_priority{};
 };
+
+// Whether a locality matches a pattern "region[/zone[/subzone]]" ("*" matches any part; a
+// missing zone or subzone matches any), as Istio's LocalityMatch.
+bool LocalityMatches(const Locality& locality, std::string_view pattern);
 
 // What a pick may depend on.
 struct PickContext {
@@ -65,7 +94,13 @@ class Balancer {
   int Active(size_t index) const { return active_[index].load(std::memory_order_relaxed); }
 
  private:
-  std::vector<size_t> Candidates(const PickContext& ctx) const;
+  std::vector<size_t> Candidates(const PickContext& ctx);
+  // `distribute`: the candidates of the locality chosen by weight; empty when no rule
+  // applies or no weighted locality has a candidate.
+  std::vector<size_t> Distribute(const LocalityDistribute& rule, const std::vector<size_t>& all,
+                                 const PickContext& ctx);
+  // The locality tier of a target for a client: lower is preferred.
+  uint32_t Tier(const Locality& client, const Locality& target) const;
   std::optional<size_t> PickHashed(const PickContext& ctx, const std::vector<size_t>& allowed);
   uint64_t Random();
 
