@@ -34,6 +34,7 @@ Connection::~Connection() {
     proxy_.conns_.erase(*tracked_);
   }
   if (balancer_ && picked_) balancer_->Finished(*picked_);
+  if (counted_) cluster_state_->Release();
   proxy_.counters_.active.fetch_sub(1);
   proxy_.counters_.completed.fetch_add(1);
 }
@@ -102,8 +103,30 @@ void Connection::Start(tcp::socket accepted) {
     std::lock_guard<std::mutex> l(info_mu_);
     cluster_ = route_->cluster;
   }
+  if (kind_ == Kind::kOutbound && !AdmitToCluster()) return Fail("maxConnections");
   ArmIdle();
   ConnectNext();
+}
+
+bool Connection::AdmitToCluster() {
+  // Only a Service's own endpoints: not a waypoint (it applies the policy), not a workload.
+  if (!route_->service || route_->waypoint || !balancer_ || !route_->outlier) return true;
+  cluster_state_ = proxy_.clusters_.Get(route_->cluster);
+  cluster_state_->outlier().SetConfig(*route_->outlier);
+  if (cluster_state_->TryAcquire(route_->max_connections)) {
+    counted_ = true;
+    return true;
+  }
+  // As Envoy's TCP proxy (upstream_cx_overflow): closed at once, nothing waits.
+  proxy_.counters_.upstream_cx_overflow.fetch_add(1);
+  if (proxy_.inputs_.log && cluster_state_->ShouldLogOverflow()) {
+    proxy_.inputs_.log("overflow " + pod_->info.uid + " -> " + original_.address + ":" +
+                       std::to_string(original_.port) + " (" + route_->cluster +
+                       "): maxConnections " + std::to_string(route_->max_connections) +
+                       " reached; " + std::to_string(cluster_state_->overflow()) +
+                       " refused so far");
+  }
+  return false;
 }
 
 bool Connection::Admit(const std::string& destination_uid, const SocketAddress& source,
@@ -208,7 +231,10 @@ void Connection::ConnectNext() {
   SocketAddress target;
   if (balancer_) {
     lb::PickContext ctx;
-    ctx.exclude = &tried_;
+    // Endpoints this connection tried, and those ejected for failing connects.
+    std::vector<size_t> exclude = tried_;
+    if (cluster_state_) cluster_state_->outlier().AppendEjected(balancer_->targets(), exclude);
+    ctx.exclude = &exclude;
     ctx.hash = lb::StableHash(client_.address);
     lb::Locality client_locality;
     if (view_) {
@@ -352,6 +378,22 @@ void Connection::DeliverLocally(const tcp::endpoint& target, const pb::Workload&
 
 void Connection::OnConnectFailed() {
   proxy_.counters_.connect_failures.fetch_add(1);
+  if (cluster_state_ && picked_ &&
+      cluster_state_->outlier().Failure(balancer_->targets(), *picked_)) {
+    proxy_.counters_.outlier_ejections.fetch_add(1);
+    if (proxy_.inputs_.log) {
+      const auto& t = balancer_->targets()[*picked_];
+      std::string endpoint = lb::OutlierDetector::Key(t);
+      int64_t ms = 0;
+      for (const auto& e : cluster_state_->outlier().States()) {
+        if (e.endpoint == endpoint) ms = e.ejected_remaining_ms;
+      }
+      proxy_.inputs_.log("ejected " + endpoint + " of " + route_->cluster + " for " +
+                         std::to_string(ms) + " ms after " +
+                         std::to_string(cluster_state_->outlier().config().consecutive_failures) +
+                         " consecutive connect failures");
+    }
+  }
   if (balancer_ && picked_) {
     balancer_->Finished(*picked_);
     picked_.reset();
@@ -432,8 +474,25 @@ void Connection::ConnectHbone(const tcp::endpoint& destination, const tcp::endpo
   // Once per connection (retries go to another of the waypoint's endpoints).
   if (via_waypoint && attempts_ == 1) proxy_.counters_.waypoint_outbound.fetch_add(1);
   auto self = shared_from_this();
-  pool->Connect(std::move(req), [self, this](hbone::ConnectResult r) {
-    if (closed_) return;
+  // connectionPool.tcp.connectTimeout covers the whole attempt: TCP and TLS to the peer's
+  // :15008 (or a pooled connection) and the CONNECT's answer, which waits for the peer's
+  // connect to the app.
+  uint64_t attempt = ++attempt_;
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  timer->expires_after(std::chrono::milliseconds(route_->connect_timeout_ms));
+  timer->async_wait([self, this, attempt](error_code e) {
+    if (e || closed_ || attempt != attempt_) return;
+    ++attempt_;  // the late answer, if any, is dropped
+    proxy_.counters_.hbone_connect_failures.fetch_add(1);
+    OnConnectFailed();
+  });
+  pool->Connect(std::move(req), [self, this, attempt, timer](hbone::ConnectResult r) {
+    if (closed_ || attempt != attempt_) {
+      if (r.tunnel) r.tunnel->Close();
+      return;
+    }
+    ++attempt_;
+    timer->cancel();
     if (!r.ok()) {
       proxy_.counters_.hbone_connect_failures.fetch_add(1);
       return OnConnectFailed();
@@ -447,6 +506,7 @@ void Connection::OnUpstream(std::shared_ptr<hbone::ByteStream> up, bool up_is_tc
     up->Close();
     return;
   }
+  if (cluster_state_ && picked_) cluster_state_->outlier().Success(balancer_->targets(), *picked_);
   up_ = std::move(up);
   up_is_tcp_ = up_is_tcp;
   Touch();

@@ -75,6 +75,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // calls `retry` and returns true. False: go on (with or without a certificate).
   bool AwaitSourceCertificate(std::function<void()> retry);
   void OnConnectFailed();
+  // Admission against the cluster's maxConnections; false: refused (counted, logged).
+  bool AdmitToCluster();
   void OnUpstream(std::shared_ptr<hbone::ByteStream> up, bool up_is_tcp);
   // Inbound checks (PeerAuthentication, authorization); false: denied (counted, logged once).
   bool Admit(const std::string& destination_uid, const SocketAddress& source,
@@ -99,6 +101,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<const NodeView> view_;
   std::optional<Route> route_;
   std::shared_ptr<lb::Balancer> balancer_;
+  // A Service without a waypoint: its cluster's state (maxConnections, ejection); `counted_`
+  // while this connection holds one of the cluster's connections.
+  std::shared_ptr<ClusterState> cluster_state_;
+  bool counted_ = false;
+  uint64_t attempt_ = 0;  // the connect attempt in flight (an HBONE connect may time out)
   std::optional<size_t> picked_;
   std::vector<size_t> tried_;
   int attempts_ = 0;

@@ -1,5 +1,7 @@
 #include "agent/proxy/node_view.h"
 
+#include <algorithm>
+
 #include "core/hbone/hbone.h"
 
 namespace weft::agent::proxy {
@@ -61,6 +63,43 @@ lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy) {
   }
   cfg.locality_aware =
       policy->has_outlier_detection() || (l.has_locality() && l.locality().enabled());
+  if (l.has_locality() && l.locality().enabled()) {
+    const auto& loc = l.locality();
+    for (const auto& d : loc.distribute()) {
+      lb::LocalityDistribute rule;
+      rule.from = d.from();
+      for (const auto& [to, weight] : d.to()) rule.to.emplace_back(to, weight);
+      // Protobuf maps have no order: sort, so that every proxy decides alike.
+      std::sort(rule.to.begin(), rule.to.end());
+      cfg.distribute.push_back(std::move(rule));
+    }
+    // As Istio: failover needs outlier detection (without it nothing ever fails over).
+    if (policy->has_outlier_detection()) {
+      for (const auto& f : loc.failover()) cfg.failover.push_back({f.from(), f.to()});
+      cfg.failover_priority.assign(loc.failover_priority().begin(), loc.failover_priority().end());
+    }
+  }
+  return cfg;
+}
+
+lb::OutlierConfig OutlierConfigFor(const pb::ClusterPolicy* policy) {
+  lb::OutlierConfig cfg;  // Envoy's defaults
+  if (!policy || !policy->has_outlier_detection()) return cfg;
+  const auto& od = policy->outlier_detection();
+  if (od.split_external_local_origin_errors()) {
+    cfg.consecutive_failures =
+        od.consecutive_local_origin_failures() ? od.consecutive_local_origin_failures() : 5;
+  } else {
+    uint32_t c5xx = od.has_consecutive_5xx_errors() ? od.consecutive_5xx_errors() : 5;
+    uint32_t gateway = od.consecutive_gateway_errors();
+    cfg.consecutive_failures = c5xx == 0 ? gateway : gateway == 0 ? c5xx : std::min(c5xx, gateway);
+  }
+  if (od.base_ejection_time_ms()) {
+    cfg.base_ejection_time = std::chrono::milliseconds(od.base_ejection_time_ms());
+  }
+  if (od.interval_ms()) cfg.interval = std::chrono::milliseconds(od.interval_ms());
+  if (od.has_max_ejection_percent()) cfg.max_ejection_percent = od.max_ejection_percent();
+  cfg.min_health_percent = od.min_health_percent();
   return cfg;
 }
 
@@ -236,6 +275,8 @@ std::optional<Route> NodeView::Resolve(const std::string& address, uint32_t port
   if (policy && policy->connection_pool().connect_timeout_ms()) {
     r.connect_timeout_ms = policy->connection_pool().connect_timeout_ms();
   }
+  if (policy) r.max_connections = policy->connection_pool().max_connections();
+  r.outlier = OutlierConfigFor(policy);
   return r;
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/authz/l4_authorizer.h"
 #include "core/lb/balancer.h"
+#include "core/lb/outlier_detector.h"
 #include "weft/config/v1/snapshot.pb.h"
 
 namespace weft::agent::proxy {
@@ -55,7 +56,12 @@ struct Route {
   std::string subset;
   std::string cluster;
   std::shared_ptr<lb::Balancer> balancer;  // null for a direct workload destination
-  uint64_t connect_timeout_ms = 10'000;
+  uint64_t connect_timeout_ms = 10'000;    // per connect attempt (connectionPool.tcp)
+  // A Service without a waypoint (docs/datapath.md, "Connection limits and ejection"):
+  // connectionPool.tcp.maxConnections (0 = no limit) over this proxy's upstream connections
+  // to the cluster, and the connect-failure ejection of its endpoints.
+  uint32_t max_connections = 0;
+  std::optional<lb::OutlierConfig> outlier;
   Upstream direct;  // for a workload destination
   // Set when the Service is bound to a waypoint: `balancer` then picks among the waypoint's
   // ready endpoints (null when it has none) and no TCP route, subset or cluster policy of the
@@ -117,6 +123,15 @@ class NodeView {
 
 // Maps a compiled load-balancer policy to the balancer configuration (Istio defaults:
 // LEAST_REQUEST; locality preference when outlier detection or localityLbSetting is on).
+// With localityLbSetting (not `enabled: false`): its distribute, failover and failoverPriority.
 lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy);
+
+// The node proxy's connect-failure ejection for a cluster: always on, with Envoy's defaults
+// (5 consecutive failures, 30 s base ejection, 10 % max ejection) when the policy has no
+// outlierDetection. Connect failures are local-origin errors: with
+// splitExternalLocalOriginErrors they count against consecutiveLocalOriginFailures (0 or unset:
+// 5); without it, as Envoy maps them to 503, against consecutive5xxErrors (unset: 5; 0: off)
+// and consecutiveGatewayErrors (0: off), whichever is lower.
+lb::OutlierConfig OutlierConfigFor(const pb::ClusterPolicy* policy);
 
 }  // namespace weft::agent::proxy

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
+#include <set>
 
 #include "absl/status/status.h"
 #include "agent/inpod/netns.h"
@@ -172,6 +173,16 @@ absl::StatusOr<std::unique_ptr<Proxy>> Proxy::Create(ProxyInputs inputs) {
 }
 
 void Proxy::SetView(std::shared_ptr<const NodeView> view) {
+  // Clusters of Services the new snapshot no longer has are forgotten once idle.
+  if (view) {
+    std::set<std::string> hosts;
+    for (const auto& svc : view->snapshot().services()) hosts.insert(svc.hostname());
+    impl_->clusters_.Prune([&hosts](const std::string& name) {
+      size_t bar = 0;
+      for (int i = 0; i < 3 && bar != std::string::npos; ++i) bar = name.find('|', bar + 1);
+      return bar != std::string::npos && hosts.count(name.substr(bar + 1)) > 0;
+    });
+  }
   {
     std::lock_guard<std::mutex> l(impl_->view_mu_);
     impl_->view_ = std::move(view);
@@ -354,6 +365,9 @@ ProxyStats Proxy::Stats() const {
   s.denied_no_allow_match = c.denied_no_allow_match;
   s.denied_mtls_strict = c.denied_mtls_strict;
   s.denied_unknown_destination = c.denied_unknown_destination;
+  s.upstream_cx_overflow = c.upstream_cx_overflow;
+  s.outlier_ejections = c.outlier_ejections;
+  s.clusters = impl_->clusters_.Stats();
   // Inbound handshakes from the pods' servers (thread-safe stats), outbound from the
   // workers' pools (read on their threads).
   std::vector<std::shared_ptr<Pod>> pods;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/proxy/cluster_state.h"
 #include "agent/proxy/node_view.h"
 
 namespace weft::agent::proxy {
@@ -71,8 +72,9 @@ struct ProxyInputs {
   // Workload certificates for mTLS between node proxies (HBONE on :15008). Null: no mTLS —
   // the pods get no :15008 listener and mesh traffic between nodes is plain TCP.
   std::shared_ptr<WorkloadCredentials> credentials;
-  // One line per denied connection (PeerAuthentication or AuthorizationPolicy) and per
-  // connection refused because its Service's waypoint is unavailable; may be null.
+  // One line per denied connection (PeerAuthentication or AuthorizationPolicy), per
+  // connection refused because its Service's waypoint is unavailable, per ejected endpoint,
+  // and (at most once a second per cluster) for connections over maxConnections; may be null.
   std::function<void(const std::string&)> log;
 };
 
@@ -133,6 +135,10 @@ struct ProxyStats {
   // Waypoints (docs/waypoint.md, "Node proxy side").
   uint64_t waypoint_outbound = 0;     // connections sent to a waypoint (also in hbone_outbound)
   uint64_t waypoint_unavailable = 0;  // refused: the Service's waypoint is missing or not ready
+  // Connection limits and ejection (docs/datapath.md), for Services without a waypoint.
+  uint64_t upstream_cx_overflow = 0;   // refused at once: the cluster's maxConnections reached
+  uint64_t outlier_ejections = 0;      // endpoints ejected after consecutive connect failures
+  std::vector<ClusterStats> clusters;  // per cluster: connections, overflows, ejected endpoints
 };
 
 class Proxy {

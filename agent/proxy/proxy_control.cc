@@ -54,6 +54,29 @@ ProxyStats StatsFromJson(const json& j) {
   s.denied_no_allow_match = j.value("denied_no_allow_match", 0ull);
   s.denied_mtls_strict = j.value("denied_mtls_strict", 0ull);
   s.denied_unknown_destination = j.value("denied_unknown_destination", 0ull);
+  s.upstream_cx_overflow = j.value("upstream_cx_overflow", 0ull);
+  s.outlier_ejections = j.value("outlier_ejections", 0ull);
+  if (j.contains("clusters") && j["clusters"].is_array()) {
+    for (const auto& c : j["clusters"]) {
+      ClusterStats cs;
+      cs.name = c.value("name", "");
+      cs.active_connections = c.value("active_connections", 0ll);
+      cs.max_connections = c.value("max_connections", 0u);
+      cs.upstream_cx_overflow = c.value("upstream_cx_overflow", 0ull);
+      cs.ejections_total = c.value("ejections_total", 0ull);
+      cs.ejections_overflow = c.value("ejections_overflow", 0ull);
+      for (const auto& e : c.value("endpoints", json::array())) {
+        lb::OutlierEndpointState st;
+        st.endpoint = e.value("endpoint", "");
+        st.ejected = e.value("ejected", false);
+        st.consecutive_failures = e.value("consecutive_failures", 0u);
+        st.ejections = e.value("ejections", 0u);
+        st.ejected_remaining_ms = e.value("ejected_remaining_ms", 0ll);
+        cs.endpoints.push_back(std::move(st));
+      }
+      s.clusters.push_back(std::move(cs));
+    }
+  }
   return s;
 }
 
@@ -114,7 +137,27 @@ nlohmann::json ConnectionInfoJson(const ConnectionInfo& c) {
   return j;
 }
 
+nlohmann::json ClusterStatsJson(const ClusterStats& c) {
+  json endpoints = json::array();
+  for (const auto& e : c.endpoints) {
+    endpoints.push_back({{"endpoint", e.endpoint},
+                         {"ejected", e.ejected},
+                         {"consecutive_failures", e.consecutive_failures},
+                         {"ejections", e.ejections},
+                         {"ejected_remaining_ms", e.ejected_remaining_ms}});
+  }
+  return {{"name", c.name},
+          {"active_connections", c.active_connections},
+          {"max_connections", c.max_connections},
+          {"upstream_cx_overflow", c.upstream_cx_overflow},
+          {"ejections_total", c.ejections_total},
+          {"ejections_overflow", c.ejections_overflow},
+          {"endpoints", endpoints}};
+}
+
 nlohmann::json ProxyStatsJson(const ProxyStats& s) {
+  json clusters = json::array();
+  for (const auto& c : s.clusters) clusters.push_back(ClusterStatsJson(c));
   return {{"accepted_outbound", s.accepted_outbound},
           {"accepted_inbound", s.accepted_inbound},
           {"completed", s.completed},
@@ -141,7 +184,10 @@ nlohmann::json ProxyStatsJson(const ProxyStats& s) {
           {"denied_policy", s.denied_policy},
           {"denied_no_allow_match", s.denied_no_allow_match},
           {"denied_mtls_strict", s.denied_mtls_strict},
-          {"denied_unknown_destination", s.denied_unknown_destination}};
+          {"denied_unknown_destination", s.denied_unknown_destination},
+          {"upstream_cx_overflow", s.upstream_cx_overflow},
+          {"outlier_ejections", s.outlier_ejections},
+          {"clusters", clusters}};
 }
 
 // ---- in-process ---------------------------------------------------------------------------

@@ -26,8 +26,12 @@ struct ServedPod {
   int inbound_fd = -1;  // a duplicate for the caller, who closes it
 };
 
-// The proxy's counters as JSON (the control channel's answer and the agent's /stats).
+// The proxy's counters as JSON (the control channel's answer and the agent's /stats), with
+// "clusters": [{name, active_connections, max_connections, upstream_cx_overflow,
+// ejections_total, ejections_overflow, endpoints: [{endpoint, ejected, consecutive_failures,
+// ejections, ejected_remaining_ms}]}].
 nlohmann::json ProxyStatsJson(const ProxyStats& s);
+nlohmann::json ClusterStatsJson(const ClusterStats& c);
 // One connection as JSON (the control channel's answer). `waypoint` is null, or
 // {"name": "<ns>/<name>", "address": {address, port}}.
 nlohmann::json ConnectionInfoJson(const ConnectionInfo& c);

@@ -41,6 +41,8 @@ struct Counters {
       hbone_connect_failures{0}, hbone_bad_target{0}, hbone_app_unreachable{0}, local_deliveries{0};
   // Waypoints.
   std::atomic<uint64_t> waypoint_outbound{0}, waypoint_unavailable{0};
+  // Connection limits and ejection.
+  std::atomic<uint64_t> upstream_cx_overflow{0}, outlier_ejections{0};
   // Authorization and PeerAuthentication (by reason).
   std::atomic<uint64_t> denied_policy{0}, denied_no_allow_match{0}, denied_mtls_strict{0},
       denied_unknown_destination{0};
@@ -82,6 +84,8 @@ class Proxy::Impl {
 
   ProxyInputs inputs_;
   Counters counters_;
+  // Per cluster, across snapshots: connection counts and the outlier detectors.
+  ClusterRegistry clusters_;
   std::vector<std::unique_ptr<Worker>> workers_;
 
   mutable std::mutex view_mu_;

@@ -285,5 +285,94 @@ TEST(NodeView, DefaultPolicyIsLeastRequestAndLocalityNeedsOutlierDetection) {
   EXPECT_TRUE(BalancerConfigFor(&p).locality_aware);
 }
 
+TEST(NodeView, LocalityLbSettingFillsTheBalancerConfigAsIstio) {
+  pb::ClusterPolicy p;
+  auto* loc = p.mutable_load_balancer()->mutable_locality();
+  loc->set_enabled(true);
+  auto* d = loc->add_distribute();
+  d->set_from("r1/z1/*");
+  (*d->mutable_to())["r1/z2/*"] = 80;
+  (*d->mutable_to())["r1/z1/*"] = 20;
+  loc->add_failover()->set_from("r1");
+  loc->mutable_failover(0)->set_to("r2");
+  loc->add_failover_priority("topology.kubernetes.io/region");
+  auto cfg = BalancerConfigFor(&p);
+  EXPECT_TRUE(cfg.locality_aware);
+  ASSERT_EQ(cfg.distribute.size(), 1u);
+  EXPECT_EQ(cfg.distribute[0].from, "r1/z1/*");
+  // Sorted, so that every proxy (and the waypoint) decides alike.
+  EXPECT_EQ(cfg.distribute[0].to,
+            (std::vector<std::pair<std::string, uint32_t>>{{"r1/z1/*", 20}, {"r1/z2/*", 80}}));
+  // Failover needs outlier detection, as in Istio; distribute does not.
+  EXPECT_TRUE(cfg.failover.empty());
+  EXPECT_TRUE(cfg.failover_priority.empty());
+  p.mutable_outlier_detection();
+  cfg = BalancerConfigFor(&p);
+  ASSERT_EQ(cfg.failover.size(), 1u);
+  EXPECT_EQ(cfg.failover[0].to, "r2");
+  EXPECT_EQ(cfg.failover_priority, std::vector<std::string>{"topology.kubernetes.io/region"});
+  // enabled: false turns all of it off.
+  loc->set_enabled(false);
+  cfg = BalancerConfigFor(&p);
+  EXPECT_TRUE(cfg.distribute.empty() && cfg.failover.empty());
+}
+
+TEST(NodeView, OutlierConfigIsOnByDefaultAndMapsLocalOriginFailuresAsEnvoy) {
+  auto d = OutlierConfigFor(nullptr);
+  EXPECT_EQ(d.consecutive_failures, 5u);
+  EXPECT_EQ(d.base_ejection_time, std::chrono::seconds(30));
+  EXPECT_EQ(d.max_ejection_percent, 10u);
+  EXPECT_EQ(d.min_health_percent, 0u);
+  pb::ClusterPolicy p;
+  auto* od = p.mutable_outlier_detection();
+  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 5u);  // consecutive5xxErrors unset: 5
+  od->set_consecutive_5xx_errors(3);
+  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 3u);
+  od->set_consecutive_gateway_errors(2);
+  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 2u);  // whichever is lower
+  od->set_consecutive_5xx_errors(0);
+  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 2u);
+  od->set_consecutive_gateway_errors(0);
+  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 0u);  // both off: no ejection
+  od->set_split_external_local_origin_errors(true);
+  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 5u);  // local origin, unset: 5
+  od->set_consecutive_local_origin_failures(7);
+  od->set_base_ejection_time_ms(1000);
+  od->set_interval_ms(2000);
+  od->set_max_ejection_percent(0);
+  od->set_min_health_percent(50);
+  auto c = OutlierConfigFor(&p);
+  EXPECT_EQ(c.consecutive_failures, 7u);
+  EXPECT_EQ(c.base_ejection_time, std::chrono::seconds(1));
+  EXPECT_EQ(c.interval, std::chrono::seconds(2));
+  EXPECT_EQ(c.max_ejection_percent, 0u);  // set to 0: nothing may be ejected
+  EXPECT_EQ(c.min_health_percent, 50u);
+}
+
+TEST(NodeView, RouteCarriesPoolLimitsAndEjectionOnlyWithoutAWaypoint) {
+  auto snap = Parse(std::string(kSnapshot) + R"pb(
+    cluster_policies {
+      name: "outbound|80|v2|web.demo.svc.cluster.local"
+      hostname: "web.demo.svc.cluster.local"
+      subset: "v2"
+      port: 80
+      connection_pool { max_connections: 3 connect_timeout_ms: 150 }
+      outlier_detection { consecutive_5xx_errors: 4 }
+    })pb");
+  NodeView view(snap, "node1");
+  auto r = view.Resolve("10.96.0.10", 80, 0);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->cluster, "outbound|80|v2|web.demo.svc.cluster.local");
+  EXPECT_EQ(r->max_connections, 3u);
+  EXPECT_EQ(r->connect_timeout_ms, 150u);
+  ASSERT_TRUE(r->outlier);
+  EXPECT_EQ(r->outlier->consecutive_failures, 4u);
+  // A workload addressed directly: neither.
+  auto direct = view.Resolve("10.244.1.9", 8080, 0);
+  ASSERT_TRUE(direct);
+  EXPECT_FALSE(direct->outlier);
+  EXPECT_EQ(direct->max_connections, 0u);
+}
+
 }  // namespace
 }  // namespace weft::agent::proxy

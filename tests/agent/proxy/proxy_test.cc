@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "tests/agent/proxy/proxy_testing.h"
@@ -47,7 +48,9 @@ class ProxyTest : public ::testing::Test {
 
   // A snapshot with service web (VIP 10.96.0.10:80) over backends 127.0.0.2..N:8080.
   std::shared_ptr<const pb::MeshSnapshot> Snapshot(int endpoints, const std::string& policy,
-                                                   const std::string& extra_endpoint = "") {
+                                                   const std::string& extra_endpoint = "",
+                                                   const std::string& pool = "",
+                                                   const std::string& outlier = "") {
     std::string text =
         R"pb(services { hostname: "web.demo.svc.cluster.local" name: "web" namespace: "demo"
                         vips: "10.96.0.10"
@@ -61,7 +64,7 @@ class ProxyTest : public ::testing::Test {
     text +=
         " cluster_policies { name: \"outbound|0||web.demo.svc.cluster.local\" hostname: "
         "\"web.demo.svc.cluster.local\" load_balancer { policy: " +
-        policy + " } connection_pool { connect_timeout_ms: 500 } }";
+        policy + " } connection_pool { connect_timeout_ms: 500 " + pool + " } " + outlier + " }";
     auto s = std::make_shared<pb::MeshSnapshot>();
     EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, s.get())) << text;
     return s;
@@ -69,8 +72,10 @@ class ProxyTest : public ::testing::Test {
 
   void StartProxy(std::shared_ptr<const pb::MeshSnapshot> snap, int workers = 2,
                   std::chrono::milliseconds idle = std::chrono::hours(1),
-                  size_t max_buffer = 256 * 1024) {
+                  size_t max_buffer = 256 * 1024,
+                  std::function<void(const std::string&)> log = nullptr) {
     ProxyInputs in;
+    in.log = std::move(log);
     in.settings.workers = workers;
     in.settings.max_buffer_size = max_buffer;
     in.settings.idle_timeout = idle;
@@ -124,12 +129,94 @@ TEST_F(ProxyTest, ConsistentHashIsStablePerSource) {
   EXPECT_GE(spread.size(), 2u);
 }
 
-TEST_F(ProxyTest, RefusedEndpointIsRetriedOnAnother) {
+TEST_F(ProxyTest, RefusedEndpointIsRetriedOnAnotherAndEjectedAfterFiveFailures) {
   Backend a("a", "127.0.0.2", 8080);  // 127.0.0.3:8080 has no listener: refused
   StartProxy(Snapshot(2, "ROUND_ROBIN"));
   for (int i = 0; i < 20; ++i) EXPECT_EQ(Call(), "a");
+  // No outlierDetection in the policy: Envoy's defaults still eject after 5 in a row.
+  auto s = proxy_->Stats();
+  EXPECT_EQ(s.connect_failures, 5u);
+  EXPECT_EQ(s.connect_retries, s.connect_failures);
+  EXPECT_EQ(s.outlier_ejections, 1u);
+  ASSERT_EQ(s.clusters.size(), 1u);
+  EXPECT_EQ(s.clusters[0].name, "outbound|80||web.demo.svc.cluster.local");
+  ASSERT_EQ(s.clusters[0].endpoints.size(), 1u);
+  EXPECT_EQ(s.clusters[0].endpoints[0].endpoint, "127.0.0.3:8080");
+  EXPECT_TRUE(s.clusters[0].endpoints[0].ejected);
+  EXPECT_GT(s.clusters[0].endpoints[0].ejected_remaining_ms, 25'000);
+  // A new snapshot (same endpoints) keeps the ejection.
+  proxy_->SetView(std::make_shared<NodeView>(Snapshot(2, "ROUND_ROBIN"), "node1"));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Call(), "a");
+  EXPECT_EQ(proxy_->Stats().connect_failures, 5u);
+}
+
+TEST_F(ProxyTest, EjectionFollowsTheOutlierDetectionOfThePolicy) {
+  Backend a("a", "127.0.0.2", 8080);
+  // consecutive5xxErrors: 0 and no split: connect failures eject nothing (as Envoy).
+  StartProxy(Snapshot(2, "ROUND_ROBIN", "", "", "outlier_detection { consecutive_5xx_errors: 0 }"));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(Call(), "a");
   EXPECT_GE(proxy_->Stats().connect_failures, 9u);
-  EXPECT_EQ(proxy_->Stats().connect_retries, proxy_->Stats().connect_failures);
+  EXPECT_EQ(proxy_->Stats().outlier_ejections, 0u);
+  // Split local-origin errors: consecutiveLocalOriginFailures 2, back after 300 ms.
+  proxy_->SetView(std::make_shared<NodeView>(
+      Snapshot(2, "ROUND_ROBIN", "", "",
+               "outlier_detection { split_external_local_origin_errors: true "
+               "consecutive_local_origin_failures: 2 base_ejection_time_ms: 300 }"),
+      "node1"));
+  uint64_t before = proxy_->Stats().connect_failures;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Call(), "a");
+  EXPECT_EQ(proxy_->Stats().outlier_ejections, 1u);
+  EXPECT_LE(proxy_->Stats().connect_failures - before, 2u);
+  usleep(350'000);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Call(), "a");  // back, failing, ejected again (600 ms)
+  EXPECT_EQ(proxy_->Stats().outlier_ejections, 2u);
+  auto s = proxy_->Stats();
+  ASSERT_EQ(s.clusters.size(), 1u);
+  ASSERT_EQ(s.clusters[0].endpoints.size(), 1u);
+  EXPECT_EQ(s.clusters[0].endpoints[0].ejections, 2u);
+  EXPECT_GT(s.clusters[0].endpoints[0].ejected_remaining_ms, 400);
+}
+
+TEST_F(ProxyTest, MaxConnectionsRefusesTheOverflowAtOnceAcrossWorkersAndSnapshots) {
+  Backend a("a", "127.0.0.2", 8080);
+  std::vector<std::string> logs;
+  std::mutex logs_mu;
+  StartProxy(Snapshot(1, "ROUND_ROBIN", "", "max_connections: 1"), 2, std::chrono::hours(1),
+             256 * 1024, [&](const std::string& l) {
+               std::lock_guard<std::mutex> g(logs_mu);
+               logs.push_back(l);
+             });
+  int held = Connect("127.0.0.1");
+  ASSERT_GE(held, 0);
+  EXPECT_EQ(ReadLine(held), "a");
+  // The next connections (on either worker) are closed at once, without reaching the backend.
+  for (int i = 0; i < 4; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(Call(), "");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  }
+  EXPECT_EQ(a.accepted(), 1);
+  auto s = proxy_->Stats();
+  EXPECT_EQ(s.upstream_cx_overflow, 4u);
+  ASSERT_EQ(s.clusters.size(), 1u);
+  EXPECT_EQ(s.clusters[0].active_connections, 1);
+  EXPECT_EQ(s.clusters[0].max_connections, 1u);
+  EXPECT_EQ(s.clusters[0].upstream_cx_overflow, 4u);
+  {
+    std::lock_guard<std::mutex> g(logs_mu);
+    ASSERT_EQ(logs.size(), 1u);  // at most one line a second
+    EXPECT_NE(logs[0].find("maxConnections 1 reached"), std::string::npos) << logs[0];
+  }
+  // A new snapshot does not forget the held connection.
+  proxy_->SetView(
+      std::make_shared<NodeView>(Snapshot(1, "ROUND_ROBIN", "", "max_connections: 1"), "node1"));
+  EXPECT_EQ(Call(), "");
+  close(held);
+  for (int i = 0; i < 100 && proxy_->Stats().clusters[0].active_connections != 0; ++i) {
+    usleep(10'000);
+  }
+  EXPECT_EQ(Call(), "a");
+  EXPECT_EQ(proxy_->Stats().upstream_cx_overflow, 5u);
 }
 
 TEST_F(ProxyTest, EchoesBothWaysWithHalfCloseAndCountsBytes) {
