@@ -38,7 +38,8 @@ TEST_F(L4ResilienceE2E, AnEndpointThatRefusesConnectsIsEjectedAndTrafficSucceeds
   std::string dead;
   ASSERT_TRUE(WaitFor(
       [&] {
-        const json* web = FindService(Admin(N1(), "/services"));
+        json services = Admin(N1(), "/services");
+        const json* web = FindService(services);
         dead = WorkloadIp("web-dead");
         return web && (*web)["ready_endpoints"] == 2 && !dead.empty() && ClientEnrolled(true);
       },
@@ -112,12 +113,15 @@ TEST_F(L4ResilienceE2E, MaxConnectionsOneServesOneHeldConnectionAndRefusesTheOth
   json c = WebCluster();
   EXPECT_EQ(c.value("max_connections", 0), 1) << c.dump(1);
   EXPECT_GE(c.value("upstream_cx_overflow", 0), 4) << c.dump(1);
-  // The held connection is over: its slot is free again.
-  ASSERT_TRUE(WaitFor([&] { return WebCluster().value("active_connections", -1) == 0; }, 5000))
-      << WebCluster().dump(1);
-  Result after = Call(vip_ + ":80", 5);
-  EXPECT_EQ(after.code, 0) << after.all();
-  EXPECT_EQ(Total(Histogram(after.out)), 5) << after.all();
+  // The held connection is over: its slot is free again. (A connection holds it until both
+  // legs are closed, a few ms after the client's close: so one call at a time, each once the
+  // previous one is gone.)
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitFor([&] { return WebCluster().value("active_connections", -1) == 0; }, 5000))
+        << WebCluster().dump(1);
+    Result after = Call(vip_ + ":80", 1);
+    EXPECT_EQ(after.code, 0) << after.all();
+  }
 }
 
 }  // namespace
