@@ -188,6 +188,25 @@ TEST_F(ResilienceTest, IstioDefaultPolicyDoesNotRetry5xx) {
   EXPECT_EQ(BackendCount("127.77.0.11")["requests"], 1) << "503 is not retried by default";
 }
 
+TEST_F(ResilienceTest, WeftRetryBudgetCapsRetriesDuringAnOutage) {
+  StartBackend("127.77.0.11", "v1", true, "http_backend.py", 8080, {"--status", "500"});
+  StartBackend("127.77.0.12", "v2", true, "http_backend.py", 8080, {"--status", "500"});
+  std::string mesh = kBaseMesh;
+  const std::string svc = "kind: Service\nmetadata: {name: web, namespace: demo}";
+  mesh.replace(mesh.find(svc), svc.size(),
+               "kind: Service\nmetadata:\n  name: web\n  namespace: demo\n  annotations:\n"
+               "    weft.dev/retry-budget: \"ratio=0.1,min-per-second=1,ttl=10s\"");
+  StartWaypoint(mesh + Route("    retries: {attempts: 5, retryOn: 5xx}\n"));
+  auto rs = Concurrent(4, 100, [](size_t) { return GetRequest("/"); });
+  ASSERT_EQ(rs.size(), 100u);
+  EXPECT_EQ(CountStatus(rs, 500), 100u);
+  // Without the budget: 500 retries. With it: 10 % of 100 requests + 1/s over 10 s.
+  uint64_t retries = waypoint_->http_stats().retries.load();
+  EXPECT_LE(retries, 21u);
+  EXPECT_GE(retries, 15u);
+  EXPECT_GT(waypoint_->http_stats().retry_budget_exceeded.load(), 50u);
+}
+
 TEST_F(ResilienceTest, RouteTimeoutAnswers504InTime) {
   StartBackend("127.77.0.11", "v1", true);
   StartWaypoint(std::string(kBaseMesh) + Route("    timeout: 0.5s\n"));
@@ -267,6 +286,29 @@ spec:
   auto rs = Concurrent(1, 5, [](size_t) { return GetRequest("/"); });
   EXPECT_EQ(CountStatus(rs, 200), 5u);
   EXPECT_EQ(BackendCount("127.77.0.11")["connections"], 5);
+}
+
+TEST_F(ResilienceTest, IdleTimeoutClosesPooledConnections) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartBackend("127.77.0.12", "v2", true);
+  StartWaypoint(std::string(kBaseMesh) + Route(R"(---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: demo}
+spec:
+  host: web.demo.svc.cluster.local
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    connectionPool: {http: {idleTimeout: 0.3s}}
+)"));
+  // Keep-alive within the idle timeout: one connection per backend.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(Get("/").status, 200);
+  EXPECT_EQ(BackendCount("127.77.0.11")["connections"], 1);
+  // Idle past it: the pooled connections are closed, the next requests open new ones.
+  hbone::testing::RunFor(io_, 600ms);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Get("/").status, 200);
+  EXPECT_EQ(BackendCount("127.77.0.11")["connections"], 2);
+  EXPECT_EQ(BackendCount("127.77.0.12")["connections"], 2);
 }
 
 TEST_F(ResilienceTest, AnEndpointAnswering500IsEjectedAndReturns) {

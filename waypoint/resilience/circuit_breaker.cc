@@ -14,9 +14,10 @@ PoolLimits PoolLimits::From(const pb::ClusterPolicy* policy) {
   if (cp.http2_max_requests()) l.max_requests = cp.http2_max_requests();
   if (cp.max_retries()) l.max_retries = cp.max_retries();
   l.max_requests_per_connection = cp.max_requests_per_connection();
+  l.idle_timeout_ms = cp.idle_timeout_ms();
   if (policy->retry_budget().enabled()) {
     l.budget = true;
-    if (policy->retry_budget().percent() > 0) l.budget_percent = policy->retry_budget().percent();
+    l.budget_percent = policy->retry_budget().percent();  // the compiler fills the default (20)
     l.budget_min_concurrency = policy->retry_budget().min_retry_concurrency();
   }
   return l;
@@ -28,6 +29,7 @@ void CircuitBreaker::SetLimits(const PoolLimits& l) {
   max_requests_.store(l.max_requests, std::memory_order_relaxed);
   max_retries_.store(l.max_retries, std::memory_order_relaxed);
   max_requests_per_connection_.store(l.max_requests_per_connection, std::memory_order_relaxed);
+  idle_timeout_ms_.store(l.idle_timeout_ms, std::memory_order_relaxed);
   budget_.store(l.budget, std::memory_order_relaxed);
   budget_percent_.store(l.budget_percent, std::memory_order_relaxed);
   budget_min_.store(l.budget_min_concurrency, std::memory_order_relaxed);
@@ -40,6 +42,7 @@ PoolLimits CircuitBreaker::limits() const {
   l.max_requests = max_requests_.load(std::memory_order_relaxed);
   l.max_retries = max_retries_.load(std::memory_order_relaxed);
   l.max_requests_per_connection = max_requests_per_connection_.load(std::memory_order_relaxed);
+  l.idle_timeout_ms = idle_timeout_ms_.load(std::memory_order_relaxed);
   l.budget = budget_.load(std::memory_order_relaxed);
   l.budget_percent = budget_percent_.load(std::memory_order_relaxed);
   l.budget_min_concurrency = budget_min_.load(std::memory_order_relaxed);

@@ -31,6 +31,7 @@ struct PoolLimits {
   uint32_t max_requests = kUnlimited;
   uint32_t max_retries = kUnlimited;
   uint32_t max_requests_per_connection = 0;  // 0 = unlimited
+  uint64_t idle_timeout_ms = 0;              // http/tcp idleTimeout; 0 = the pool's default
   // Istio's retryBudget (Envoy's): replaces max_retries when set.
   bool budget = false;
   double budget_percent = 20;
@@ -81,6 +82,7 @@ class CircuitBreaker {
   std::atomic<uint32_t> max_requests_{PoolLimits::kUnlimited};
   std::atomic<uint32_t> max_retries_{PoolLimits::kUnlimited};
   std::atomic<uint32_t> max_requests_per_connection_{0};
+  std::atomic<uint64_t> idle_timeout_ms_{0};
   std::atomic<bool> budget_{false};
   std::atomic<double> budget_percent_{20};
   std::atomic<uint32_t> budget_min_{3};

@@ -34,6 +34,8 @@ class H1ClientConnection : public std::enable_shared_from_this<H1ClientConnectio
 
   // Pool bookkeeping: the connection waits for its next request / is taken for one.
   void BecomeIdle(std::chrono::milliseconds idle_timeout);
+  // The cluster state that counts it (null without limits).
+  const std::shared_ptr<resilience::ClusterState>& state() const { return state_; }
   void TakeFromIdle();
 
  private:

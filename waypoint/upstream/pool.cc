@@ -332,7 +332,14 @@ void UpstreamPool::ReturnIdle(const std::string& key, std::shared_ptr<H1ClientCo
     conn->Close();
     return;
   }
-  conn->BecomeIdle(settings_.idle_timeout);
+  // The DestinationRule's http/tcp idleTimeout, else the pool's.
+  std::chrono::milliseconds idle = settings_.idle_timeout;
+  if (conn->state()) {
+    if (uint64_t ms = conn->state()->breaker.limits().idle_timeout_ms) {
+      idle = std::chrono::milliseconds(ms);
+    }
+  }
+  conn->BecomeIdle(idle);
   v.push_back(std::move(conn));
 }
 
