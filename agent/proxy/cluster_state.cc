@@ -30,7 +30,10 @@ ClusterStats ClusterState::Stats() {
   s.upstream_cx_overflow = overflow();
   s.ejections_total = outlier_.ejections_total();
   s.ejections_overflow = outlier_.ejections_overflow();
-  s.endpoints = outlier_.States();
+  // Those with a count of connect failures, a multiplier or an ejection now.
+  for (auto& e : outlier_.States()) {
+    if (e.consecutive_failures() || e.multiplier || e.ejected) s.endpoints.push_back(std::move(e));
+  }
   return s;
 }
 

@@ -29,7 +29,7 @@ struct ClusterStats {
   uint64_t upstream_cx_overflow = 0;
   uint64_t ejections_total = 0;
   uint64_t ejections_overflow = 0;                  // ejections max_ejection_percent prevented
-  std::vector<lb::OutlierEndpointState> endpoints;  // with failures, ejections or ejected
+  std::vector<lb::OutlierEndpointState> endpoints;  // with failures, a multiplier or ejected
 };
 
 class ClusterState {

@@ -390,7 +390,7 @@ void Connection::OnConnectFailed() {
       }
       proxy_.inputs_.log("ejected " + endpoint + " of " + route_->cluster + " for " +
                          std::to_string(ms) + " ms after " +
-                         std::to_string(cluster_state_->outlier().config().consecutive_failures) +
+                         std::to_string(cluster_state_->outlier().config().LocalOriginThreshold()) +
                          " consecutive connect failures");
     }
   }

@@ -86,14 +86,12 @@ lb::OutlierConfig OutlierConfigFor(const pb::ClusterPolicy* policy) {
   lb::OutlierConfig cfg;  // Envoy's defaults
   if (!policy || !policy->has_outlier_detection()) return cfg;
   const auto& od = policy->outlier_detection();
-  if (od.split_external_local_origin_errors()) {
-    cfg.consecutive_failures =
-        od.consecutive_local_origin_failures() ? od.consecutive_local_origin_failures() : 5;
-  } else {
-    uint32_t c5xx = od.has_consecutive_5xx_errors() ? od.consecutive_5xx_errors() : 5;
-    uint32_t gateway = od.consecutive_gateway_errors();
-    cfg.consecutive_failures = c5xx == 0 ? gateway : gateway == 0 ? c5xx : std::min(c5xx, gateway);
+  if (od.has_consecutive_5xx_errors()) cfg.consecutive_5xx = od.consecutive_5xx_errors();
+  cfg.consecutive_gateway = od.consecutive_gateway_errors();
+  if (od.consecutive_local_origin_failures()) {
+    cfg.consecutive_local_origin = od.consecutive_local_origin_failures();
   }
+  cfg.split_local_origin = od.split_external_local_origin_errors();
   if (od.base_ejection_time_ms()) {
     cfg.base_ejection_time = std::chrono::milliseconds(od.base_ejection_time_ms());
   }

@@ -126,12 +126,14 @@ class NodeView {
 // With localityLbSetting (not `enabled: false`): its distribute, failover and failoverPriority.
 lb::BalancerConfig BalancerConfigFor(const pb::ClusterPolicy* policy);
 
-// The node proxy's connect-failure ejection for a cluster: always on, with Envoy's defaults
-// (5 consecutive failures, 30 s base ejection, 10 % max ejection) when the policy has no
-// outlierDetection. Connect failures are local-origin errors: with
-// splitExternalLocalOriginErrors they count against consecutiveLocalOriginFailures (0 or unset:
-// 5); without it, as Envoy maps them to 503, against consecutive5xxErrors (unset: 5; 0: off)
-// and consecutiveGatewayErrors (0: off), whichever is lower.
+// A cluster's outlierDetection as the detector's config: consecutive5xxErrors (unset: 5; 0:
+// off), consecutiveGatewayErrors (0: off), consecutiveLocalOriginFailures (0 or unset: 5) with
+// splitExternalLocalOriginErrors, baseEjectionTime, interval, maxEjectionPercent (unset: 10),
+// minHealthPercent. Without an outlierDetection: Envoy's defaults (5 consecutive failures,
+// 30 s base ejection, 10 % max ejection), enabled — the node proxy's connect-failure ejection
+// is always on (the waypoint turns it off then). Connect failures are local-origin errors:
+// without the split they count as Envoy counts them, as 503s, against the lower of the 5xx
+// and gateway thresholds (lb::OutlierConfig::LocalOriginThreshold).
 lb::OutlierConfig OutlierConfigFor(const pb::ClusterPolicy* policy);
 
 }  // namespace weft::agent::proxy

@@ -69,8 +69,9 @@ ProxyStats StatsFromJson(const json& j) {
         lb::OutlierEndpointState st;
         st.endpoint = e.value("endpoint", "");
         st.ejected = e.value("ejected", false);
-        st.consecutive_failures = e.value("consecutive_failures", 0u);
-        st.ejections = e.value("ejections", 0u);
+        // One count of connect failures, whichever threshold it runs toward.
+        st.consecutive_local_origin = e.value("consecutive_failures", 0u);
+        st.multiplier = e.value("ejections", 0u);
         st.ejected_remaining_ms = e.value("ejected_remaining_ms", 0ll);
         cs.endpoints.push_back(std::move(st));
       }
@@ -142,8 +143,8 @@ nlohmann::json ClusterStatsJson(const ClusterStats& c) {
   for (const auto& e : c.endpoints) {
     endpoints.push_back({{"endpoint", e.endpoint},
                          {"ejected", e.ejected},
-                         {"consecutive_failures", e.consecutive_failures},
-                         {"ejections", e.ejections},
+                         {"consecutive_failures", e.consecutive_failures()},
+                         {"ejections", e.multiplier},
                          {"ejected_remaining_ms", e.ejected_remaining_ms}});
   }
   return {{"name", c.name},

@@ -29,7 +29,7 @@ struct ServedPod {
 // The proxy's counters as JSON (the control channel's answer and the agent's /stats), with
 // "clusters": [{name, active_connections, max_connections, upstream_cx_overflow,
 // ejections_total, ejections_overflow, endpoints: [{endpoint, ejected, consecutive_failures,
-// ejections, ejected_remaining_ms}]}].
+// ejections (the multiplier of the next ejection time), ejected_remaining_ms}]}].
 nlohmann::json ProxyStatsJson(const ProxyStats& s);
 nlohmann::json ClusterStatsJson(const ClusterStats& c);
 // One connection as JSON (the control channel's answer). `waypoint` is null, or

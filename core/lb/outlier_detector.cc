@@ -3,6 +3,26 @@
 #include <algorithm>
 
 namespace weft::lb {
+namespace {
+
+bool IsSuccess(OutlierResult r) {
+  return r == OutlierResult::kSuccess || r == OutlierResult::kLocalOriginSuccess ||
+         r == OutlierResult::kLocalOriginSuccessFinal;
+}
+
+}  // namespace
+
+uint32_t OutlierConfig::LocalOriginThreshold() const {
+  if (split_local_origin) return consecutive_local_origin;
+  // Counted as a 5xx and a gateway error: whichever threshold is lower (and on).
+  if (consecutive_5xx == 0) return consecutive_gateway;
+  if (consecutive_gateway == 0) return consecutive_5xx;
+  return std::min(consecutive_5xx, consecutive_gateway);
+}
+
+uint32_t OutlierEndpointState::consecutive_failures() const {
+  return std::max({consecutive_5xx, consecutive_gateway, consecutive_local_origin});
+}
 
 OutlierDetector::OutlierDetector(OutlierConfig config, Clock clock)
     : clock_(std::move(clock)), config_(config) {}
@@ -10,6 +30,11 @@ OutlierDetector::OutlierDetector(OutlierConfig config, Clock clock)
 void OutlierDetector::SetConfig(const OutlierConfig& config) {
   std::lock_guard<std::mutex> l(mu_);
   config_ = config;
+  if (!config_.enabled && !hosts_.empty()) {
+    hosts_.clear();
+    ejected_.store(0, std::memory_order_relaxed);
+    tracked_.store(0, std::memory_order_relaxed);
+  }
 }
 
 OutlierConfig OutlierDetector::config() const {
@@ -20,21 +45,57 @@ OutlierConfig OutlierDetector::config() const {
 void OutlierDetector::Refresh(Host& h, TimePoint now) {
   if (h.ejected && now >= h.until) {
     h.ejected = false;
-    h.failures = 0;
+    h.c5xx = h.gateway = h.local = 0;
     h.last_decay = h.until;  // when it returned, even if noticed later
     ejected_.fetch_sub(1, std::memory_order_relaxed);
   }
-  if (!h.ejected && h.ejections > 0 && config_.interval.count() > 0) {
+  if (!h.ejected && h.multiplier > 0 && config_.interval.count() > 0) {
     auto n = static_cast<uint64_t>((now - h.last_decay) / config_.interval);
     if (n > 0) {
-      h.ejections -= static_cast<uint32_t>(std::min<uint64_t>(n, h.ejections));
+      h.multiplier -= static_cast<uint32_t>(std::min<uint64_t>(n, h.multiplier));
       h.last_decay += n * config_.interval;
     }
   }
 }
 
+bool OutlierDetector::Count(Host& h, OutlierResult result, int status) const {
+  const OutlierConfig& c = config_;
+  switch (result) {
+    case OutlierResult::kSuccess:
+      h.c5xx = h.gateway = 0;
+      if (!c.split_local_origin) h.local = 0;
+      return false;
+    case OutlierResult::kLocalOriginSuccess:
+      if (c.split_local_origin) h.local = 0;
+      return false;
+    case OutlierResult::kLocalOriginSuccessFinal:
+      h.c5xx = h.gateway = h.local = 0;
+      return false;
+    case OutlierResult::k5xx:
+      ++h.c5xx;
+      if (status == 502 || status == 503 || status == 504) {
+        ++h.gateway;
+      } else {
+        h.gateway = 0;
+      }
+      break;
+    case OutlierResult::kLocalOriginFailure:
+      if (c.split_local_origin) {
+        ++h.local;
+      } else {
+        ++h.c5xx;
+        ++h.gateway;
+      }
+      break;
+  }
+  return (c.consecutive_5xx && h.c5xx >= c.consecutive_5xx) ||
+         (c.consecutive_gateway && h.gateway >= c.consecutive_gateway) ||
+         (c.split_local_origin && c.consecutive_local_origin &&
+          h.local >= c.consecutive_local_origin);
+}
+
 size_t OutlierDetector::EjectedAmong(const std::vector<Target>& targets, TimePoint now) {
-  if (ejected_.load(std::memory_order_relaxed) == 0) return 0;
+  if (none_ejected()) return 0;
   size_t n = 0;
   for (const auto& t : targets) {
     auto it = hosts_.find(Key(t));
@@ -45,29 +106,50 @@ size_t OutlierDetector::EjectedAmong(const std::vector<Target>& targets, TimePoi
   return n;
 }
 
-bool OutlierDetector::Failure(const std::vector<Target>& targets, size_t index) {
+bool OutlierDetector::Report(const std::vector<Target>& targets, size_t index, OutlierResult result,
+                             int status) {
   if (index >= targets.size()) return false;
+  // A success on an endpoint with nothing to reset is the common case: no lock.
+  if (IsSuccess(result) && tracked_.load(std::memory_order_relaxed) == 0) return false;
   std::lock_guard<std::mutex> l(mu_);
+  bool ejected = ReportLocked(targets, index, result, status);
+  tracked_.store(hosts_.size(), std::memory_order_relaxed);
+  return ejected;
+}
+
+bool OutlierDetector::ReportLocked(const std::vector<Target>& targets, size_t index,
+                                   OutlierResult result, int status) {
+  if (!config_.enabled) return false;
   TimePoint now = Now();
-  Host& h = hosts_[Key(targets[index])];
+  std::string key = Key(targets[index]);
+  auto it = hosts_.find(key);
+  if (it == hosts_.end()) {
+    if (IsSuccess(result)) return false;  // nothing to reset
+    it = hosts_.emplace(std::move(key), Host{}).first;
+  }
+  Host& h = it->second;
   Refresh(h, now);
   if (h.ejected) return false;  // an attempt that started before the ejection
-  ++h.failures;
-  if (config_.consecutive_failures == 0 || h.failures < config_.consecutive_failures) return false;
-  h.failures = 0;  // another run of failures is needed to try again
+  if (!Count(h, result, status)) {
+    if (h.clean()) hosts_.erase(it);
+    return false;
+  }
+  h.c5xx = h.gateway = h.local = 0;  // another run is needed to try again
   size_t total = targets.size();
   size_t ejected = EjectedAmong(targets, now);
   if (100 * ejected >= static_cast<size_t>(config_.max_ejection_percent) * total) {
     ejections_overflow_.fetch_add(1, std::memory_order_relaxed);
+    if (h.clean()) hosts_.erase(it);
     return false;
   }
   h.ejected = true;
   ++h.ejections;
+  ++h.multiplier;
   auto cap = std::max(config_.max_ejection_time, config_.base_ejection_time);
-  auto time = config_.base_ejection_time * h.ejections;
+  auto time = config_.base_ejection_time * h.multiplier;
   if (time > cap) {
     time = cap;
-    --h.ejections;  // as Envoy: the multiplier stops growing at the cap
+    --h.multiplier;  // as Envoy: the multiplier stops growing at the cap
   }
   h.until = now + time;
   ejected_.fetch_add(1, std::memory_order_relaxed);
@@ -75,19 +157,8 @@ bool OutlierDetector::Failure(const std::vector<Target>& targets, size_t index) 
   return true;
 }
 
-void OutlierDetector::Success(const std::vector<Target>& targets, size_t index) {
-  if (index >= targets.size()) return;
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = hosts_.find(Key(targets[index]));
-  if (it == hosts_.end()) return;
-  Host& h = it->second;
-  Refresh(h, Now());
-  h.failures = 0;
-  if (!h.ejected && h.ejections == 0) hosts_.erase(it);
-}
-
 void OutlierDetector::AppendEjected(const std::vector<Target>& targets, std::vector<size_t>& out) {
-  if (ejected_.load(std::memory_order_relaxed) == 0) return;
+  if (none_ejected()) return;
   std::lock_guard<std::mutex> l(mu_);
   TimePoint now = Now();
   std::vector<size_t> ejected;
@@ -103,16 +174,40 @@ void OutlierDetector::AppendEjected(const std::vector<Target>& targets, std::vec
   out.insert(out.end(), ejected.begin(), ejected.end());
 }
 
+bool OutlierDetector::IsEjected(const std::string& key) {
+  if (none_ejected()) return false;
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = hosts_.find(key);
+  if (it == hosts_.end()) return false;
+  Refresh(it->second, Now());
+  return it->second.ejected;
+}
+
+size_t OutlierDetector::ejected_now() {
+  if (none_ejected()) return 0;
+  std::lock_guard<std::mutex> l(mu_);
+  TimePoint now = Now();
+  size_t n = 0;
+  for (auto& [key, h] : hosts_) {
+    Refresh(h, now);
+    n += h.ejected;
+  }
+  return n;
+}
+
 std::vector<OutlierEndpointState> OutlierDetector::States() {
   std::lock_guard<std::mutex> l(mu_);
   TimePoint now = Now();
   std::vector<OutlierEndpointState> out;
   for (auto& [key, h] : hosts_) {
     Refresh(h, now);
-    if (h.failures == 0 && h.ejections == 0 && !h.ejected) continue;
+    if (h.clean()) continue;
     OutlierEndpointState s;
     s.endpoint = key;
-    s.consecutive_failures = h.failures;
+    s.consecutive_5xx = h.c5xx;
+    s.consecutive_gateway = h.gateway;
+    s.consecutive_local_origin = h.local;
+    s.multiplier = h.multiplier;
     s.ejections = h.ejections;
     s.ejected = h.ejected;
     if (h.ejected) {

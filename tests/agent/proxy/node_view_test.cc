@@ -319,30 +319,43 @@ TEST(NodeView, LocalityLbSettingFillsTheBalancerConfigAsIstio) {
 
 TEST(NodeView, OutlierConfigIsOnByDefaultAndMapsLocalOriginFailuresAsEnvoy) {
   auto d = OutlierConfigFor(nullptr);
-  EXPECT_EQ(d.consecutive_failures, 5u);
+  EXPECT_TRUE(d.enabled);
+  EXPECT_EQ(d.LocalOriginThreshold(), 5u);
   EXPECT_EQ(d.base_ejection_time, std::chrono::seconds(30));
   EXPECT_EQ(d.max_ejection_percent, 10u);
   EXPECT_EQ(d.min_health_percent, 0u);
   pb::ClusterPolicy p;
   auto* od = p.mutable_outlier_detection();
-  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 5u);  // consecutive5xxErrors unset: 5
+  // Istio's defaults with an empty outlierDetection (the waypoint's, too).
+  auto e = OutlierConfigFor(&p);
+  EXPECT_TRUE(e.enabled);
+  EXPECT_EQ(e.consecutive_5xx, 5u);
+  EXPECT_EQ(e.consecutive_gateway, 0u);
+  EXPECT_EQ(e.max_ejection_percent, 10u);
+  EXPECT_EQ(e.base_ejection_time, std::chrono::seconds(30));
+  EXPECT_EQ(e.interval, std::chrono::seconds(10));
+  EXPECT_EQ(OutlierConfigFor(&p).LocalOriginThreshold(), 5u);  // consecutive5xxErrors unset: 5
   od->set_consecutive_5xx_errors(3);
-  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 3u);
+  EXPECT_EQ(OutlierConfigFor(&p).LocalOriginThreshold(), 3u);
   od->set_consecutive_gateway_errors(2);
-  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 2u);  // whichever is lower
+  EXPECT_EQ(OutlierConfigFor(&p).consecutive_gateway, 2u);
+  EXPECT_EQ(OutlierConfigFor(&p).LocalOriginThreshold(), 2u);  // whichever is lower
   od->set_consecutive_5xx_errors(0);
-  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 2u);
+  EXPECT_EQ(OutlierConfigFor(&p).consecutive_5xx, 0u);
+  EXPECT_EQ(OutlierConfigFor(&p).LocalOriginThreshold(), 2u);
   od->set_consecutive_gateway_errors(0);
-  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 0u);  // both off: no ejection
+  EXPECT_EQ(OutlierConfigFor(&p).LocalOriginThreshold(), 0u);  // both off: no ejection
   od->set_split_external_local_origin_errors(true);
-  EXPECT_EQ(OutlierConfigFor(&p).consecutive_failures, 5u);  // local origin, unset: 5
+  EXPECT_EQ(OutlierConfigFor(&p).LocalOriginThreshold(), 5u);  // local origin, unset: 5
   od->set_consecutive_local_origin_failures(7);
   od->set_base_ejection_time_ms(1000);
   od->set_interval_ms(2000);
   od->set_max_ejection_percent(0);
   od->set_min_health_percent(50);
   auto c = OutlierConfigFor(&p);
-  EXPECT_EQ(c.consecutive_failures, 7u);
+  EXPECT_TRUE(c.split_local_origin);
+  EXPECT_EQ(c.consecutive_local_origin, 7u);
+  EXPECT_EQ(c.LocalOriginThreshold(), 7u);
   EXPECT_EQ(c.base_ejection_time, std::chrono::seconds(1));
   EXPECT_EQ(c.interval, std::chrono::seconds(2));
   EXPECT_EQ(c.max_ejection_percent, 0u);  // set to 0: nothing may be ejected
@@ -366,7 +379,7 @@ TEST(NodeView, RouteCarriesPoolLimitsAndEjectionOnlyWithoutAWaypoint) {
   EXPECT_EQ(r->max_connections, 3u);
   EXPECT_EQ(r->connect_timeout_ms, 150u);
   ASSERT_TRUE(r->outlier);
-  EXPECT_EQ(r->outlier->consecutive_failures, 4u);
+  EXPECT_EQ(r->outlier->consecutive_5xx, 4u);
   // A workload addressed directly: neither.
   auto direct = view.Resolve("10.244.1.9", 8080, 0);
   ASSERT_TRUE(direct);
