@@ -487,18 +487,21 @@ std::string Waypoint::ClustersJson() const {
     if (!c) continue;
     json eps = json::array();
     resilience::ClusterState& cs = c->state();
-    std::map<std::string, resilience::EndpointOutlierState> outliers;
-    for (auto& o : cs.outlier.States()) outliers[o.key] = o;
+    bool outlier_on = cs.outlier.enabled();
+    std::map<std::string, lb::OutlierEndpointState> outliers;
+    for (auto& o : cs.outlier.States()) outliers[o.endpoint] = o;
     for (size_t i = 0; i < c->size(); ++i) {
       const auto& e = c->endpoint(i);
       const auto& st = c->stats(i);
       json outlier = json::object();
-      if (auto it = outliers.find(c->outlier_key(i)); it != outliers.end()) {
-        outlier = {{"ejected", it->second.ejected},
-                   {"ejections", it->second.ejections},
-                   {"consecutive_5xx", it->second.consecutive_5xx},
-                   {"consecutive_gateway_errors", it->second.consecutive_gateway},
-                   {"consecutive_local_origin_failures", it->second.consecutive_local}};
+      if (outlier_on) {
+        auto it = outliers.find(c->outlier_key(i));
+        lb::OutlierEndpointState o = it != outliers.end() ? it->second : lb::OutlierEndpointState{};
+        outlier = {{"ejected", o.ejected},
+                   {"ejections", o.ejections},
+                   {"consecutive_5xx", o.consecutive_5xx},
+                   {"consecutive_gateway_errors", o.consecutive_gateway},
+                   {"consecutive_local_origin_failures", o.consecutive_local_origin}};
       }
       eps.push_back({{"address", e.address},
                      {"port", e.port},
@@ -531,7 +534,7 @@ std::string Waypoint::ClustersJson() const {
         {"upstream_rq_pending_overflow",
          cs.breaker.stats().rq_pending_overflow.load() + cs.breaker.stats().rq_overflow.load()},
         {"upstream_rq_retry_overflow", cs.breaker.stats().rq_retry_overflow.load()}};
-    json outlier = {{"enabled", cs.outlier.enabled()},
+    json outlier = {{"enabled", outlier_on},
                     {"ejected_now", cs.outlier.ejected_now()},
                     {"ejections_total", cs.outlier.ejections_total()}};
     json retries = {{"upstream_rq_retry", cs.retries.load()},

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/proxy/node_view.h"
 #include "tests/waypoint/waypoint_fixture.h"
 
 namespace weft::waypoint::testing {
@@ -361,6 +362,20 @@ spec:
   int after = 0;
   for (int i = 0; i < 6; ++i) after += Get("/").status == 500 ? 1 : 0;
   EXPECT_GE(after, 1);
+}
+
+TEST(ResilienceConfig, OutlierDetectionOnlyWithAnOutlierDetection) {
+  // The node proxy's mapping (its defaults: tests/agent/proxy/node_view_test.cc), but off
+  // without an outlierDetection, as Istio.
+  EXPECT_FALSE(OutlierConfigFor(nullptr).enabled);
+  pb::ClusterPolicy p;
+  EXPECT_FALSE(OutlierConfigFor(&p).enabled);
+  p.mutable_outlier_detection()->set_consecutive_gateway_errors(2);
+  lb::OutlierConfig c = OutlierConfigFor(&p);
+  EXPECT_TRUE(c.enabled);
+  EXPECT_EQ(c.consecutive_5xx, 5u);
+  EXPECT_EQ(c.consecutive_gateway, 2u);
+  EXPECT_EQ(c, agent::proxy::OutlierConfigFor(&p));
 }
 
 TEST_F(ResilienceTest, AbortFaultHitsItsPercentage) {

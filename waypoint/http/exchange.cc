@@ -309,7 +309,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         return Overflow();
       }
       cluster_->stats(*a->endpoint).connect_failures.fetch_add(1, std::memory_order_relaxed);
-      Outlier(*a, resilience::EndpointResult::kLocalOriginFailure);
+      Outlier(*a, lb::OutlierResult::kLocalOriginFailure);
       resilience::AttemptResult r;
       r.outcome = resilience::AttemptOutcome::kConnectFailure;
       if (MaybeRetry(*a, r)) return;
@@ -317,7 +317,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       return Reply(Local(503, std::string(kResetBeforeHeaders) + "connection failure",
                          retries_ > 0 ? "URX" : "UF"));
     }
-    Outlier(*a, resilience::EndpointResult::kLocalOriginSuccess);
+    Outlier(*a, lb::OutlierResult::kLocalOriginSuccess);
     a->up = std::move(up);
     ctx_.stats->upstream_requests.fetch_add(1, std::memory_order_relaxed);
     bool body = down_->has_body();
@@ -391,10 +391,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   // ---- results ----
 
-  void Outlier(const Attempt& a, resilience::EndpointResult r, int status = 0) {
-    if (!a.endpoint) return;
-    resilience::OutlierDetector& od = cluster_->state().outlier;
-    od.Report(cluster_->outlier_key(*a.endpoint), r, status);
+  void Outlier(const Attempt& a, lb::OutlierResult r, int status = 0) {
+    if (a.endpoint) cluster_->ReportOutlier(*a.endpoint, r, status);
   }
 
   // The attempt is over for its endpoint (not necessarily for its stream, which the response
@@ -455,7 +453,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     ctx_.stats->per_try_timeouts.fetch_add(1, std::memory_order_relaxed);
     cluster_->state().per_try_timeouts.fetch_add(1, std::memory_order_relaxed);
     if (a->endpoint) cluster_->stats(*a->endpoint).errors.fetch_add(1, std::memory_order_relaxed);
-    Outlier(*a, resilience::EndpointResult::kLocalOriginFailure);
+    Outlier(*a, lb::OutlierResult::kLocalOriginFailure);
     resilience::AttemptResult r;
     r.outcome = resilience::AttemptOutcome::kPerTryTimeout;
     if (MaybeRetry(*a, r)) return;
@@ -486,7 +484,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
           r == ResetReason::kRemoteRefusedReset ? resilience::AttemptOutcome::kRefusedStream
           : r == ResetReason::kProtocolError    ? resilience::AttemptOutcome::kProtocolError
                                                 : resilience::AttemptOutcome::kReset;
-      Outlier(*a, resilience::EndpointResult::k5xx, r == ResetReason::kProtocolError ? 502 : 503);
+      Outlier(*a, lb::OutlierResult::k5xx, r == ResetReason::kProtocolError ? 502 : 503);
       if (MaybeRetry(*a, result)) return;
       std::string flag = retries_ > 0 ? "URX" : "UR";
       if (r == ResetReason::kRemoteRefusedReset) {
@@ -500,9 +498,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     }
     if (head->status >= 500) {
       cluster_->stats(*a->endpoint).errors.fetch_add(1, std::memory_order_relaxed);
-      Outlier(*a, resilience::EndpointResult::k5xx, head->status);
+      Outlier(*a, lb::OutlierResult::k5xx, head->status);
     } else {
-      Outlier(*a, resilience::EndpointResult::kSuccess, head->status);
+      Outlier(*a, lb::OutlierResult::kSuccess, head->status);
     }
     resilience::AttemptResult result;
     result.status = head->status;

@@ -14,16 +14,18 @@
 #include <mutex>
 #include <string>
 
+#include "core/lb/outlier_detector.h"
 #include "waypoint/resilience/circuit_breaker.h"
-#include "waypoint/resilience/outlier_detector.h"
+#include "waypoint/resilience/clock.h"
 #include "waypoint/resilience/retry_budget.h"
 
 namespace weft::waypoint::resilience {
 
 struct ClusterState {
-  explicit ClusterState(NowFn now) : outlier(now) {}
+  // Outlier detection stays off until a Cluster applies its policy.
+  explicit ClusterState(NowFn now) : outlier(lb::OutlierConfig{.enabled = false}, now) {}
   CircuitBreaker breaker;
-  OutlierDetector outlier;
+  lb::OutlierDetector outlier;
   // Per-cluster retry counters (admin).
   std::atomic<uint64_t> retries{0};
   std::atomic<uint64_t> retry_success{0};

@@ -39,6 +39,12 @@ std::vector<lb::Target> Targets(const std::vector<ClusterEndpoint>& endpoints) {
 
 }  // namespace
 
+lb::OutlierConfig OutlierConfigFor(const pb::ClusterPolicy* policy) {
+  lb::OutlierConfig c = agent::proxy::OutlierConfigFor(policy);
+  c.enabled = policy && policy->has_outlier_detection();
+  return c;
+}
+
 Cluster::Cluster(std::string name, const pb::Service* service, uint32_t service_port,
                  std::string subset, std::vector<ClusterEndpoint> endpoints,
                  const pb::ClusterPolicy* policy, UpstreamProtocol protocol,
@@ -60,7 +66,7 @@ Cluster::Cluster(std::string name, const pb::Service* service, uint32_t service_
       budget_(std::move(budget)),
       stats_(new EndpointStats[endpoints_.size() ? endpoints_.size() : 1]) {
   state_->breaker.SetLimits(resilience::PoolLimits::From(policy_));
-  state_->outlier.Configure(resilience::OutlierConfig::From(policy_), endpoints_.size());
+  state_->outlier.SetConfig(OutlierConfigFor(policy_));
   for (const auto& e : endpoints_) keys_.push_back(e.address + ":" + std::to_string(e.port));
   if (policy_ && policy_->has_load_balancer() &&
       (policy_->load_balancer().policy() == pb::LoadBalancer::RING_HASH ||
@@ -102,13 +108,7 @@ std::optional<size_t> Cluster::Pick(uint64_t hash, const std::vector<size_t>* ex
   ctx.hash = hash;
   if (client_) ctx.client = &*client_;
   std::vector<size_t> ejected;
-  if (!state_->outlier.none_ejected()) {
-    for (const std::string& key : state_->outlier.Ejected()) {
-      for (size_t i = 0; i < keys_.size(); ++i) {
-        if (keys_[i] == key) ejected.push_back(i);
-      }
-    }
-  }
+  state_->outlier.AppendEjected(balancer_.targets(), ejected);
   std::vector<size_t> merged;
   if (!unhealthy_.empty() || !ejected.empty()) {
     merged = unhealthy_;

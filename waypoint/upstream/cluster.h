@@ -7,8 +7,8 @@
 // The picker is core/lb's Balancer (ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV,
 // locality preference), chosen from the ClusterPolicy. Health: an endpoint that is not ready
 // is left out when the cluster is built; an endpoint the waypoint failed to reach is
-// excluded from the retry of that request. Outlier ejection (the next issue) plugs in here:
-// Pick() consults `healthy_` before the balancer's choice is accepted.
+// excluded from the retry of that request; an endpoint the outlier detector (core/lb's, in
+// the cluster's state) ejected is left out of Pick() unless the cluster is in panic.
 //
 // Built lazily per snapshot view and shared by all workers: counters are atomic.
 
@@ -97,6 +97,10 @@ class Cluster {
   resilience::RetryBudget* budget() const { return budget_.get(); }
   // The outlier detector's key of endpoint i ("address:port").
   const std::string& outlier_key(size_t i) const { return keys_[i]; }
+  // One attempt's outcome on endpoint i for the outlier detector; `status` for k5xx.
+  void ReportOutlier(size_t i, lb::OutlierResult result, int status = 0) {
+    state_->outlier.Report(balancer_.targets(), i, result, status);
+  }
   // DestinationRule consistentHash (RING_HASH / MAGLEV): the request's key decides, and
   // retries stay on the same endpoint (Istio drops the previous-hosts predicate).
   const pb::ConsistentHash* consistent_hash() const { return consistent_hash_; }
@@ -127,5 +131,9 @@ class Cluster {
 
 // "outbound|<port>|<subset>|<host>".
 std::string ClusterName(uint32_t port, const std::string& subset, const std::string& host);
+
+// The waypoint's outlier detection of a cluster: the node proxy's mapping of outlierDetection
+// (agent/proxy/node_view.h), enabled only when the policy has one (as Istio).
+lb::OutlierConfig OutlierConfigFor(const pb::ClusterPolicy* policy);
 
 }  // namespace weft::waypoint
