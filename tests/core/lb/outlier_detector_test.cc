@@ -12,6 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using R = OutlierResult;
 
 struct FakeClock {
   Clock::time_point now = Clock::time_point{} + 1000h;
@@ -105,15 +106,17 @@ TEST(OutlierDetector, MaxEjectionPercentBoundsHowManyAreOut) {
   OutlierDetector d(cfg, clock.fn());  // 10 %: one of any number can always go
   auto t = N(4);
   EXPECT_TRUE(d.Failure(t, 0));
-  EXPECT_FALSE(d.Failure(t, 1));  // 100 x 1/4 = 25 >= 10
-  EXPECT_EQ(d.ejections_overflow(), 1u);
+  EXPECT_FALSE(d.Failure(t, 1));               // 100 x 1/4 = 25 >= 10
+  EXPECT_FALSE(d.Report(t, 2, R::k5xx, 500));  // whatever the result
+  EXPECT_EQ(d.ejections_overflow(), 2u);
   EXPECT_EQ(Ejected(d, t), std::vector<size_t>{0});
+  EXPECT_EQ(d.ejected_now(), 1u);
 
   cfg.max_ejection_percent = 50;
   OutlierDetector half(cfg, clock.fn());
   EXPECT_TRUE(half.Failure(t, 0));
-  EXPECT_TRUE(half.Failure(t, 1));   // 25 < 50
-  EXPECT_FALSE(half.Failure(t, 2));  // 50 >= 50
+  EXPECT_TRUE(half.Report(t, 1, R::k5xx, 500));  // 25 < 50
+  EXPECT_FALSE(half.Failure(t, 2));              // 50 >= 50
   EXPECT_EQ(Ejected(half, t), (std::vector<size_t>{0, 1}));
 
   // Of two endpoints, one can be ejected at 10 %: 0 < 10.
@@ -134,7 +137,8 @@ TEST(OutlierDetector, UnderMinHealthPercentEjectionsAreIgnored) {
   EXPECT_TRUE(d.Failure(t, 0));
   EXPECT_EQ(Ejected(d, t), std::vector<size_t>{0});  // 75 % healthy
   EXPECT_TRUE(d.Failure(t, 1));
-  EXPECT_TRUE(Ejected(d, t).empty());  // 50 % < 60 %: panic, every endpoint is used
+  EXPECT_TRUE(Ejected(d, t).empty());       // 50 % < 60 %: panic, every endpoint is used
+  EXPECT_TRUE(d.IsEjected("10.0.0.2:80"));  // the state still says so (admin)
   clock.now += 30s;
   EXPECT_TRUE(Ejected(d, t).empty());  // both returned
   EXPECT_EQ(d.States().size(), 2u);    // their multipliers remain
@@ -155,8 +159,6 @@ TEST(OutlierDetector, ZeroThresholdNeverEjectsAndStateFollowsTheEndpointNotTheIn
 }
 
 // ---- the waypoint's results (5xx, gateway errors, local origin) ----
-
-using R = OutlierResult;
 
 // As the waypoint maps an outlierDetection: consecutive5xxErrors `n`, max 100 %.
 OutlierConfig Http(uint32_t n, std::chrono::milliseconds base = 30s) {
@@ -282,35 +284,6 @@ TEST(OutlierDetector, LocalOriginThresholdIsWhenTheDetectorEjects) {
     while (n <= 20 && !d.Failure(t, 0)) ++n;
     EXPECT_EQ(n > 20 ? 0 : n, c.want) << c.c5xx << " " << c.gateway << " " << c.split;
   }
-}
-
-TEST(OutlierDetector, MaxEjectionPercentOfTheWaypointsEndpoints) {
-  FakeClock clock;
-  // Default 10 %: with 4 endpoints, one may go (0 % < 10 %), not a second (25 % >= 10 %).
-  OutlierDetector d(Failures(1), clock.fn());
-  auto t = N(4);
-  EXPECT_TRUE(d.Report(t, 0, R::k5xx, 500));
-  EXPECT_FALSE(d.Report(t, 1, R::k5xx, 500));
-  EXPECT_EQ(d.ejected_now(), 1u);
-  // 50 % of 4: two.
-  OutlierConfig half = Failures(1);
-  half.max_ejection_percent = 50;
-  OutlierDetector h(half, clock.fn());
-  EXPECT_TRUE(h.Report(t, 0, R::k5xx, 500));
-  EXPECT_TRUE(h.Report(t, 1, R::k5xx, 500));
-  EXPECT_FALSE(h.Report(t, 2, R::k5xx, 500));
-}
-
-TEST(OutlierDetector, PanicBelowMinHealthPercentIgnoresEjections) {
-  FakeClock clock;
-  OutlierConfig cfg = Http(1);
-  cfg.min_health_percent = 60;
-  OutlierDetector d(cfg, clock.fn());
-  auto t = N(2);
-  d.Report(t, 0, R::k5xx, 500);
-  // 50 % left in < 60 %: panic, the picker sees no ejection.
-  EXPECT_TRUE(Ejected(d, t).empty());
-  EXPECT_TRUE(d.IsEjected("10.0.0.1:80"));  // the state still says so (admin)
 }
 
 TEST(OutlierDetector, DisabledDoesNothingAndForgets) {
