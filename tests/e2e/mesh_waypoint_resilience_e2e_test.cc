@@ -272,14 +272,15 @@ TEST_F(ResilienceE2E, StickySessionsOnAHeader) {
   WriteRoutes(Vs("api", ""),
               Dr("api", "{loadBalancer: {consistentHash: {httpHeaderName: x-user}}}"));
   ASSERT_TRUE(WaitForWaypoint("/clusters", "RING_HASH"));
-  auto one = Histogram(Client("http://" + api_vip_ + "/ -n 100 --header 'x-user: alice'").out);
-  EXPECT_EQ(std::max(one["api-v1"], one["api-v2"]), 100) << "one user, one pod";
+  Result alice = Client("http://" + api_vip_ + "/ -n 100 --header 'x-user: alice'");
+  auto one = Histogram(alice.out);
+  EXPECT_EQ(std::max(one["api-v1"], one["api-v2"]), 100) << "one user, one pod\n" << alice.all();
   std::map<std::string, int> pods;
   for (int u = 0; u < 16; ++u) {
-    auto h = Histogram(
-        Client("http://" + api_vip_ + "/ -n 5 --header 'x-user: user" + std::to_string(u) + "'")
-            .out);
-    EXPECT_EQ(std::max(h["api-v1"], h["api-v2"]), 5) << "user" << u;
+    Result r =
+        Client("http://" + api_vip_ + "/ -n 5 --header 'x-user: user" + std::to_string(u) + "'");
+    auto h = Histogram(r.out);
+    EXPECT_EQ(std::max(h["api-v1"], h["api-v2"]), 5) << "user" << u << "\n" << r.all();
     for (auto& [k, n] : h) pods[k] += n;
   }
   EXPECT_GT(pods["api-v1"], 0) << "many users spread";

@@ -37,6 +37,7 @@ class WaypointE2E : public MeshE2E {
   }
 
   void TearDown() override {
+    if (HasFailure() && S().up) std::cerr << DiagnoseWaypoint();
     for (const char* f : {"authz.yaml", "ns-waypoint.yaml"}) {
       std::error_code ec;
       fs::remove(S().dir / f, ec);
@@ -107,6 +108,16 @@ spec:
       if (p.value("namespace", "") == "demo" && name.rfind("waypoint-", 0) == 0) return name;
     }
     return "";
+  }
+
+  // The waypoint's side of a failure: its counters, clusters and log.
+  static std::string DiagnoseWaypoint() {
+    std::string pod = WaypointPod();
+    std::string out = "\n==> waypoint " + pod + " /stats\n" + WaypointAdmin("/stats").dump(1);
+    out += "\n==> waypoint /clusters\n" + WaypointAdmin("/clusters").dump(1);
+    std::string log = ClusterCmd("logs demo/" + pod).all();
+    out += "\n==> waypoint log (tail)\n" + log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+    return out + "\n";
   }
 
   // The waypoint's admin (127.0.0.1:15000 in its pod).
