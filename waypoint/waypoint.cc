@@ -350,6 +350,21 @@ std::string Waypoint::StatsJson() const {
   j["waypoint"] = impl_->settings.ns + "/" + impl_->settings.name;
   j["identity"] = impl_->id().str();
   j["snapshot_generation"] = s.snapshot_generation;
+  // The HBONE listener (every worker's): TLS handshakes and the HTTP/2 sessions under them.
+  json hb = {{"accepted", 0}, {"handshakes", 0}, {"handshake_failures", json::object()},
+             {"sessions_open", 0}, {"streams", 0}};
+  for (const auto& w : impl_->workers) {
+    if (!w->server) continue;
+    hbone::ServerStats st = w->server->stats();
+    hb["accepted"] = hb["accepted"].get<uint64_t>() + st.accepted;
+    hb["handshakes"] = hb["handshakes"].get<uint64_t>() + st.handshakes;
+    hb["sessions_open"] = hb["sessions_open"].get<uint64_t>() + st.connections_open;
+    hb["streams"] = hb["streams"].get<uint64_t>() + st.streams;
+    for (const auto& [reason, n] : st.handshake_failures_by_reason) {
+      hb["handshake_failures"][reason] = hb["handshake_failures"].value(reason, 0ull) + n;
+    }
+  }
+  j["hbone"] = std::move(hb);
   j["downstream"] = {{"connections", s.connections},
                      {"refused", s.connections_refused},
                      {"http1", s.http1_connections},

@@ -480,13 +480,23 @@ void Connection::ConnectHbone(const tcp::endpoint& destination, const tcp::endpo
   uint64_t attempt = ++attempt_;
   auto timer = std::make_shared<asio::steady_timer>(io_);
   timer->expires_after(std::chrono::milliseconds(route_->connect_timeout_ms));
-  timer->async_wait([self, this, attempt](error_code e) {
+  std::string peer = hbone::FormatAuthority(destination);
+  timer->async_wait([self, this, attempt, peer, pool](error_code e) {
     if (e || closed_ || attempt != attempt_) return;
     ++attempt_;  // the late answer, if any, is dropped
     proxy_.counters_.hbone_connect_failures.fetch_add(1);
+    if (proxy_.inputs_.log) {
+      hbone::PoolStats ps = pool->stats();
+      proxy_.inputs_.log("hbone connect to " + peer + " for " + pod_->info.uid + " timed out after " +
+                         std::to_string(route_->connect_timeout_ms) + " ms (this worker's pool: " +
+                         std::to_string(ps.connections_open) + " connections open, " +
+                         std::to_string(ps.connections_opened) + " dialed, " +
+                         std::to_string(ps.handshakes) + " handshakes, " +
+                         std::to_string(ps.handshake_failures) + " failed)");
+    }
     OnConnectFailed();
   });
-  pool->Connect(std::move(req), [self, this, attempt, timer](hbone::ConnectResult r) {
+  pool->Connect(std::move(req), [self, this, attempt, timer, peer](hbone::ConnectResult r) {
     if (closed_ || attempt != attempt_) {
       if (r.tunnel) r.tunnel->Close();
       return;
@@ -495,6 +505,11 @@ void Connection::ConnectHbone(const tcp::endpoint& destination, const tcp::endpo
     timer->cancel();
     if (!r.ok()) {
       proxy_.counters_.hbone_connect_failures.fetch_add(1);
+      if (proxy_.inputs_.log) {
+        proxy_.inputs_.log("hbone connect to " + peer + " for " + pod_->info.uid + " failed" +
+                           (r.reused ? " (pooled connection): " : ": ") +
+                           std::string(r.status.message()));
+      }
       return OnConnectFailed();
     }
     OnUpstream(std::move(r.tunnel), false);

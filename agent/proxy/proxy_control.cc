@@ -7,6 +7,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -431,7 +434,20 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
   ProxyInputs in;
   in.settings = options.settings;
   in.original_destination = OriginalDestinationFrom(std::move(writer));
-  in.log = [](const std::string& line) { std::cerr << "weft-agent proxy: " << line << "\n"; };
+  in.log = [](const std::string& line) {
+    // UTC with milliseconds: lines of two nodes' proxies can be put side by side.
+    auto now = std::chrono::system_clock::now();
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    int ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000);
+    std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", ms);
+    std::cerr << stamp << " weft-agent proxy: " << line << "\n";
+  };
   // mTLS between nodes: workload certificates from the CA, kept by this process.
   std::shared_ptr<CertManagerCredentials> credentials;
   if (options.identity.enabled()) {

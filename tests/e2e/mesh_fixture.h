@@ -378,6 +378,9 @@ class MeshE2E : public ::testing::Test {
       out += "\n==> agent " + node + " log (tail)\n";
       std::string log = Slurp(S().root / "state" / "logs" / ("agent-" + node + ".log"));
       out += log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+      std::string proxy_log = Slurp(fs::path(RunDir(node)) / "proxy.log");
+      out += "\n==> node proxy " + node + " log (tail)\n";
+      out += proxy_log.substr(proxy_log.size() > 4000 ? proxy_log.size() - 4000 : 0);
       out += "\n==> " + node + " /services\n" + Admin(node, "/services").dump(1);
       out += "\n==> " + node + " /stats\n" + Admin(node, "/stats").dump(1);
     }
