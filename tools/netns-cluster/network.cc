@@ -1,5 +1,9 @@
 #include "tools/netns-cluster/network.h"
 
+#include <cstdio>
+
+#include "absl/status/statusor.h"
+
 #include "tools/netns-cluster/ipv4.h"
 #include "tools/netns-cluster/sys.h"
 
@@ -30,8 +34,27 @@ std::string NetnsPath(const std::string& netns) {
   return "/run/netns/" + netns;
 }
 
+std::string BridgeMac(uint32_t ip) {
+  char mac[18];
+  std::snprintf(mac, sizeof mac, "0a:58:%02x:%02x:%02x:%02x", (ip >> 24) & 0xff, (ip >> 16) & 0xff,
+                (ip >> 8) & 0xff, ip & 0xff);
+  return mac;
+}
+
+namespace {
+
+absl::StatusOr<std::string> BridgeMacFor(const std::string& ip) {
+  auto parsed = ParseIpv4(ip);
+  if (!parsed) return absl::InvalidArgumentError("bridge address " + ip + " is not IPv4");
+  return BridgeMac(*parsed);
+}
+
+}  // namespace
+
 absl::Status CreateBridge(const std::string& bridge, const std::string& host_ip, int prefix_len) {
-  RETURN_IF_ERROR(Ip({"link", "add", bridge, "type", "bridge"}));
+  auto mac = BridgeMacFor(host_ip);
+  if (!mac.ok()) return mac.status();
+  RETURN_IF_ERROR(Ip({"link", "add", bridge, "address", *mac, "type", "bridge"}));
   DisableIpv6(bridge);
   RETURN_IF_ERROR(Ip({"addr", "add", host_ip + "/" + std::to_string(prefix_len), "dev", bridge}));
   return Ip({"link", "set", bridge, "up"});
@@ -58,7 +81,9 @@ absl::Status CreateNode(const State& state, const NodeState& n) {
       ip({"addr", "add", n.underlay_ip + "/" + std::to_string(PrefixLen(state.underlay)), "dev",
           "eth0"}));
   RETURN_IF_ERROR(ip({"link", "set", "eth0", "up"}));
-  RETURN_IF_ERROR(ip({"link", "add", "cbr0", "type", "bridge"}));
+  auto mac = BridgeMacFor(n.bridge_ip);
+  if (!mac.ok()) return mac.status();
+  RETURN_IF_ERROR(ip({"link", "add", "cbr0", "address", *mac, "type", "bridge"}));
   RETURN_IF_ERROR(ip(
       {"addr", "add", n.bridge_ip + "/" + std::to_string(PrefixLen(n.pod_cidr)), "dev", "cbr0"}));
   RETURN_IF_ERROR(ip({"link", "set", "cbr0", "up"}));

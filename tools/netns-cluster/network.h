@@ -10,7 +10,14 @@
 //
 // IPv6 is switched off on the underlay links so a capture of the bridge shows pod traffic
 // only, not neighbour discovery chatter.
+//
+// Both bridges get a fixed MAC address, derived from their IP (BridgeMac). A Linux bridge left
+// to itself takes the lowest MAC of its ports and changes it as ports come and go; the pods
+// (and nodes) whose ARP cache still holds the old address then send frames that the bridge
+// takes in as PACKET_OTHERHOST and IP drops, for the 15-60 s until their neighbour entry is
+// resolved again. Each new pod's veth could do that to every pod of its node.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +27,11 @@
 namespace weft::cluster::network {
 
 std::string NetnsPath(const std::string& netns);  // /run/netns/<netns>
+
+// The bridge's MAC for its IPv4 address: 0a:58 (locally administered, unicast) then the four
+// address bytes, as Kubernetes network plugins derive gateway MACs. Unique per bridge of a
+// cluster (each has its own address), and across clusters on one host (the underlay differs).
+std::string BridgeMac(uint32_t ip);
 
 absl::Status CreateBridge(const std::string& bridge, const std::string& host_ip, int prefix_len);
 absl::Status CreateNode(const State& state, const NodeState& node);

@@ -309,6 +309,49 @@ TEST_F(ClusterE2E, TwoNodesTrafficCgroupsRestartLiveChangesAndDown) {
   EXPECT_NE(again.out.find("nothing to remove"), std::string::npos) << again.all();
 }
 
+// A bridge left to itself takes the lowest MAC of its ports: a new pod whose veth has a lower
+// one would change the gateway's address under the pods that cached it, and their packets
+// would be dropped until their ARP entries expire (15-60 s). The bridges keep a fixed address.
+TEST_F(ClusterE2E, BridgesKeepTheirAddressAsPodsComeAndGo) {
+  WriteFile("nodes.yaml", kNodes);
+  WriteFile("pods.yaml", PodYaml("default", "a", "n1", Serve()) + "---\n" +
+                             PodYaml("default", "x", "n1", Serve()) + "---\n" +
+                             PodYaml("demo", "c", "n2", Serve()));
+  Result up = Cluster("up -f " + dir_.string() + " --no-agents");
+  ASSERT_EQ(up.code, 0) << up.all();
+  const std::string n1 = Prefix() + "node-n1";
+  auto cbr0 = [&](const std::string& attr) {
+    return Sh("ip netns exec " + n1 + " cat /sys/class/net/cbr0/" + attr).out;
+  };
+  auto set_veth_mac = [&](const std::string& pod, const std::string& mac) {
+    std::string veth = Pod(Status(), "default", pod).value("veth", "");
+    ASSERT_FALSE(veth.empty());
+    Result r = Sh("ip -n " + n1 + " link set " + veth + " address " + mac);
+    ASSERT_EQ(r.code, 0) << r.all();
+  };
+  EXPECT_EQ(cbr0("address"), "0a:58:0a:f4:07:01\n");  // from 10.244.7.1
+  EXPECT_EQ(cbr0("addr_assign_type"), "3\n");         // NET_ADDR_SET: the kernel keeps it
+  // The host's bridge too (the nodes' gateway to the CA).
+  json st = Status();
+  std::string bridge = st.value("bridge", "");
+  ASSERT_FALSE(bridge.empty()) << st.dump(2);
+  EXPECT_EQ(Slurp("/sys/class/net/" + bridge + "/addr_assign_type"), "3\n");
+
+  // Without a fixed address the bridge would now take x's, and pod a would cache that.
+  set_veth_mac("x", "02:00:00:00:00:02");
+  ASSERT_TRUE(WaitFor([&] { return Call("default/a", "10.244.1.2:8080", 1).code == 0; }, 10000));
+  // A new pod on n1 whose veth has the lowest MAC there is: the bridge would move to it, and
+  // a's frames to x's address would be taken in as another host's and dropped.
+  WriteFile("b.yaml", PodYaml("default", "b", "n1", Serve()));
+  ASSERT_TRUE(WaitFor([&] { return !Pod(Status(), "default", "b").is_null(); }, 5000));
+  set_veth_mac("b", "02:00:00:00:00:01");
+  EXPECT_EQ(cbr0("address"), "0a:58:0a:f4:07:01\n");
+  // At once, not after an ARP timeout.
+  Result cross = Call("default/a", "10.244.1.2:8080", 3);
+  EXPECT_EQ(cross.code, 0) << cross.all();
+  EXPECT_EQ(cross.out, "c 3\n");
+}
+
 TEST_F(ClusterE2E, DownAndUpCleanUpAfterTheSupervisorIsKilled) {
   WriteFile("nodes.yaml", kNodes);
   WriteFile("pods.yaml", PodYaml("default", "x", "n1", Serve()) + "---\n" +
