@@ -29,6 +29,14 @@ Engine* Self(llhttp_t* p) {
 
 constexpr std::string_view kCrlfCrlf = "\r\n\r\n";
 
+// An LF without its CR: llhttp ends a line there, the head grammar does not.
+bool HasBareLf(std::string_view s) {
+  for (size_t i = s.find('\n'); i != std::string_view::npos; i = s.find('\n', i + 1)) {
+    if (i == 0 || s[i - 1] != '\r') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Engine::Engine(bool request, const Limits& limits) : limits_(limits), request_(request) {
@@ -127,8 +135,11 @@ int Engine::OnHeadersComplete(llhttp_t* p) {
 }
 
 int Engine::HandleHeadersComplete() {
-  if (capture_ != Capture::kHead || !capture_done_) {
-    // llhttp ended the head on something other than CRLF CRLF (e.g. a bare LF).
+  if (capture_ != Capture::kHead || !capture_done_ || HasBareLf(capture_buf_)) {
+    // llhttp ended the head on something other than CRLF CRLF (a bare LF). The capture may
+    // still have found a CRLF CRLF further on, when those bytes came in the same Feed: the
+    // bare LF inside it tells the same story, so that the answer does not depend on how the
+    // bytes were split.
     return Fail(400, "head not ended by CRLF CRLF");
   }
   std::string_view raw = capture_buf_;
@@ -215,7 +226,9 @@ int Engine::HandleMessageComplete() {
     return HPE_PAUSED;
   }
   if (capture_ == Capture::kTrailers) {
-    if (!capture_done_) return Fail(400, "trailer section not ended by CRLF CRLF");
+    if (!capture_done_ || HasBareLf(capture_buf_)) {
+      return Fail(400, "trailer section not ended by CRLF CRLF");  // as for the head
+    }
     HeaderMap trailers;
     std::string_view raw = capture_buf_;
     if (auto err = ParseFieldSection(raw.substr(capture_seed_), limits_.max_headers, &trailers)) {
