@@ -222,6 +222,55 @@ TEST_F(ResilienceTest, RouteTimeoutAnswers504InTime) {
   EXPECT_EQ(Get("/delay/10").status, 200);
 }
 
+// grpc-timeout is a gRPC client's deadline (WaypointH2Test.GrpcTimeoutAndLocalRepliesAsGrpc):
+// on a request that is not gRPC it means nothing, as in Envoy.
+TEST_F(ResilienceTest, GrpcTimeoutHeaderOfARequestThatIsNotGrpcIsIgnored) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartWaypoint(std::string(kBaseMesh) + Route("    timeout: 2s\n"));
+  auto start = std::chrono::steady_clock::now();
+  Response r = Get("/delay/1000", "grpc-timeout: 300m\r\n");
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NEAR(s, 1.0, 0.25);
+  EXPECT_EQ(waypoint_->http_stats().timeouts.load(), 0u);
+}
+
+// Request bodies are kept for replay up to 1 MiB (exchange.cc kReplayLimit): a request whose
+// body is larger is sent once and not retried.
+TEST_F(ResilienceTest, RequestBodiesAreReplayedUpToTheLimitAndNotPast) {
+  // Both endpoints of web (kBaseMesh) fail.
+  StartBackend("127.77.0.11", "v1", true, "http_backend.py", 8080, {"--status", "500"});
+  StartBackend("127.77.0.12", "v2", true, "http_backend.py", 8080, {"--status", "500"});
+  StartWaypoint(std::string(kBaseMesh) + Route("    retries: {attempts: 2, retryOn: 5xx}\n"));
+  auto post = [&](size_t size) {
+    auto t = Tunnel();
+    if (!t.ok()) return Response{};
+    auto r =
+        Exchange(t.tunnel,
+                 "POST /upload HTTP/1.1\r\nhost: web\r\ncontent-length: " + std::to_string(size) +
+                     "\r\n\r\n" + std::string(size, 'b'),
+                 1);
+    t.tunnel->Close();
+    return r.empty() ? Response{} : r[0];
+  };
+  // Backends count a request once they have read its whole body.
+  auto served = [&] {
+    return BackendCount("127.77.0.11").value("requests", 0) +
+           BackendCount("127.77.0.12").value("requests", 0);
+  };
+  int before = served();
+  Response small = post(64 * 1024);
+  EXPECT_EQ(small.status, 500) << small.body.substr(0, 200);
+  EXPECT_EQ(served() - before, 3) << "the first try and two retries, each with the body";
+  EXPECT_EQ(Body(small).value("body", std::string()).size(), 64u * 1024);
+  before = served();
+  Response large = post((1 << 20) + 4096);
+  EXPECT_EQ(large.status, 500) << large.body.substr(0, 200);
+  EXPECT_EQ(served() - before, 1) << "past 1 MiB the body cannot be replayed";
+  EXPECT_EQ(Body(large).value("body", std::string()).size(), (1u << 20) + 4096);
+  EXPECT_EQ(waypoint_->http_stats().retries.load(), 2u);
+}
+
 TEST_F(ResilienceTest, PerTryTimeoutIsRetriedOnAnotherEndpoint) {
   StartBackend("127.77.0.11", "v1", true, "http_backend.py", 8080, {"--delay-ms", "2000"});
   StartBackend("127.77.0.12", "v2", true);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/waypoint/waypoint_fixture.h"
+#include "waypoint/http/grpc_reply.h"
 
 namespace weft::waypoint::testing {
 namespace {
@@ -379,7 +380,9 @@ TEST_F(WaypointH2Test, H2cClientReachesAnHttp1BackendConcurrently) {
     nlohmann::json b = nlohmann::json::parse(calls[i]->body, nullptr, false);
     EXPECT_EQ(b["path"], "/h2/" + std::to_string(i));
     EXPECT_EQ(b["headers"]["host"], "web.demo");  // :authority became Host
-    if (i % 2) EXPECT_EQ(b["body"], "body-" + std::to_string(i));
+    if (i % 2) {
+      EXPECT_EQ(b["body"], "body-" + std::to_string(i));
+    }
     EXPECT_EQ(h2::FindHeader(calls[i]->headers, "x-backend"), b["name"].get<std::string>());
   }
   EXPECT_EQ(waypoint_->stats().http2_connections, 1u);
@@ -420,6 +423,182 @@ TEST_F(WaypointH2Test, GrpcCallsKeepTheirTrailersAndStatus) {
   if (status.empty()) status = h2::FindHeader(err->trailers, "grpc-status");
   EXPECT_EQ(status, "5");
   s->Close();
+}
+
+// The waypoint's own answers to gRPC requests are trailers-only gRPC responses (Envoy's local
+// replies for gRPC), and grpc-timeout is the client's deadline, capped by the route's timeout.
+TEST_F(WaypointH2Test, GrpcTimeoutAndLocalRepliesAsGrpc) {
+  StartBackend("127.77.0.21", "echo-v1", true, "grpc_backend.py", 50051);
+  StartWaypoint(std::string(kBaseMesh) + kGrpcService + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: demo}
+spec:
+  hosts: [echo.demo.svc.cluster.local]
+  http:
+  - match: [{headers: {x-fault: {exact: "yes"}}}]
+    fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+    route: [{destination: {host: echo.demo.svc.cluster.local}}]
+  - route: [{destination: {host: echo.demo.svc.cluster.local}}]
+    timeout: 0.5s
+    retries: {attempts: 0}
+)");
+  auto t = Tunnel("10.96.0.30", 50051);
+  ASSERT_TRUE(t.ok()) << t.status;
+  auto s = H2Session(t.tunnel);
+  auto call = [&](const std::string& method, h2::Headers extra) {
+    h2::Headers h = {{":method", "POST"},
+                     {":scheme", "http"},
+                     {":authority", "echo.demo:50051"},
+                     {":path", "/test.Echo/" + method},
+                     {"content-type", "application/grpc"},
+                     {"te", "trailers"}};
+    for (auto& e : extra) h.push_back(std::move(e));
+    auto start = std::chrono::steady_clock::now();
+    auto r = H2Call(s, h, GrpcFrame("x"));
+    EXPECT_TRUE(hbone::testing::RunUntil(io_, [&] { return r->ok || r->reset; }));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return std::make_pair(r, secs);
+  };
+  auto grpc_status = [](const auto& r) {
+    std::string st(h2::FindHeader(r->headers, "grpc-status"));
+    return st.empty() ? std::string(h2::FindHeader(r->trailers, "grpc-status")) : st;
+  };
+
+  // A client's deadline longer than the route's timeout is capped by it: the waypoint's own
+  // timeout, as gRPC's UNAVAILABLE (Envoy maps its 504 so). (A shorter deadline is the
+  // backend's to enforce too, a race: GrpcTimeoutIsTheDeadlineOfGrpcRequestsOnly.)
+  auto [capped, s2] = call("Slow", {{"grpc-timeout", "10S"}});
+  ASSERT_TRUE(capped->ok);
+  EXPECT_EQ(capped->status, 200);
+  EXPECT_EQ(h2::FindHeader(capped->headers, "content-type"), "application/grpc");
+  EXPECT_EQ(grpc_status(capped), "14");
+  EXPECT_EQ(h2::FindHeader(capped->headers, "grpc-message"), "upstream request timeout");
+  EXPECT_TRUE(capped->body.empty());
+  EXPECT_NEAR(s2, 0.5, 0.1);
+  // Within the deadline the answer is the backend's.
+  auto [fine, s3] = call("Unary", {{"grpc-timeout", "5S"}});
+  EXPECT_EQ(grpc_status(fine), "0");
+  EXPECT_EQ(fine->body, GrpcFrame("x"));
+  // An HTTP abort fault on a gRPC request: 503 becomes UNAVAILABLE, its text the message.
+  auto [aborted, s4] = call("Unary", {{"x-fault", "yes"}});
+  EXPECT_EQ(aborted->status, 200);
+  EXPECT_EQ(grpc_status(aborted), "14");
+  EXPECT_EQ(h2::FindHeader(aborted->headers, "grpc-message"), "fault filter abort");
+  EXPECT_EQ(waypoint_->http_stats().timeouts.load(), 1u);
+  s->Close();
+}
+
+// grpc-timeout is the waypoint's deadline for a gRPC request (content-type application/grpc),
+// and nothing for any other request; the backend here (h2c, not gRPC) keeps no deadline.
+TEST_F(WaypointH2Test, GrpcTimeoutIsTheDeadlineOfGrpcRequestsOnly) {
+  StartBackend("127.77.0.21", "echo-v1", true, "h2c_backend.py", 50051);
+  StartWaypoint(std::string(kBaseMesh) + kGrpcService);
+  auto t = Tunnel("10.96.0.30", 50051);
+  ASSERT_TRUE(t.ok()) << t.status;
+  auto s = H2Session(t.tunnel);
+  auto call = [&](std::string_view content_type) {
+    h2::Headers h = {{":method", "POST"},
+                     {":scheme", "http"},
+                     {":authority", "echo.demo:50051"},
+                     {":path", "/delay/1000"},
+                     {"content-type", std::string(content_type)},
+                     {"grpc-timeout", "200m"}};
+    auto start = std::chrono::steady_clock::now();
+    auto r = H2Call(s, h, GrpcFrame("x"));
+    EXPECT_TRUE(hbone::testing::RunUntil(io_, [&] { return r->ok || r->reset; }));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return std::make_pair(r, secs);
+  };
+  auto [grpc, s1] = call("application/grpc+proto");
+  ASSERT_TRUE(grpc->ok);
+  EXPECT_EQ(grpc->status, 200);
+  EXPECT_EQ(h2::FindHeader(grpc->headers, "grpc-status"), "14");
+  EXPECT_EQ(h2::FindHeader(grpc->headers, "grpc-message"), "upstream request timeout");
+  EXPECT_NEAR(s1, 0.2, 0.1);
+  auto [plain, s2] = call("application/octet-stream");
+  ASSERT_TRUE(plain->ok);
+  EXPECT_EQ(plain->status, 200);
+  EXPECT_EQ(h2::FindHeader(plain->headers, "x-backend"), "echo-v1");
+  EXPECT_GE(s2, 0.95);
+  EXPECT_EQ(waypoint_->http_stats().timeouts.load(), 1u);
+  s->Close();
+}
+
+// connectionPool.http.idleTimeout on an HTTP/2 upstream: a session without a stream for that
+// long is shut down (GOAWAY), and the next request opens another.
+TEST_F(WaypointH2Test, IdleTimeoutShutsDownAnIdleUpstreamSession) {
+  StartBackend("127.77.0.21", "echo-v1", true, "grpc_backend.py", 50051);
+  StartWaypoint(std::string(kBaseMesh) + kGrpcService + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: demo}
+spec:
+  host: echo.demo.svc.cluster.local
+  trafficPolicy: {connectionPool: {http: {idleTimeout: 0.3s}}}
+)");
+  auto t = Tunnel("10.96.0.30", 50051);
+  ASSERT_TRUE(t.ok()) << t.status;
+  auto s = H2Session(t.tunnel);
+  auto unary = [&] {
+    auto r = H2Call(s,
+                    {{":method", "POST"},
+                     {":scheme", "http"},
+                     {":authority", "echo.demo:50051"},
+                     {":path", "/test.Echo/Unary"},
+                     {"content-type", "application/grpc"},
+                     {"te", "trailers"}},
+                    GrpcFrame("x"));
+    EXPECT_TRUE(hbone::testing::RunUntil(io_, [&] { return r->ok || r->reset; }));
+    return std::string(h2::FindHeader(r->trailers, "grpc-status"));
+  };
+  // Within the idle timeout: one upstream session (one HBONE tunnel to the endpoint).
+  EXPECT_EQ(unary(), "0");
+  hbone::testing::RunFor(io_, 100ms);
+  EXPECT_EQ(unary(), "0");
+  EXPECT_EQ(connects_at_backends_, 1);
+  // Idle past it: shut down; the next request opens a second session.
+  hbone::testing::RunFor(io_, 700ms);
+  EXPECT_EQ(unary(), "0");
+  EXPECT_EQ(connects_at_backends_, 2);
+  s->Close();
+}
+
+TEST(GrpcReply, StatusMappingAndMessageEncoding) {
+  EXPECT_EQ(GrpcStatusForHttp(400), 13);
+  EXPECT_EQ(GrpcStatusForHttp(401), 16);
+  EXPECT_EQ(GrpcStatusForHttp(403), 7);
+  EXPECT_EQ(GrpcStatusForHttp(404), 12);
+  for (int c : {429, 502, 503, 504}) EXPECT_EQ(GrpcStatusForHttp(c), 14) << c;
+  EXPECT_EQ(GrpcStatusForHttp(500), 2);
+  EXPECT_EQ(GrpcPercentEncode("RBAC: access denied"), "RBAC: access denied");
+  EXPECT_EQ(GrpcPercentEncode("50% \xc3\xa9\n"), "50%25 %C3%A9%0A");
+  http::HeaderMap h;
+  h.Set("content-type", "application/grpc+proto");
+  EXPECT_TRUE(IsGrpcRequest(h));
+  h.Set("content-type", "application/grpc-web");
+  EXPECT_FALSE(IsGrpcRequest(h));
+  h.Set("content-type", "Application/GRPC");
+  EXPECT_TRUE(IsGrpcRequest(h));
+  LocalReply denied;
+  denied.status = 403;
+  denied.body = "RBAC: access denied";
+  denied.flag = "-";
+  denied.headers.Set("content-length", "19");
+  denied.headers.Set("x-envoy-ratelimited", "true");
+  LocalReply g = AsGrpcReply(denied);
+  EXPECT_FALSE(g.headers.Has("content-length"));
+  EXPECT_EQ(g.headers.Get("x-envoy-ratelimited").value_or(""), "true");
+  EXPECT_EQ(g.status, 200);
+  EXPECT_EQ(g.headers.Get("grpc-status").value_or(""), "7");
+  EXPECT_EQ(g.headers.Get("grpc-message").value_or(""), "RBAC: access denied");
+  EXPECT_TRUE(g.body.empty());
+  // A gRPC fault abort already is one.
+  LocalReply fault;
+  fault.headers.Set("grpc-status", "8");
+  EXPECT_EQ(AsGrpcReply(fault).headers.Get("grpc-status").value_or(""), "8");
 }
 
 // nghttp2 clients refuse to send a header block over the SETTINGS_MAX_HEADER_LIST_SIZE the

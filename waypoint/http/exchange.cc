@@ -7,6 +7,7 @@
 
 #include "core/hbone/byte_stream.h"
 #include "waypoint/http/fault.h"
+#include "waypoint/http/grpc_reply.h"
 #include "waypoint/http/h1_server.h"
 #include "waypoint/http/h2_server.h"
 #include "waypoint/http/mirror.h"
@@ -194,7 +195,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // The downstream request is complete: the route timeout starts (as Envoy's), mirrors leave.
   void OnRequestComplete() {
     std::chrono::milliseconds timeout{route_ ? route_->timeout_ms() : 0};
-    if (auto grpc = GrpcTimeout(state_.head->headers)) {
+    // grpc-timeout: for gRPC requests only, as Envoy's grpc_timeout_header_max.
+    if (auto grpc = IsGrpcRequest(state_.head->headers) ? GrpcTimeout(state_.head->headers)
+                                                        : std::nullopt) {
       if (timeout.count() == 0 || *grpc < timeout) timeout = *grpc;
     }
     if (timeout.count() > 0) {
@@ -623,6 +626,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void Reply(LocalReply r) {
+    if (IsGrpcRequest(state_.head->headers)) r = AsGrpcReply(std::move(r));
     ctx_.stats->local_replies.fetch_add(1, std::memory_order_relaxed);
     ctx_.stats->CountStatus(r.status);
     ctx_.stats->CountFlag(r.flag);

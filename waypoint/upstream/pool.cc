@@ -244,10 +244,32 @@ void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
           }
           pool->ServeWaiter(key);
         };
-        // A stream ended: a request waiting for a stream may take it.
-        cbs.on_streams_changed = [weak, key](size_t) {
+        // The DestinationRule's http/tcp idleTimeout, else the pool's.
+        std::chrono::milliseconds idle_after = self->settings_.idle_timeout;
+        if (entry->state) {
+          if (uint64_t ms = entry->state->breaker.limits().idle_timeout_ms) {
+            idle_after = std::chrono::milliseconds(ms);
+          }
+        }
+        entry->idle = std::make_unique<asio::steady_timer>(self->executor_);
+        // A stream ended: a request waiting for a stream may take it. No stream left: the
+        // idle timer runs; the next stream stops it.
+        cbs.on_streams_changed = [weak, weak_entry, key, idle_after](size_t open) {
           auto pool = weak.lock();
           if (!pool) return;
+          if (auto e = weak_entry.lock(); e && e->idle) {
+            if (open > 0) {
+              e->idle->cancel();
+            } else {
+              e->idle->expires_after(idle_after);
+              e->idle->async_wait([weak, weak_entry](error_code ec) {
+                auto e = weak_entry.lock();
+                if (ec || !e || !e->session || e->session->open_streams() > 0) return;
+                if (auto p = weak.lock()) ++p->stats_.h2_idle_closed;
+                e->session->Shutdown();
+              });
+            }
+          }
           auto it = pool->waiters_.find(key);
           if (it == pool->waiters_.end() || it->second.empty()) return;
           asio::post(pool->executor_, [weak, key] {

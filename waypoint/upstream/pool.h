@@ -9,7 +9,9 @@
 //     pooled by core/hbone (many tunnels per TLS connection).
 //   - HTTP/2 upstreams: one h2c session per endpoint on one such stream, shared by every
 //     request to that endpoint (up to the peer's SETTINGS_MAX_CONCURRENT_STREAMS; a full or
-//     draining session makes the next request open another).
+//     draining session makes the next request open another); a session without a stream for
+//     idle_timeout (the DestinationRule's http/tcp idleTimeout, else the pool's) is shut
+//     down with GOAWAY.
 //   - HTTP/1.1 upstreams: keep-alive connections per endpoint, one request at a time each;
 //     idle ones are reused (most recently used first) and closed after idle_timeout.
 //   - Circuit breaking (docs/waypoint.md, "Circuit breaking"): with a cluster's state, a new
@@ -55,6 +57,7 @@ struct UpstreamStats {
   uint64_t h1_reused = 0;       // requests on a kept-alive connection
   uint64_t h2_sessions = 0;     // HTTP/2 sessions opened
   uint64_t h2_streams = 0;      // requests on them
+  uint64_t h2_idle_closed = 0;  // sessions shut down after idle_timeout without a stream
 };
 
 class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
@@ -96,6 +99,7 @@ class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
     std::vector<RequestHandler> waiters;
     std::shared_ptr<resilience::ClusterState> state;  // counts this session as a connection
     uint64_t streams = 0;                             // requests opened on it
+    std::unique_ptr<boost::asio::steady_timer> idle;  // armed while no stream is open
   };
   // A request waiting for a connection (circuit breaking).
   struct Waiter {

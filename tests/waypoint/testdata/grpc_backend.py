@@ -5,10 +5,12 @@ raw bytes out.
   /test.Echo/Unary      echoes the request message, with initial metadata x-backend: NAME
                         and trailing metadata x-trailer: done
   /test.Echo/Fail       aborts with NOT_FOUND ("no such thing")
+  /test.Echo/Slow       echoes the request message after 1 s
 Usage: grpc_backend.py --address IP --port N --name NAME
 """
 import argparse
 import sys
+import time
 from concurrent import futures
 
 import grpc
@@ -29,9 +31,14 @@ def main():
     def fail(request, context):
         context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
 
+    def slow(request, context):
+        time.sleep(1)
+        return request
+
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "Slow": grpc.unary_unary_rpc_method_handler(slow),
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))

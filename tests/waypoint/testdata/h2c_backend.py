@@ -4,7 +4,8 @@
 Every request is answered 200 with `x-backend: NAME` and a JSON body naming the protocol it
 arrived in ("HTTP/2"), the method, path and headers. Anything that is not HTTP/2 (an HTTP/1.1
 request) fails the connection preface: the connection is closed without an answer, which is
-how an h2c-only server treats it.
+how an h2c-only server treats it. A request for /delay/<ms> is answered that long after it
+ended (the connection waits meanwhile).
 Usage: h2c_backend.py --address IP --port N --name NAME
 """
 import argparse
@@ -12,6 +13,7 @@ import json
 import socket
 import socketserver
 import sys
+import time
 
 import h2.config
 import h2.connection
@@ -46,6 +48,9 @@ class Handler(socketserver.BaseRequestHandler):
                 elif isinstance(ev, h2.events.StreamEnded):
                     req = requests.pop(ev.stream_id)
                     h = req["headers"]
+                    path = h.get(":path", "")
+                    if path.startswith("/delay/"):
+                        time.sleep(int(path.split("/")[2]) / 1000.0)
                     body = json.dumps({
                         "name": self.server.name,
                         "protocol": "HTTP/2",
