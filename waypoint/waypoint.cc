@@ -50,6 +50,7 @@ class Waypoint::Impl {
     std::shared_ptr<hbone::HbonePool> hbone_pool;
     std::shared_ptr<asio::ssl::context> pool_tls;
     std::shared_ptr<UpstreamPool> upstream;
+    std::shared_ptr<DeadlineQueue> deadlines;  // the exchanges' timeouts
   };
 
   WaypointSettings settings;
@@ -132,6 +133,7 @@ void Waypoint::Impl::OnConnect(Worker& w, const hbone::InboundRequest& req,
       ctx.conn = info;
       ctx.target = ctx.view->Lookup(info->target_ip, info->target_port);
       ctx.pool = w.upstream;
+      ctx.deadlines = w.deadlines;
       ctx.chain = chain.get();
       ctx.stats = &http_stats;
       StartExchange(std::move(req), std::move(ctx));
@@ -176,6 +178,7 @@ absl::Status Waypoint::Impl::StartWorkers() {
     w->upstream = UpstreamPool::Create(
         w->io.get_executor(), w->hbone_pool, [this, wp] { return SourceFor(*wp); },
         settings.upstream);
+    w->deadlines = DeadlineQueue::Create(w->io.get_executor());
     auto c = creds;
     auto self_id = id();
     w->server = hbone::HboneServer::Create(
@@ -351,8 +354,11 @@ std::string Waypoint::StatsJson() const {
   j["identity"] = impl_->id().str();
   j["snapshot_generation"] = s.snapshot_generation;
   // The HBONE listener (every worker's): TLS handshakes and the HTTP/2 sessions under them.
-  json hb = {{"accepted", 0}, {"handshakes", 0}, {"handshake_failures", json::object()},
-             {"sessions_open", 0}, {"streams", 0}};
+  json hb = {{"accepted", 0},
+             {"handshakes", 0},
+             {"handshake_failures", json::object()},
+             {"sessions_open", 0},
+             {"streams", 0}};
   for (const auto& w : impl_->workers) {
     if (!w->server) continue;
     hbone::ServerStats st = w->server->stats();

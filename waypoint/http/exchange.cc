@@ -97,10 +97,14 @@ std::optional<int> GrpcStatusOf(const http::HeaderMap& h) {
   return n;
 }
 
-class Exchange : public std::enable_shared_from_this<Exchange> {
+class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineTarget {
  public:
   Exchange(std::shared_ptr<DownstreamRequest> down, ExchangeContext ctx)
       : down_(std::move(down)), ctx_(std::move(ctx)) {}
+  // An attempt may outlive the exchange (callbacks hold it): its timeout must not call here.
+  ~Exchange() override {
+    if (attempt_) attempt_->per_try.Cancel();
+  }
 
   void Run() {
     ctx_.stats->requests.fetch_add(1, std::memory_order_relaxed);
@@ -130,12 +134,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       // WebSocket over HTTP/2 (RFC 8441) upstream is not implemented: refuse clearly.
       return Reply(Local(501, "upgrade to an HTTP/2 upstream is not supported", "-"));
     }
-    if (route_ && route_->has_retries()) {
-      own_retry_ = resilience::RetryPolicy::ForRoute(route_);
-      retry_ = &*own_retry_;
-    } else {
-      retry_ = &DefaultRetryPolicy();
-    }
+    // The route's compiled `retries`, else Istio's default.
+    const resilience::RetryPolicy* compiled =
+        state_.match ? state_.match.route->retry_policy() : nullptr;
+    retry_ = compiled ? compiled : &DefaultRetryPolicy();
     // An upgrade's bytes after the 101 are not replayable: never retried past the head.
     if (upgrade_request()) replayable_ = false;
     if (const pb::ConsistentHash* ch = cluster_->consistent_hash()) {
@@ -201,11 +203,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       if (timeout.count() == 0 || *grpc < timeout) timeout = *grpc;
     }
     if (timeout.count() > 0) {
-      route_timer_ = std::make_unique<asio::steady_timer>(down_->executor(), timeout);
-      auto self = shared_from_this();
-      route_timer_->async_wait([self](error_code e) {
-        if (!e) self->OnRouteTimeout();
-      });
+      ctx_.deadlines->Arm(route_deadline_, timeout, this, kRouteDeadline);
     }
     SendMirrors();
   }
@@ -248,7 +246,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     bool finished = false;  // request end sent
     bool counted = false;   // holds a circuit-breaker request
     bool endpoint_finished = false;
-    std::unique_ptr<asio::steady_timer> per_try;
+    Deadline per_try;  // per-try timeout
   };
 
   void StartAttempt() {
@@ -269,14 +267,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     tried_.push_back(*a->endpoint);
     cluster_->Started(*a->endpoint);
     if (retry_->per_try_timeout().count() > 0) {
-      a->per_try =
-          std::make_unique<asio::steady_timer>(down_->executor(), retry_->per_try_timeout());
-      std::weak_ptr<Exchange> weak = weak_from_this();
-      uint64_t id = a->id;
-      a->per_try->async_wait([weak, id](error_code e) {
-        auto self = weak.lock();
-        if (!e && self) self->OnPerTryTimeout(id);
-      });
+      ctx_.deadlines->Arm(a->per_try, retry_->per_try_timeout(), this, a->id);
     }
     auto self = shared_from_this();
     ctx_.pool->Open(
@@ -293,7 +284,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // The attempt no longer counts: its endpoint's active count, its circuit-breaker request,
   // its timer; an unfinished upstream stream is reset.
   void EndAttempt(Attempt& a) {
-    if (a.per_try) a.per_try->cancel();
+    a.per_try.Cancel();
     if (a.counted) {
       a.counted = false;
       cluster_->state().breaker.FinishRequest();
@@ -450,6 +441,14 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     return true;
   }
 
+  // Tags of this exchange's deadlines: the route timeout, else an attempt's id (from 1).
+  static constexpr uint64_t kRouteDeadline = 0;
+  void OnDeadline(uint64_t tag) override {
+    auto self = shared_from_this();  // alive to the end of what the timeout sets off
+    if (tag == kRouteDeadline) return OnRouteTimeout();
+    OnPerTryTimeout(tag);
+  }
+
   void OnPerTryTimeout(uint64_t id) {
     if (done_ || !attempt_ || attempt_->id != id || got_head_) return;
     std::shared_ptr<Attempt> a = attempt_;
@@ -478,7 +477,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   void OnResponseHead(const std::shared_ptr<Attempt>& a, error_code e, http::ResponseHead* head) {
     if (!Current(*a)) return;
-    if (a->per_try) a->per_try->cancel();
+    a->per_try.Cancel();
     if (e || !head) {
       ResetReason r = a->up->reset_reason();
       cluster_->stats(*a->endpoint).errors.fetch_add(1, std::memory_order_relaxed);
@@ -658,7 +657,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     }
     done_ = true;
     if (timer_) timer_->cancel();
-    if (route_timer_) route_timer_->cancel();
+    route_deadline_.Cancel();
     if (attempt_ && attempt_->up) attempt_->up->Release();
     if (up_) up_->Release();
     down_->Done();
@@ -672,7 +671,6 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   UpstreamProtocol protocol_ = UpstreamProtocol::kHttp1;
   // Retries.
   const resilience::RetryPolicy* retry_ = nullptr;
-  std::optional<resilience::RetryPolicy> own_retry_;
   uint32_t retries_ = 0;
   bool retry_active_ = false;  // holds a maxRetries slot
   std::vector<size_t> tried_;
@@ -683,8 +681,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::shared_ptr<Attempt> attempt_;
   uint64_t attempt_ids_ = 0;
   bool got_head_ = false;
-  std::unique_ptr<asio::steady_timer> timer_;        // fault delay, backoff
-  std::unique_ptr<asio::steady_timer> route_timer_;  // route timeout
+  std::unique_ptr<asio::steady_timer> timer_;  // fault delay, backoff
+  Deadline route_deadline_;                    // route timeout
   // The request body, kept for replay while it fits.
   std::deque<std::string> chunks_;
   size_t chunks_base_ = 0;  // absolute index of chunks_.front()

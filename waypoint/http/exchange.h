@@ -27,6 +27,7 @@
 #include <mutex>
 #include <string>
 
+#include "waypoint/http/deadlines.h"
 #include "waypoint/http/filter_chain.h"
 #include "waypoint/http/stream.h"
 #include "waypoint/upstream/pool.h"
@@ -69,6 +70,8 @@ struct ExchangeContext {
   std::shared_ptr<UpstreamPool> pool;
   const FilterChain* chain = nullptr;
   HttpStats* stats = nullptr;
+  // The worker's route and per-try timeouts (the exchange runs on the worker's executor).
+  std::shared_ptr<DeadlineQueue> deadlines;
 };
 
 // Runs one exchange to its end (it keeps itself alive until then).

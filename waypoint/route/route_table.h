@@ -37,6 +37,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/http/message.h"
+#include "waypoint/resilience/retry_policy.h"
 #include "weft/config/v1/snapshot.pb.h"
 
 namespace re2 {
@@ -123,6 +124,8 @@ class CompiledRoute {
   const std::vector<detail::Match>& matches() const { return matches_; }
   // Rewrite.uri_regex, compiled; null when not set.
   const re2::RE2* uri_regex() const { return uri_regex_.get(); }
+  // The route's `retries`, compiled once (not per request); null without `retries`.
+  const resilience::RetryPolicy* retry_policy() const { return retry_policy_.get(); }
 
  private:
   friend class CompiledRouteTable;
@@ -131,6 +134,7 @@ class CompiledRoute {
   bool gateway_semantics_ = false;
   std::vector<detail::Match> matches_;
   std::shared_ptr<const re2::RE2> uri_regex_;
+  std::shared_ptr<const resilience::RetryPolicy> retry_policy_;
 };
 
 struct RouteMatch {

@@ -159,6 +159,25 @@ void UpstreamPool::Wait(const std::string& key, Waiter w) {
   waiters_[key].push_back(std::move(w));
 }
 
+void UpstreamPool::ArmH2Idle(const std::shared_ptr<H2Entry>& entry,
+                             std::chrono::steady_clock::duration after) {
+  entry->idle_armed = true;
+  entry->idle->expires_after(after);
+  std::weak_ptr<UpstreamPool> weak = weak_from_this();
+  std::weak_ptr<H2Entry> weak_entry = entry;
+  entry->idle->async_wait([weak, weak_entry](error_code ec) {
+    auto e = weak_entry.lock();
+    if (!e) return;
+    e->idle_armed = false;
+    auto pool = weak.lock();
+    if (ec || !pool || !e->session || !e->idle_since) return;  // a stream is open
+    auto idle_for = std::chrono::steady_clock::now() - *e->idle_since;
+    if (idle_for < e->idle_after) return pool->ArmH2Idle(e, e->idle_after - idle_for);
+    ++pool->stats_.h2_idle_closed;
+    e->session->Shutdown();
+  });
+}
+
 void UpstreamPool::ServeWaiter(const std::string& key) {
   auto it = waiters_.find(key);
   if (it == waiters_.end() || it->second.empty()) return;
@@ -190,6 +209,7 @@ void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
     }
     if (e->session->open_streams() < e->session->remote_max_concurrent_streams()) {
       ++stats_.h2_streams;
+      e->idle_since.reset();  // busy from now: its stream opens once the request is posted
       auto req = std::make_shared<H2UpstreamRequest>(e->session, settings_.read_chunk);
       // maxRequestsPerConnection: the last request it may carry sends GOAWAY after it.
       if (per_connection && ++e->streams >= per_connection) e->session->Shutdown();
@@ -245,29 +265,24 @@ void UpstreamPool::OpenH2(const std::string& key, const ClusterEndpoint& ep,
           pool->ServeWaiter(key);
         };
         // The DestinationRule's http/tcp idleTimeout, else the pool's.
-        std::chrono::milliseconds idle_after = self->settings_.idle_timeout;
+        entry->idle_after = self->settings_.idle_timeout;
         if (entry->state) {
           if (uint64_t ms = entry->state->breaker.limits().idle_timeout_ms) {
-            idle_after = std::chrono::milliseconds(ms);
+            entry->idle_after = std::chrono::milliseconds(ms);
           }
         }
         entry->idle = std::make_unique<asio::steady_timer>(self->executor_);
         // A stream ended: a request waiting for a stream may take it. No stream left: the
-        // idle timer runs; the next stream stops it.
-        cbs.on_streams_changed = [weak, weak_entry, key, idle_after](size_t open) {
+        // session is idle from now (its timer runs unless it already does).
+        cbs.on_streams_changed = [weak, weak_entry, key](size_t open) {
           auto pool = weak.lock();
           if (!pool) return;
           if (auto e = weak_entry.lock(); e && e->idle) {
             if (open > 0) {
-              e->idle->cancel();
+              e->idle_since.reset();
             } else {
-              e->idle->expires_after(idle_after);
-              e->idle->async_wait([weak, weak_entry](error_code ec) {
-                auto e = weak_entry.lock();
-                if (ec || !e || !e->session || e->session->open_streams() > 0) return;
-                if (auto p = weak.lock()) ++p->stats_.h2_idle_closed;
-                e->session->Shutdown();
-              });
+              e->idle_since = std::chrono::steady_clock::now();
+              if (!e->idle_armed) pool->ArmH2Idle(e, e->idle_after);
             }
           }
           auto it = pool->waiters_.find(key);

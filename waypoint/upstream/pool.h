@@ -28,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,7 +100,13 @@ class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
     std::vector<RequestHandler> waiters;
     std::shared_ptr<resilience::ClusterState> state;  // counts this session as a connection
     uint64_t streams = 0;                             // requests opened on it
-    std::unique_ptr<boost::asio::steady_timer> idle;  // armed while no stream is open
+    // Idle timeout: the timer runs while idle_since is set; when it fires the session is
+    // shut down if it has had no stream since then (re-armed for the rest otherwise), so a
+    // busy session arms it at most once per idle_after, not on every stream.
+    std::unique_ptr<boost::asio::steady_timer> idle;
+    std::chrono::milliseconds idle_after{0};
+    std::optional<std::chrono::steady_clock::time_point> idle_since;  // no stream open since
+    bool idle_armed = false;
   };
   // A request waiting for a connection (circuit breaking).
   struct Waiter {
@@ -122,6 +129,8 @@ class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
   void Wait(const std::string& key, Waiter w);
   // Serves the first waiter of `key`, if any, by a new connection or a freed stream.
   void ServeWaiter(const std::string& key);
+  // Runs an HTTP/2 session's idle timer for `after`.
+  void ArmH2Idle(const std::shared_ptr<H2Entry>& entry, std::chrono::steady_clock::duration after);
 
   boost::asio::any_io_executor executor_;
   std::shared_ptr<hbone::HbonePool> hbone_;

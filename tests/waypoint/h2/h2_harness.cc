@@ -146,6 +146,7 @@ struct Harness {
   std::shared_ptr<const WaypointView> view;
   std::shared_ptr<const ConnectionInfo> conn;
   std::shared_ptr<UpstreamPool> pool;
+  std::shared_ptr<DeadlineQueue> deadlines;
   std::unique_ptr<FilterChain> chain = DefaultFilterChain();
   HttpStats stats;
 
@@ -163,6 +164,7 @@ struct Harness {
         ctx.conn = conn;
         ctx.target = view->Lookup(kVip, kServicePort);
         ctx.pool = pool;
+        ctx.deadlines = deadlines;
         ctx.chain = chain.get();
         ctx.stats = &stats;
         StartExchange(std::move(req), std::move(ctx));
@@ -223,6 +225,7 @@ int main(int argc, char** argv) {
   h.conn = info;
   // Plain TCP to the endpoint (a pod outside the mesh): no HBONE pool, no identity.
   h.pool = UpstreamPool::Create(h.io.get_executor(), nullptr, nullptr, WaypointSettings{}.upstream);
+  h.deadlines = DeadlineQueue::Create(h.io.get_executor());
 
   boost::system::error_code e;
   tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port));
