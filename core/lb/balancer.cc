@@ -189,6 +189,13 @@ bool LocalityMatches(const Locality& l, std::string_view pattern) {
          (subzone == "*" || subzone.empty() || l.subzone == subzone);
 }
 
+bool Balancer::Distributes(const Locality& client) const {
+  for (const auto& rule : config_.distribute) {
+    if (LocalityMatches(client, rule.from)) return true;
+  }
+  return false;
+}
+
 uint32_t Balancer::Tier(const Locality& c, const Locality& t) const {
   // Failover regions for this client, in order; other regions come after them.
   uint32_t region_rank = 0;

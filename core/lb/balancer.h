@@ -55,8 +55,8 @@ struct BalancerConfig {
   // with `failover_priority`, tiers by how many of those labels match. The first tier with an
   // endpoint left (not excluded) wins. Off: all endpoints are equal (`distribute` still applies).
   bool locality_aware = false;
-  uint64_t ring_size = 1024;                   // ring hash: minimum entries
-  uint64_t maglev_table = 65537;               // Maglev: prime table size
+  uint64_t ring_size = 1024;                     // ring hash: minimum entries
+  uint64_t maglev_table = 65537;                 // Maglev: prime table size
   std::vector<LocalityDistribute> distribute{};  // the first rule whose `from` matches applies
   std::vector<LocalityFailover> failover{};
   // Istio's failoverPriority: label keys ("key", compared with the client's value) or
@@ -93,14 +93,18 @@ class Balancer {
   void Finished(size_t index) { active_[index].fetch_sub(1, std::memory_order_relaxed); }
   int Active(size_t index) const { return active_[index].load(std::memory_order_relaxed); }
 
+  // The locality tier (priority) of a target for a client when locality_aware: lower is
+  // preferred (what Envoy calls the priority level).
+  uint32_t Tier(const Locality& client, const Locality& target) const;
+  // Whether a `distribute` rule applies to the client (then weights, not tiers, choose).
+  bool Distributes(const Locality& client) const;
+
  private:
   std::vector<size_t> Candidates(const PickContext& ctx);
   // `distribute`: the candidates of the locality chosen by weight; empty when no rule
   // applies or no weighted locality has a candidate.
   std::vector<size_t> Distribute(const LocalityDistribute& rule, const std::vector<size_t>& all,
                                  const PickContext& ctx);
-  // The locality tier of a target for a client: lower is preferred.
-  uint32_t Tier(const Locality& client, const Locality& target) const;
   std::optional<size_t> PickHashed(const PickContext& ctx, const std::vector<size_t>& allowed);
   uint64_t Random();
 

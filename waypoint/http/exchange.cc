@@ -256,7 +256,8 @@ class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineT
     auto a = std::make_shared<Attempt>();
     a->id = ++attempt_ids_;
     a->counted = true;
-    a->endpoint = cluster_->Pick(hash_, hashing_ ? nullptr : &tried_);
+    a->endpoint =
+        cluster_->Pick(hash_, hashing_ ? nullptr : &tried_, retry_->retry_remote_localities());
     attempt_ = a;
     if (!a->endpoint) {
       EndAttempt(*a);

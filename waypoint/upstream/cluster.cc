@@ -103,28 +103,64 @@ UpstreamProtocol Cluster::ProtocolFor(bool client_h2, bool upgrade) const {
   return protocol_;
 }
 
-std::optional<size_t> Cluster::Pick(uint64_t hash, const std::vector<size_t>* exclude) {
+std::optional<size_t> Cluster::Pick(uint64_t hash, const std::vector<size_t>* tried,
+                                    bool remote_localities) {
   lb::PickContext ctx;
   ctx.hash = hash;
   if (client_) ctx.client = &*client_;
-  std::vector<size_t> ejected;
-  state_->outlier.AppendEjected(balancer_.targets(), ejected);
-  std::vector<size_t> merged;
-  if (!unhealthy_.empty() || !ejected.empty()) {
-    merged = unhealthy_;
-    merged.insert(merged.end(), ejected.begin(), ejected.end());
-    if (exclude) merged.insert(merged.end(), exclude->begin(), exclude->end());
-    ctx.exclude = &merged;
-  } else {
-    ctx.exclude = exclude;
+  // Never picked: endpoints not ready, and ejected ones.
+  std::vector<size_t> unavailable = unhealthy_;
+  state_->outlier.AppendEjected(balancer_.targets(), unavailable);
+  const bool retry = tried && !tried->empty();
+  const auto& targets = balancer_.targets();
+  std::vector<size_t> exclude;
+  if (retry && client_ && balancer_.config().locality_aware && !balancer_.Distributes(*client_)) {
+    // The tier: the best one with an endpoint available, leaving out (remote_localities) the
+    // tiers of the attempts before the last update, unless that leaves none.
+    auto is_unavailable = [&](size_t i) {
+      return std::find(unavailable.begin(), unavailable.end(), i) != unavailable.end();
+    };
+    std::vector<uint32_t> left_out;
+    if (remote_localities) {
+      for (size_t k = 0; k < tried->size() / 2 * 2; ++k) {
+        left_out.push_back(balancer_.Tier(*client_, targets[(*tried)[k]].locality));
+      }
+    }
+    auto best_tier = [&](bool honour_left_out) {
+      uint32_t best = UINT32_MAX;
+      for (size_t i = 0; i < targets.size(); ++i) {
+        if (is_unavailable(i)) continue;
+        uint32_t t = balancer_.Tier(*client_, targets[i].locality);
+        if (honour_left_out && std::find(left_out.begin(), left_out.end(), t) != left_out.end())
+          continue;
+        best = std::min(best, t);
+      }
+      return best;
+    };
+    uint32_t tier = best_tier(true);
+    if (tier == UINT32_MAX) tier = best_tier(false);
+    if (tier == UINT32_MAX) return std::nullopt;
+    exclude = unavailable;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (balancer_.Tier(*client_, targets[i].locality) != tier) exclude.push_back(i);
+    }
+    const size_t in_tier = exclude.size();
+    exclude.insert(exclude.end(), tried->begin(), tried->end());
+    ctx.exclude = &exclude;
+    if (auto pick = balancer_.Pick(ctx)) return pick;
+    // Every endpoint of the tier was tried: back to one of them.
+    exclude.resize(in_tier);
+    return balancer_.Pick(ctx);
   }
+  exclude = unavailable;
+  if (retry) exclude.insert(exclude.end(), tried->begin(), tried->end());
+  ctx.exclude = exclude.empty() ? nullptr : &exclude;
   std::optional<size_t> pick = balancer_.Pick(ctx);
   // Every endpoint not yet tried is out: a retry may go back to one tried before (Envoy's
   // previous-hosts predicate gives up after a few attempts the same way).
-  if (!pick && exclude && !exclude->empty()) {
-    merged = unhealthy_;
-    merged.insert(merged.end(), ejected.begin(), ejected.end());
-    ctx.exclude = merged.empty() ? nullptr : &merged;
+  if (!pick && retry) {
+    exclude = unavailable;
+    ctx.exclude = exclude.empty() ? nullptr : &exclude;
     pick = balancer_.Pick(ctx);
   }
   return pick;

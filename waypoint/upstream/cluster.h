@@ -81,10 +81,17 @@ class Cluster {
   const ClusterEndpoint& endpoint(size_t i) const { return endpoints_[i]; }
   EndpointStats& stats(size_t i) const { return stats_[i]; }
 
-  // An endpoint for one attempt; `exclude`: endpoints this request already tried (a retry goes
-  // elsewhere when it can). Ejected endpoints are left out (unless in panic).
+  // An endpoint for one attempt; `tried`: the endpoints this request's earlier attempts went
+  // to, in order (null under consistent hashing): a retry goes to another endpoint when one
+  // is left (Envoy's previous-hosts predicate), else back to a tried one. With locality
+  // tiers, a retry stays in the tier the first attempt would choose (Envoy's priority load);
+  // with `remote_localities` (VirtualService retries.retryRemoteLocalities: Istio's
+  // previous-priorities with update frequency 2) attempts 3 and 4 leave out the tiers of
+  // attempts 1 and 2, attempts 5 and 6 those of 1 to 4, and so on, until no tier is left.
+  // Ejected endpoints are left out (unless in panic).
   // nullopt: no healthy endpoint (503 "no healthy upstream", flag UH).
-  std::optional<size_t> Pick(uint64_t hash, const std::vector<size_t>* exclude);
+  std::optional<size_t> Pick(uint64_t hash, const std::vector<size_t>* tried,
+                             bool remote_localities = false);
   // Endpoints that are ready (ejected ones included).
   size_t healthy() const { return endpoints_.size() - unhealthy_.size(); }
   // "healthy", "unready", "ejected".
