@@ -425,6 +425,50 @@ TEST_F(WaypointH2Test, GrpcCallsKeepTheirTrailersAndStatus) {
   s->Close();
 }
 
+// A gRPC failure is an HTTP 200 whose grpc-status says UNAVAILABLE (a trailers-only
+// response): Istio's default retry policy (no `retries`) retries it, as it lists
+// `unavailable`; a policy with only `5xx` does not (Envoy reads grpc-status only for the gRPC
+// conditions).
+TEST_F(WaypointH2Test, GrpcUnavailableIsRetriedByIstiosDefaultPolicyNotBy5xx) {
+  StartBackend("127.77.0.21", "echo-v1", true, "grpc_backend.py", 50051);
+  StartWaypoint(std::string(kBaseMesh) + kGrpcService + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: demo}
+spec:
+  hosts: [echo.demo.svc.cluster.local]
+  http:
+  - match: [{headers: {x-policy: {exact: "5xx"}}}]
+    route: [{destination: {host: echo.demo.svc.cluster.local}}]
+    retries: {attempts: 2, retryOn: 5xx}
+  - route: [{destination: {host: echo.demo.svc.cluster.local}}]
+)");
+  auto t = Tunnel("10.96.0.30", 50051);
+  ASSERT_TRUE(t.ok()) << t.status;
+  auto s = H2Session(t.tunnel);
+  auto call = [&](h2::Headers extra) {
+    h2::Headers h = {{":method", "POST"},
+                     {":scheme", "http"},
+                     {":authority", "echo.demo:50051"},
+                     {":path", "/test.Echo/Flaky"},
+                     {"content-type", "application/grpc"},
+                     {"te", "trailers"}};
+    for (auto& e : extra) h.push_back(std::move(e));
+    auto r = H2Call(s, h, GrpcFrame("x"));
+    EXPECT_TRUE(hbone::testing::RunUntil(io_, [&] { return r->ok || r->reset; }));
+    std::string st(h2::FindHeader(r->headers, "grpc-status"));
+    return st.empty() ? std::string(h2::FindHeader(r->trailers, "grpc-status")) : st;
+  };
+  // Calls 1 and 2 of the backend, then 3 and 4, 5 and 6: each failure retried once.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(call({}), "0") << i;
+  EXPECT_EQ(waypoint_->http_stats().retries.load(), 3u);
+  // Call 7 fails and `5xx` does not cover it: the client sees UNAVAILABLE.
+  EXPECT_EQ(call({{"x-policy", "5xx"}}), "14");
+  EXPECT_EQ(waypoint_->http_stats().retries.load(), 3u);
+  s->Close();
+}
+
 // The waypoint's own answers to gRPC requests are trailers-only gRPC responses (Envoy's local
 // replies for gRPC), and grpc-timeout is the client's deadline, capped by the route's timeout.
 TEST_F(WaypointH2Test, GrpcTimeoutAndLocalRepliesAsGrpc) {

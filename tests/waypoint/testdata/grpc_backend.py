@@ -6,10 +6,13 @@ raw bytes out.
                         and trailing metadata x-trailer: done
   /test.Echo/Fail       aborts with NOT_FOUND ("no such thing")
   /test.Echo/Slow       echoes the request message after 1 s
+  /test.Echo/Flaky      aborts with UNAVAILABLE on every other call (the 1st, 3rd, ...),
+                        echoes on the others
 Usage: grpc_backend.py --address IP --port N --name NAME
 """
 import argparse
 import sys
+import threading
 import time
 from concurrent import futures
 
@@ -31,6 +34,17 @@ def main():
     def fail(request, context):
         context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
 
+    calls = {"flaky": 0}
+    lock = threading.Lock()
+
+    def flaky(request, context):
+        with lock:
+            calls["flaky"] += 1
+            n = calls["flaky"]
+        if n % 2 == 1:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+        return request
+
     def slow(request, context):
         time.sleep(1)
         return request
@@ -39,6 +53,7 @@ def main():
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Slow": grpc.unary_unary_rpc_method_handler(slow),
+        "Flaky": grpc.unary_unary_rpc_method_handler(flaky),
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))
