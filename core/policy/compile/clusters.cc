@@ -145,6 +145,10 @@ std::optional<pb::ConnectionPool> EffectiveConnectionPool(const DestinationRuleS
   return EffectiveParts(dr, subset, port).pool;
 }
 
+bool HasOutlierDetection(const DestinationRuleSpec& dr, const std::string& subset, uint32_t port) {
+  return EffectiveParts(dr, subset, port).outlier.has_value();
+}
+
 std::vector<pb::ClusterPolicy> CompileClusterPolicies(const ResourceIndex& index,
                                                       const DestinationRules& rules,
                                                       PassReport& report) {

@@ -139,6 +139,9 @@ std::optional<pb::LoadBalancer> EffectiveLoadBalancer(const DestinationRuleSpec&
 // The same for connectionPool.
 std::optional<pb::ConnectionPool> EffectiveConnectionPool(const DestinationRuleSpec& dr,
                                                           const std::string& subset, uint32_t port);
+// Whether an outlierDetection is in force for (subset, port) (which makes picks
+// locality-aware, as Istio's).
+bool HasOutlierDetection(const DestinationRuleSpec& dr, const std::string& subset, uint32_t port);
 std::vector<pb::ClusterPolicy> CompileClusterPolicies(const ResourceIndex& index,
                                                       const DestinationRules& rules,
                                                       PassReport& report);

@@ -127,6 +127,23 @@ void CheckRetries(const ResourceIndex& index, const DestinationRules& rules, con
       break;
     }
   }
+  // retryRemoteLocalities chooses among locality tiers, which exist only with an
+  // outlierDetection (Istio enables locality failover only then).
+  if (route.retries().retry_remote_localities() && route.destinations_size() > 0) {
+    bool any = false;
+    for (const auto& d : route.destinations()) {
+      auto it = rules.by_host.find(d.hostname());
+      if (it != rules.by_host.end() &&
+          HasOutlierDetection(it->second->as<DestinationRuleSpec>(), d.subset(), d.port())) {
+        any = true;
+      }
+    }
+    if (!any) {
+      report.Warning(r, code::kValue, retries_pos,
+                     "retryRemoteLocalities has no effect: no destination of this route has an "
+                     "outlierDetection, without which load balancing is not locality-aware");
+    }
+  }
   // gRPC conditions need gRPC responses, which an `http` (HTTP/1.1) port does not carry unless
   // the destination's connectionPool has the waypoint speak HTTP/2 (or the client's protocol).
   static const std::set<std::string> grpc = {"cancelled", "deadline-exceeded", "internal",

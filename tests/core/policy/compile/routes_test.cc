@@ -540,6 +540,33 @@ TEST(RouteChecks, RetriesUnderConsistentHashWarn) {
   EXPECT_EQ(w[1].source().field(), "spec.http[0].retries");
 }
 
+// retryRemoteLocalities picks among locality tiers, which only an outlierDetection makes.
+TEST(RouteChecks, RetryRemoteLocalitiesWithoutOutlierDetectionWarns) {
+  auto res = CompileYaml({kRetryMesh, R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  trafficPolicy: {outlierDetection: {consecutive5xxErrors: 3}}
+)",
+                          Vs("flat", "shop", R"(  hosts: [rpc]
+  http:
+  - route: [{destination: {host: rpc}}]
+    retries: {attempts: 3, retryRemoteLocalities: true}
+)"),
+                          Vs("zoned", "shop", R"(  hosts: [web]
+  http:
+  - route: [{destination: {host: web}}]
+    retries: {attempts: 3, retryRemoteLocalities: true}
+)")});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  auto w = DiagsOf(res.snapshot, code::kValue);
+  ASSERT_THAT(w, SizeIs(1)) << Dump(res.snapshot);
+  EXPECT_EQ(w[0].source().name(), "flat");
+  EXPECT_EQ(w[0].source().field(), "spec.http[0].retries");
+  EXPECT_NE(w[0].message().find("retryRemoteLocalities has no effect"), std::string::npos);
+}
+
 TEST(RouteChecks, HTTPRouteRetryUnderConsistentHashWarns) {
   auto res = CompileYaml({kRetryMesh, R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
