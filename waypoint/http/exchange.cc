@@ -117,6 +117,10 @@ class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineT
       if (h2->headers_too_large()) return Reply(Local(431, "", "-"));
       if (!h2->valid()) return Reply(Local(400, "", "-"));
     }
+    // The client's gRPC deadline, read before the route's header operations run (Envoy's
+    // router computes its timeout before it applies them: removing grpc-timeout upstream
+    // keeps the deadline).
+    if (IsGrpcRequest(state_.head->headers)) grpc_deadline_ = GrpcTimeout(state_.head->headers);
     if (!ctx_.chain->OnRequest(state_)) {
       if (state_.reply->status == 403) {
         ctx_.stats->rbac_denied.fetch_add(1, std::memory_order_relaxed);
@@ -198,9 +202,8 @@ class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineT
   void OnRequestComplete() {
     std::chrono::milliseconds timeout{route_ ? route_->timeout_ms() : 0};
     // grpc-timeout: for gRPC requests only, as Envoy's grpc_timeout_header_max.
-    if (auto grpc = IsGrpcRequest(state_.head->headers) ? GrpcTimeout(state_.head->headers)
-                                                        : std::nullopt) {
-      if (timeout.count() == 0 || *grpc < timeout) timeout = *grpc;
+    if (grpc_deadline_ && (timeout.count() == 0 || *grpc_deadline_ < timeout)) {
+      timeout = *grpc_deadline_;
     }
     if (timeout.count() > 0) {
       ctx_.deadlines->Arm(route_deadline_, timeout, this, kRouteDeadline);
@@ -682,8 +685,9 @@ class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineT
   std::shared_ptr<Attempt> attempt_;
   uint64_t attempt_ids_ = 0;
   bool got_head_ = false;
-  std::unique_ptr<asio::steady_timer> timer_;  // fault delay, backoff
-  Deadline route_deadline_;                    // route timeout
+  std::unique_ptr<asio::steady_timer> timer_;               // fault delay, backoff
+  Deadline route_deadline_;                                 // route timeout
+  std::optional<std::chrono::milliseconds> grpc_deadline_;  // a gRPC request's grpc-timeout
   // The request body, kept for replay while it fits.
   std::deque<std::string> chunks_;
   size_t chunks_base_ = 0;  // absolute index of chunks_.front()

@@ -59,10 +59,13 @@ class Handler(socketserver.BaseRequestHandler):
                         "headers": {k: v for k, v in h.items() if not k.startswith(":")},
                         "body": req["body"].decode("utf-8", "replace"),
                     }).encode()
-                    conn.send_headers(ev.stream_id, [
-                        (":status", "200"), ("content-type", "application/json"),
-                        ("content-length", str(len(body))), ("x-backend", self.server.name)])
-                    conn.send_data(ev.stream_id, body, end_stream=True)
+                    try:
+                        conn.send_headers(ev.stream_id, [
+                            (":status", "200"), ("content-type", "application/json"),
+                            ("content-length", str(len(body))), ("x-backend", self.server.name)])
+                        conn.send_data(ev.stream_id, body, end_stream=True)
+                    except h2.exceptions.StreamClosedError:
+                        pass  # the client reset it while we waited (a /delay/ it gave up on)
                 elif isinstance(ev, h2.events.ConnectionTerminated):
                     sock.sendall(conn.data_to_send())
                     return
