@@ -350,7 +350,34 @@ std::string GrpcFrame(std::string_view message) {
   return f;
 }
 
-class WaypointH2Test : public WaypointFixture {};
+class WaypointH2Test : public WaypointFixture {
+ protected:
+  struct TimedResponse {
+    std::shared_ptr<H2Response> r;
+    double secs = 0;
+  };
+  // A POST of one gRPC message to echo.demo:50051 (kGrpcService) at `path`, with `content_type`
+  // and `extra` headers, run to its end on `s`.
+  TimedResponse EchoCall(const std::shared_ptr<h2::Session>& s, const std::string& path,
+                         h2::Headers extra, std::string_view content_type = "application/grpc") {
+    h2::Headers h = {{":method", "POST"},
+                     {":scheme", "http"},
+                     {":authority", "echo.demo:50051"},
+                     {":path", path},
+                     {"content-type", std::string(content_type)},
+                     {"te", "trailers"}};
+    for (auto& e : extra) h.push_back(std::move(e));
+    auto start = std::chrono::steady_clock::now();
+    auto r = H2Call(s, h, GrpcFrame("x"));
+    EXPECT_TRUE(hbone::testing::RunUntil(io_, [&] { return r->ok || r->reset; }));
+    return {r, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+  }
+  // grpc-status from a trailers-only answer's head, else from the trailers.
+  static std::string GrpcStatus(const H2Response& r) {
+    std::string st(h2::FindHeader(r.headers, "grpc-status"));
+    return st.empty() ? std::string(h2::FindHeader(r.trailers, "grpc-status")) : st;
+  }
+};
 
 TEST_F(WaypointH2Test, H2cClientReachesAnHttp1BackendConcurrently) {
   StartBackend("127.77.0.11", "v1", true);
@@ -448,17 +475,7 @@ spec:
   ASSERT_TRUE(t.ok()) << t.status;
   auto s = H2Session(t.tunnel);
   auto call = [&](h2::Headers extra) {
-    h2::Headers h = {{":method", "POST"},
-                     {":scheme", "http"},
-                     {":authority", "echo.demo:50051"},
-                     {":path", "/test.Echo/Flaky"},
-                     {"content-type", "application/grpc"},
-                     {"te", "trailers"}};
-    for (auto& e : extra) h.push_back(std::move(e));
-    auto r = H2Call(s, h, GrpcFrame("x"));
-    EXPECT_TRUE(hbone::testing::RunUntil(io_, [&] { return r->ok || r->reset; }));
-    std::string st(h2::FindHeader(r->headers, "grpc-status"));
-    return st.empty() ? std::string(h2::FindHeader(r->trailers, "grpc-status")) : st;
+    return GrpcStatus(*EchoCall(s, "/test.Echo/Flaky", std::move(extra)).r);
   };
   // Calls 1 and 2 of the backend, then 3 and 4, 5 and 6: each failure retried once.
   for (int i = 0; i < 3; ++i) EXPECT_EQ(call({}), "0") << i;
@@ -492,23 +509,9 @@ spec:
   ASSERT_TRUE(t.ok()) << t.status;
   auto s = H2Session(t.tunnel);
   auto call = [&](const std::string& method, h2::Headers extra) {
-    h2::Headers h = {{":method", "POST"},
-                     {":scheme", "http"},
-                     {":authority", "echo.demo:50051"},
-                     {":path", "/test.Echo/" + method},
-                     {"content-type", "application/grpc"},
-                     {"te", "trailers"}};
-    for (auto& e : extra) h.push_back(std::move(e));
-    auto start = std::chrono::steady_clock::now();
-    auto r = H2Call(s, h, GrpcFrame("x"));
-    EXPECT_TRUE(hbone::testing::RunUntil(io_, [&] { return r->ok || r->reset; }));
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return std::make_pair(r, secs);
+    return EchoCall(s, "/test.Echo/" + method, std::move(extra));
   };
-  auto grpc_status = [](const auto& r) {
-    std::string st(h2::FindHeader(r->headers, "grpc-status"));
-    return st.empty() ? std::string(h2::FindHeader(r->trailers, "grpc-status")) : st;
-  };
+  auto grpc_status = [](const auto& r) { return GrpcStatus(*r); };
 
   // A client's deadline longer than the route's timeout is capped by it: the waypoint's own
   // timeout, as gRPC's UNAVAILABLE (Envoy maps its 504 so). (A shorter deadline is the
@@ -555,18 +558,8 @@ spec:
   ASSERT_TRUE(t.ok()) << t.status;
   auto s = H2Session(t.tunnel);
   auto call = [&](std::string_view content_type, h2::Headers extra) {
-    h2::Headers h = {{":method", "POST"},
-                     {":scheme", "http"},
-                     {":authority", "echo.demo:50051"},
-                     {":path", "/delay/1000"},
-                     {"content-type", std::string(content_type)},
-                     {"grpc-timeout", "200m"}};
-    for (auto& e : extra) h.push_back(std::move(e));
-    auto start = std::chrono::steady_clock::now();
-    auto r = H2Call(s, h, GrpcFrame("x"));
-    EXPECT_TRUE(hbone::testing::RunUntil(io_, [&] { return r->ok || r->reset; }));
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return std::make_pair(r, secs);
+    extra.push_back({"grpc-timeout", "200m"});
+    return EchoCall(s, "/delay/1000", std::move(extra), content_type);
   };
   // Not gRPC: no deadline, the backend's 1 s answer. (First: the backend answers one request
   // at a time, and the two below leave it sleeping for streams the waypoint has reset.)
@@ -606,18 +599,7 @@ spec:
   auto t = Tunnel("10.96.0.30", 50051);
   ASSERT_TRUE(t.ok()) << t.status;
   auto s = H2Session(t.tunnel);
-  auto unary = [&] {
-    auto r = H2Call(s,
-                    {{":method", "POST"},
-                     {":scheme", "http"},
-                     {":authority", "echo.demo:50051"},
-                     {":path", "/test.Echo/Unary"},
-                     {"content-type", "application/grpc"},
-                     {"te", "trailers"}},
-                    GrpcFrame("x"));
-    EXPECT_TRUE(hbone::testing::RunUntil(io_, [&] { return r->ok || r->reset; }));
-    return std::string(h2::FindHeader(r->trailers, "grpc-status"));
-  };
+  auto unary = [&] { return GrpcStatus(*EchoCall(s, "/test.Echo/Unary", {}).r); };
   // Within the idle timeout: one upstream session (one HBONE tunnel to the endpoint).
   EXPECT_EQ(unary(), "0");
   hbone::testing::RunFor(io_, 100ms);
