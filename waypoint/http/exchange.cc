@@ -52,7 +52,7 @@ uint64_t NextRandom() {
   return rng();
 }
 
-// Istio's default retry policy, shared by every route without `retries`.
+// Istio's default retry policy, for requests without a route (no VirtualService or HTTPRoute).
 const resilience::RetryPolicy& DefaultRetryPolicy() {
   static const resilience::RetryPolicy p = resilience::RetryPolicy::IstioDefault();
   return p;
@@ -138,10 +138,8 @@ class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineT
       // WebSocket over HTTP/2 (RFC 8441) upstream is not implemented: refuse clearly.
       return Reply(Local(501, "upgrade to an HTTP/2 upstream is not supported", "-"));
     }
-    // The route's compiled `retries`, else Istio's default.
-    const resilience::RetryPolicy* compiled =
-        state_.match ? state_.match.route->retry_policy() : nullptr;
-    retry_ = compiled ? compiled : &DefaultRetryPolicy();
+    // The route's compiled policy; with no route (no VirtualService), Istio's default.
+    retry_ = state_.match ? &state_.match.route->retry_policy() : &DefaultRetryPolicy();
     // An upgrade's bytes after the 101 are not replayable: never retried past the head.
     if (upgrade_request()) replayable_ = false;
     if (const pb::ConsistentHash* ch = cluster_->consistent_hash()) {

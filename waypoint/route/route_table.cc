@@ -323,10 +323,7 @@ absl::StatusOr<CompiledRouteTable> CompiledRouteTable::Build(const pb::RouteTabl
         return absl::InvalidArgumentError(where(-1) + "rewrite: " + re.status().ToString());
       c.uri_regex_ = std::move(*re);
     }
-    if (r.has_retries()) {
-      c.retry_policy_ = std::make_shared<resilience::RetryPolicy>(
-          resilience::RetryPolicy::FromProto(r.retries()));
-    }
+    c.retry_policy_ = resilience::RetryPolicy::ForRoute(&r);
   }
   return out;
 }

@@ -124,8 +124,9 @@ class CompiledRoute {
   const std::vector<detail::Match>& matches() const { return matches_; }
   // Rewrite.uri_regex, compiled; null when not set.
   const re2::RE2* uri_regex() const { return uri_regex_.get(); }
-  // The route's `retries`, compiled once (not per request); null without `retries`.
-  const resilience::RetryPolicy* retry_policy() const { return retry_policy_.get(); }
+  // The route's retry policy (its `retries`, else Istio's default), compiled once, not per
+  // request.
+  const resilience::RetryPolicy& retry_policy() const { return retry_policy_; }
 
  private:
   friend class CompiledRouteTable;
@@ -134,7 +135,7 @@ class CompiledRoute {
   bool gateway_semantics_ = false;
   std::vector<detail::Match> matches_;
   std::shared_ptr<const re2::RE2> uri_regex_;
-  std::shared_ptr<const resilience::RetryPolicy> retry_policy_;
+  resilience::RetryPolicy retry_policy_ = resilience::RetryPolicy::IstioDefault();
 };
 
 struct RouteMatch {
