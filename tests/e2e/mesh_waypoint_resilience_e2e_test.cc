@@ -262,9 +262,18 @@ TEST_F(ResilienceE2E, MirrorSeesEveryRequestTheClientOnlyThePrimary) {
         return WaypointAdmin("/stats")["resilience"].value("mirror_requests", 0ull) - before >= 50;
       },
       10000));
-  // The shadow pod itself counted them (its /__count, through the mesh from the client).
-  Result c = Client("http://" + shadow_vip_ + "/__count -n 1 --show-body");
-  EXPECT_NE(c.out.find("\\\"requests\\\": 50"), std::string::npos) << c.out;
+  // The shadow pod itself counted them (its /__count, through the mesh from the client). The
+  // mirrors are fire-and-forget: the waypoint counts one when it starts it, the shadow pod when
+  // it has read it, so poll the pod rather than read it once.
+  Result c;
+  bool counted = WaitFor(
+      [&] {
+        c = Client("http://" + shadow_vip_ + "/__count -n 1 --show-body");
+        return c.out.find("\\\"requests\\\": 50") != std::string::npos;
+      },
+      15000);
+  EXPECT_TRUE(counted) << c.out << "\nwaypoint resilience stats: "
+                       << WaypointAdmin("/stats")["resilience"].dump();
   EXPECT_NE(c.out.find("-shadow"), std::string::npos) << c.out;
 }
 
