@@ -1,0 +1,186 @@
+#include "core/kube/config.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "core/yaml/document.h"
+
+namespace weft::kube {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Str(const yaml::Node& map, std::string_view key) {
+  auto v = map.Find(key);
+  return v && v->IsScalar() ? std::string(v->scalar()) : std::string();
+}
+
+// The entry of a kubeconfig list (`clusters`, `users`, `contexts`) with that name: its inner
+// mapping (`cluster`, `user`, `context`).
+std::optional<yaml::Node> Named(const yaml::Node& root, std::string_view list,
+                                std::string_view inner, std::string_view name) {
+  auto l = root.Find(list);
+  if (!l || !l->IsSeq()) return std::nullopt;
+  for (size_t i = 0; i < l->size(); ++i) {
+    yaml::Node e = l->item(i);
+    if (Str(e, "name") != name) continue;
+    auto in = e.Find(inner);
+    if (in && in->IsMap()) return *in;
+  }
+  return std::nullopt;
+}
+
+// A "-data" field (base64) or a file path field, relative to `dir`.
+absl::StatusOr<std::string> DataOrFile(const yaml::Node& m, std::string_view data_key,
+                                       std::string_view file_key, const std::string& dir) {
+  if (std::string d = Str(m, data_key); !d.empty()) {
+    std::string out;
+    if (!absl::Base64Unescape(d, &out)) {
+      return absl::InvalidArgumentError(std::string(data_key) + " is not base64");
+    }
+    return out;
+  }
+  std::string f = Str(m, file_key);
+  if (f.empty()) return std::string();
+  if (f[0] != '/') f = dir + "/" + f;
+  return ReadFile(f);
+}
+
+}  // namespace
+
+std::string Config::server() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return "https://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+absl::Status ParseServer(std::string_view url, Config& out) {
+  constexpr std::string_view kHttps = "https://";
+  if (url.substr(0, kHttps.size()) != kHttps) {
+    return absl::InvalidArgumentError("server '" + std::string(url) + "' is not https://");
+  }
+  std::string_view rest = url.substr(kHttps.size());
+  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    if (rest.substr(slash) != "/") {
+      return absl::InvalidArgumentError("server '" + std::string(url) +
+                                        "': a path prefix is not supported");
+    }
+    rest = rest.substr(0, slash);
+  }
+  std::string_view port;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string_view::npos) return absl::InvalidArgumentError("bad IPv6 server");
+    out.host = std::string(rest.substr(1, close - 1));
+    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
+  } else if (size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
+    out.host = std::string(rest.substr(0, colon));
+    port = rest.substr(colon + 1);
+  } else {
+    out.host = std::string(rest);
+  }
+  out.port = 443;
+  if (!port.empty()) {
+    uint32_t p = 0;
+    if (!absl::SimpleAtoi(absl::string_view(port.data(), port.size()), &p) || p == 0 || p > 65535) {
+      return absl::InvalidArgumentError("server '" + std::string(url) + "': bad port");
+    }
+    out.port = static_cast<uint16_t>(p);
+  }
+  if (out.host.empty()) return absl::InvalidArgumentError("server '" + std::string(url) + "'");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> LoadKubeconfig(const std::string& path, const std::string& context) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  yaml::ParsedDocument parsed = yaml::ParseDocument(*text);
+  if (!parsed.doc) {
+    return absl::InvalidArgumentError(path + ": " +
+                                      (parsed.error ? parsed.error->message : "not YAML"));
+  }
+  yaml::Node root = parsed.doc->root();
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  std::string ctx_name = context.empty() ? Str(root, "current-context") : context;
+  if (ctx_name.empty()) return absl::InvalidArgumentError(path + ": no current-context");
+  auto ctx = Named(root, "contexts", "context", ctx_name);
+  if (!ctx) return absl::NotFoundError(path + ": no context '" + ctx_name + "'");
+  Config c;
+  if (std::string ns = Str(*ctx, "namespace"); !ns.empty()) c.ns = ns;
+  std::string cluster_name = Str(*ctx, "cluster"), user_name = Str(*ctx, "user");
+  auto cluster = Named(root, "clusters", "cluster", cluster_name);
+  if (!cluster) return absl::NotFoundError(path + ": no cluster '" + cluster_name + "'");
+  if (auto st = ParseServer(Str(*cluster, "server"), c); !st.ok()) {
+    return absl::InvalidArgumentError(path + ": " + std::string(st.message()));
+  }
+  auto ca = DataOrFile(*cluster, "certificate-authority-data", "certificate-authority", dir);
+  if (!ca.ok()) return ca.status();
+  c.ca_pem = *ca;
+  c.insecure_skip_verify = Str(*cluster, "insecure-skip-tls-verify") == "true";
+  if (user_name.empty()) return c;
+  auto user = Named(root, "users", "user", user_name);
+  if (!user) return absl::NotFoundError(path + ": no user '" + user_name + "'");
+  if (user->Find("exec") || user->Find("auth-provider")) {
+    return absl::UnimplementedError(path + ": user '" + user_name +
+                                    "' uses an exec or auth-provider plugin, which weft does not "
+                                    "run; use a client certificate or a token");
+  }
+  auto cert = DataOrFile(*user, "client-certificate-data", "client-certificate", dir);
+  if (!cert.ok()) return cert.status();
+  auto key = DataOrFile(*user, "client-key-data", "client-key", dir);
+  if (!key.ok()) return key.status();
+  c.client_cert_pem = *cert;
+  c.client_key_pem = *key;
+  c.token = Str(*user, "token");
+  c.token_file = Str(*user, "tokenFile");
+  if (!c.token_file.empty() && c.token_file[0] != '/') c.token_file = dir + "/" + c.token_file;
+  return c;
+}
+
+absl::StatusOr<Config> InClusterConfig(const std::string& sa_dir) {
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
+  if (!host || !*host || !port || !*port) {
+    return absl::FailedPreconditionError(
+        "not in a cluster: KUBERNETES_SERVICE_HOST/PORT are not set (give --kubeconfig)");
+  }
+  std::string h = host;
+  Config c;
+  if (auto st = ParseServer(
+          "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port, c);
+      !st.ok()) {
+    return st;
+  }
+  auto ca = ReadFile(sa_dir + "/ca.crt");
+  if (!ca.ok()) return ca.status();
+  c.ca_pem = *ca;
+  c.token_file = sa_dir + "/token";
+  if (auto ns = ReadFile(sa_dir + "/namespace"); ns.ok()) {
+    std::string n = *ns;
+    while (!n.empty() && (n.back() == '\n' || n.back() == ' ')) n.pop_back();
+    if (!n.empty()) c.ns = n;
+  }
+  return c;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::string& kubeconfig) {
+  if (!kubeconfig.empty()) return LoadKubeconfig(kubeconfig);
+  if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
+    std::string first = env;
+    first = first.substr(0, first.find(':'));  // the first file of a list
+    return LoadKubeconfig(first);
+  }
+  return InClusterConfig();
+}
+
+}  // namespace weft::kube
