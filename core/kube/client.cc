@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace weft::kube {
@@ -225,7 +226,9 @@ absl::Status Open(Conn& c, const Config& cfg, const std::string& token, std::str
 absl::Status ReadResponse(Conn& c, const Config& cfg, std::chrono::milliseconds timeout,
                           int* status, const std::function<bool(std::string_view)>& sink) {
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
+  // Not boost::none: Beast 1.74 compares a Content-Length with the optional, and any value
+  // exceeds none. Watches are chunked and unbounded in total, lists bounded by pagination.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   error_code ec = c.Run(
       timeout, [&](auto handler) { http::async_read_header(c.stream, c.buffer, parser, handler); });
   if (ec) return TransportError("read from", cfg, ec);

@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <map>
 #include <random>
 
 namespace weft::kube {
@@ -144,7 +145,7 @@ bool Reflector::List() {
   std::vector<nlohmann::json> items;
   std::string cont, rv;
   for (;;) {
-    std::string path = type_->Path() + Query(false);
+    std::string path = type_->Path(options_.ns) + Query(false);
     if (!cont.empty()) path += "&continue=" + QueryEscape(cont);
     auto r = client_->Request("GET", path);
     if (stop_) return false;
@@ -185,7 +186,22 @@ bool Reflector::List() {
     cont = meta.value("continue", "");
     if (cont.empty()) break;
   }
-  queue_->Push(Delta{Delta::kReplace, type_, std::move(items)});
+  // One object per namespace/name, the last page's copy winning. The API server itself may
+  // repeat a page: v1.37.2 answers a cluster-wide list with fieldSelector
+  // metadata.namespace=X with a continue token relative to the namespace, which it then reads
+  // relative to the cluster, so the second page starts over.
+  std::map<std::pair<std::string, std::string>, size_t> seen;
+  std::vector<nlohmann::json> unique;
+  for (auto& it : items) {
+    const nlohmann::json& meta = it["metadata"];
+    auto key = std::make_pair(meta.value("namespace", ""), meta.value("name", ""));
+    if (auto [pos, inserted] = seen.emplace(key, unique.size()); !inserted) {
+      unique[pos->second] = std::move(it);
+    } else {
+      unique.push_back(std::move(it));
+    }
+  }
+  queue_->Push(Delta{Delta::kReplace, type_, std::move(unique)});
   std::lock_guard<std::mutex> l(mu_);
   resource_version_ = rv;
   relist_ = false;
@@ -198,7 +214,7 @@ bool Reflector::List() {
 }
 
 void Reflector::Watch() {
-  std::string path = type_->Path() + Query(true);
+  std::string path = type_->Path(options_.ns) + Query(true);
   {
     std::lock_guard<std::mutex> l(mu_);
     ++status_.watches;

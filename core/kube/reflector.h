@@ -73,6 +73,7 @@ struct ReflectorOptions {
   std::chrono::milliseconds min_backoff{200};
   std::chrono::milliseconds max_backoff{10000};
   std::chrono::seconds absent_recheck{30};  // a kind not served (404): list again after
+  std::string ns;                           // one namespace; empty: all
   std::string field_selector;               // e.g. spec.nodeName=node1
   std::string label_selector;
 };
