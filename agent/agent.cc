@@ -19,6 +19,7 @@
 
 #include "agent/admin/metrics.h"
 #include "agent/datapath/dump_json.h"
+#include "agent/inpod/pod_cgroup.h"
 #include "agent/proxy/node_view.h"
 #include "agent/proxy/original_destination.h"
 #include "core/lb/balancer.h"
@@ -89,9 +90,9 @@ std::map<std::string, const pb::Workload*> EnrolledWorkloads(const pb::MeshSnaps
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentSettings settings) {
   if (settings.node.empty()) return absl::InvalidArgumentError("--node is required");
-  if (settings.local_dir.empty()) {
+  if (settings.local_dir.empty() == !settings.kubernetes) {
     return absl::InvalidArgumentError(
-        "--local-dir is required (the Kubernetes API source is not implemented yet)");
+        "exactly one of --local-dir (local mode) and --kubernetes is required");
   }
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(settings)));
   if (auto st = agent->Init(); !st.ok()) return st;
@@ -121,9 +122,21 @@ absl::Status Agent::Init() {
   }
   store_ = std::make_unique<ConfigStore>(settings_.config);
   cluster_state_ = ClusterStateReader(settings_.cluster_state);
-  auto watcher = DirectoryWatcher::Create(settings_.local_dir);
-  if (!watcher.ok()) return watcher.status();
-  watcher_ = std::move(*watcher);
+  if (settings_.kubernetes) {
+    auto config = kube::LoadConfig(settings_.kubeconfig);
+    if (!config.ok()) return config.status();
+    auto client = kube::Client::Create(*config);
+    if (!client.ok()) return client.status();
+    kube::ReflectorOptions ro;
+    ro.absent_recheck = std::chrono::seconds(10);  // a CRD installed after the agent
+    auto source = KubeSource::Create(*client, ro);
+    if (!source.ok()) return source.status();
+    kube_ = std::move(*source);
+  } else {
+    auto watcher = DirectoryWatcher::Create(settings_.local_dir);
+    if (!watcher.ok()) return watcher.status();
+    watcher_ = std::move(*watcher);
+  }
 
   auto dp = datapath::Datapath::Open(settings_.datapath);
   if (!dp.ok()) return dp.status();
@@ -146,7 +159,20 @@ absl::Status Agent::Init() {
   metrics_->Start();
   readiness_->Start();
 
-  watcher_->InitialSync(*store_);
+  if (kube_) {
+    // Nothing is enrolled or released before every kind is listed: a partial view would
+    // release pods the proxy serves. Meanwhile (e.g. the agent restarted during an API server
+    // outage) the proxy process keeps serving the last snapshot it was given.
+    for (int waited = 1; !kube_->synced(); ++waited) {
+      DrainInputs(1000);
+      if (!kube_->synced() && waited % 10 == 0) {
+        std::cerr << "weft-agent: waiting for the API server: " << kube_->Status().dump() << "\n";
+      }
+    }
+    DrainInputs(0);
+  } else {
+    watcher_->InitialSync(*store_);
+  }
   ReadClusterState();
   if (auto st = AdoptServedPods(store_->Snapshot()); !st.ok()) return st;
   Reconcile();
@@ -268,10 +294,21 @@ void Agent::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) Step(500);
 }
 
+void Agent::DrainInputs(int timeout_ms) {
+  pollfd p{kube_ ? kube_->fd() : watcher_->fd(), POLLIN, 0};
+  poll(&p, 1, timeout_ms);
+  std::vector<FileResult> results = kube_ ? kube_->Drain(*store_) : watcher_->Drain(*store_);
+  for (const FileResult& r : results) {
+    for (const auto& d : r.diagnostics) {
+      if (d.severity == policy::Severity::kError) {
+        std::cerr << "weft-agent: " << r.file << ": rejected: " << d.message << "\n";
+      }
+    }
+  }
+}
+
 void Agent::Step(int poll_timeout_ms) {
-  pollfd p{watcher_->fd(), POLLIN, 0};
-  poll(&p, 1, poll_timeout_ms);
-  watcher_->Drain(*store_);
+  DrainInputs(poll_timeout_ms);
   ReadClusterState();
   if (!proxy_->Stats().ok()) RecoverProxy();
   Reconcile();
@@ -305,6 +342,11 @@ void Agent::RecoverProxy() {
 }
 
 std::string Agent::PodNetnsPath(const pb::Workload& w) const {
+  if (settings_.kubernetes) {
+    // No CNI plugin tells us: the pod's processes' cgroup names it (inpod/pod_cgroup.h).
+    auto path = inpod::FindPodNetnsPath(settings_.proc_root, w.kube_uid());
+    return path.ok() ? *path : "";
+  }
   return settings_.pod_netns_dir + "/" + settings_.pod_netns_prefix + w.namespace_() + "-" +
          w.name();
 }
@@ -624,9 +666,19 @@ void Agent::RegisterAdmin() {
     m.Sample("weft_config_errors", errors);
     return admin::Response{200, "text/plain; version=0.0.4", m.text()};
   });
+  // Kubernetes mode: the reflectors (KubeSource's methods are safe from this thread).
+  admin_->Handle("/kubernetes", [this](const std::string&) {
+    if (!kube_) return admin::Response{404, "text/plain", "local mode\n"};
+    return admin::Response{200, "application/json", kube_->Status().dump(2) + "\n"};
+  });
   auto ready = [this](const std::string&) {
-    return ready_.load() ? admin::Response{200, "text/plain", "ready\n"}
-                         : admin::Response{503, "text/plain", "starting\n"};
+    if (!ready_.load()) return admin::Response{503, "text/plain", "starting\n"};
+    if (kube_ && !kube_->connected()) {
+      // The data path keeps the last good configuration; the outage is reported, not hidden.
+      return admin::Response{503, "text/plain",
+                             "API server unreachable: serving the last good configuration\n"};
+    }
+    return admin::Response{200, "text/plain", "ready\n"};
   };
   readiness_->Handle("/healthz/ready", ready);
   readiness_->Handle("/ready", ready);

@@ -22,12 +22,21 @@
 #include "agent/source/cluster_state.h"
 #include "agent/source/config_store.h"
 #include "agent/source/directory_watcher.h"
+#include "agent/source/kube_source.h"
 
 namespace weft::agent {
 
 struct AgentSettings {
   std::string node;       // this node's name (Pod spec.nodeName)
   std::string local_dir;  // local mode: the directory of manifests
+  // Kubernetes mode (instead of local_dir): list+watch the API server. `kubeconfig` empty:
+  // $KUBECONFIG, else the in-cluster config (the pod's ServiceAccount token, re-read as it
+  // rotates).
+  bool kubernetes = false;
+  std::string kubeconfig;
+  // Kubernetes mode: pods' network namespaces are found from their cgroups under this /proc
+  // (the host's: /host/proc in the DaemonSet, which does not share the host's PID namespace).
+  std::string proc_root = "/proc";
   // Where pod network namespaces are: <pod_netns_dir>/<pod_netns_prefix><namespace>-<name>.
   std::string pod_netns_dir = "/run/netns";
   std::string pod_netns_prefix = "weft-pod-";
@@ -92,12 +101,16 @@ class Agent {
   absl::Status ConnectProxy();
   void RecoverProxy();
   void ReadClusterState();
+  // Applies pending input changes (directory or API server) to the store; waits up to
+  // `timeout_ms` for some.
+  void DrainInputs(int timeout_ms);
   absl::Status AdoptServedPods(const policy::pb::MeshSnapshot& snapshot);
   std::string PodNetnsPath(const policy::pb::Workload& w) const;
 
   AgentSettings settings_;
   std::unique_ptr<ConfigStore> store_;
-  std::unique_ptr<DirectoryWatcher> watcher_;
+  std::unique_ptr<DirectoryWatcher> watcher_;  // local mode
+  std::unique_ptr<KubeSource> kube_;           // Kubernetes mode
   std::unique_ptr<datapath::Datapath> datapath_;
   std::unique_ptr<datapath::Reconciler> reconciler_;
   std::unique_ptr<proxy::ProxyControl> proxy_;

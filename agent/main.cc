@@ -32,6 +32,13 @@ int main(int argc, char** argv) {
   app.add_option("--node", s.node, "This node's name (Pod spec.nodeName)");
   app.add_option("--local-dir", s.local_dir,
                  "Local mode: read Kubernetes-shaped YAML from this directory and follow changes");
+  app.add_flag("--kubernetes", s.kubernetes,
+               "Kubernetes mode: list+watch the API server (instead of --local-dir)");
+  app.add_option("--kubeconfig", s.kubeconfig,
+                 "Kubernetes mode: kubeconfig file (default $KUBECONFIG, else in-cluster)");
+  app.add_option("--host-proc", s.proc_root,
+                 "Kubernetes mode: the host's /proc (pods' netns are found from their cgroups)")
+      ->capture_default_str();
   app.add_option("--bpf-root", bpf_root, "bpffs directory for pinned maps and links")
       ->capture_default_str();
   app.add_option("--cgroup", s.datapath.cgroup_path,
@@ -117,12 +124,16 @@ int main(int argc, char** argv) {
     static std::atomic<bool> never{false};
     return weft::agent::proxy::RunProxyProcess(popts, never);
   }
-  for (auto [value, flag] : {std::pair{&s.node, "--node"}, std::pair{&s.local_dir, "--local-dir"},
-                             std::pair{&s.datapath.cgroup_path, "--cgroup"}}) {
+  for (auto [value, flag] :
+       {std::pair{&s.node, "--node"}, std::pair{&s.datapath.cgroup_path, "--cgroup"}}) {
     if (value->empty()) {
       std::cerr << "weft-agent: " << flag << " is required\n" << app.help();
       return 2;
     }
+  }
+  if (s.kubernetes == !s.local_dir.empty()) {
+    std::cerr << "weft-agent: give exactly one of --local-dir DIR (local mode) and --kubernetes\n";
+    return 2;
   }
 
   if (!weft::agent::FinishCertFlags(s.identity, agent_cert_ttl)) return 2;

@@ -83,6 +83,7 @@ pb::Workload CompileWorkload(const ResourceIndex& index, const SecurityPolicies&
   w.set_name(pod.meta.name);
   w.set_namespace_(pod.meta.ns);
   w.set_node(spec.node);
+  w.set_kube_uid(pod.meta.uid);
   for (const auto& ip : spec.ips) w.add_addresses(ip);
   w.set_service_account(spec.service_account);
   w.set_identity(SpiffeId(opt.trust_domain, pod.meta.ns, spec.service_account));

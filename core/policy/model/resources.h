@@ -61,6 +61,7 @@ struct Meta {
   Labels labels;
   Labels annotations;
   std::string creation_timestamp;  // RFC 3339; orders conflicting resources (oldest wins).
+  std::string uid;                 // metadata.uid, as the API server assigned it; may be empty.
 };
 
 // ---- Kubernetes ----
