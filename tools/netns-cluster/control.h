@@ -7,6 +7,7 @@
 //   supervisor.log   the supervisor's own log
 //   control.sock     one request line, one answer line ("ok ..." or "error ...")
 //   logs/<ns>_<pod>.log, logs/agent-<node>.log
+//   kube/, pods/, topology/, created-paths   Kubernetes mode (below)
 
 #include <sys/types.h>
 
@@ -29,6 +30,13 @@ struct StatePaths {
     return logs() + "/" + ns + "_" + name + ".log";
   }
   std::string AgentLog(const std::string& node) const { return logs() + "/agent-" + node + ".log"; }
+  // Kubernetes mode: the control plane's dir (certificates, etcd's data, the components' logs
+  // and kubeconfigs), the pods' runtime dirs (<uid>/launch.json, <uid>/volumes/<name>), the
+  // default topology (up --kubernetes without -f), and the mount points made on the host.
+  std::string kube_dir() const { return dir + "/kube"; }
+  std::string pods_dir() const { return dir + "/pods"; }
+  std::string topology_dir() const { return dir + "/topology"; }
+  std::string created_paths() const { return dir + "/created-paths"; }
 };
 
 // The pid of the live supervisor of this state, or 0.

@@ -79,6 +79,7 @@ bool IsGatewayApiGateway(const policy::ResourceRef& ref) {
 std::string CheckNode(const policy::Resource& r, DesiredNode& out) {
   out.name = r.meta.name;
   out.pod_cidr = r.as<policy::NodeSpec>().pod_cidr;
+  out.labels = r.meta.labels;
   if (!IsValidObjectName(out.name)) {
     return "metadata.name: must be 1-63 characters [a-z0-9.-] in a netns cluster";
   }
@@ -92,7 +93,7 @@ std::string CheckNode(const policy::Resource& r, DesiredNode& out) {
 
 }  // namespace
 
-Desired LoadDesired(const std::string& dir, const Desired* previous) {
+Desired LoadDesired(const std::string& dir, const Desired* previous, bool nodes_only) {
   Desired out;
   auto loaded = source::LoadPaths({dir});
   std::set<std::string> files_to_keep;  // files whose resources are kept from `previous`.
@@ -119,8 +120,17 @@ Desired LoadDesired(const std::string& dir, const Desired* previous) {
     const auto& ref = doc.ref;
     if (is_generated(ref.file)) continue;
     bool is_node = ref.kind == "Node", is_pod = ref.kind == "Pod";
+    bool unreadable = doc.rejected && (ref.kind.empty() || ref.name.empty());
+    if (nodes_only && !is_node && !unreadable) {
+      if (is_pod && !doc.rejected) {
+        out.warnings.push_back(Where(ref) + "Pod/" + ref.ns + "/" + ref.name +
+                               ": ignored (with --kubernetes, pods come from the API server: "
+                               "kubectl apply it)");
+      }
+      continue;
+    }
     // A broken document may not tell its apiVersion: any broken Gateway counts.
-    if (IsGatewayApiGateway(ref) || (ref.kind == "Gateway" && doc.rejected)) {
+    if (!nodes_only && (IsGatewayApiGateway(ref) || (ref.kind == "Gateway" && doc.rejected))) {
       std::string key = ref.ns + "/" + ref.name;
       if (doc.rejected || !doc.resource) {
         // Only a waypoint's Gateway matters here, but a broken one cannot tell its class: any

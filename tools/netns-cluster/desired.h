@@ -22,6 +22,7 @@ struct DesiredNode {
   std::string pod_cidr;  // spec.podCIDR; empty = assign one.
   std::string file;
   int line = 0;
+  std::map<std::string, std::string> labels;  // registered with the Node in Kubernetes mode
   bool operator==(const DesiredNode&) const = default;
 };
 
@@ -36,6 +37,15 @@ struct DesiredPod {
   int line = 0;
   // The waypoint pod of Gateway <ns>/<gateway> (made by ExpandWaypoints); empty for Pods of DIR.
   std::string gateway;
+  // Kubernetes mode only (kube_pods.h, PodFromApi): the API's Pod.
+  std::string uid;                        // metadata.uid; "" for Pods of DIR
+  bool host_network = false;              // runs in its node's netns, with the node's IP
+  bool terminating = false;               // metadata.deletionTimestamp is set
+  int grace_seconds = 30;                 // metadata.deletionGracePeriodSeconds (capped at 30)
+  std::string restart_policy = "Always";  // spec.restartPolicy
+  std::string workload;                   // k8s::kWorkload*: what runs in it
+  std::string container;                  // the container that runs (its name)
+  std::string image;                      // and its image
   std::string key() const { return ns + "/" + name; }
   bool operator==(const DesiredPod&) const = default;
 };
@@ -62,13 +72,15 @@ struct Desired {
                                       // that cannot run (ExpandWaypoints)
 };
 
-// Reads DIR (recursively, *.yaml/*.yml/*.json; not DIR/weft-generated). A Node, Pod or
+// Reads DIR (recursively, *.yaml/*.yml/*.json; not DIR/weft-generated). With `nodes_only`
+// (Kubernetes mode: pods come from the API server) only Nodes are read. A Node, Pod or
 // Gateway whose document is broken or invalid is reported in `errors`; if `previous` (the last
 // good result) has it, that version is kept, so that a bad edit never tears a running pod
 // down. The same holds for every resource of a file that cannot be read or has a document of
 // unknown kind, and for all of them while DIR itself is missing. Waypoint pods in `previous`
 // (DesiredPod::gateway set) are not carried over: ExpandWaypoints makes them again from the
 // waypoints.
-Desired LoadDesired(const std::string& dir, const Desired* previous = nullptr);
+Desired LoadDesired(const std::string& dir, const Desired* previous = nullptr,
+                    bool nodes_only = false);
 
 }  // namespace weft::cluster

@@ -86,6 +86,10 @@ std::string Naming::PodCgroup(std::string_view node, std::string_view ns,
   return NodeCgroup(node) + "/" + std::string(ns) + "_" + std::string(name);
 }
 
+std::string Naming::KubePodCgroup(std::string_view node, std::string_view uid) const {
+  return NodeCgroup(node) + "/pod" + std::string(uid);
+}
+
 std::string Naming::NodeBpfRoot(std::string_view node) const {
   return BpfBase() + "/" + std::string(node);
 }

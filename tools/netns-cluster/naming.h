@@ -41,6 +41,10 @@ class Naming {
   // Cgroup directory of a pod, relative to the cgroup2 mount: "<base>/<node>/<ns>_<name>".
   std::string NodeCgroup(std::string_view node) const;
   std::string PodCgroup(std::string_view node, std::string_view ns, std::string_view name) const;
+  // Kubernetes mode: a pod's cgroup, "<base>/<node>/pod<uid>" (as the kubelet's cgroupfs
+  // driver names it), holding its sandbox process; its container runs in
+  // "<base>/<node>/pod<uid>/<container>".
+  std::string KubePodCgroup(std::string_view node, std::string_view uid) const;
   std::string BpfBase() const { return "/sys/fs/bpf/" + base_; }
   std::string NodeBpfRoot(std::string_view node) const;
   // Runtime files of the nodes' agents (the proxy's control socket and log), one dir per node:

@@ -104,6 +104,7 @@ absl::Status SetNodeRoutes(const NodeState& node, const std::vector<NodeState>& 
 }
 
 absl::Status CreatePod(const PodState& p, const NodeState& n) {
+  if (p.host_network) return sys::MakeDirs(p.cgroup);  // the node's netns, nothing to make
   if (sys::Exists(NetnsPath(p.netns))) DeleteNetns(p.netns);
   (void)Ip({"-n", n.netns, "link", "del", p.veth});
   RETURN_IF_ERROR(Ip({"netns", "add", p.netns}));
@@ -173,15 +174,21 @@ void DeleteHostReplyRoutes(const std::string& host_ip) {
 }
 
 void DeletePod(const PodState& p, const std::string& node_netns) {
-  sys::KillCgroupTree(p.cgroup);
-  sys::KillAndWait(sys::PidsInCgroupTree(p.cgroup));
+  // Kubernetes mode: the pod's cgroup holds its sandbox and its container's cgroup.
+  const std::string& cgroup = p.pod_cgroup.empty() ? p.cgroup : p.pod_cgroup;
+  sys::KillCgroupTree(cgroup);
+  sys::KillAndWait(sys::PidsInCgroupTree(cgroup));
+  if (p.host_network) {  // the node's netns: not the pod's to delete
+    (void)sys::RemoveCgroupTree(cgroup);
+    return;
+  }
   // The node end first: a netns may outlive `ip netns del` while an agent holds a socket in
   // it, and its veth must not stay on cbr0 with the pod's address behind it.
   if (!node_netns.empty() && sys::Exists(NetnsPath(node_netns))) {
     (void)Ip({"-n", node_netns, "link", "del", p.veth});
   }
   DeleteNetns(p.netns);
-  (void)sys::RemoveCgroupTree(p.cgroup);
+  (void)sys::RemoveCgroupTree(cgroup);
 }
 
 void DeleteNode(const NodeState& n) {

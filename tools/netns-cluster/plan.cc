@@ -14,6 +14,7 @@ namespace {
 constexpr int kMaxNodeIndex = 999;  // NodeHostVeth names stay within 15 characters.
 
 std::string PodError(const DesiredPod& p, const std::string& msg) {
+  if (p.file.empty()) return "error: Pod/" + p.key() + ": " + msg;  // from the API server
   if (!p.gateway.empty()) {
     return p.file + ":" + std::to_string(p.line) + ": error: Gateway/" + p.ns + "/" + p.gateway +
            ": its waypoint pod " + p.key() + ": " + msg;
@@ -33,7 +34,8 @@ bool NodeNetworkChanged(const NodeState& a, const NodeState& b) {
 }
 
 bool PodNetworkChanged(const PodState& a, const PodState& b) {
-  return a.node != b.node || a.ip != b.ip || a.netns != b.netns;
+  return a.node != b.node || a.ip != b.ip || a.netns != b.netns || a.uid != b.uid ||
+         a.host_network != b.host_network;
 }
 
 Plan MakePlan(const Desired& desired, const State& current, const Naming& naming) {
@@ -143,6 +145,8 @@ Plan MakePlan(const Desired& desired, const State& current, const Naming& naming
     n.run_dir = naming.NodeRunDir(n.name);
     n.node_cert = n.run_dir + "/node.crt";
     n.node_key = n.run_dir + "/node.key";
+    n.labels = s.want->labels;
+    if (s.have) n.kubeconfig = s.have->kubeconfig;
     plan.nodes.push_back(std::move(n));
   }
 
@@ -167,14 +171,19 @@ Plan MakePlan(const Desired& desired, const State& current, const Naming& naming
                                            : "no Node \"" + want.node + "\" in " + current.dir)));
       continue;
     }
-    std::string netns = naming.PodNetns(want.ns, want.name);
-    if (auto o = netns_owner.find(netns); o != netns_owner.end()) {
-      plan.errors.push_back(
-          PodError(want, "its netns name " + netns + " is already that of Pod " + o->second));
-      continue;
+    std::optional<uint32_t> ip;
+    if (want.host_network) {
+      ip = ParseIpv4(it->second->underlay_ip);  // the node's netns and address
+    } else {
+      std::string netns = naming.PodNetns(want.ns, want.name);
+      if (auto o = netns_owner.find(netns); o != netns_owner.end()) {
+        plan.errors.push_back(
+            PodError(want, "its netns name " + netns + " is already that of Pod " + o->second));
+        continue;
+      }
+      netns_owner[netns] = key;
     }
-    netns_owner[netns] = key;
-    pods.push_back({&want, current.FindPod(want.ns, want.name), it->second, std::nullopt});
+    pods.push_back({&want, current.FindPod(want.ns, want.name), it->second, ip});
   }
   auto usable = [&](const PodSlot& p, uint32_t ip) {
     auto cidr = Cidr::Parse(p.node->pod_cidr);
@@ -186,7 +195,7 @@ Plan MakePlan(const Desired& desired, const State& current, const Naming& naming
       if (!p.want || p.ip) continue;
       auto cidr = Cidr::Parse(p.node->pod_cidr);
       if (pass == 0) {
-        if (!p.have || p.have->node != p.want->node) continue;
+        if (!p.have || p.have->node != p.want->node || p.have->uid != p.want->uid) continue;
         if (!p.want->ip.empty() && p.want->ip != p.have->ip) continue;
         auto ip = ParseIpv4(p.have->ip);
         if (ip && usable(p, *ip)) p.ip = ip;
@@ -231,14 +240,24 @@ Plan MakePlan(const Desired& desired, const State& current, const Naming& naming
     s.ns = p.want->ns;
     s.name = p.want->name;
     s.node = p.want->node;
-    s.netns = naming.PodNetns(s.ns, s.name);
-    s.veth = Naming::PodNodeVeth(s.ns, s.name);
+    s.host_network = p.want->host_network;
+    s.netns = s.host_network ? p.node->netns : naming.PodNetns(s.ns, s.name);
+    s.veth = s.host_network ? "" : Naming::PodNodeVeth(s.ns, s.name);
     s.ip = FormatIpv4(*p.ip);
-    s.ip_assigned = p.want->ip.empty();
+    s.ip_assigned = p.want->ip.empty() && !s.host_network;
     s.cgroup = current.cgroup2 + "/" + naming.PodCgroup(s.node, s.ns, s.name);
     s.run = p.want->run;
     s.file = p.want->file;
     s.gateway = p.want->gateway;
+    if (!p.want->uid.empty()) {  // Kubernetes mode: <node>/pod<uid>/<container>
+      s.uid = p.want->uid;
+      s.pod_cgroup = current.cgroup2 + "/" + naming.KubePodCgroup(s.node, s.uid);
+      s.cgroup = s.pod_cgroup + "/" + p.want->container;
+      s.workload = p.want->workload;
+      s.container = p.want->container;
+      s.image = p.want->image;
+      s.restart_policy = p.want->restart_policy;
+    }
     plan.pods.push_back(std::move(s));
   }
   return plan;

@@ -16,9 +16,13 @@ namespace weft::cluster {
 using nlohmann::json;
 
 void to_json(json& j, const ProcessState& p) {
-  j = json{{"state", p.state},         {"pid", p.pid},
-           {"restarts", p.restarts},   {"started_at_ms", p.started_at_ms},
-           {"last_exit", p.last_exit}, {"log", p.log}};
+  j = json{{"state", p.state},
+           {"pid", p.pid},
+           {"restarts", p.restarts},
+           {"started_at_ms", p.started_at_ms},
+           {"finished_at_ms", p.finished_at_ms},
+           {"last_exit", p.last_exit},
+           {"log", p.log}};
 }
 
 void from_json(const json& j, ProcessState& p) {
@@ -26,6 +30,7 @@ void from_json(const json& j, ProcessState& p) {
   p.pid = j.value("pid", 0);
   p.restarts = j.value("restarts", 0);
   p.started_at_ms = j.value("started_at_ms", int64_t{0});
+  p.finished_at_ms = j.value("finished_at_ms", int64_t{0});
   p.last_exit = j.value("last_exit", "");
   p.log = j.value("log", "");
 }
@@ -44,7 +49,9 @@ void to_json(json& j, const NodeState& n) {
            {"run_dir", n.run_dir},
            {"node_cert", n.node_cert},
            {"node_key", n.node_key},
-           {"agent", n.agent}};
+           {"agent", n.agent},
+           {"labels", n.labels},
+           {"kubeconfig", n.kubeconfig}};
 }
 
 void from_json(const json& j, NodeState& n) {
@@ -62,6 +69,8 @@ void from_json(const json& j, NodeState& n) {
   n.node_cert = j.value("node_cert", "");
   n.node_key = j.value("node_key", "");
   if (j.contains("agent")) n.agent = j.at("agent").get<ProcessState>();
+  n.labels = j.value("labels", std::map<std::string, std::string>{});
+  n.kubeconfig = j.value("kubeconfig", "");
 }
 
 void to_json(json& j, const PodState& p) {
@@ -77,6 +86,19 @@ void to_json(json& j, const PodState& p) {
            {"file", p.file},
            {"gateway", p.gateway},
            {"process", p.process}};
+  if (!p.uid.empty()) {
+    j.update(json{{"uid", p.uid},
+                  {"host_network", p.host_network},
+                  {"pod_cgroup", p.pod_cgroup},
+                  {"workload", p.workload},
+                  {"container", p.container},
+                  {"image", p.image},
+                  {"restart_policy", p.restart_policy},
+                  {"launch", p.launch},
+                  {"terminating", p.terminating},
+                  {"created_at_ms", p.created_at_ms},
+                  {"sandbox_pid", p.sandbox_pid}});
+  }
 }
 
 void from_json(const json& j, PodState& p) {
@@ -92,6 +114,17 @@ void from_json(const json& j, PodState& p) {
   p.file = j.value("file", "");
   p.gateway = j.value("gateway", "");
   if (j.contains("process")) p.process = j.at("process").get<ProcessState>();
+  p.uid = j.value("uid", "");
+  p.host_network = j.value("host_network", false);
+  p.pod_cgroup = j.value("pod_cgroup", "");
+  p.workload = j.value("workload", "");
+  p.container = j.value("container", "");
+  p.image = j.value("image", "");
+  p.restart_policy = j.value("restart_policy", "");
+  p.launch = j.value("launch", "");
+  p.terminating = j.value("terminating", false);
+  p.created_at_ms = j.value("created_at_ms", int64_t{0});
+  p.sandbox_pid = j.value("sandbox_pid", 0);
 }
 
 const NodeState* State::FindNode(const std::string& name) const {
@@ -130,6 +163,11 @@ std::string ToJson(const State& s) {
          {"ca_address", s.ca_address},
          {"trust_domain", s.trust_domain},
          {"ca", s.ca},
+         {"kubernetes", s.kubernetes},
+         {"control_plane", s.control_plane},
+         {"kube_dir", s.kube_dir},
+         {"api_port", s.api_port},
+         {"etcd_port", s.etcd_port},
          {"updated_at", s.updated_at},
          {"nodes", s.nodes},
          {"pods", s.pods},
@@ -168,6 +206,11 @@ absl::StatusOr<State> FromJson(const std::string& text) {
     s.ca_address = j.value("ca_address", "");
     s.trust_domain = j.value("trust_domain", "cluster.local");
     if (j.contains("ca")) s.ca = j.at("ca").get<ProcessState>();
+    s.kubernetes = j.value("kubernetes", false);
+    s.control_plane = j.value("control_plane", "");
+    s.kube_dir = j.value("kube_dir", "");
+    s.api_port = j.value("api_port", 0);
+    s.etcd_port = j.value("etcd_port", 0);
     s.updated_at = j.value("updated_at", "");
     s.nodes = j.value("nodes", std::vector<NodeState>{});
     s.pods = j.value("pods", std::vector<PodState>{});

@@ -6,6 +6,7 @@
 // the supervisor after every change; docs/local-mode.md describes the format.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,13 +16,16 @@ namespace weft::cluster {
 
 struct ProcessState {
   // none (no command) | starting | running | backoff (exited, restarting after a delay) |
-  // stopped | missing (agent binary not built) | disabled (--no-agents)
+  // stopped | missing (agent binary not built) | disabled (--no-agents); Kubernetes mode also:
+  // waiting (its volumes are being prepared) | succeeded | failed (exited, and its pod's
+  // restartPolicy says no restart) | terminating (the pod is being deleted)
   std::string state = "none";
   int pid = 0;
-  int restarts = 0;           // unplanned exits followed by a restart
-  int64_t started_at_ms = 0;  // wall clock, ms since the epoch
-  std::string last_exit;      // "exit 3", "signal 9"
-  std::string log;            // file the process' stdout and stderr go to
+  int restarts = 0;            // unplanned exits followed by a restart
+  int64_t started_at_ms = 0;   // wall clock, ms since the epoch
+  int64_t finished_at_ms = 0;  // when it last exited (wall clock)
+  std::string last_exit;       // "exit 3", "signal 9"
+  std::string log;             // file the process' stdout and stderr go to
   bool operator==(const ProcessState&) const = default;
 };
 
@@ -42,6 +46,10 @@ struct NodeState {
   std::string node_cert;
   std::string node_key;
   ProcessState agent;
+  // Kubernetes mode: the Node's labels (DIR's, registered with the Node), and the node's own
+  // credentials (user system:node:<name>, group system:nodes), as a kubelet has them.
+  std::map<std::string, std::string> labels;
+  std::string kubeconfig;
 };
 
 struct PodState {
@@ -59,6 +67,20 @@ struct PodState {
   // for; empty for the Pods of DIR.
   std::string gateway;
   ProcessState process;
+  // Kubernetes mode (docs/kubernetes.md): the API's Pod. `cgroup` is then the container's,
+  // <pod_cgroup>/<container>, and the pod's sandbox process (a pause process that keeps the
+  // netns findable from /proc while the workload restarts) runs in pod_cgroup itself.
+  std::string uid;
+  bool host_network = false;  // netns is the node's, ip the node's underlay IP, no veth
+  std::string pod_cgroup;     // <cgroup2>/<base>/<node>/pod<uid>
+  std::string workload;       // k8s::kWorkload*: run (annotation), image (weft's), placeholder
+  std::string container;      // the container that runs
+  std::string image;
+  std::string restart_policy;  // Always | OnFailure | Never
+  std::string launch;          // image pods: the launch spec file (kube_pods.h LaunchSpec)
+  bool terminating = false;
+  int64_t created_at_ms = 0;  // the pod's startTime (wall clock)
+  int sandbox_pid = 0;
   std::string key() const { return ns + "/" + name; }
 };
 
@@ -87,12 +109,22 @@ struct State {
   std::string ca_address;  // IP:port, what the agents get as --ca-address
   std::string trust_domain = "cluster.local";
   ProcessState ca;
+  // Kubernetes mode (up --kubernetes): the control plane (tools/kube/control-plane, the script
+  // `control_plane`) runs in kube_dir; the API server listens on host_ip:api_port, etcd on
+  // 127.0.0.1:etcd_port. No agents and no CA are started (weft is installed with kubectl).
+  bool kubernetes = false;
+  std::string control_plane;
+  std::string kube_dir;
+  int api_port = 0;
+  int etcd_port = 0;
   std::string updated_at;  // RFC 3339
   std::vector<NodeState> nodes;
   std::vector<PodState> pods;
   std::vector<std::string> errors;  // the last reload's errors about Nodes and Pods
   std::vector<std::string> warnings;
 
+  std::string api_server() const { return "https://" + host_ip + ":" + std::to_string(api_port); }
+  std::string admin_kubeconfig() const { return kube_dir + "/admin.kubeconfig"; }
   const NodeState* FindNode(const std::string& name) const;
   const PodState* FindPod(const std::string& ns, const std::string& name) const;
 };
