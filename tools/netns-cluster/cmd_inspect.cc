@@ -13,7 +13,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sched.h>
+
 #include "tools/netns-cluster/commands.h"
+#include "tools/netns-cluster/kube_pods.h"
 #include "tools/netns-cluster/network.h"
 #include "tools/netns-cluster/sys.h"
 
@@ -68,15 +72,40 @@ std::string DescribeProcess(const ProcessState& p, bool supervised) {
   }
   if (p.state == "backoff") return "restarting (last: " + p.last_exit + ")";
   if (p.state == "none") return "no command";
+  if (p.state == "waiting") {
+    return "waiting for its volumes" + (p.last_exit.empty() ? "" : " (" + p.last_exit + ")");
+  }
+  if (p.state == "succeeded" || p.state == "failed") return p.state + " (" + p.last_exit + ")";
+  if (p.state == "terminating") return "terminating (pid " + std::to_string(p.pid) + ")";
   return p.state;
 }
 
 std::vector<std::string> PodEnv(const State& st, const PodState& p) {
   const char* path = getenv("PATH");
-  return sys::EnvWith({"PATH=" + st.bin_dir + ":" + (path ? path : "/usr/bin:/bin"),
-                       "WEFT_BIN=" + st.bin_dir, "WEFT_POD_NAME=" + p.name,
-                       "WEFT_POD_NAMESPACE=" + p.ns, "WEFT_POD_IP=" + p.ip,
-                       "WEFT_NODE_NAME=" + p.node});
+  std::vector<std::string> env{"PATH=" + st.bin_dir + ":" + (path ? path : "/usr/bin:/bin"),
+                               "WEFT_BIN=" + st.bin_dir,
+                               "WEFT_POD_NAME=" + p.name,
+                               "WEFT_POD_NAMESPACE=" + p.ns,
+                               "WEFT_POD_IP=" + p.ip,
+                               "WEFT_NODE_NAME=" + p.node};
+  if (st.kubernetes && !p.uid.empty()) {
+    std::string port = std::to_string(st.api_port);
+    env.insert(env.end(),
+               {"KUBERNETES_SERVICE_HOST=" + st.host_ip, "KUBERNETES_SERVICE_PORT=" + port,
+                "KUBERNETES_SERVICE_PORT_HTTPS=" + port,
+                "KUBERNETES_PORT=tcp://" + st.host_ip + ":" + port});
+  }
+  return sys::EnvWith(env);
+}
+
+// Enters the namespace `type` of `pid` (mnt, uts); false when it could not.
+bool EnterNs(pid_t pid, const char* type, int nstype) {
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + type;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = setns(fd, nstype) == 0;
+  close(fd);
+  return ok;
 }
 
 }  // namespace
@@ -113,6 +142,11 @@ int CmdStatus(const Context& ctx, bool json) {
   }
   std::cout << "underlay    " << st->bridge << " " << st->underlay << ", host " << st->host_ip
             << "\n";
+  if (st->kubernetes) {
+    std::cout << "kubernetes  API server " << st->api_server()
+              << ", etcd 127.0.0.1:" << st->etcd_port << "\n            kubeconfig "
+              << st->admin_kubeconfig() << " (tools/cluster kubeconfig)\n";
+  }
   if (!st->ca_address.empty()) {
     std::cout << "ca          " << st->ca_address << " (" << st->trust_domain << "), "
               << DescribeProcess(st->ca, sup != 0) << ", restarts " << st->ca.restarts << ", root "
@@ -128,8 +162,12 @@ int CmdStatus(const Context& ctx, bool json) {
   std::cout << "\n";
   Table pods({"POD", "NODE", "IP", "PROCESS", "RESTARTS", "NETNS"});
   for (const auto& p : st->pods) {
-    pods.Add({p.key() + (p.gateway.empty() ? "" : " (waypoint)"), p.node, p.ip,
-              DescribeProcess(p.process, sup != 0), std::to_string(p.process.restarts), p.netns});
+    std::string tags = p.gateway.empty() ? "" : " (waypoint)";
+    if (p.host_network) tags += " (hostNetwork)";
+    if (p.workload == k8s::kWorkloadImage) tags += " (" + p.container + ": " + p.image + ")";
+    if (p.workload == k8s::kWorkloadPlaceholder) tags += " (placeholder)";
+    pods.Add({p.key() + tags, p.node, p.ip, DescribeProcess(p.process, sup != 0),
+              std::to_string(p.process.restarts), p.netns});
   }
   pods.Print(std::cout);
   if (!st->errors.empty() || !st->warnings.empty()) {
@@ -157,6 +195,25 @@ int CmdExec(const Context& ctx, const std::string& ref, const std::vector<std::s
     return Fail(std::string(s.message()));
   }
   std::vector<std::string> env = PodEnv(*st, *p);
+  if (p->workload == k8s::kWorkloadImage) {
+    // A pod of weft's image: its container's mount and UTS namespaces (its volumes, weft's
+    // binaries at /usr/local/bin) and environment, as `kubectl exec` would give.
+    if (p->process.state != "running" || !sys::ProcessAlive(p->process.pid)) {
+      return Fail("pod " + p->key() + " has no running container (`tools/cluster status`)");
+    }
+    auto spec = sys::ReadFile(p->launch);
+    auto launch = spec.ok() ? k8s::LaunchSpecFromJson(nlohmann::json::parse(*spec, nullptr, false))
+                            : absl::StatusOr<k8s::LaunchSpec>(spec.status());
+    if (launch.ok()) env = launch->main.env;
+    if (!EnterNs(p->process.pid, "mnt", CLONE_NEWNS) ||
+        !EnterNs(p->process.pid, "uts", CLONE_NEWUTS)) {
+      return Fail("cannot enter the namespaces of pod " + p->key() + ": " + std::strerror(errno));
+    }
+    if (chdir(launch.ok() && !launch->main.workdir.empty() ? launch->main.workdir.c_str() : "/") !=
+        0) {
+      (void)!chdir("/");
+    }
+  }
   std::vector<char*> argv, envp;
   for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -228,6 +285,18 @@ int CmdRestartAgent(const Context& ctx, const std::string& node) {
   if (!r.ok()) return Fail(std::string(r.status().message()));
   std::cout << "agent of node " << node << " killed (SIGKILL) and started again: pid " << *r
             << "\n";
+  return 0;
+}
+
+int CmdKubeconfig(const Context& ctx) {
+  auto st = LoadOrExplain(ctx);
+  if (!st.ok()) return Fail(std::string(st.status().message()));
+  if (!st->kubernetes) {
+    return Fail(
+        "the cluster runs in local mode; `tools/cluster up --kubernetes` makes one with "
+        "an API server");
+  }
+  std::cout << st->admin_kubeconfig() << "\n";
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "tools/netns-cluster/commands.h"
 #include "tools/netns-cluster/desired.h"
 #include "tools/netns-cluster/ipv4.h"
+#include "tools/netns-cluster/kube_control.h"
 #include "tools/netns-cluster/network.h"
 #include "tools/netns-cluster/plan.h"
 #include "tools/netns-cluster/supervisor.h"
@@ -170,8 +171,13 @@ absl::StatusOr<Context> ResolveContext(const std::string& cluster_flag) {
 int CmdUp(const Context& ctx, const UpOptions& o) {
   if (!RequireRoot("up")) return 1;
   std::error_code ec;
-  if (!fs::is_directory(o.dir, ec)) return Fail("-f " + o.dir + ": not a directory");
-  std::string dir = fs::canonical(o.dir, ec).string();
+  std::string dir;
+  if (o.dir.empty()) {
+    if (!o.kubernetes) return Fail("up needs -f DIR (only --kubernetes has default nodes)");
+  } else {
+    if (!fs::is_directory(o.dir, ec)) return Fail("-f " + o.dir + ": not a directory");
+    dir = fs::canonical(o.dir, ec).string();
+  }
   auto cgroup2 = sys::Cgroup2Mount();
   if (!cgroup2.ok()) return Fail(std::string(cgroup2.status().message()));
 
@@ -188,7 +194,16 @@ int CmdUp(const Context& ctx, const UpOptions& o) {
     Teardown(ctx.naming, ctx.paths, old, {.keep_logs = false, .cgroup2 = *cgroup2}, std::cout);
   }
 
-  Desired desired = LoadDesired(dir);
+  if (dir.empty()) {
+    // up --kubernetes without -f: the default nodes, in a DIR of the cluster's own (watched
+    // like any DIR, removed by `down`).
+    dir = ctx.paths.topology_dir();
+    if (auto s = sys::MakeDirs(dir); !s.ok()) return Fail(std::string(s.message()));
+    if (auto s = sys::AppendFile(dir + "/nodes.yaml", kDefaultTopology); !s.ok()) {
+      return Fail(std::string(s.message()));
+    }
+  }
+  Desired desired = LoadDesired(dir, nullptr, /*nodes_only=*/o.kubernetes);
   State st;
   st.cluster = ctx.naming.cluster();
   st.prefix = ctx.naming.prefix();
@@ -209,8 +224,16 @@ int CmdUp(const Context& ctx, const UpOptions& o) {
   st.host_ip = FormatIpv4(underlay->At(1));
   st.ca_dir = ctx.naming.CaDir();
   st.ca_address = st.host_ip + ":" + std::to_string(kCaPort);
+  if (o.kubernetes) {
+    st.kubernetes = true;
+    st.agents = false;  // weft is installed with kubectl: its DaemonSet's pods run here
+    st.ca_dir.clear();  // ... and so does its CA
+    st.ca_address.clear();
+    st.control_plane = ControlPlaneScript();
+    st.kube_dir = ctx.paths.kube_dir();
+  }
 
-  ExpandWaypoints(desired, st, ctx.naming, ctx.paths.state);
+  if (!st.kubernetes) ExpandWaypoints(desired, st, ctx.naming, ctx.paths.state);
   for (const auto& w : desired.warnings) std::cerr << "warning: " << w << "\n";
   Plan plan = MakePlan(desired, st, ctx.naming);
   std::vector<std::string> errors = desired.errors;
@@ -230,6 +253,18 @@ int CmdUp(const Context& ctx, const UpOptions& o) {
   if (auto s = network::CreateBridge(st.bridge, st.host_ip, underlay->len); !s.ok()) {
     Teardown(ctx.naming, ctx.paths, st, {.cgroup2 = *cgroup2}, std::cerr);
     return Fail("cannot create the bridge: " + std::string(s.message()));
+  }
+  if (st.kubernetes) {
+    // The API server listens on the bridge's host address: the nodes reach it over the
+    // underlay, their pods through their node.
+    absl::Status s = ChoosePorts(st.host_ip, &st.api_port, &st.etcd_port);
+    if (s.ok()) s = WriteState(ctx.paths.state, st);
+    if (s.ok()) s = StartControlPlane(st, std::cout);
+    if (!s.ok()) {
+      std::cerr << "error: the control plane did not start: " << s.message() << "\n";
+      Teardown(ctx.naming, ctx.paths, st, {.keep_logs = true, .cgroup2 = *cgroup2}, std::cerr);
+      return 1;
+    }
   }
   lock.Release();
 

@@ -21,7 +21,10 @@ struct Context {
 absl::StatusOr<Context> ResolveContext(const std::string& cluster_flag);
 
 struct UpOptions {
-  std::string dir;
+  std::string dir;  // required unless kubernetes (then: the default topology)
+  // The real control plane; the nodes act as kubelets, pods come from the API server
+  // (docs/kubernetes.md). No agents, no CA: weft is installed with kubectl.
+  bool kubernetes = false;
   bool no_agents = false;
   std::vector<std::string> agent_args;
   std::string agent_bin;  // default: weft-agent next to this binary
@@ -38,6 +41,7 @@ int CmdLogs(const Context& ctx, const std::string& pod, const std::string& agent
             bool supervisor, bool follow);
 int CmdRestartAgent(const Context& ctx, const std::string& node);
 int CmdReload(const Context& ctx);
+int CmdKubeconfig(const Context& ctx);
 int CmdSupervise(const std::string& state_path, int ready_fd);
 
 // "ns/name" or "name" (namespace default).

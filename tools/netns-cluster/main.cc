@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "tools/netns-cluster/commands.h"
+#include "tools/netns-cluster/launch.h"
 
 namespace {
 
@@ -18,7 +19,11 @@ Each Node in DIR becomes a netns joined to the host bridge weft-br0 (the underla
 10.250.0.0/24, host .1); each Pod a netns + cgroup v2 + veth on its node's bridge, running
 its weft.dev/run annotation; one weft-agent per node in local mode; a weft-waypoint pod per
 waypoint Gateway. A supervisor daemon watches DIR and applies changes live. Guide:
-docs/local-mode.md)";
+docs/local-mode.md.
+
+With `up --kubernetes`, the real Kubernetes control plane runs on the bridge's host address,
+the nodes register as Nodes and act as kubelets for the pods the scheduler binds to them
+(no agents: install weft with kubectl). Guide: docs/kubernetes.md)";
 
 }  // namespace
 
@@ -37,8 +42,12 @@ int main(int argc, char** argv) {
                                   "Make the cluster described by the YAML in DIR and "
                                   "start its supervisor");
   c_up->add_option("-f,--filename", up.dir,
-                   "Directory of Kubernetes YAML (Nodes, Pods, Gateways, ...)")
-      ->required();
+                   "Directory of Kubernetes YAML (Nodes, Pods, Gateways, ...); with "
+                   "--kubernetes only its Nodes, and optional (default: node1, node2)");
+  c_up->add_flag("--kubernetes", up.kubernetes,
+                 "Run the real control plane (etcd, kube-apiserver, controller manager, "
+                 "scheduler) and let each node act as its kubelet: pods come from the API "
+                 "server (docs/kubernetes.md)");
   c_up->add_flag("--no-agents", up.no_agents, "Do not start weft-agent on the nodes");
   c_up->add_option("--agent-arg", up.agent_args,
                    "Extra argument for every agent (repeatable; write --agent-arg=--flag=value)")
@@ -89,6 +98,17 @@ int main(int argc, char** argv) {
   auto* c_reload = app.add_subcommand(
       "reload", "Read DIR now (the supervisor also does on every inotify event)");
 
+  auto* c_kubeconfig = app.add_subcommand(
+      "kubeconfig", "Print the path of the admin kubeconfig (a cluster made with --kubernetes)");
+
+  std::string launch_spec;
+  auto* c_launch = app.add_subcommand(
+      "launch", "(internal) Run a pod of weft's image from its launch spec (Kubernetes mode)");
+  c_launch->add_option("--spec", launch_spec, "The launch spec")->required();
+  c_launch->group("");
+  auto* c_pause = app.add_subcommand("pause", "(internal) A pod's sandbox process: sleeps");
+  c_pause->group("");
+
   std::string state_path;
   int ready_fd = -1;
   auto* c_supervise =
@@ -100,6 +120,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (c_supervise->parsed()) return CmdSupervise(state_path, ready_fd);
+  if (c_launch->parsed()) return CmdLaunch(launch_spec);
+  if (c_pause->parsed()) return CmdPause();
   auto ctx = ResolveContext(cluster);
   if (!ctx.ok()) return Fail(std::string(ctx.status().message()));
   if (c_up->parsed()) return CmdUp(*ctx, up);
@@ -116,5 +138,6 @@ int main(int argc, char** argv) {
   }
   if (c_restart->parsed()) return CmdRestartAgent(*ctx, node);
   if (c_reload->parsed()) return CmdReload(*ctx);
+  if (c_kubeconfig->parsed()) return CmdKubeconfig(*ctx);
   return 1;
 }

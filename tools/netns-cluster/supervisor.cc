@@ -23,6 +23,8 @@
 #include "absl/status/status.h"
 #include "tools/netns-cluster/ca.h"
 #include "tools/netns-cluster/ipv4.h"
+#include "tools/netns-cluster/kube_control.h"
+#include "tools/netns-cluster/kube_pods.h"
 #include "tools/netns-cluster/network.h"
 #include "tools/netns-cluster/process.h"
 #include "tools/netns-cluster/sys.h"
@@ -122,7 +124,24 @@ absl::Status Supervisor::Init(const std::string& state_path, int ready_fd) {
   } else {
     Log("warning: " + sock + " is too long for a unix socket; restart-agent will not work");
   }
-  for (int fd : {signal_fd_, inotify_fd_, control_fd_}) {
+  std::error_code ec;
+  self_exe_ = fs::read_symlink("/proc/self/exe", ec).string();
+  if (state_.kubernetes) {
+    Kubelets::Options ko;
+    ko.admin_kubeconfig = state_.admin_kubeconfig();
+    ko.api_host = state_.host_ip;
+    ko.api_port = state_.api_port;
+    ko.bin_dir = state_.bin_dir;
+    ko.pods_dir = paths_.pods_dir();
+    ko.created_paths = paths_.created_paths();
+    auto k = Kubelets::Create(ko);
+    if (!k.ok()) return k.status();
+    kube_ = std::move(*k);
+    if (auto s = sys::MakeDirs(paths_.pods_dir()); !s.ok()) return s;
+  }
+  std::vector<int> fds{signal_fd_, inotify_fd_, control_fd_};
+  if (kube_) fds.insert(fds.end(), {kube_->fd(), kube_->pods_fd()});
+  for (int fd : fds) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -174,7 +193,13 @@ int Supervisor::Run() {
   }
   WatchDir();
   SetUpCa();
+  if (kube_) {
+    Say("kubernetes: API server " + state_.api_server() + ", admin kubeconfig " +
+        state_.admin_kubeconfig());
+    kube_->Start();
+  }
   bool ok = Reload(/*initial=*/true);
+  if (ok && kube_) WaitNodesReady();
   SaveState();
   if (!ok) {
     Say("FAILED the cluster could not be made completely (see above)");
@@ -194,6 +219,7 @@ int Supervisor::Run() {
     for (const auto* rts : {&pod_rt_, &agent_rt_}) {
       for (const auto& [k, rt] : *rts) {
         if (rt.restart_at && (!next || rt.restart_at < next)) next = rt.restart_at;
+        if (rt.kill_at && (!next || rt.kill_at < next)) next = rt.kill_at;
       }
     }
     // Without a watch on DIR itself (it was removed or replaced), look for it every second.
@@ -216,6 +242,8 @@ int Supervisor::Run() {
         HandleInotify();
       } else if (fd == control_fd_) {
         HandleControl();
+      } else if (kube_ && (fd == kube_->fd() || fd == kube_->pods_fd())) {
+        HandleKube();
       }
     }
     if (stop_) break;
@@ -226,16 +254,27 @@ int Supervisor::Run() {
       }
     }
     RunDueTimers();
+    if (kube_ && dirty_) ReportKube();
     if (dirty_) SaveState();
   }
   Log("stopping: SIGTERM to every pod and agent");
   StopEverything();
+  if (kube_) kube_->Stop();
   SaveState();
   Log("stopped; the network stays until `down`");
   return 0;
 }
 
 bool Supervisor::Reload(bool initial) {
+  if (state_.kubernetes) {
+    // DIR holds the Nodes only; the pods come from the API server (SyncKube).
+    Desired d = LoadDesired(state_.dir, initial ? nullptr : &last_desired_, /*nodes_only=*/true);
+    state_.warnings = d.warnings;
+    last_desired_ = std::move(d);
+    bool ok = SyncKube();
+    WatchDir();
+    return ok;
+  }
   Desired d = LoadDesired(state_.dir, initial ? nullptr : &last_desired_);
   // The waypoints' pods, and their manifests in DIR for the agents, the CA and the waypoints
   // (written before the pods start, so the CA knows a pod by the time its waypoint asks).
@@ -311,8 +350,27 @@ bool Supervisor::Apply(const Plan& plan) {
       ok = false;
       continue;
     }
+    if (kube_) {
+      // The kubelet's identity: user system:node:<name>, group system:nodes.
+      if (auto kc = NodeCredentials(state_, n.name); kc.ok()) {
+        n.kubeconfig = *kc;
+      } else {
+        Say("node " + n.name + ": no credentials of its own (" +
+            std::string(kc.status().message()) + "); it talks to the API server as admin");
+      }
+      kube_->AddNode(n);
+    }
     state_.nodes.push_back(std::move(n));
     nodes_changed = true;
+  }
+  if (kube_) {
+    for (const auto& t : plan.nodes) {
+      NodeState* n = FindNode(t.name);
+      if (n && n->labels != t.labels) {
+        n->labels = t.labels;
+        kube_->AddNode(*n);  // registers the new labels
+      }
+    }
   }
   std::sort(state_.nodes.begin(), state_.nodes.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
@@ -324,10 +382,20 @@ bool Supervisor::Apply(const Plan& plan) {
       have->file = t.file;
       have->ip_assigned = t.ip_assigned;
       have->gateway = t.gateway;
+      if (!have->uid.empty()) {
+        if (have->terminating) continue;
+        auto want = kube_desired_.find(have->key());
+        if (want != kube_desired_.end() && want->second.terminating) {
+          BeginTermination(*have, want->second.grace_seconds);
+          continue;
+        }
+        have->restart_policy = t.restart_policy;
+      }
       if (have->run != t.run) {
         Say("pod " + have->key() + ": command changed, restarting");
         StopPod(*have);
         have->run = t.run;
+        have->workload = t.workload;
         have->process.restarts = 0;
         pod_rt_[have->key()].consecutive = 0;
         StartPod(*have);
@@ -337,8 +405,11 @@ bool Supervisor::Apply(const Plan& plan) {
     PodState p = t;
     p.process = ProcessState{};
     p.process.log = paths_.PodLog(p.ns, p.name);
+    p.created_at_ms = sys::WallMs();
     Say("pod " + p.key() + ": netns " + p.netns + ", IP " + p.ip + " on node " + p.node +
-        (p.gateway.empty() ? "" : " (waypoint of Gateway " + p.ns + "/" + p.gateway + ")"));
+        (p.gateway.empty() ? "" : " (waypoint of Gateway " + p.ns + "/" + p.gateway + ")") +
+        (p.host_network ? " (hostNetwork)" : "") +
+        (p.workload.empty() || p.workload == k8s::kWorkloadRun ? "" : " (" + p.workload + ")"));
     if (auto s = network::CreatePod(p, *FindNode(p.node)); !s.ok()) {
       std::string e = "cannot create pod " + p.key() + ": " + std::string(s.message());
       Say(e);
@@ -381,9 +452,16 @@ void Supervisor::UpdateRoutes(const std::vector<std::string>& gone) {
 
 void Supervisor::RemovePod(const PodState& pod) {
   Say("pod " + pod.key() + ": removing");
-  if (PodState* p = FindPod(pod.key())) StopPod(*p);
+  if (PodState* p = FindPod(pod.key())) {
+    StopPod(*p);
+    KillSandbox(*p);
+  }
   const NodeState* node = FindNode(pod.node);
   network::DeletePod(pod, node ? node->netns : "");
+  if (kube_) {
+    kube_->ForgetPod(pod.uid);
+    reported_.erase(pod.key());
+  }
   pod_rt_.erase(pod.key());
   std::erase_if(state_.pods, [&](const PodState& p) { return p.key() == pod.key(); });
   dirty_ = true;
@@ -391,6 +469,7 @@ void Supervisor::RemovePod(const PodState& pod) {
 
 void Supervisor::RemoveNode(const NodeState& node) {
   Say("node " + node.name + ": removing");
+  if (kube_) kube_->RemoveNode(node.name);
   if (NodeState* n = FindNode(node.name)) StopAgent(*n, /*hard=*/false);
   network::DeleteNode(node);
   agent_rt_.erase(node.name);
@@ -402,8 +481,19 @@ void Supervisor::StartPod(PodState& p) {
   Runtime& rt = pod_rt_[p.key()];
   rt.restart_at = 0;
   p.process.pid = 0;
-  if (p.run.empty()) {
+  if (!p.uid.empty()) EnsureSandbox(p);
+  if (p.uid.empty() && p.run.empty()) {
     p.process.state = "none";
+    dirty_ = true;
+    return;
+  }
+  if (p.workload == k8s::kWorkloadImage && p.launch.empty()) {
+    // Its volumes and launch spec first (tokens from the API): HandleKube starts it.
+    p.process.state = "waiting";
+    if (!rt.preparing && kube_ && api_pods_.contains(p.key())) {
+      rt.preparing = true;
+      kube_->Prepare(p.node, api_pods_[p.key()], LaunchContextFor(p));
+    }
     dirty_ = true;
     return;
   }
@@ -418,14 +508,32 @@ void Supervisor::StartPod(PodState& p) {
       }
     }
   }
-  (void)sys::AppendFile(p.process.log, "==> " + sys::Rfc3339Now() + " starting: " + p.run + "\n");
   const char* path = getenv("PATH");
   SpawnOptions o;
-  o.argv = {"/bin/sh", "-c", p.run};
-  o.env = sys::EnvWith({"PATH=" + state_.bin_dir + ":" + (path ? path : "/usr/bin:/bin"),
-                        "WEFT_BIN=" + state_.bin_dir, "WEFT_POD_NAME=" + p.name,
-                        "WEFT_POD_NAMESPACE=" + p.ns, "WEFT_POD_IP=" + p.ip,
-                        "WEFT_NODE_NAME=" + p.node});
+  std::vector<std::string> env{"PATH=" + state_.bin_dir + ":" + (path ? path : "/usr/bin:/bin"),
+                               "WEFT_BIN=" + state_.bin_dir,
+                               "WEFT_POD_NAME=" + p.name,
+                               "WEFT_POD_NAMESPACE=" + p.ns,
+                               "WEFT_POD_IP=" + p.ip,
+                               "WEFT_NODE_NAME=" + p.node};
+  std::string what = p.run;
+  if (p.workload == k8s::kWorkloadImage) {
+    o.argv = {self_exe_, "launch", "--spec", p.launch};
+    what = "the container " + p.container + " of " + p.image + " (" + p.launch + ")";
+  } else if (p.workload == k8s::kWorkloadPlaceholder) {
+    // Not weft's image and no weft.dev/run: nothing here can run its image. A process that
+    // does nothing keeps it Running, as a pause container would.
+    o.argv = {self_exe_, "pause"};
+    what = "a placeholder (no weft.dev/run annotation, image " + p.image + " not run)";
+  } else {
+    o.argv = {"/bin/sh", "-c", p.run};
+  }
+  if (!p.uid.empty()) {
+    std::vector<std::string> k = KubeEnv();
+    env.insert(env.end(), k.begin(), k.end());
+  }
+  (void)sys::AppendFile(p.process.log, "==> " + sys::Rfc3339Now() + " starting: " + what + "\n");
+  o.env = sys::EnvWith(env);
   o.netns = network::NetnsPath(p.netns);
   o.cgroup = p.cgroup;
   o.log = p.process.log;
@@ -647,6 +755,17 @@ void Supervisor::Reap() {
 }
 
 void Supervisor::OnExit(pid_t pid, int status) {
+  if (auto sb = sandboxes_.find(pid); sb != sandboxes_.end()) {
+    std::string key = sb->second;
+    sandboxes_.erase(sb);
+    if (PodState* p = FindPod(key); p && p->sandbox_pid == pid) {
+      p->sandbox_pid = 0;
+      Log("pod " + key + ": sandbox exited (" + sys::DescribeWaitStatus(status) + ")");
+      if (!p->terminating) EnsureSandbox(*p);
+      dirty_ = true;
+    }
+    return;
+  }
   auto it = children_.find(pid);
   if (it == children_.end()) return;
   auto [is_agent, key] = it->second;
@@ -655,6 +774,7 @@ void Supervisor::OnExit(pid_t pid, int status) {
   if (rt.pid != pid) return;
   rt.pid = 0;
   ProcessState* ps = nullptr;
+  PodState* pod = nullptr;
   std::string what;
   if (is_agent && key == kCaKey) {
     ps = &state_.ca;
@@ -664,20 +784,41 @@ void Supervisor::OnExit(pid_t pid, int status) {
     if (n) ps = &n->agent;
     what = "agent " + key;
   } else {
-    PodState* p = FindPod(key);
-    if (p) {
-      ps = &p->process;
+    pod = FindPod(key);
+    if (pod) {
+      ps = &pod->process;
       // Like a container restart: what the command left behind goes with it.
-      sys::KillCgroupTree(p->cgroup);
+      sys::KillCgroupTree(pod->cgroup);
     }
     what = "pod " + key;
   }
   if (!ps) return;
   int64_t now = sys::MonotonicMs();
-  if (now - rt.started_mono >= kStableRunMs) rt.consecutive = 0;
-  int64_t delay = BackoffMs(rt.consecutive++);
   ps->pid = 0;
   ps->last_exit = sys::DescribeWaitStatus(status);
+  ps->finished_at_ms = sys::WallMs();
+  dirty_ = true;
+  if (pod && pod->terminating) {
+    rt.kill_at = 0;
+    (void)sys::AppendFile(
+        ps->log, "==> " + sys::Rfc3339Now() + " stopped (pod deleted): " + ps->last_exit + "\n");
+    FinishTermination(key);
+    return;
+  }
+  if (pod && !pod->uid.empty()) {
+    // Kubernetes: restartPolicy decides (local mode always restarts).
+    bool success = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (pod->restart_policy == "Never" || (pod->restart_policy == "OnFailure" && success)) {
+      ps->state = success ? "succeeded" : "failed";
+      std::string msg = "exited (" + ps->last_exit + "); restartPolicy " + pod->restart_policy +
+                        ": phase " + (success ? "Succeeded" : "Failed");
+      (void)sys::AppendFile(ps->log, "==> " + sys::Rfc3339Now() + " " + msg + "\n");
+      Log(what + ": " + msg);
+      return;
+    }
+  }
+  if (now - rt.started_mono >= kStableRunMs) rt.consecutive = 0;
+  int64_t delay = BackoffMs(rt.consecutive++);
   ps->restarts++;
   ps->state = "backoff";
   rt.restart_at = now + delay;
@@ -686,7 +827,6 @@ void Supervisor::OnExit(pid_t pid, int status) {
                     std::to_string(delay) + " ms";
   (void)sys::AppendFile(ps->log, "==> " + sys::Rfc3339Now() + " " + msg + "\n");
   Log(what + ": " + msg);
-  dirty_ = true;
 }
 
 void Supervisor::RunDueTimers() {
@@ -697,6 +837,17 @@ void Supervisor::RunDueTimers() {
   }
   for (const auto& [k, rt] : agent_rt_) {
     if (rt.restart_at && rt.restart_at <= now) agents.push_back(k);
+  }
+  for (auto& [k, rt] : pod_rt_) {
+    if (!rt.kill_at || rt.kill_at > now) continue;
+    // A deleted pod's grace period is over: SIGKILL; OnExit finishes its termination.
+    rt.kill_at = 0;
+    if (rt.pid > 0) {
+      Log("pod " + k + ": grace period over: SIGKILL");
+      kill(-rt.pid, SIGKILL);
+      kill(rt.pid, SIGKILL);
+    }
+    if (PodState* p = FindPod(k)) sys::KillCgroupTree(p->cgroup);
   }
   for (const auto& k : pods) {
     pod_rt_[k].restart_at = 0;
@@ -718,6 +869,11 @@ void Supervisor::RunDueTimers() {
 
 void Supervisor::StopEverything() {
   std::vector<pid_t> pids;
+  for (const auto& [pid, key] : sandboxes_) {
+    pids.push_back(pid);
+    kill(pid, SIGTERM);
+  }
+  sandboxes_.clear();
   for (const auto& [pid, who] : children_) {
     pids.push_back(pid);
     if (who.first) {
@@ -739,9 +895,10 @@ void Supervisor::StopEverything() {
   }
   children_.clear();
   for (auto& p : state_.pods) {
-    sys::KillCgroupTree(p.cgroup);
+    sys::KillCgroupTree(p.pod_cgroup.empty() ? p.cgroup : p.pod_cgroup);
     if (p.process.state != "none") p.process.state = "stopped";
     p.process.pid = 0;
+    p.sandbox_pid = 0;
   }
   for (auto& n : state_.nodes) {
     if (n.agent.state == "running" || n.agent.state == "backoff") n.agent.state = "stopped";
@@ -834,6 +991,225 @@ std::string Supervisor::Command(const std::string& request) {
     return "ok " + std::to_string(n->agent.pid);
   }
   return "error unknown request \"" + request + "\"";
+}
+
+}  // namespace weft::cluster
+
+// ---- Kubernetes mode: the node stand-in (docs/kubernetes.md) ----
+
+namespace weft::cluster {
+
+namespace {
+
+std::string KeyOf(const nlohmann::json& pod) {
+  const auto& meta = pod.contains("metadata") ? pod["metadata"] : nlohmann::json::object();
+  return meta.value("namespace", "default") + "/" + meta.value("name", "");
+}
+
+std::string UidOf(const nlohmann::json& pod) {
+  if (!pod.contains("metadata") || !pod["metadata"].is_object()) return "";
+  return pod["metadata"].value("uid", "");
+}
+
+}  // namespace
+
+bool Supervisor::SyncKube() {
+  Desired d;
+  d.nodes = last_desired_.nodes;
+  d.errors = last_desired_.errors;
+  kube_desired_.clear();
+  std::set<std::string> uids;
+  for (const auto& [key, obj] : api_pods_) {
+    std::string error;
+    DesiredPod p = k8s::PodFromApi(obj, &error);
+    uids.insert(p.uid);
+    if (!d.nodes.contains(p.node)) continue;  // bound to a node that is not ours
+    if (!error.empty()) {
+      d.errors.push_back("error: Pod/" + key + ": " + error);
+      continue;
+    }
+    const PodState* have = FindPod(key);
+    if (p.terminating && (!have || have->uid != p.uid)) {
+      // Deleted before it ran here, or its processes are gone already: confirm the deletion
+      // (once) as the kubelet does.
+      if (!deleting_.contains(p.uid)) {
+        deleting_.insert(p.uid);
+        Say("pod " + key + ": deleted in the API and not running here: deleting it");
+        kube_->DeletePod(p.node, p.ns, p.name, p.uid);
+      }
+      continue;
+    }
+    kube_desired_[key] = p;
+    d.pods[key] = std::move(p);
+  }
+  std::erase_if(deleting_, [&](const std::string& uid) { return !uids.contains(uid); });
+  Plan plan = MakePlan(d, state_, naming_);
+  std::vector<std::string> errors = d.errors;
+  errors.insert(errors.end(), plan.errors.begin(), plan.errors.end());
+  if (errors != last_errors_) {
+    for (const auto& e : errors) Say(e);
+    last_errors_ = errors;
+  }
+  state_.errors = errors;
+  bool ok = Apply(plan);
+  dirty_ = true;
+  return ok;
+}
+
+void Supervisor::HandleKube() {
+  Kubelets::Drained d = kube_->Drain();
+  bool changed = false;
+  for (auto& delta : d.pods) {
+    changed = true;
+    if (delta.op == kube::Delta::kReplace) api_pods_.clear();
+    for (auto& obj : delta.objects) {
+      std::string key = KeyOf(obj);
+      if (delta.op == kube::Delta::kDelete) {
+        if (auto it = api_pods_.find(key);
+            it != api_pods_.end() && UidOf(it->second) == UidOf(obj)) {
+          api_pods_.erase(it);
+        }
+      } else {
+        api_pods_[key] = std::move(obj);
+      }
+    }
+  }
+  for (const auto& r : d.prepared) {
+    PodState* p = FindPod(r.key);
+    if (!p || p->uid != r.uid || p->terminating) continue;
+    if (!r.error.empty()) {
+      if (p->process.last_exit != r.error) {
+        p->process.last_exit = r.error;
+        (void)sys::AppendFile(p->process.log,
+                              "==> " + sys::Rfc3339Now() + " volumes not ready: " + r.error + "\n");
+        dirty_ = true;
+      }
+      continue;
+    }
+    pod_rt_[r.key].preparing = false;
+    p->launch = r.launch;
+    dirty_ = true;
+    if (p->process.state == "waiting") StartPod(*p);
+  }
+  if (changed) SyncKube();
+}
+
+void Supervisor::ReportKube() {
+  std::set<std::string> seen;
+  for (const auto& p : state_.pods) {
+    if (p.uid.empty() || p.terminating) continue;
+    auto it = api_pods_.find(p.key());
+    if (it == api_pods_.end() || UidOf(it->second) != p.uid) continue;
+    const NodeState* n = FindNode(p.node);
+    if (!n) continue;
+    nlohmann::json patch = k8s::PodStatusPatch(it->second, p, n->underlay_ip);
+    seen.insert(p.key());
+    if (auto r = reported_.find(p.key()); r != reported_.end() && r->second == patch) continue;
+    reported_[p.key()] = patch;
+    kube_->ReportStatus(p.node, p.key(), std::move(patch));
+  }
+  std::erase_if(reported_, [&](const auto& kv) { return !seen.contains(kv.first); });
+}
+
+void Supervisor::BeginTermination(PodState& p, int grace_seconds) {
+  p.terminating = true;
+  std::string key = p.key();
+  Runtime& rt = pod_rt_[key];
+  rt.restart_at = 0;
+  dirty_ = true;
+  if (rt.pid <= 0) {
+    Say("pod " + key + ": deleted in the API; nothing runs: removing it");
+    FinishTermination(key);
+    return;
+  }
+  Say("pod " + key + ": deleted in the API: SIGTERM, SIGKILL after " +
+      std::to_string(grace_seconds) + " s");
+  (void)sys::AppendFile(p.process.log, "==> " + sys::Rfc3339Now() +
+                                           " pod deleted: SIGTERM (grace period " +
+                                           std::to_string(grace_seconds) + " s)\n");
+  p.process.state = "terminating";
+  kill(-rt.pid, SIGTERM);
+  kill(rt.pid, SIGTERM);
+  rt.kill_at = sys::MonotonicMs() + int64_t{grace_seconds} * 1000;
+}
+
+void Supervisor::FinishTermination(const std::string& key) {
+  PodState* p = FindPod(key);
+  if (!p) return;
+  KillSandbox(*p);
+  PodState pod = *p;
+  const NodeState* node = FindNode(pod.node);
+  network::DeletePod(pod, node ? node->netns : "");
+  kube_->ForgetPod(pod.uid);
+  pod_rt_.erase(key);
+  reported_.erase(key);
+  std::erase_if(state_.pods, [&](const PodState& q) { return q.key() == key; });
+  Say("pod " + key + ": stopped and removed (netns, cgroup); deleting it in the API");
+  deleting_.insert(pod.uid);
+  kube_->DeletePod(pod.node, pod.ns, pod.name, pod.uid);
+  dirty_ = true;
+}
+
+void Supervisor::EnsureSandbox(PodState& p) {
+  if (p.sandbox_pid > 0 && sandboxes_.contains(p.sandbox_pid)) return;
+  SpawnOptions o;
+  o.argv = {self_exe_, "pause"};
+  o.env = sys::EnvWith({});
+  o.netns = network::NetnsPath(p.netns);
+  o.cgroup = p.pod_cgroup;
+  auto pid = Spawn(o);
+  if (!pid.ok()) {
+    Log("pod " + p.key() + ": cannot start its sandbox: " + std::string(pid.status().message()));
+    return;
+  }
+  sandboxes_[*pid] = p.key();
+  p.sandbox_pid = *pid;
+  dirty_ = true;
+}
+
+void Supervisor::KillSandbox(PodState& p) {
+  if (p.sandbox_pid > 0 && sandboxes_.erase(p.sandbox_pid)) {
+    kill(p.sandbox_pid, SIGKILL);
+    while (waitpid(p.sandbox_pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  p.sandbox_pid = 0;
+}
+
+k8s::LaunchContext Supervisor::LaunchContextFor(const PodState& p) const {
+  k8s::LaunchContext ctx;
+  ctx.node = p.node;
+  ctx.pod_ip = p.ip;
+  if (const NodeState* n = state_.FindNode(p.node)) ctx.host_ip = n->underlay_ip;
+  ctx.api_host = state_.host_ip;
+  ctx.api_port = state_.api_port;
+  ctx.bin_dir = state_.bin_dir;
+  return ctx;
+}
+
+std::vector<std::string> Supervisor::KubeEnv() const {
+  std::string port = std::to_string(state_.api_port);
+  return {"KUBERNETES_SERVICE_HOST=" + state_.host_ip, "KUBERNETES_SERVICE_PORT=" + port,
+          "KUBERNETES_SERVICE_PORT_HTTPS=" + port,
+          "KUBERNETES_PORT=tcp://" + state_.host_ip + ":" + port};
+}
+
+void Supervisor::WaitNodesReady() {
+  int64_t deadline = sys::MonotonicMs() + 60000;
+  std::set<std::string> said;
+  while (sys::MonotonicMs() < deadline) {
+    bool all = true;
+    for (const auto& n : state_.nodes) {
+      if (!kube_->NodeReady(n.name)) {
+        all = false;
+      } else if (said.insert(n.name).second) {
+        Say("node " + n.name + ": registered, Ready (user system:node:" + n.name + ")");
+      }
+    }
+    if (all) return;
+    usleep(100000);
+  }
+  Say("warning: not every node reported Ready within 60 s (tools/cluster logs --supervisor)");
 }
 
 }  // namespace weft::cluster

@@ -10,12 +10,15 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "tools/netns-cluster/control.h"
 #include "tools/netns-cluster/desired.h"
+#include "tools/netns-cluster/kubelet.h"
 #include "tools/netns-cluster/naming.h"
 #include "tools/netns-cluster/plan.h"
 #include "tools/netns-cluster/state.h"
@@ -39,6 +42,8 @@ class Supervisor {
     int64_t started_mono = 0;
     int consecutive = 0;     // quick exits in a row, for the backoff
     int64_t restart_at = 0;  // monotonic ms; 0 = none scheduled
+    int64_t kill_at = 0;     // a terminating pod's SIGKILL (monotonic ms); 0 = none
+    bool preparing = false;  // Kubernetes mode: its volumes are being made
   };
 
   Supervisor() = default;
@@ -47,6 +52,24 @@ class Supervisor {
   void Say(const std::string& line);  // to `up` (while starting) and the log
   // Reads DIR and applies it; false if some node or pod could not be made.
   bool Reload(bool initial);
+
+  // ---- Kubernetes mode (docs/kubernetes.md): the node stand-in ----
+  // DIR's Nodes plus the API's Pods of those nodes, applied; false as Reload.
+  bool SyncKube();
+  // The reflector's pods and the volume preparations that finished.
+  void HandleKube();
+  // Each pod's status, patched when it changed.
+  void ReportKube();
+  // The pod is deleted in the API: SIGTERM now, SIGKILL after its grace period.
+  void BeginTermination(PodState& pod, int grace_seconds);
+  // Its processes are gone: remove it, then delete the API object.
+  void FinishTermination(const std::string& key);
+  void EnsureSandbox(PodState& pod);
+  void KillSandbox(PodState& pod);
+  k8s::LaunchContext LaunchContextFor(const PodState& pod) const;
+  std::vector<std::string> KubeEnv() const;  // KUBERNETES_SERVICE_HOST/PORT for run pods
+  // Waits (bounded) until every node reported Ready once.
+  void WaitNodesReady();
   // Makes the world match `plan`; returns false if a node or pod could not be made.
   bool Apply(const Plan& plan);
   void RemovePod(const PodState& pod);
@@ -91,6 +114,16 @@ class Supervisor {
   bool dirty_ = false;
   bool stop_ = false;
   std::vector<std::string> last_errors_;
+  std::string self_exe_;  // this binary: `launch` and `pause` for Kubernetes pods
+
+  // Kubernetes mode.
+  std::unique_ptr<Kubelets> kube_;
+  std::map<std::string, nlohmann::json> api_pods_;  // ns/name → Pod bound to a node of ours
+  std::map<std::string, DesiredPod> kube_desired_;  // what SyncKube made of them
+  std::map<std::string, nlohmann::json> reported_;  // ns/name → the last status patch sent
+  std::set<std::string> deleting_;                  // uids whose API DELETE was sent
+  std::map<pid_t, std::string> sandboxes_;          // sandbox pid → pod key
+  std::vector<std::string> kube_errors_;            // about API pods (cannot run here)
 };
 
 }  // namespace weft::cluster

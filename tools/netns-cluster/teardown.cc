@@ -3,9 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
+#include "tools/netns-cluster/kube_control.h"
 #include "tools/netns-cluster/network.h"
 #include "tools/netns-cluster/sys.h"
 #include "tools/netns-cluster/waypoints.h"
@@ -51,7 +56,7 @@ bool AnythingLeft(const Naming& naming, const StatePaths& paths, const std::stri
   for (const auto& l : sys::ListLinks()) {
     if (l == naming.Bridge() || naming.IsNodeHostVeth(l)) return true;
   }
-  if (sys::Exists(naming.CaDir())) return true;
+  if (sys::Exists(naming.CaDir()) || sys::Exists(paths.kube_dir())) return true;
   return !cgroup2.empty() && sys::Exists(cgroup2 + "/" + naming.base());
 }
 
@@ -100,6 +105,38 @@ int Teardown(const Naming& naming, const StatePaths& paths, const std::optional<
   if (!pids.empty()) {
     out << "killing " << pids.size() << " process(es) of the cluster\n";
     sys::KillAndWait(pids, 5000);
+  }
+
+  // Kubernetes mode: the control plane, the pods' runtime dirs, the default topology, the
+  // mount points made on the host for pods of weft's image (deepest first, only if empty).
+  std::string kube_dir = state && !state->kube_dir.empty() ? state->kube_dir : paths.kube_dir();
+  if (sys::Exists(kube_dir)) {
+    StopControlPlane(state ? state->control_plane : "", kube_dir,
+                     options.keep_logs ? paths.logs() + "/kube" : "", out);
+    ++removed;
+  }
+  for (const auto& d : {paths.pods_dir(), paths.topology_dir()}) {
+    if (sys::Exists(d) && sys::RemoveTree(d).ok()) {
+      out << "deleted " << d << "\n";
+      ++removed;
+    }
+  }
+  if (auto made = sys::ReadFile(paths.created_paths()); made.ok()) {
+    std::vector<std::string> list;
+    std::istringstream in(*made);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) list.push_back(line);
+    }
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a > b; });
+    for (const auto& p : list) {
+      struct stat st;
+      if (lstat(p.c_str(), &st) != 0) continue;
+      bool gone = S_ISDIR(st.st_mode)
+                      ? rmdir(p.c_str()) == 0
+                      : S_ISREG(st.st_mode) && st.st_size == 0 && unlink(p.c_str()) == 0;
+      if (gone) out << "deleted mount point " << p << "\n";
+    }
+    unlink(paths.created_paths().c_str());
   }
 
   for (const auto& l : links) {

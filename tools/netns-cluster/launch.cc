@@ -1,0 +1,111 @@
+#include "tools/netns-cluster/launch.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "tools/netns-cluster/kube_pods.h"
+#include "tools/netns-cluster/sys.h"
+
+namespace weft::cluster {
+
+namespace {
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "weft-cluster launch: %s\n", what.c_str());
+  std::fflush(stderr);
+  _exit(127);
+}
+
+std::string Errno(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
+
+void Bind(const std::string& source, const std::string& target, bool readonly) {
+  if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    Die(Errno("bind " + source + " at " + target));
+  }
+  if (readonly &&
+      mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+    Die(Errno("read-only " + target));
+  }
+}
+
+// In the calling process (a child for init containers): namespaces, mounts, exec.
+[[noreturn]] void RunContainer(const k8s::LaunchSpec& spec, const k8s::ContainerLaunch& c) {
+  if (unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) Die(Errno("unshare"));
+  // Slave: mounts made here stay here; mounts the host makes later still arrive.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) Die(Errno("make / rslave"));
+  if (!spec.hostname.empty() && sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
+    Die(Errno("sethostname " + spec.hostname));
+  }
+  if (!spec.bin_dir.empty()) Bind(spec.bin_dir, k8s::kImageBinDir, /*readonly=*/true);
+  for (const auto& m : c.mounts) {
+    if (!sys::Exists(m.target)) {
+      // The stand-in makes missing mount points before the launch; a race or a hand-written
+      // spec: make it here (a directory for a directory, else an empty file).
+      struct stat st;
+      if (stat(m.source.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        (void)sys::MakeDirs(m.target);
+      } else {
+        (void)sys::AppendFile(m.target, "");
+      }
+    }
+    Bind(m.source, m.target, m.readonly);
+  }
+  std::string dir = c.workdir.empty() ? "/" : c.workdir;
+  if (chdir(dir.c_str()) != 0) Die(Errno("chdir " + dir));
+  std::vector<char*> argv, envp;
+  for (const auto& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : c.env) {
+    envp.push_back(const_cast<char*>(e.c_str()));
+    // execvpe searches the PATH of this process: make it the container's.
+    if (e.starts_with("PATH=")) setenv("PATH", e.c_str() + 5, 1);
+  }
+  envp.push_back(nullptr);
+  execvpe(argv[0], argv.data(), envp.data());
+  Die(Errno("container " + c.name + ": exec " + c.argv[0]));
+}
+
+}  // namespace
+
+int CmdLaunch(const std::string& spec_file) {
+  auto text = sys::ReadFile(spec_file);
+  if (!text.ok()) Die(std::string(text.status().message()));
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  auto spec = k8s::LaunchSpecFromJson(j);
+  if (!spec.ok()) Die(spec_file + ": " + std::string(spec.status().message()));
+  for (const auto& c : spec->init) {
+    std::fprintf(stderr, "weft-cluster launch: %s: init container %s\n", spec->pod.c_str(),
+                 c.name.c_str());
+    std::fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) Die(Errno("fork"));
+    if (pid == 0) RunContainer(*spec, c);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::fprintf(stderr, "weft-cluster launch: %s: init container %s failed (%s)\n",
+                   spec->pod.c_str(), c.name.c_str(), sys::DescribeWaitStatus(status).c_str());
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    }
+  }
+  RunContainer(*spec, spec->main);
+}
+
+int CmdPause() {
+  // SIGTERM and SIGINT keep their default action (the spawner reset them): they end it.
+  while (true) pause();
+}
+
+}  // namespace weft::cluster
