@@ -1,0 +1,444 @@
+// `tools/cluster up --kubernetes` (root, the control plane of tools/setup-go-tools): the real
+// kube-apiserver, controller manager and scheduler, two netns nodes acting as kubelets. Nodes
+// register Ready; a Deployment's pods run with pod IPs and reach each other; `kubectl delete
+// pod` stops and removes a pod (netns included) and the ReplicaSet replaces it; a hostNetwork
+// pod of weft's image runs weft's binary with its env, a hostPath and a projected token the
+// API server accepts; `down` leaves nothing. Its own cluster name and state file, so it runs
+// next to other clusters. Skips without root or the control plane's binaries, unless CI is
+// set (then that is a failure).
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kGoBin =
+    std::string(getenv("WEFT_CACHE") ? getenv("WEFT_CACHE") : "/var/cache/weft") + "/go/bin";
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+  std::string all() const { return out + err; }
+};
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+bool Alive(pid_t pid) {
+  std::string s = Slurp("/proc/" + std::to_string(pid) + "/stat");
+  auto p = s.rfind(')');
+  return !s.empty() && p != std::string::npos && p + 2 < s.size() && s[p + 2] != 'Z';
+}
+
+bool WaitFor(const std::function<bool()>& pred, int timeout_ms) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return pred();
+}
+
+std::string Cgroup2() {
+  std::ifstream in("/proc/mounts");
+  std::string dev, dir, type, rest, found;
+  while (in >> dev >> dir >> type && std::getline(in, rest)) {
+    if (type == "cgroup2" && (found.empty() || dir == "/sys/fs/cgroup")) found = dir;
+  }
+  return found;
+}
+
+constexpr char kNodes[] = R"(apiVersion: v1
+kind: Node
+metadata:
+  name: n1
+  labels:
+    topology.kubernetes.io/region: here
+    topology.kubernetes.io/zone: zone-a
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: n2
+  labels:
+    topology.kubernetes.io/zone: zone-b
+spec:
+  podCIDR: 10.244.9.0/24
+)";
+
+constexpr char kDeployment[] = R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations:
+        weft.dev/run: exec weft-testapp serve --port 8080
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: web
+        image: busybox
+)";
+
+// Of weft's image: its binaries at /usr/local/bin, env from fieldRefs with $(VAR) expansion,
+// a hostPath, a projected token for an audience of its own (the default kube-api-access
+// volume comes from the ServiceAccount admission).
+std::string WeftPod(const std::string& host_dir) {
+  return R"Y(apiVersion: v1
+kind: Pod
+metadata:
+  name: weftpod
+spec:
+  nodeName: n2
+  hostNetwork: true
+  containers:
+  - name: main
+    image: ghcr.io/weft-mesh/weft:0.1.0
+    command: ["/usr/local/bin/weft-testapp", "serve", "--port", "18080", "--name", "$(POD)-on-$(NODE)"]
+    env:
+    - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: MY_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    volumeMounts:
+    - {name: token, mountPath: /var/run/secrets/weft-test}
+    - {name: host, mountPath: /weft-e2e-host}
+  volumes:
+  - name: token
+    projected:
+      sources:
+      - serviceAccountToken: {audience: weft-test, expirationSeconds: 600, path: token}
+  - name: host
+    hostPath: {path: )Y" +
+         host_dir + R"Y(, type: DirectoryOrCreate}
+)Y";
+}
+
+class KubeClusterE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (geteuid() != 0) why = "needs root";
+    for (const char* b : {"weft-kube", "etcd", "kubectl"}) {
+      if (why.empty() && access((kGoBin + "/" + b).c_str(), X_OK) != 0) {
+        why = kGoBin + "/" + b + " is missing (tools/setup-go-tools builds it)";
+      }
+    }
+    if (!why.empty()) {
+      if (getenv("CI")) FAIL() << "the Kubernetes cluster test " << why << " (CI is set)";
+      GTEST_SKIP() << "the Kubernetes cluster test " << why;
+    }
+    std::random_device rd;
+    const char* chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+    name_ = "k";
+    for (int i = 0; i < 4; ++i) name_ += chars[rd() % 36];
+    char tmpl[] = "/tmp/weft-kube-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    dir_ = root_ / "dir";
+    state_ = root_ / "state" / "state.json";
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "nodes.yaml") << kNodes;
+    cgroup2_ = Cgroup2();
+    ASSERT_FALSE(cgroup2_.empty());
+    active_ = true;
+  }
+
+  void TearDown() override {
+    if (!active_) return;
+    if (HasFailure()) {
+      std::cerr << Cluster("status").all() << Slurp(root_ / "state" / "supervisor.log");
+      std::cerr << K("get pods -A -o wide").all() << K("get nodes -o wide").all();
+    }
+    Result r = Cluster("down");
+    EXPECT_EQ(r.code, 0) << r.all();
+    EXPECT_EQ(Leftovers(), std::vector<std::string>{});
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  Result Sh(const std::string& cmd, const std::string& stdin_text = "") {
+    fs::path err = root_ / "stderr.txt", in = root_ / "stdin.txt";
+    std::ofstream(in) << stdin_text;
+    Result r;
+    FILE* p = popen((cmd + " <" + in.string() + " 2>" + err.string()).c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.err = Slurp(err);
+    return r;
+  }
+
+  Result Cluster(const std::string& args, const std::string& stdin_text = "") {
+    return Sh("WEFT_BUILD=" + std::string(WEFT_BINARY_DIR) + " WEFT_CLUSTER=" + name_ +
+                  " WEFT_CLUSTER_STATE=" + state_.string() + " timeout 120 " +
+                  std::string(WEFT_SOURCE_DIR) + "/tools/cluster " + args,
+              stdin_text);
+  }
+
+  Result K(const std::string& args, const std::string& stdin_text = "") {
+    return Sh("timeout 90 " + kGoBin + "/kubectl --kubeconfig " + kubeconfig_ + " " + args,
+              stdin_text);
+  }
+
+  json KJson(const std::string& args) {
+    Result r = K(args + " -o json");
+    if (r.code != 0) return json();
+    return json::parse(r.out, nullptr, false);
+  }
+
+  json State() {
+    Result r = Cluster("status --json");
+    return r.code == 0 ? json::parse(r.out, nullptr, false) : json::object();
+  }
+
+  json PodState(const std::string& ns, const std::string& name) {
+    for (const auto& p : State().value("pods", json::array())) {
+      if (p["namespace"] == ns && p["name"] == name) return p;
+    }
+    return json();
+  }
+
+  // The Running pods of the Deployment, by name.
+  std::map<std::string, json> WebPods() {
+    std::map<std::string, json> out;
+    json list = KJson("get pods -l app=web");
+    for (const auto& p : list.value("items", json::array())) {
+      if (p["metadata"].contains("deletionTimestamp")) continue;
+      if (p["status"].value("phase", "") != "Running") continue;
+      out[p["metadata"]["name"]] = p;
+    }
+    return out;
+  }
+
+  std::vector<std::string> Leftovers() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    std::string prefix = "weft-" + name_ + "-";
+    for (const auto& root : {fs::path("/run/netns"), fs::path("/sys/class/net")}) {
+      for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
+           it.increment(ec)) {
+        if (it->path().filename().string().starts_with(prefix)) out.push_back(it->path());
+      }
+    }
+    for (const auto& p :
+         {fs::path(cgroup2_) / ("weft-" + name_), fs::path(state_), state_.parent_path() / "kube",
+          state_.parent_path() / "pods", fs::path("/weft-e2e-host")}) {
+      if (fs::exists(p)) out.push_back(p);
+    }
+    return out;
+  }
+
+  bool active_ = false;
+  std::string name_, cgroup2_, kubeconfig_;
+  fs::path root_, dir_, state_;
+};
+
+TEST_F(KubeClusterE2E, NodesPodsDeletionWeftImageAndDown) {
+  auto t0 = std::chrono::steady_clock::now();
+  Result up = Cluster("up --kubernetes -f " + dir_.string());
+  ASSERT_EQ(up.code, 0) << up.all();
+  EXPECT_NE(up.out.find("node n1: registered, Ready"), std::string::npos) << up.out;
+  Result kc = Cluster("kubeconfig");
+  ASSERT_EQ(kc.code, 0) << kc.all();
+  kubeconfig_ = Trim(kc.out);
+  ASSERT_TRUE(fs::exists(kubeconfig_)) << kubeconfig_;
+  json st = State();
+  ASSERT_TRUE(st.value("kubernetes", false)) << st.dump(2);
+  const std::string host_ip = st["host_ip"];
+  std::map<std::string, json> nodes;
+  for (const auto& n : st["nodes"]) nodes[n["name"]] = n;
+  ASSERT_EQ(nodes.size(), 2u);
+
+  // Both Nodes registered and Ready, with the node's podCIDR, underlay IP and labels; each
+  // holds its Lease. The API server listens on the bridge's host address.
+  Result ready = K("wait --for=condition=Ready node/n1 node/n2 --timeout=30s");
+  ASSERT_EQ(ready.code, 0) << ready.all();
+  for (const auto& [name, n] : nodes) {
+    json node = KJson("get node " + name);
+    ASSERT_TRUE(node.is_object()) << name;
+    EXPECT_EQ(node["spec"]["podCIDR"], n["pod_cidr"]);
+    EXPECT_EQ(node["metadata"]["labels"]["kubernetes.io/hostname"], name);
+    EXPECT_EQ(node["status"]["nodeInfo"]["kubeletVersion"], "v1.37.2");
+    EXPECT_EQ(node["status"]["allocatable"]["pods"], "110");
+    bool internal = false;
+    for (const auto& a : node["status"]["addresses"]) {
+      internal |= a["type"] == "InternalIP" && a["address"] == n["underlay_ip"];
+    }
+    EXPECT_TRUE(internal) << node["status"]["addresses"].dump();
+    json lease = KJson("get lease -n kube-node-lease " + name);
+    EXPECT_EQ(lease["spec"].value("holderIdentity", ""), name) << lease.dump();
+  }
+  EXPECT_EQ(KJson("get node n1")["metadata"]["labels"]["topology.kubernetes.io/zone"], "zone-a");
+  EXPECT_EQ(KJson("get node n2")["spec"]["podCIDR"], "10.244.9.0/24");
+  json endpoints = KJson("get endpointslices -n default -l kubernetes.io/service-name=kubernetes");
+  EXPECT_NE(endpoints.dump().find(host_ip), std::string::npos) << endpoints.dump();
+
+  // A Deployment: the scheduler binds, the nodes run its pods with addresses of their CIDR.
+  Result apply = K("apply -f -", kDeployment);
+  ASSERT_EQ(apply.code, 0) << apply.all();
+  Result rollout = K("rollout status deploy/web --timeout=60s");
+  ASSERT_EQ(rollout.code, 0) << rollout.all();
+  std::map<std::string, json> web;
+  ASSERT_TRUE(WaitFor([&] { return (web = WebPods()).size() == 2; }, 20000));
+  std::vector<std::string> names;
+  for (const auto& [name, p] : web) {
+    names.push_back(name);
+    const json& s = p["status"];
+    std::string node = p["spec"]["nodeName"];
+    ASSERT_TRUE(nodes.contains(node)) << node;
+    EXPECT_EQ(s["hostIP"], nodes[node]["underlay_ip"]);
+    std::string ip = s.value("podIP", "");
+    std::string cidr = nodes[node]["pod_cidr"];
+    EXPECT_EQ(ip.substr(0, ip.rfind('.')), cidr.substr(0, cidr.rfind('.'))) << ip << " " << cidr;
+    EXPECT_EQ(s["podIPs"][0]["ip"], ip);
+    EXPECT_EQ(s["containerStatuses"][0]["ready"], true);
+    EXPECT_TRUE(s["containerStatuses"][0]["containerID"].get<std::string>().starts_with("weft://"));
+  }
+  // Pod to pod (maybe across nodes): the server greets with its pod's name.
+  std::string to = web[names[1]]["status"]["podIP"];
+  Result call;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        call = Cluster("exec default/" + names[0] + " -- weft-testapp call " + to +
+                       ":8080 -n 1 --timeout-ms 1000");
+        return call.code == 0;
+      },
+      10000))
+      << call.all();
+  EXPECT_EQ(call.out, names[1] + " 1\n");
+
+  // The cgroup layout the agent looks for: <base>/<node>/pod<uid>/<container> for the
+  // process, <base>/<node>/pod<uid> for the sandbox, both in the pod's netns.
+  json p0 = PodState("default", names[0]);
+  std::string uid = web[names[0]]["metadata"]["uid"];
+  std::string node0 = web[names[0]]["spec"]["nodeName"];
+  int pid0 = p0["process"]["pid"], sandbox0 = p0["sandbox_pid"];
+  ASSERT_GT(pid0, 0);
+  ASSERT_GT(sandbox0, 0);
+  std::string pod_cg = "/weft-" + name_ + "/" + node0 + "/pod" + uid;
+  EXPECT_NE(Slurp("/proc/" + std::to_string(pid0) + "/cgroup").find("0::" + pod_cg + "/web\n"),
+            std::string::npos);
+  EXPECT_NE(Slurp("/proc/" + std::to_string(sandbox0) + "/cgroup").find("0::" + pod_cg + "\n"),
+            std::string::npos);
+  std::string netns0 = "/run/netns/weft-" + name_ + "-pod-default-" + names[0];
+  struct stat ns_file, ns_sandbox;
+  ASSERT_EQ(stat(netns0.c_str(), &ns_file), 0);
+  ASSERT_EQ(stat(("/proc/" + std::to_string(sandbox0) + "/ns/net").c_str(), &ns_sandbox), 0);
+  EXPECT_EQ(ns_file.st_ino, ns_sandbox.st_ino);
+
+  // kubectl delete pod: SIGTERM, the pod's netns and processes gone, the API object deleted
+  // by the node (kubectl returns), a replacement from the ReplicaSet.
+  Result del = K("delete pod " + names[0] + " --timeout=30s");
+  ASSERT_EQ(del.code, 0) << del.all();
+  EXPECT_FALSE(fs::exists(netns0));
+  EXPECT_TRUE(WaitFor([&] { return !Alive(pid0) && !Alive(sandbox0); }, 3000));
+  EXPECT_TRUE(PodState("default", names[0]).is_null());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        web = WebPods();
+        return web.size() == 2 && !web.contains(names[0]);
+      },
+      30000))
+      << K("get pods -o wide").all();
+
+  // A hostNetwork pod of weft's image: the node's address, weft's binary with its env,
+  // volumes at their mountPaths, a token the API server authenticates.
+  fs::path host_dir = root_ / "hostpath";
+  Result weft = K("apply -f -", WeftPod(host_dir.string()));
+  ASSERT_EQ(weft.code, 0) << weft.all();
+  Result wready = K("wait --for=condition=Ready pod/weftpod --timeout=30s");
+  ASSERT_EQ(wready.code, 0) << wready.all() << Cluster("logs default/weftpod").all();
+  json wp = KJson("get pod weftpod");
+  EXPECT_EQ(wp["status"]["podIP"], nodes["n2"]["underlay_ip"]);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Cluster("logs default/weftpod")
+                   .out.find("listening tcp 0.0.0.0:18080 as weftpod-on-n2") != std::string::npos;
+      },
+      5000))
+      << Cluster("logs default/weftpod").all();
+  Result env = Cluster(
+      "exec default/weftpod -- sh -c 'echo $MY_IP $KUBERNETES_SERVICE_HOST $(hostname) && "
+      "test -x /usr/local/bin/weft-cluster && touch /weft-e2e-host/hello'");
+  EXPECT_EQ(env.code, 0) << env.all();
+  EXPECT_EQ(env.out, std::string(nodes["n2"]["underlay_ip"]) + " " + host_ip + " n2\n");
+  EXPECT_TRUE(fs::exists(host_dir / "hello"));
+  EXPECT_FALSE(fs::exists("/weft-e2e-host/hello"));  // a mount of the pod only
+
+  Result token = Cluster("exec default/weftpod -- cat /var/run/secrets/weft-test/token");
+  ASSERT_EQ(token.code, 0) << token.all();
+  json review{{"apiVersion", "authentication.k8s.io/v1"},
+              {"kind", "TokenReview"},
+              {"spec", {{"token", token.out}, {"audiences", {"weft-test"}}}}};
+  json reviewed = json::parse(K("create -f - -o json", review.dump()).out, nullptr, false);
+  ASSERT_TRUE(reviewed.is_object());
+  EXPECT_EQ(reviewed["status"].value("authenticated", false), true) << reviewed.dump(2);
+  EXPECT_EQ(reviewed["status"]["user"]["username"], "system:serviceaccount:default:default");
+  EXPECT_EQ(reviewed["status"]["user"]["extra"]["authentication.kubernetes.io/pod-name"][0],
+            "weftpod");
+  // The default ServiceAccount volume, used from inside as a client in the cluster would.
+  Result whoami = Cluster(
+      "exec default/weftpod -- sh -c '" + kGoBin +
+      "/kubectl --server https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT "
+      "--certificate-authority /var/run/secrets/kubernetes.io/serviceaccount/ca.crt "
+      "--token $(cat /var/run/secrets/kubernetes.io/serviceaccount/token) auth whoami -o json'");
+  EXPECT_EQ(whoami.code, 0) << whoami.all();
+  EXPECT_NE(whoami.out.find("system:serviceaccount:default:default"), std::string::npos)
+      << whoami.all();
+
+  // down: no netns, links, cgroups, processes (pods and the control plane) left.
+  std::vector<pid_t> pids;
+  json final_state = State();
+  for (const auto& p : final_state["pods"]) {
+    pids.push_back(p["process"]["pid"]);
+    pids.push_back(p["sandbox_pid"]);
+  }
+  for (const char* c : {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}) {
+    pids.push_back(atoi(Slurp(state_.parent_path() / "kube" / (std::string(c) + ".pid")).c_str()));
+  }
+  Result down = Cluster("down");
+  EXPECT_EQ(down.code, 0) << down.all();
+  EXPECT_EQ(Leftovers(), std::vector<std::string>{});
+  for (pid_t p : pids) EXPECT_FALSE(p > 0 && Alive(p)) << "pid " << p << " survived `down`";
+  std::cerr << "up to down: "
+            << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                t0)
+                   .count()
+            << " s\n";
+}
+
+}  // namespace
