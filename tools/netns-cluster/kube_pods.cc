@@ -512,6 +512,58 @@ absl::StatusOr<LaunchSpec> BuildLaunchSpec(const json& pod, const LaunchContext&
   return absl::InvalidArgumentError("no container of weft's image");
 }
 
+std::optional<Probe> ReadinessProbe(const json& pod, const std::string& container) {
+  for (const auto& c : Arr(At(pod, "spec"), "containers")) {
+    if (Str(c, "name") != container) continue;
+    const json& rp = At(c, "readinessProbe");
+    if (!rp.is_object()) return std::nullopt;
+    Probe p;
+    auto port_of = [&](const json& port) -> int {
+      if (port.is_number_integer()) return port.get<int>();
+      if (!port.is_string()) return 0;
+      std::string name = port.get<std::string>();
+      for (const auto& cp : Arr(c, "ports")) {
+        if (Str(cp, "name") == name && At(cp, "containerPort").is_number_integer()) {
+          return At(cp, "containerPort").get<int>();
+        }
+      }
+      try {
+        return std::stoi(name);
+      } catch (...) {
+        return 0;
+      }
+    };
+    if (const json& h = At(rp, "httpGet"); h.is_object()) {
+      p.http = Str(h, "scheme", "HTTP") == "HTTP";
+      p.host = Str(h, "host");
+      p.port = port_of(At(h, "port"));
+      p.path = Str(h, "path", "/");
+      if (p.path.empty() || p.path[0] != '/') p.path = "/" + p.path;
+      for (const auto& hd : Arr(h, "httpHeaders"))
+        p.headers.emplace_back(Str(hd, "name"), Str(hd, "value"));
+    } else if (const json& t = At(rp, "tcpSocket"); t.is_object()) {
+      p.host = Str(t, "host");
+      p.port = port_of(At(t, "port"));
+    } else if (const json& g = At(rp, "grpc"); g.is_object()) {
+      p.port = port_of(At(g, "port"));
+    } else {
+      return std::nullopt;  // exec: not run here
+    }
+    if (p.port <= 0 || p.port > 65535) return std::nullopt;
+    auto num = [&](const char* k, int def, int min) {
+      const json& v = At(rp, k);
+      return std::max(min, v.is_number_integer() ? v.get<int>() : def);
+    };
+    p.initial_delay_seconds = num("initialDelaySeconds", 0, 0);
+    p.period_seconds = num("periodSeconds", 10, 1);
+    p.timeout_seconds = num("timeoutSeconds", 1, 1);
+    p.success_threshold = num("successThreshold", 1, 1);
+    p.failure_threshold = num("failureThreshold", 3, 1);
+    return p;
+  }
+  return std::nullopt;
+}
+
 json PodStatusPatch(const json& pod, const PodState& p, const std::string& host_ip) {
   const ProcessState& ps = p.process;
   const std::string created = Rfc3339(p.created_at_ms);
@@ -529,7 +581,8 @@ json PodStatusPatch(const json& pod, const PodState& p, const std::string& host_
   };
   if (ps.state == "running") {
     state = {{"running", {{"startedAt", Rfc3339(ps.started_at_ms)}}}};
-    ready = started = true;
+    started = true;
+    ready = !p.probed || p.probe_ready;  // Ready once it runs, or once its readinessProbe passes
   } else if (ps.state == "succeeded" || ps.state == "failed") {
     state = terminated();
     phase = ps.state == "succeeded" ? "Succeeded" : "Failed";
@@ -565,8 +618,14 @@ json PodStatusPatch(const json& pod, const PodState& p, const std::string& host_
                              {"restartCount", 0},
                              {"state", st}});
   }
-  std::string ready_since = ready ? Rfc3339(ps.started_at_ms)
-                                  : (ps.finished_at_ms > 0 ? Rfc3339(ps.finished_at_ms) : created);
+  std::string ready_since;
+  if (p.probed && p.ready_changed_ms > 0) {
+    ready_since = Rfc3339(p.ready_changed_ms);  // the probe's verdict changed then
+  } else if (ready) {
+    ready_since = Rfc3339(ps.started_at_ms);
+  } else {
+    ready_since = ps.finished_at_ms > 0 ? Rfc3339(ps.finished_at_ms) : created;
+  }
   auto cond = [&](const char* type, bool status, const std::string& since) {
     return json{{"type", type},
                 {"status", status ? "True" : "False"},

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -122,6 +123,26 @@ absl::StatusOr<LaunchSpec> BuildLaunchSpec(const json& pod, const LaunchContext&
 // spec.nodeName, spec.serviceAccountName, status.podIP, status.hostIP).
 absl::StatusOr<std::string> FieldRef(const json& pod, std::string_view path,
                                      const LaunchContext& ctx);
+
+// A container's readinessProbe as the stand-in honours it: httpGet (HTTP only: an HTTPS probe
+// counts a TCP connection as success) and tcpSocket (also grpc), probed from the node's netns
+// to the pod's address. exec probes are not run (the probe is ignored).
+struct Probe {
+  bool http = false;  // httpGet; else a TCP connect
+  std::string host;   // httpGet.host, else the pod's IP (filled by the caller)
+  int port = 0;
+  std::string path = "/";
+  std::vector<std::pair<std::string, std::string>> headers;
+  int initial_delay_seconds = 0;
+  int period_seconds = 10;
+  int timeout_seconds = 1;
+  int success_threshold = 1;
+  int failure_threshold = 3;
+  bool operator==(const Probe&) const = default;
+};
+// The readinessProbe of `container` (ports by name resolved from its ports); none when it has
+// none or one this cannot run.
+std::optional<Probe> ReadinessProbe(const json& pod, const std::string& container);
 
 // The Pod's status for the status subresource (a merge patch body, with metadata.uid as the
 // precondition kubelet uses), from what runs. `pod` is the API object (its containers).

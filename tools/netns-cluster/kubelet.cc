@@ -1,7 +1,12 @@
 #include "tools/netns-cluster/kubelet.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -122,6 +127,7 @@ Kubelets::~Kubelets() {
 void Kubelets::Start() {
   pods_->Start();
   thread_ = std::thread([this] { Loop(); });
+  prober_ = std::thread([this] { ProbeLoop(); });
 }
 
 void Kubelets::Stop() {
@@ -129,8 +135,10 @@ void Kubelets::Stop() {
     std::lock_guard<std::mutex> l(mu_);
     stop_ = true;
     cv_.notify_all();
+    probe_cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  if (prober_.joinable()) prober_.join();
   if (pods_) pods_->Stop();
 }
 
@@ -156,7 +164,134 @@ Kubelets::Drained Kubelets::Drain() {
   d.pods = pod_queue_.Drain();
   std::lock_guard<std::mutex> l(mu_);
   d.prepared.swap(results_);
+  d.readiness.swap(readiness_);
   return d;
+}
+
+void Kubelets::SetProbe(const std::string& key, const std::string& uid, const std::string& netns,
+                        const k8s::Probe& probe) {
+  std::lock_guard<std::mutex> l(mu_);
+  ProbeEntry e;
+  e.uid = uid;
+  e.netns = netns;
+  e.probe = probe;
+  e.next = sys::MonotonicMs() + int64_t{probe.initial_delay_seconds} * 1000;
+  e.generation = ++probe_generation_;
+  probes_[key] = std::move(e);
+  probe_cv_.notify_all();
+}
+
+void Kubelets::ClearProbe(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  probes_.erase(key);
+}
+
+bool Kubelets::RunProbe(const std::string& netns, const k8s::Probe& probe) {
+  int ns = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+  if (ns < 0) return false;
+  bool entered = setns(ns, CLONE_NEWNET) == 0;  // this thread only
+  close(ns);
+  if (!entered) return false;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(probe.port));
+  if (inet_pton(AF_INET, probe.host.c_str(), &a.sin_addr) != 1) {
+    close(fd);
+    return false;
+  }
+  int64_t deadline = sys::MonotonicMs() + int64_t{probe.timeout_seconds} * 1000;
+  auto wait = [&](short events) {
+    while (true) {
+      int64_t left = deadline - sys::MonotonicMs();
+      if (left <= 0) return false;
+      pollfd p{fd, events, 0};
+      int r = poll(&p, 1, static_cast<int>(left));
+      if (r > 0) return true;
+      if (r < 0 && errno != EINTR) return false;
+    }
+  };
+  bool ok = false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ||
+      (errno == EINPROGRESS && wait(POLLOUT))) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+  }
+  if (ok && probe.http) {
+    std::string req = "GET " + probe.path + " HTTP/1.1\r\nHost: " + probe.host + ":" +
+                      std::to_string(probe.port) +
+                      "\r\nUser-Agent: kube-probe/1.37\r\nAccept: */*\r\nConnection: close\r\n";
+    for (const auto& [k, v] : probe.headers) req += k + ": " + v + "\r\n";
+    req += "\r\n";
+    ok = send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
+    std::string head;
+    while (ok && head.find("\r\n") == std::string::npos && head.size() < 4096) {
+      if (!wait(POLLIN)) {
+        ok = false;
+        break;
+      }
+      char buf[1024];
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    // "HTTP/1.1 200 OK": 200-399 is success, as the kubelet's prober says.
+    int code = 0;
+    if (ok && head.starts_with("HTTP/") && head.find(' ') != std::string::npos) {
+      code = atoi(head.c_str() + head.find(' ') + 1);
+    }
+    ok = code >= 200 && code < 400;
+  }
+  close(fd);
+  return ok;
+}
+
+void Kubelets::ProbeLoop() {
+  while (true) {
+    std::string key;
+    ProbeEntry e;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      while (!stop_) {
+        int64_t now = sys::MonotonicMs(), next = now + 60000;
+        for (const auto& [k, p] : probes_) {
+          if (p.next < next) {
+            next = p.next;
+            key = k;
+          }
+        }
+        if (next <= now) break;
+        key.clear();
+        probe_cv_.wait_for(l, std::chrono::milliseconds(next - now));
+      }
+      if (stop_) return;
+      e = probes_[key];
+    }
+    bool ok = RunProbe(e.netns, e.probe);
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = probes_.find(key);
+    if (it == probes_.end() || it->second.generation != e.generation) continue;
+    ProbeEntry& p = it->second;
+    p.next = sys::MonotonicMs() + int64_t{p.probe.period_seconds} * 1000;
+    if (ok) {
+      p.failures = 0;
+      ++p.successes;
+    } else {
+      p.successes = 0;
+      ++p.failures;
+    }
+    bool ready = p.ready;
+    if (!p.ready && p.successes >= p.probe.success_threshold) ready = true;
+    if (p.ready && p.failures >= p.probe.failure_threshold) ready = false;
+    if (ready != p.ready) {
+      p.ready = ready;
+      readiness_.push_back({key, p.uid, ready});
+      uint64_t one = 1;
+      (void)!write(results_fd_, &one, sizeof one);
+    }
+  }
 }
 
 kube::ReflectorStatus Kubelets::PodsStatus() const {

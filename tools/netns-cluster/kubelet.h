@@ -69,9 +69,15 @@ class Kubelets {
     std::string launch;  // the launch spec file; "" on error
     std::string error;
   };
+  // A readiness probe's verdict changed.
+  struct Readiness {
+    std::string key, uid;
+    bool ready = false;
+  };
   struct Drained {
     std::vector<kube::Delta> pods;  // the reflector's deltas
     std::vector<Prepared> prepared;
+    std::vector<Readiness> readiness;
   };
   Drained Drain();
   kube::ReflectorStatus PodsStatus() const;
@@ -88,6 +94,15 @@ class Kubelets {
   void Prepare(const std::string& node, const nlohmann::json& pod, const k8s::LaunchContext& ctx);
   // The pod is gone: stop refreshing its tokens, remove its dir.
   void ForgetPod(const std::string& uid);
+
+  // Probes the pod's readinessProbe from `netns` (its node's) on a thread of its own, from now
+  // on (initialDelaySeconds counts from here: call it when the container starts); verdicts
+  // that change come back through Drain(). Replaces the pod's previous probe.
+  void SetProbe(const std::string& key, const std::string& uid, const std::string& netns,
+                const k8s::Probe& probe);
+  void ClearProbe(const std::string& key);
+  // One probe, in the calling thread (which it moves into `netns`): true on success.
+  static bool RunProbe(const std::string& netns, const k8s::Probe& probe);
 
  private:
   struct NodeEntry {
@@ -111,8 +126,18 @@ class Kubelets {
     std::function<void()> run;
   };
 
+  struct ProbeEntry {
+    std::string uid, netns;
+    k8s::Probe probe;
+    int64_t next = 0;  // monotonic ms
+    int successes = 0, failures = 0;
+    bool ready = false;
+    uint64_t generation = 0;
+  };
+
   explicit Kubelets(const Options& options) : options_(options) {}
   void Loop();
+  void ProbeLoop();
   void Post(int64_t at, std::function<void()> fn);
   void PushResult(Prepared p);
   void Tick(NodeEntry& e, int64_t now);
@@ -145,6 +170,11 @@ class Kubelets {
   std::vector<Prepared> results_;
   std::vector<Token> tokens_;
   std::set<std::string> forgotten_;  // uids whose preparation must not write any more
+  std::condition_variable probe_cv_;
+  std::thread prober_;
+  std::map<std::string, ProbeEntry> probes_;  // by pod key
+  uint64_t probe_generation_ = 0;
+  std::vector<Readiness> readiness_;
 };
 
 }  // namespace weft::cluster

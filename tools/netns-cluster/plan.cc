@@ -218,7 +218,17 @@ Plan MakePlan(const Desired& desired, const State& current, const Naming& naming
         }
         p.ip = ip;
       } else {
-        for (uint64_t n = 2; n < cidr->size() - 1; ++n) {
+        // The lowest free address; for a pod of the API server the first free one after the
+        // node's last given (wrapping), so that a deleted pod's address is not reused at once.
+        uint64_t first = 2, count = cidr->size() > 3 ? cidr->size() - 3 : 0;
+        const NodeState* have_node = current.FindNode(p.node->name);
+        if (!p.want->uid.empty() && have_node && !have_node->last_pod_ip.empty()) {
+          if (auto last = ParseIpv4(have_node->last_pod_ip); last && cidr->Contains(*last)) {
+            first = *last - cidr->At(0) + 1;
+          }
+        }
+        for (uint64_t k = 0; k < count; ++k) {
+          uint64_t n = 2 + (first - 2 + k) % count;
           if (usable(p, cidr->At(n))) {
             p.ip = cidr->At(n);
             break;

@@ -51,7 +51,8 @@ void to_json(json& j, const NodeState& n) {
            {"node_key", n.node_key},
            {"agent", n.agent},
            {"labels", n.labels},
-           {"kubeconfig", n.kubeconfig}};
+           {"kubeconfig", n.kubeconfig},
+           {"last_pod_ip", n.last_pod_ip}};
 }
 
 void from_json(const json& j, NodeState& n) {
@@ -71,6 +72,7 @@ void from_json(const json& j, NodeState& n) {
   if (j.contains("agent")) n.agent = j.at("agent").get<ProcessState>();
   n.labels = j.value("labels", std::map<std::string, std::string>{});
   n.kubeconfig = j.value("kubeconfig", "");
+  n.last_pod_ip = j.value("last_pod_ip", "");
 }
 
 void to_json(json& j, const PodState& p) {
@@ -97,7 +99,10 @@ void to_json(json& j, const PodState& p) {
                   {"launch", p.launch},
                   {"terminating", p.terminating},
                   {"created_at_ms", p.created_at_ms},
-                  {"sandbox_pid", p.sandbox_pid}});
+                  {"sandbox_pid", p.sandbox_pid},
+                  {"probed", p.probed},
+                  {"probe_ready", p.probe_ready},
+                  {"ready_changed_ms", p.ready_changed_ms}});
   }
 }
 
@@ -125,6 +130,9 @@ void from_json(const json& j, PodState& p) {
   p.terminating = j.value("terminating", false);
   p.created_at_ms = j.value("created_at_ms", int64_t{0});
   p.sandbox_pid = j.value("sandbox_pid", 0);
+  p.probed = j.value("probed", false);
+  p.probe_ready = j.value("probe_ready", false);
+  p.ready_changed_ms = j.value("ready_changed_ms", int64_t{0});
 }
 
 const NodeState* State::FindNode(const std::string& name) const {

@@ -50,6 +50,9 @@ struct NodeState {
   // credentials (user system:node:<name>, group system:nodes), as a kubelet has them.
   std::map<std::string, std::string> labels;
   std::string kubeconfig;
+  // The last pod address given to a pod of the API: the next is searched after it (as
+  // host-local IPAM does), so that a deleted pod's address is not reused at once.
+  std::string last_pod_ip;
 };
 
 struct PodState {
@@ -81,6 +84,11 @@ struct PodState {
   bool terminating = false;
   int64_t created_at_ms = 0;  // the pod's startTime (wall clock)
   int sandbox_pid = 0;
+  // Its container has a readinessProbe (k8s::ReadinessProbe): Ready when it passes, not as
+  // soon as the process runs.
+  bool probed = false;
+  bool probe_ready = false;
+  int64_t ready_changed_ms = 0;  // wall clock
   std::string key() const { return ns + "/" + name; }
 };
 

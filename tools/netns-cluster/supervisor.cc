@@ -419,6 +419,7 @@ bool Supervisor::Apply(const Plan& plan) {
       continue;
     }
     std::string key = p.key();
+    if (!p.uid.empty() && p.ip_assigned) FindNode(p.node)->last_pod_ip = p.ip;
     state_.pods.push_back(std::move(p));
     std::sort(state_.pods.begin(), state_.pods.end(),
               [](const auto& a, const auto& b) { return a.key() < b.key(); });
@@ -460,6 +461,7 @@ void Supervisor::RemovePod(const PodState& pod) {
   network::DeletePod(pod, node ? node->netns : "");
   if (kube_) {
     kube_->ForgetPod(pod.uid);
+    kube_->ClearProbe(pod.key());
     reported_.erase(pod.key());
   }
   pod_rt_.erase(pod.key());
@@ -558,6 +560,18 @@ void Supervisor::StartPod(PodState& p) {
   p.process.pid = *pid;
   p.process.started_at_ms = sys::WallMs();
   dirty_ = true;
+  if (kube_ && p.workload != k8s::kWorkloadPlaceholder && api_pods_.contains(p.key())) {
+    // Its readinessProbe, from the node's netns (where the kubelet's prober would be).
+    auto probe = k8s::ReadinessProbe(api_pods_[p.key()], p.container);
+    p.probed = probe.has_value();
+    p.probe_ready = false;
+    p.ready_changed_ms = 0;
+    if (probe) {
+      if (probe->host.empty()) probe->host = p.ip;
+      const NodeState* n = FindNode(p.node);
+      kube_->SetProbe(p.key(), p.uid, network::NetnsPath(n ? n->netns : p.netns), *probe);
+    }
+  }
 }
 
 namespace {
@@ -798,6 +812,11 @@ void Supervisor::OnExit(pid_t pid, int status) {
   ps->last_exit = sys::DescribeWaitStatus(status);
   ps->finished_at_ms = sys::WallMs();
   dirty_ = true;
+  if (pod && kube_ && pod->probed) {
+    kube_->ClearProbe(key);
+    if (pod->probe_ready) pod->ready_changed_ms = ps->finished_at_ms;
+    pod->probe_ready = false;
+  }
   if (pod && pod->terminating) {
     rt.kill_at = 0;
     (void)sys::AppendFile(
@@ -1091,6 +1110,14 @@ void Supervisor::HandleKube() {
     dirty_ = true;
     if (p->process.state == "waiting") StartPod(*p);
   }
+  for (const auto& r : d.readiness) {
+    PodState* p = FindPod(r.key);
+    if (!p || p->uid != r.uid || !p->probed || p->process.state != "running") continue;
+    p->probe_ready = r.ready;
+    p->ready_changed_ms = sys::WallMs();
+    Log("pod " + r.key + ": readiness probe " + (r.ready ? "passes: Ready" : "fails: not Ready"));
+    dirty_ = true;
+  }
   if (changed) SyncKube();
 }
 
@@ -1141,6 +1168,7 @@ void Supervisor::FinishTermination(const std::string& key) {
   const NodeState* node = FindNode(pod.node);
   network::DeletePod(pod, node ? node->netns : "");
   kube_->ForgetPod(pod.uid);
+  kube_->ClearProbe(key);
   pod_rt_.erase(key);
   reported_.erase(key);
   std::erase_if(state_.pods, [&](const PodState& q) { return q.key() == key; });

@@ -103,12 +103,33 @@ spec:
     metadata:
       labels: {app: web}
       annotations:
-        weft.dev/run: exec weft-testapp serve --port 8080
+        weft.dev/run: exec weft-testapp serve --port 8080 --http-port 8081
     spec:
       terminationGracePeriodSeconds: 5
       containers:
       - name: web
         image: busybox
+        ports: [{name: http, containerPort: 8081}]
+        readinessProbe:
+          httpGet: {path: /ready, port: http}
+          periodSeconds: 1
+)";
+
+// Its readinessProbe never passes: Running, never Ready.
+constexpr char kUnready[] = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: unready
+  annotations:
+    weft.dev/run: exec weft-testapp serve --http-port 8081
+spec:
+  nodeName: n1
+  containers:
+  - name: c
+    image: busybox
+    readinessProbe:
+      tcpSocket: {port: 9999}
+      periodSeconds: 1
 )";
 
 // Of weft's image: its binaries at /usr/local/bin, env from fieldRefs with $(VAR) expansion,
@@ -328,6 +349,22 @@ TEST_F(KubeClusterE2E, NodesPodsDeletionWeftImageAndDown) {
     EXPECT_EQ(s["containerStatuses"][0]["ready"], true);
     EXPECT_TRUE(s["containerStatuses"][0]["containerID"].get<std::string>().starts_with("weft://"));
   }
+  // Readiness follows the probe: a pod whose probe never passes runs but is not Ready.
+  ASSERT_EQ(K("apply -f -", kUnready).code, 0);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        json u = KJson("get pod unready");
+        return u.is_object() && u["status"].value("phase", "") == "Running";
+      },
+      10000));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  json unready = KJson("get pod unready");
+  for (const auto& c : unready["status"]["conditions"]) {
+    if (c["type"] == "Ready") {
+      EXPECT_EQ(c["status"], "False") << unready["status"].dump();
+    }
+  }
+
   // Pod to pod (maybe across nodes): the server greets with its pod's name.
   std::string to = web[names[1]]["status"]["podIP"];
   Result call;

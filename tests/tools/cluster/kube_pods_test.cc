@@ -257,7 +257,9 @@ TEST(KubePods, StatusFollowsTheProcess) {
   EXPECT_EQ(c["state"]["waiting"]["reason"], "CrashLoopBackOff");
   EXPECT_EQ(c["lastState"]["terminated"]["exitCode"], 3);
   for (const auto& cond : s["status"]["conditions"]) {
-    if (cond["type"] == "Ready") EXPECT_EQ(cond["status"], "False");
+    if (cond["type"] == "Ready") {
+      EXPECT_EQ(cond["status"], "False");
+    }
   }
 
   p.process.state = "succeeded";
@@ -270,6 +272,57 @@ TEST(KubePods, StatusFollowsTheProcess) {
   s = k8s::PodStatusPatch(pod, p, "10.250.0.2");
   EXPECT_EQ(s["status"]["phase"], "Failed");
   EXPECT_EQ(s["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 137);
+}
+
+TEST(KubePods, ReadinessProbes) {
+  json pod = Pod(R"J({"spec": {"containers": [
+      {"name": "web", "ports": [{"name": "http", "containerPort": 8081}],
+       "readinessProbe": {"httpGet": {"path": "healthz", "port": "http",
+                                      "httpHeaders": [{"name": "X-A", "value": "1"}]},
+                          "periodSeconds": 2, "failureThreshold": 1}},
+      {"name": "tcp", "readinessProbe": {"tcpSocket": {"port": 15008}}},
+      {"name": "exec", "readinessProbe": {"exec": {"command": ["true"]}}},
+      {"name": "tls", "readinessProbe": {"httpGet": {"port": 443, "scheme": "HTTPS"}}},
+      {"name": "none"}]}})J");
+  auto web = k8s::ReadinessProbe(pod, "web");
+  ASSERT_TRUE(web.has_value());
+  EXPECT_TRUE(web->http);
+  EXPECT_EQ(web->port, 8081);
+  EXPECT_EQ(web->path, "/healthz");
+  EXPECT_EQ(web->period_seconds, 2);
+  EXPECT_EQ(web->failure_threshold, 1);
+  EXPECT_EQ(web->success_threshold, 1);
+  EXPECT_EQ(web->headers.size(), 1u);
+  auto tcp = k8s::ReadinessProbe(pod, "tcp");
+  ASSERT_TRUE(tcp.has_value());
+  EXPECT_FALSE(tcp->http);
+  EXPECT_EQ(tcp->port, 15008);
+  EXPECT_EQ(tcp->period_seconds, 10);
+  EXPECT_FALSE(k8s::ReadinessProbe(pod, "exec").has_value());
+  auto tls = k8s::ReadinessProbe(pod, "tls");
+  ASSERT_TRUE(tls.has_value());
+  EXPECT_FALSE(tls->http);  // a TCP connection counts
+  EXPECT_FALSE(k8s::ReadinessProbe(pod, "none").has_value());
+
+  // Ready follows the probe, not the process, when there is one.
+  PodState p;
+  p.uid = "u";
+  p.process.state = "running";
+  p.process.pid = 7;
+  p.process.started_at_ms = 1767225600000;
+  p.probed = true;
+  json s = k8s::PodStatusPatch(pod, p, "10.250.0.2");
+  EXPECT_EQ(s["status"]["containerStatuses"][0]["ready"], false);
+  EXPECT_EQ(s["status"]["containerStatuses"][0]["started"], true);
+  p.probe_ready = true;
+  p.ready_changed_ms = 1767225605000;
+  s = k8s::PodStatusPatch(pod, p, "10.250.0.2");
+  EXPECT_EQ(s["status"]["containerStatuses"][0]["ready"], true);
+  for (const auto& c : s["status"]["conditions"]) {
+    if (c["type"] == "Ready") {
+      EXPECT_EQ(c["lastTransitionTime"], "2026-01-01T00:00:05Z");
+    }
+  }
 }
 
 TEST(KubePods, NodeRegistration) {
@@ -306,7 +359,7 @@ TEST(KubePods, PlanOfApiPods) {
   st.underlay = "10.250.0.0/24";
   st.cgroup2 = "/sys/fs/cgroup";
   Desired d;
-  d.nodes["n1"] = DesiredNode{.name = "n1"};
+  d.nodes["n1"] = DesiredNode{"n1", "", "", 0, {}};
   std::string error;
   DesiredPod host =
       k8s::PodFromApi(Pod(R"J({"metadata": {"name": "h", "namespace": "s", "uid": "u1"},
@@ -337,6 +390,23 @@ TEST(KubePods, PlanOfApiPods) {
   PodState renamed = p;
   renamed.uid = "u3";
   EXPECT_TRUE(PodNetworkChanged(p, renamed));
+
+  // A new pod of the API gets the first free address after the node's last one (no reuse of
+  // a just deleted pod's address); the others keep theirs.
+  st.nodes = plan.nodes;
+  st.nodes[0].last_pod_ip = "10.244.0.5";
+  st.pods = plan.pods;
+  DesiredPod q = k8s::PodFromApi(Pod(R"J({"metadata": {"name": "q", "namespace": "s", "uid": "u4"},
+      "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}})J"),
+                                 &error);
+  d.pods[q.key()] = q;
+  Plan again = MakePlan(d, st, naming);
+  ASSERT_EQ(again.pods.size(), 3u);
+  EXPECT_EQ(again.pods[1].ip, "10.244.0.2");  // s/p
+  EXPECT_EQ(again.pods[2].ip, "10.244.0.6");  // s/q
+  st.nodes[0].last_pod_ip = "10.244.0.254";   // wraps around
+  again = MakePlan(d, st, naming);
+  EXPECT_EQ(again.pods[2].ip, "10.244.0.3");
 }
 
 }  // namespace

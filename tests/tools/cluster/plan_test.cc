@@ -20,7 +20,7 @@ State Settings() {
 }
 
 DesiredNode Node(const std::string& name, const std::string& cidr = "") {
-  return DesiredNode{name, cidr, "/d/nodes.yaml", 1};
+  return DesiredNode{name, cidr, "/d/nodes.yaml", 1, {}};
 }
 
 DesiredPod Pod(const std::string& ns, const std::string& name, const std::string& node,
