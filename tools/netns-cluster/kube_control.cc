@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "tools/netns-cluster/sys.h"
@@ -109,17 +110,20 @@ void StopControlPlane(const std::string& script, const std::string& kube_dir,
       }
     }
   }
-  std::string s = script.empty() ? ControlPlaneScript() : script;
-  if (auto r = sys::Run({s, "down", kube_dir}, 60000); !r.ok()) {
-    out << "warning: " << r.status().message() << "\n";
-  }
-  // What the script could not stop (or a missing script): the recorded pids, then the dir.
+  // Everything of it is thrown away: SIGKILL at once rather than the script's graceful stop
+  // (up to 5 s per component), then the script for the rest, then the dir in any case.
+  std::vector<pid_t> pids;
   std::error_code ec;
   for (auto it = fs::directory_iterator(kube_dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
     if (it->path().extension() != ".pid") continue;
     auto pid = sys::ReadFile(it->path().string());
-    if (pid.ok() && atoi(pid->c_str()) > 1) sys::KillAndWait({atoi(pid->c_str())}, 5000);
+    if (pid.ok() && atoi(pid->c_str()) > 1) pids.push_back(atoi(pid->c_str()));
+  }
+  sys::KillAndWait(pids, 5000);
+  std::string s = script.empty() ? ControlPlaneScript() : script;
+  if (auto r = sys::Run({s, "down", kube_dir}, 60000); !r.ok()) {
+    out << "warning: " << r.status().message() << "\n";
   }
   (void)sys::RemoveTree(kube_dir);
   out << "stopped the control plane (" << kube_dir << ")\n";
