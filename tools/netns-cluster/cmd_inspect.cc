@@ -166,6 +166,7 @@ int CmdStatus(const Context& ctx, bool json) {
     if (p.host_network) tags += " (hostNetwork)";
     if (p.workload == k8s::kWorkloadImage) tags += " (" + p.container + ": " + p.image + ")";
     if (p.workload == k8s::kWorkloadPlaceholder) tags += " (placeholder)";
+    if (p.probed && !p.probe_ready && p.process.state == "running") tags += " (not ready)";
     pods.Add({p.key() + tags, p.node, p.ip, DescribeProcess(p.process, sup != 0),
               std::to_string(p.process.restarts), p.netns});
   }
