@@ -136,6 +136,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Kubernetes mode: the agent stays in its pod's cgroup (the kubelet accounts and kills it
+  // there); --cgroup is an ancestor of it, so the proxy's sockets are under the programs.
+  if (s.kubernetes) s.join_cgroup = false;
   if (!weft::agent::FinishCertFlags(s.identity, agent_cert_ttl)) return 2;
   s.datapath.bpf_root = bpf_root;
   s.datapath.sockmap_accel = !no_accel;

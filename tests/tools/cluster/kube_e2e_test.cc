@@ -478,4 +478,171 @@ TEST_F(KubeClusterE2E, NodesPodsDeletionWeftImageAndDown) {
             << " s\n";
 }
 
+// weft's agent as a DaemonSet in Kubernetes mode (in-cluster config, the ServiceAccount and
+// ClusterRole of deploy/base): a namespace labelled ambient with `kubectl label` is captured
+// without restarting its pods — pods enrolled from the API, their netns found from their
+// cgroups — and a client's connections to the Service VIP (no kube-proxy here: only the mesh
+// can answer it) are balanced across both nodes; unlabelled, the pods are released.
+std::string AgentDaemonSet(const std::string& cgroup_base, const std::string& cluster) {
+  return R"Y(apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: weft-agent, namespace: weft-system}
+spec:
+  selector: {matchLabels: {app: weft-agent}}
+  template:
+    metadata: {labels: {app: weft-agent}}
+    spec:
+      serviceAccountName: weft-agent
+      hostNetwork: true
+      tolerations: [{operator: Exists}]
+      containers:
+      - name: agent
+        image: ghcr.io/weft-mesh/weft:0.1.0
+        command: [/usr/local/bin/weft-agent]
+        # One kernel for every netns node: each node's agent gets its own cgroup (the node's),
+        # bpffs directory and run directory.
+        args: [--kubernetes, --node=$(NODE_NAME), --host-proc=/host/proc,
+               "--cgroup=/host/cgroup/)Y" +
+         cgroup_base + R"Y(/$(NODE_NAME)", "--bpf-root=/sys/fs/bpf/weft-)Y" + cluster +
+         R"Y(-$(NODE_NAME)",
+               "--run-dir=/run/weft/)Y" +
+         cluster + R"Y(-$(NODE_NAME)"]
+        env: [{name: NODE_NAME, valueFrom: {fieldRef: {apiVersion: v1, fieldPath: spec.nodeName}}}]
+        readinessProbe: {httpGet: {path: /healthz/ready, port: 15021}, periodSeconds: 1}
+        volumeMounts:
+        - {name: bpf, mountPath: /sys/fs/bpf}
+        - {name: cgroup, mountPath: /host/cgroup}
+        - {name: proc, mountPath: /host/proc}
+        - {name: run, mountPath: /run/weft}
+      volumes:
+      - {name: bpf, hostPath: {path: /sys/fs/bpf}}
+      - {name: cgroup, hostPath: {path: )Y" +
+         Cgroup2() + R"Y(}}
+      - {name: proc, hostPath: {path: /proc}}
+      - {name: run, hostPath: {path: /run/weft, type: DirectoryOrCreate}}
+)Y";
+}
+
+constexpr char kMeshDemo[] = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: demo}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: {weft.dev/run: exec weft-testapp serve --port 8080}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
+         labelSelector: {matchLabels: {app: web}}}
+      containers: [{name: web, image: example.com/web, ports: [{containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec:
+  selector: {app: web}
+  ports: [{name: tcp-echo, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+  namespace: demo
+  annotations: {weft.dev/run: exec sleep infinity}
+spec:
+  nodeName: n1
+  containers: [{name: c, image: example.com/client}]
+)";
+
+TEST_F(KubeClusterE2E, TheAgentDaemonSetCapturesALabelledNamespace) {
+  Result up = Cluster("up --kubernetes -f " + dir_.string());
+  ASSERT_EQ(up.code, 0) << up.all();
+  kubeconfig_ = Trim(Cluster("kubeconfig").out);
+  const std::string deploy = std::string(WEFT_SOURCE_DIR) + "/deploy";
+  Result r = K("apply --server-side -k " + deploy + "/crds");
+  ASSERT_EQ(r.code, 0) << r.all();
+  r = K("apply -f " + deploy + "/base/namespace.yaml -f " + deploy + "/base/agent-rbac.yaml");
+  ASSERT_EQ(r.code, 0) << r.all();
+  r = K("apply -f -", AgentDaemonSet("weft-" + name_, name_));
+  ASSERT_EQ(r.code, 0) << r.all();
+  // The client Pod waits for its namespace's default ServiceAccount (a controller makes it).
+  ASSERT_TRUE(WaitFor([&] { return (r = K("apply -f -", kMeshDemo)).code == 0; }, 20000))
+      << r.all();
+  r = K("rollout status ds/weft-agent -n weft-system --timeout 60s");
+  ASSERT_EQ(r.code, 0) << r.all() << Cluster("status").all();
+  r = K("rollout status deploy/web -n demo --timeout 60s");
+  ASSERT_EQ(r.code, 0) << r.all();
+  ASSERT_TRUE(WaitFor([&] { return PodState("demo", "client").value("ip", "") != ""; }, 30000));
+
+  std::map<std::string, std::string> node_netns;
+  for (const auto& n : State().value("nodes", json::array())) {
+    node_netns[n.value("name", "")] = n.value("netns", "");
+  }
+  ASSERT_EQ(node_netns.size(), 2u) << State().dump();
+  auto admin = [&](const std::string& node, const std::string& path) {
+    Result a =
+        Sh("ip netns exec " + node_netns[node] + " curl -s --max-time 5 127.0.0.1:15000" + path);
+    return json::parse(a.out, nullptr, false);
+  };
+  auto enrolled = [&](const std::string& node, const std::string& uid) {
+    json w = admin(node, "/workloads");
+    if (!w.is_array()) return false;
+    for (const auto& e : w) {
+      if (e.value("uid", "") == uid) return e.value("enrolled", false);
+    }
+    return false;
+  };
+  EXPECT_FALSE(enrolled("n1", "demo/client")) << "not opted in yet";
+
+  r = K("label namespace demo weft.dev/dataplane-mode=ambient");
+  ASSERT_EQ(r.code, 0) << r.all();
+  ASSERT_TRUE(WaitFor([&] { return enrolled("n1", "demo/client"); }, 20000))
+      << admin("n1", "/workloads").dump(1)
+      << Cluster("logs weft-system/" + Trim(K("get pods -n weft-system -o "
+                                              "name")
+                                                .out))
+             .all();
+  json restarts = KJson("get pods -n demo");
+  for (const auto& p : restarts.value("items", json::array())) {
+    for (const auto& c : p["status"].value("containerStatuses", json::array())) {
+      EXPECT_EQ(c.value("restartCount", 0), 0) << "captured without a restart";
+    }
+  }
+  auto inbound = [&](const std::string& node) {
+    return admin(node, "/stats").value("accepted_inbound", 0);
+  };
+  int in1 = inbound("n1"), in2 = inbound("n2");
+  std::string vip = Trim(K("get svc web -n demo -o jsonpath={.spec.clusterIP}").out);
+  Result call = Cluster("exec demo/client -- weft-testapp call " + vip + ":80 -n 40");
+  ASSERT_EQ(call.code, 0) << call.all();
+  int answered = 0;
+  std::istringstream lines(call.out);
+  for (std::string who, n; lines >> who >> n;) answered += std::atoi(n.c_str());
+  EXPECT_EQ(answered, 40) << "every call answered\n" << call.all();
+  int d1 = inbound("n1") - in1, d2 = inbound("n2") - in2;
+  EXPECT_EQ(d1 + d2, 40) << "every connection arrived through a node proxy";
+  EXPECT_GE(d1, 8) << "balanced across nodes";
+  EXPECT_GE(d2, 8) << "balanced across nodes";
+
+  r = K("label namespace demo weft.dev/dataplane-mode-");
+  ASSERT_EQ(r.code, 0) << r.all();
+  EXPECT_TRUE(WaitFor([&] { return !enrolled("n1", "demo/client"); }, 20000))
+      << "released when the label goes";
+
+  // The agents' pinned programs and maps (they stay across agent restarts by design).
+  K("delete ds weft-agent -n weft-system --wait=true --timeout 30s");
+  for (const char* n : {"n1", "n2"}) {
+    std::error_code ec;
+    fs::remove_all("/sys/fs/bpf/weft-" + name_ + "-" + n, ec);
+    fs::remove_all("/run/weft/" + name_ + "-" + n, ec);
+  }
+}
+
 }  // namespace
