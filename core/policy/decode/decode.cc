@@ -90,9 +90,8 @@ void DecodeMeta(ObjectReader& md, Meta& meta) {
   if (auto v = md.StringMap("annotations")) meta.annotations = std::move(*v);
   if (auto v = md.String("creationTimestamp")) meta.creation_timestamp = *v;
   if (auto v = md.String("uid")) meta.uid = *v;
-  for (auto k :
-       {"resourceVersion", "generation", "managedFields", "ownerReferences", "finalizers",
-        "generateName", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}) {
+  for (auto k : {"resourceVersion", "generation", "managedFields", "ownerReferences", "finalizers",
+                 "generateName", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}) {
     md.Ignore(k);
   }
 }
