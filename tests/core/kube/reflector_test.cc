@@ -68,9 +68,11 @@ class Mirror {
   EventQueue* q_;
 };
 
-std::shared_ptr<Client> AdminClient(const KubeControlPlane& cp) {
+// The admin's client; through `port` (a Relay) instead of the API server's own when given.
+std::shared_ptr<Client> AdminClient(const KubeControlPlane& cp, int port = 0) {
   auto cfg = LoadKubeconfig(cp.kubeconfig());
   EXPECT_TRUE(cfg.ok()) << cfg.status();
+  if (port != 0) cfg->port = static_cast<uint16_t>(port);
   auto c = Client::Create(*cfg);
   EXPECT_TRUE(c.ok()) << c.status();
   return *c;
@@ -224,13 +226,8 @@ TEST(Reflector, ResumesAfterAConnectionDropWithoutRelisting) {
   CreateNamespace(*admin, "t");
   ASSERT_TRUE(admin->Post("/api/v1/namespaces/t/configmaps", ConfigMap("a")).ok());
   Relay relay(cp.api_port);
-  auto cfg = LoadKubeconfig(cp.kubeconfig());
-  ASSERT_TRUE(cfg.ok());
-  cfg->port = relay.port;
-  auto via_relay = Client::Create(*cfg);
-  ASSERT_TRUE(via_relay.ok());
   EventQueue q;
-  Reflector r(*via_relay, &kConfigMaps, &q, Fast());
+  Reflector r(AdminClient(cp, relay.port), &kConfigMaps, &q, Fast());
   r.Start();
   Mirror m(&q);
   ASSERT_TRUE(m.WaitFor([&] { return m.Has("a"); }));
@@ -281,13 +278,8 @@ TEST(Reflector, ExpiredResourceVersionRelistsWithoutDroppingState) {
   ASSERT_TRUE(admin->Post("/api/v1/namespaces/t/configmaps", ConfigMap("a")).ok());
   ASSERT_TRUE(admin->Post("/api/v1/namespaces/t/configmaps", ConfigMap("keep")).ok());
   Relay relay(cp.api_port);
-  auto cfg = LoadKubeconfig(cp.kubeconfig());
-  ASSERT_TRUE(cfg.ok());
-  cfg->port = relay.port;
-  auto via_relay = Client::Create(*cfg);
-  ASSERT_TRUE(via_relay.ok());
   EventQueue q;
-  Reflector r(*via_relay, &kConfigMaps, &q, Fast());
+  Reflector r(AdminClient(cp, relay.port), &kConfigMaps, &q, Fast());
   r.Start();
   Mirror m(&q);
   ASSERT_TRUE(m.WaitFor([&] { return m.Has("a") && m.Has("keep"); }));
