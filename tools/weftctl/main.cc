@@ -1,6 +1,7 @@
 // weftctl: the command line of weft. `analyze` and `compile` run the policy compiler offline,
 // on the same Kubernetes/Istio/Gateway API YAML users `kubectl apply`, like `istioctl analyze`;
-// `waypoint generate|list` write and list waypoints, like `istioctl waypoint`.
+// `waypoint generate|list` write and list waypoints, like `istioctl waypoint`; `ca init` makes
+// the CA root of a Kubernetes install.
 
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "core/policy/compiler.h"
 #include "core/source/files.h"
+#include "tools/weftctl/ca.h"
 #include "tools/weftctl/node.h"
 #include "tools/weftctl/render.h"
 #include "tools/weftctl/waypoint.h"
@@ -300,7 +302,18 @@ int main(int argc, char** argv) {
   std::string node_cmd;
   weft::weftctl::AddNodeCommands(app, node_opts, node_cmd);
 
-  CLI11_PARSE(app, argc, argv);
+  weft::weftctl::CaInitOptions ca_init_opts;
+  bool ca_init = false;
+  weft::weftctl::AddCaCommands(app, ca_init_opts, ca_init);
+
+  // A command line weftctl cannot parse is bad input: exit status 2, as for bad values.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (ca_init) return weft::weftctl::RunCaInit(ca_init_opts);
   if (!node_cmd.empty()) return weft::weftctl::RunNodeCommand(node_opts, node_cmd);
   if (!waypoint_admin_cmd.empty()) {
     return weft::weftctl::RunWaypointAdminCommand(waypoint_admin_opts, waypoint_admin_cmd);
