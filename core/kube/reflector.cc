@@ -201,6 +201,8 @@ bool Reflector::List() {
       unique.push_back(std::move(it));
     }
   }
+  // Queued before synced is set: whoever sees synced (the agent, before it enrolls anything)
+  // finds the whole list already in the queue.
   queue_->Push(Delta{Delta::kReplace, type_, std::move(unique)});
   std::lock_guard<std::mutex> l(mu_);
   resource_version_ = rv;
@@ -244,18 +246,22 @@ void Reflector::Watch() {
     if (obj.is_object() && obj.contains("metadata")) {
       rv = obj["metadata"].value("resourceVersion", "");
     }
-    if (type == "ADDED" || type == "MODIFIED" || type == "DELETED") {
+    bool object_event = type == "ADDED" || type == "MODIFIED" || type == "DELETED";
+    if (!object_event && type != "BOOKMARK") return true;  // unknown event type: ignore
+    {
+      // The status is updated before the delta is queued, so a consumer that has seen an
+      // event never reads a status from before it (connected, events, resourceVersion).
+      std::lock_guard<std::mutex> l(mu_);
+      if (!rv.empty()) resource_version_ = rv;
+      if (object_event) ++status_.events;
+      status_.connected = true;
+      backoff_ = {};
+    }
+    if (object_event) {
       Delta d{type == "DELETED" ? Delta::kDelete : Delta::kUpsert, type_, {}};
       d.objects.push_back(Normalize(std::move(obj)));
       queue_->Push(std::move(d));
-    } else if (type != "BOOKMARK") {
-      return true;  // unknown event type: ignore
     }
-    std::lock_guard<std::mutex> l(mu_);
-    if (!rv.empty()) resource_version_ = rv;
-    if (type != "BOOKMARK") ++status_.events;
-    status_.connected = true;
-    backoff_ = {};
     return true;
   };
   int http_status = 0;
