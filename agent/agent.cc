@@ -229,8 +229,11 @@ absl::Status Agent::ConnectProxy() {
               {"--ca-bundle", id.ca_bundle_file},
               {"--node-cert", id.node_cert_file},
               {"--node-key", id.node_key_file},
+              {"--ca-token", id.ca_token_file},
+              {"--ca-kubeconfig", id.kubeconfig},
               {"--trust-domain", id.trust_domain},
               {"--workload-cert-ttl", std::to_string(id.workload_ttl.count()) + "s"}}) {
+          if (value.empty()) continue;
           args.push_back(flag);
           args.push_back(value);
         }

@@ -90,6 +90,9 @@ int main(int argc, char** argv) {
   std::string agent_cert_ttl = "24h", proxy_cert_ttl = "24h";
   weft::agent::AddCertFlags(&app, s.identity, agent_cert_ttl);
   weft::agent::AddCertFlags(proxy_cmd, popts.identity, proxy_cert_ttl);
+  proxy_cmd->add_option("--ca-kubeconfig", popts.identity.kubeconfig,
+                        "kubeconfig to resolve a SERVICE.NAMESPACE.svc CA address (default "
+                        "$KUBECONFIG, else in-cluster)");
 
   weft::agent::CaDaemonOptions ca_opts;
   std::string ca_max_ttl = "24h";
@@ -98,10 +101,22 @@ int main(int argc, char** argv) {
   ca_cmd->add_option("--listen", ca_opts.listen, "IP:port to serve on")->capture_default_str();
   ca_cmd->add_option("--root-cert", ca_opts.root_cert_file, "Root certificate (PEM)")->required();
   ca_cmd->add_option("--root-key", ca_opts.root_key_file, "Root private key (PEM)")->required();
+  ca_cmd->add_option("--local-dir", ca_opts.local_dir,
+                     "Local mode: the manifests directory (which pods run on which node)");
+  ca_cmd->add_flag("--kubernetes", ca_opts.kubernetes,
+                   "Kubernetes mode: ServiceAccount tokens checked with TokenReview, pod "
+                   "placement from the API");
+  ca_cmd->add_option("--kubeconfig", ca_opts.kubeconfig,
+                     "Kubernetes mode: kubeconfig file (default $KUBECONFIG, else in-cluster)");
   ca_cmd
-      ->add_option("--local-dir", ca_opts.local_dir,
-                   "Local mode: the manifests directory (which pods run on which node)")
-      ->required();
+      ->add_option("--agent-service-account", ca_opts.agent_service_accounts,
+                   "Kubernetes mode: NAMESPACE/NAME of the node agents' ServiceAccount, whose "
+                   "tokens speak for their pod's node (repeatable)")
+      ->capture_default_str();
+  ca_cmd
+      ->add_option("--token-audience", ca_opts.token_audience,
+                   "Kubernetes mode: the audience tokens must carry")
+      ->capture_default_str();
   ca_cmd->add_option("--trust-domain", ca_opts.trust_domain,
                      "Trust domain (default: the root's spiffe://<td> SAN)");
   ca_cmd->add_option("--max-ttl", ca_max_ttl, "Longest workload certificate (e.g. 24h)")
@@ -116,6 +131,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     ca_opts.max_ttl = *d;
+    if (ca_opts.kubernetes == !ca_opts.local_dir.empty()) {
+      std::cerr << "weft-agent ca: give exactly one of --local-dir DIR and --kubernetes\n";
+      return 2;
+    }
     return weft::agent::RunCaDaemon(ca_opts);
   }
   if (proxy_cmd->parsed()) {
@@ -140,6 +159,7 @@ int main(int argc, char** argv) {
   // there); --cgroup is an ancestor of it, so the proxy's sockets are under the programs.
   if (s.kubernetes) s.join_cgroup = false;
   if (!weft::agent::FinishCertFlags(s.identity, agent_cert_ttl)) return 2;
+  s.identity.kubeconfig = s.kubeconfig;
   s.datapath.bpf_root = bpf_root;
   s.datapath.sockmap_accel = !no_accel;
   s.datapath.proxy_mark = s.proxy.mark;

@@ -32,6 +32,8 @@ absl::Status StatusForHttp(int status, const std::string& body) {
   switch (status) {
     case 400:
       return absl::InvalidArgumentError(msg);
+    case 401:
+      return absl::UnauthenticatedError(msg);
     case 403:
       return absl::PermissionDeniedError(msg);
     case 503:
@@ -101,9 +103,9 @@ absl::StatusOr<tcp::endpoint> ParseEndpoint(const std::string& address) {
   return tcp::endpoint(ip, static_cast<uint16_t>(port));
 }
 
-absl::StatusOr<NodeCredentials> LoadNodeCredentials(const std::string& cert_file,
-                                                    const std::string& key_file,
-                                                    const std::string& bundle_file) {
+absl::StatusOr<CaCredentials> LoadNodeCredentials(const std::string& cert_file,
+                                                  const std::string& key_file,
+                                                  const std::string& bundle_file) {
   auto cert_pem = ReadFile(cert_file);
   if (!cert_pem.ok()) return cert_pem.status();
   auto key_pem = ReadFile(key_file);
@@ -121,20 +123,37 @@ absl::StatusOr<NodeCredentials> LoadNodeCredentials(const std::string& cert_file
   if (!key.ok()) return key.status();
   auto bundle = identity::TrustBundle::FromPem(id->trust_domain(), *bundle_pem);
   if (!bundle.ok()) return bundle.status();
-  return NodeCredentials{std::move(*cert), std::make_shared<identity::KeyPair>(std::move(*key)),
-                         std::make_shared<identity::TrustBundle>(std::move(*bundle))};
+  return CaCredentials{std::move(*cert), std::make_shared<identity::KeyPair>(std::move(*key)),
+                       std::make_shared<identity::TrustBundle>(std::move(*bundle))};
+}
+
+absl::StatusOr<CaCredentials> LoadTokenCredentials(const std::string& token_file,
+                                                   const std::string& bundle_file,
+                                                   const std::string& trust_domain) {
+  auto token = ReadFile(token_file);
+  if (!token.ok()) return token.status();
+  auto bundle_pem = ReadFile(bundle_file);
+  if (!bundle_pem.ok()) return bundle_pem.status();
+  auto bundle = identity::TrustBundle::FromPem(trust_domain, *bundle_pem);
+  if (!bundle.ok()) return bundle.status();
+  CaCredentials c;
+  c.bundle = std::make_shared<identity::TrustBundle>(std::move(*bundle));
+  c.token_file = token_file;
+  return c;
 }
 
 absl::StatusOr<std::unique_ptr<CaClient>> CaClient::Create(asio::any_io_executor ex,
                                                            CaClientOptions options,
-                                                           NodeCredentials credentials) {
-  auto ep = ParseEndpoint(options.address);
-  if (!ep.ok()) return ep.status();
-  if (!credentials.key || !credentials.bundle) {
-    return absl::InvalidArgumentError("node credentials need a key and a bundle");
+                                                           CaCredentials credentials) {
+  if (auto parts = ParseCaAddress(options.address); !parts.ok()) return parts.status();
+  if (!credentials.bundle) return absl::InvalidArgumentError("CA credentials need a bundle");
+  bool has_cert = credentials.cert.has_value() && credentials.key;
+  if (has_cert == !credentials.token_file.empty()) {
+    return absl::InvalidArgumentError(
+        "CA credentials need a node certificate and key, or a token file (not both)");
   }
   std::unique_ptr<CaClient> c(
-      new CaClient(std::move(ex), std::move(options), std::move(credentials), *ep));
+      new CaClient(std::move(ex), std::move(options), std::move(credentials)));
   if (absl::Status s = c->BuildContext(); !s.ok()) return s;
   return c;
 }
@@ -155,8 +174,10 @@ absl::Status CaClient::BuildContext() {
       !s.ok()) {
     return s;
   }
-  if (auto s = identity::SetIdentity(ctx.get(), credentials_.cert, *credentials_.key); !s.ok()) {
-    return s;
+  if (credentials_.cert) {
+    if (auto s = identity::SetIdentity(ctx.get(), *credentials_.cert, *credentials_.key); !s.ok()) {
+      return s;
+    }
   }
   tls_ = h2::WrapSslCtx(ctx.get());
   return absl::OkStatus();
@@ -173,12 +194,27 @@ void CaClient::Request(h2::Headers headers, std::string body,
     if (e) return;
     if (auto c = weak.lock()) c->Fail("CA request timed out");
   });
+  if (!credentials_.token_file.empty()) {
+    // Re-read for every call: the kubelet rotates projected tokens.
+    auto token = ReadFile(credentials_.token_file);
+    if (!token.ok()) return call->Fail("CA token: " + std::string(token.status().message()));
+    std::string t = *token;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    if (t.empty()) {
+      return call->Finish(
+          absl::UnauthenticatedError("CA token file " + credentials_.token_file + " is empty"));
+    }
+    headers.push_back({"authorization", "Bearer " + t});
+  }
+  // Blocks for DNS or the API only when the answer is not cached (ca_address.h).
+  auto endpoint = resolver_->Resolve();
+  if (!endpoint.ok()) return call->Fail(std::string(endpoint.status().message()));
   auto tls = tls_;
   std::string td = trust_domain();
   std::string address = options_.address;
   auto timeout = options_.timeout;
   call->socket.async_connect(
-      endpoint_, [call, tls, td, address, timeout, headers = std::move(headers)](error_code e) {
+      *endpoint, [call, tls, td, address, timeout, headers = std::move(headers)](error_code e) {
         if (call->done) return;
         if (e) return call->Fail("connect to CA " + address + ": " + e.message());
         call->owned = std::make_unique<h2::TlsTransport>(std::move(call->socket), *tls);
@@ -293,7 +329,7 @@ void CaClient::FetchBundle(Handler<std::string> handler) {
 namespace {
 
 template <typename T, typename Fn>
-absl::StatusOr<T> RunBlocking(const CaClientOptions& options, const NodeCredentials& credentials,
+absl::StatusOr<T> RunBlocking(const CaClientOptions& options, const CaCredentials& credentials,
                               Fn fn) {
   asio::io_context io;
   auto client = CaClient::Create(io.get_executor(), options, credentials);
@@ -307,14 +343,14 @@ absl::StatusOr<T> RunBlocking(const CaClientOptions& options, const NodeCredenti
 }  // namespace
 
 absl::StatusOr<SignResponse> SignBlocking(const CaClientOptions& options,
-                                          const NodeCredentials& credentials,
+                                          const CaCredentials& credentials,
                                           const std::string& csr_pem, std::chrono::seconds ttl) {
   return RunBlocking<SignResponse>(options, credentials,
                                    [&](CaClient& c, auto done) { c.Sign(csr_pem, ttl, done); });
 }
 
 absl::StatusOr<std::string> FetchBundleBlocking(const CaClientOptions& options,
-                                                const NodeCredentials& credentials) {
+                                                const CaCredentials& credentials) {
   return RunBlocking<std::string>(options, credentials,
                                   [&](CaClient& c, auto done) { c.FetchBundle(done); });
 }

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "agent/identity/ca_client.h"
+#include "agent/identity/kube_authority.h"
 #include "agent/source/directory_watcher.h"
 
 namespace weft::agent {
@@ -54,45 +55,87 @@ int RunCaDaemon(const CaDaemonOptions& options) {
     return 2;
   }
 
-  ConfigStore store;
-  auto watcher = DirectoryWatcher::Create(options.local_dir);
-  if (!watcher.ok()) {
-    std::cerr << "weft-agent ca: " << watcher.status() << "\n";
-    return 1;
-  }
-  LogResults((*watcher)->InitialSync(store));
-  store.Snapshot();
-
   asio::io_context io;
-  auto has_pod = [&store](std::string_view node, std::string_view ns, std::string_view sa) {
-    return SnapshotHasPod(store.Snapshot(), node, ns, sa);
-  };
   CaServerOptions sopts;
   sopts.address = ep->address().to_string();
   sopts.port = ep->port();
+  identity::HasPodOnNode has_pod;
+
+  // Local mode: the directory, followed on the server's thread (ConfigStore is not
+  // thread-safe).
+  ConfigStore store;
+  std::unique_ptr<DirectoryWatcher> watcher;
+  asio::posix::stream_descriptor inotify(io);
+  std::function<void()> wait_dir;
+  // Kubernetes mode: tokens and placement from the API.
+  std::unique_ptr<PodPlacement> placement;
+  if (options.kubernetes) {
+    auto cfg = kube::LoadConfig(options.kubeconfig);
+    if (!cfg.ok()) {
+      std::cerr << "weft-agent ca: " << cfg.status() << "\n";
+      return 1;
+    }
+    auto client = kube::Client::Create(*cfg);
+    if (!client.ok()) {
+      std::cerr << "weft-agent ca: " << client.status() << "\n";
+      return 1;
+    }
+    TokenReviewOptions ropts;
+    ropts.audience = options.token_audience;
+    ropts.trust_domain = ca->trust_domain();
+    ropts.node_agents.clear();
+    for (const auto& a : options.agent_service_accounts) {
+      auto slash = a.find('/');
+      if (slash == std::string::npos || slash == 0 || slash + 1 == a.size() ||
+          a.find('/', slash + 1) != std::string::npos) {
+        std::cerr << "weft-agent ca: --agent-service-account: " << a << " is not NAMESPACE/NAME\n";
+        return 2;
+      }
+      ropts.node_agents.insert(a);
+    }
+    auto reviewer = std::make_shared<TokenReviewer>(*client, std::move(ropts));
+    placement = std::make_unique<PodPlacement>(*client);
+    has_pod = [p = placement.get()](std::string_view node, std::string_view ns,
+                                    std::string_view sa) { return p->HasPod(node, ns, sa); };
+    sopts.authenticate_token = [reviewer](const std::string& token) {
+      return reviewer->Authenticate(token);
+    };
+    std::cerr << "weft-agent ca: Kubernetes mode, API server " << cfg->server() << "\n";
+  } else {
+    auto w = DirectoryWatcher::Create(options.local_dir);
+    if (!w.ok()) {
+      std::cerr << "weft-agent ca: " << w.status() << "\n";
+      return 1;
+    }
+    watcher = std::move(*w);
+    LogResults(watcher->InitialSync(store));
+    store.Snapshot();
+    has_pod = [&store](std::string_view node, std::string_view ns, std::string_view sa) {
+      return SnapshotHasPod(store.Snapshot(), node, ns, sa);
+    };
+    inotify.assign(::dup(watcher->fd()));
+    wait_dir = [&] {
+      inotify.async_wait(asio::posix::stream_descriptor::wait_read, [&](error_code e) {
+        if (e) return;
+        LogResults(watcher->Drain(store));
+        wait_dir();
+      });
+    };
+    wait_dir();
+  }
+
   auto server = CaServer::Start(io, std::move(*ca), has_pod, sopts);
   if (!server.ok()) {
     std::cerr << "weft-agent ca: " << server.status() << "\n";
     return 1;
   }
 
-  // Follow the directory on the same thread as the server (ConfigStore is not thread-safe).
-  asio::posix::stream_descriptor inotify(io, ::dup((*watcher)->fd()));
-  std::function<void()> wait_dir = [&] {
-    inotify.async_wait(asio::posix::stream_descriptor::wait_read, [&](error_code e) {
-      if (e) return;
-      LogResults((*watcher)->Drain(store));
-      wait_dir();
-    });
-  };
-  wait_dir();
-
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](error_code, int) {
     std::cerr << "weft-agent ca: stopping\n";
     (*server)->Stop();
     error_code ignored;
-    inotify.cancel(ignored);
+    if (inotify.is_open()) inotify.cancel(ignored);
     io.stop();
   });
   std::cerr << "weft-agent ca: serving trust domain " << (*server)->bundle().trust_domain()

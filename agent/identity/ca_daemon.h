@@ -1,13 +1,18 @@
 #pragma once
 
-// `weft-agent ca`: the CA server process of local mode. Loads the root from files, follows
-// the local directory with the same ConfigStore + DirectoryWatcher as the agents (to answer
-// "is a pod with this namespace and service account on that node?"), and serves CaServer
-// until SIGTERM/SIGINT.
+// `weft-agent ca`: the CA server process. Loads the root from files (in Kubernetes, the
+// Secret weft-ca-root mounted) and serves CaServer until SIGTERM/SIGINT. "Is a pod with this
+// namespace and service account on that node?" is answered
+//  - in local mode from the local directory, followed with the same ConfigStore +
+//    DirectoryWatcher as the agents; nodes authenticate with their node certificates;
+//  - in Kubernetes mode (`--kubernetes`) by PodPlacement (kube_authority.h), and clients
+//    authenticate with ServiceAccount tokens checked by TokenReview (node certificates are
+//    still accepted).
 
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/identity/ca_server.h"
 #include "agent/source/config_store.h"
@@ -18,6 +23,10 @@ struct CaDaemonOptions {
   std::string listen = "0.0.0.0:15012";  // IP:port
   std::string root_cert_file, root_key_file;
   std::string local_dir;
+  bool kubernetes = false;
+  std::string kubeconfig;  // empty: $KUBECONFIG, else in-cluster
+  std::vector<std::string> agent_service_accounts = {"weft-system/weft-agent"};
+  std::string token_audience = "weft-ca";
   std::string trust_domain;  // empty: from the root's SAN
   std::chrono::seconds max_ttl = std::chrono::hours(24);
 };

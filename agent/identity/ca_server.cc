@@ -17,6 +17,8 @@ int HttpStatusForSignError(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kInvalidArgument:
       return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
     case absl::StatusCode::kPermissionDenied:
       return 403;
     default:
@@ -30,6 +32,8 @@ std::string ReasonForStatus(int status) {
   switch (status) {
     case 400:
       return "bad_request";
+    case 401:
+      return "unauthenticated";
     case 403:
       return "forbidden";
     case 404:
@@ -43,18 +47,33 @@ std::string ReasonForStatus(int status) {
   }
 }
 
+absl::StatusOr<std::string> PemOf(const absl::StatusOr<identity::Certificate>& c) {
+  if (!c.ok()) return c.status();
+  return c->ToPem();
+}
+
 }  // namespace
 
 CaServer::CaServer(asio::io_context& io, identity::CertificateAuthority ca,
                    identity::HasPodOnNode has_pod, CaServerOptions options)
     : io_(io),
-      ca_(std::move(ca)),
+      ca_(std::make_shared<const identity::CertificateAuthority>(std::move(ca))),
       authorizer_(identity::PodOnNodeAuthorizer(std::move(has_pod))),
       options_(std::move(options)),
       acceptor_(io),
-      renew_timer_(io) {}
+      renew_timer_(io) {
+  if (options_.authenticate_token) {
+    workers_ = std::make_unique<asio::thread_pool>(std::max<size_t>(1, options_.token_workers));
+  }
+}
 
-CaServer::~CaServer() = default;
+CaServer::~CaServer() {
+  // Workers hold no reference to the server (see HandleSign): joining cannot wait on itself.
+  if (workers_) {
+    workers_->stop();
+    workers_->join();
+  }
+}
 
 absl::StatusOr<std::shared_ptr<CaServer>> CaServer::Start(asio::io_context& io,
                                                           identity::CertificateAuthority ca,
@@ -88,12 +107,14 @@ absl::StatusOr<std::shared_ptr<CaServer>> CaServer::Start(asio::io_context& io,
 absl::Status CaServer::IssueServerCertificate() {
   auto key = identity::KeyPair::GenerateP256();
   if (!key.ok()) return key.status();
-  auto cert = ca_.IssueCaServerCertificate(key->get(), options_.server_cert_ttl);
+  auto cert = ca_->IssueCaServerCertificate(key->get(), options_.server_cert_ttl);
   if (!cert.ok()) return cert.status();
   identity::ossl::SslCtx ctx(SSL_CTX_new(TLS_method()));
   if (!ctx) return absl::InternalError("SSL_CTX_new failed");
-  if (auto s = identity::ConfigureMutualTls(ctx.get(), bundle_,
-                                            {.peer_kind = identity::SpiffeId::Kind::kNode});
+  if (auto s = identity::ConfigureMutualTls(
+          ctx.get(), bundle_,
+          {.peer_kind = identity::SpiffeId::Kind::kNode,
+           .client_certificate_optional = static_cast<bool>(options_.authenticate_token)});
       !s.ok()) {
     return s;
   }
@@ -122,6 +143,7 @@ void CaServer::ScheduleServerRenewal() {
 
 void CaServer::Stop() {
   stopped_ = true;
+  if (workers_) workers_->stop();
   error_code ignored;
   acceptor_.close(ignored);
   renew_timer_.cancel();
@@ -169,7 +191,10 @@ void CaServer::OnSocket(tcp::socket s) {
         if (!self) return;
         --self->handshaking_;
         identity::VerifyResult v = identity::PeerVerificationOf(t->ssl());
-        if (e || !v.ok() || !v.id) {
+        // Without a certificate only in token mode (the context then does not require one).
+        bool token_client =
+            !e && self->workers_ && !v.id && v.error == identity::VerifyError::kNoCertificate;
+        if (!token_client && (e || !v.ok() || !v.id)) {
           std::string reason = "tls";
           if (!v.ok() && v.error != identity::VerifyError::kNoCertificate) {
             reason = std::string(identity::VerifyErrorName(v.error));
@@ -188,7 +213,7 @@ void CaServer::OnSocket(tcp::socket s) {
           std::lock_guard<std::mutex> l(self->stats_mu_);
           ++self->stats_.handshakes;
         }
-        identity::SpiffeId peer = *v.id;
+        std::optional<identity::SpiffeId> peer = v.id;
         auto idle = std::make_shared<asio::steady_timer>(t->executor());
         auto session_holder = std::make_shared<std::weak_ptr<h2::Session>>();
         auto arm_idle = [idle, session_holder, timeout = self->options_.idle_timeout]() {
@@ -224,11 +249,13 @@ void CaServer::OnSocket(tcp::socket s) {
       });
 }
 
-void CaServer::OnRequest(std::shared_ptr<h2::Stream> stream, const identity::SpiffeId& peer) {
+void CaServer::OnRequest(std::shared_ptr<h2::Stream> stream,
+                         std::optional<identity::SpiffeId> peer) {
   std::string method(stream->header(":method"));
   std::string path(stream->header(":path"));
   if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
   if (path == "/v1/bundle") {
+    // The roots are public: any TLS client may read them.
     if (method != "GET") return Refuse(stream, 405, "method_not_allowed", "use GET");
     {
       std::lock_guard<std::mutex> l(stats_mu_);
@@ -238,6 +265,16 @@ void CaServer::OnRequest(std::shared_ptr<h2::Stream> stream, const identity::Spi
   }
   if (path != "/v1/sign") return Refuse(stream, 404, "not_found", "no such path");
   if (method != "POST") return Refuse(stream, 405, "method_not_allowed", "use POST");
+  std::string token;
+  if (!peer) {
+    std::string_view auth = stream->header("authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.size() <= kBearer.size() || auth.substr(0, kBearer.size()) != kBearer) {
+      return Refuse(stream, 401, "unauthenticated",
+                    "no client certificate and no `authorization: Bearer <token>`");
+    }
+    token = std::string(auth.substr(kBearer.size()));
+  }
   // Read the body to its end (bounded), then sign.
   struct Body {
     std::string data;
@@ -246,9 +283,9 @@ void CaServer::OnRequest(std::shared_ptr<h2::Stream> stream, const identity::Spi
   auto body = std::make_shared<Body>();
   std::weak_ptr<CaServer> wp = weak_from_this();
   auto read = std::make_shared<std::function<void()>>();
-  *read = [wp, stream, body, read, peer]() {
+  *read = [wp, stream, body, read, peer, token]() {
     stream->AsyncReadSome(
-        asio::buffer(body->buf), [wp, stream, body, read, peer](error_code e, size_t n) {
+        asio::buffer(body->buf), [wp, stream, body, read, peer, token](error_code e, size_t n) {
           auto self = wp.lock();
           if (!self) return;
           body->data.append(body->buf.data(), n);
@@ -258,7 +295,7 @@ void CaServer::OnRequest(std::shared_ptr<h2::Stream> stream, const identity::Spi
           }
           if (e == asio::error::eof) {
             *read = nullptr;
-            return self->HandleSign(stream, peer, body->data);
+            return self->HandleSign(stream, peer, token, body->data);
           }
           if (e) {
             *read = nullptr;
@@ -271,7 +308,8 @@ void CaServer::OnRequest(std::shared_ptr<h2::Stream> stream, const identity::Spi
   (*read)();
 }
 
-void CaServer::HandleSign(std::shared_ptr<h2::Stream> stream, const identity::SpiffeId& peer,
+void CaServer::HandleSign(std::shared_ptr<h2::Stream> stream,
+                          std::optional<identity::SpiffeId> peer, std::string token,
                           const std::string& body) {
   json req = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!req.is_object() || !req.contains("csr") || !req["csr"].is_string()) {
@@ -279,24 +317,52 @@ void CaServer::HandleSign(std::shared_ptr<h2::Stream> stream, const identity::Sp
                   "body must be JSON {\"csr\": PEM, \"ttl_seconds\": N}");
   }
   int64_t ttl =
-      std::chrono::duration_cast<std::chrono::seconds>(ca_.settings().max_workload_ttl).count();
+      std::chrono::duration_cast<std::chrono::seconds>(ca_->settings().max_workload_ttl).count();
   if (req.contains("ttl_seconds")) {
     if (!req["ttl_seconds"].is_number_integer()) {
       return Refuse(stream, 400, "bad_request", "ttl_seconds must be an integer");
     }
     ttl = req["ttl_seconds"].get<int64_t>();
   }
-  auto cert = ca_.Sign(req["csr"].get<std::string>(), peer, std::chrono::seconds(ttl), authorizer_);
-  if (!cert.ok()) {
-    int status = HttpStatusForSignError(cert.status());
-    return Refuse(stream, status, ReasonForStatus(status), std::string(cert.status().message()));
+  std::string csr = req["csr"].get<std::string>();
+  if (peer) {
+    return Finish(stream, PemOf(ca_->Sign(csr, *peer, std::chrono::seconds(ttl), authorizer_)));
+  }
+  {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    ++stats_.token_requests;
+  }
+  // The token check is an API call: on a worker, with copies of what signing needs, never the
+  // server itself; the outcome comes back to the io thread.
+  std::weak_ptr<CaServer> wp = weak_from_this();
+  asio::post(*workers_, [wp, ex = io_.get_executor(), stream, ca = ca_, authz = authorizer_,
+                         authenticate = options_.authenticate_token, token = std::move(token),
+                         csr = std::move(csr), ttl]() {
+    absl::StatusOr<std::string> pem;
+    absl::StatusOr<identity::SpiffeId> requester = authenticate(token);
+    if (!requester.ok()) {
+      pem = requester.status();
+    } else {
+      pem = PemOf(ca->Sign(csr, *requester, std::chrono::seconds(ttl), authz));
+    }
+    asio::post(ex, [wp, stream, pem = std::move(pem)]() {
+      if (auto self = wp.lock()) self->Finish(stream, pem);
+    });
+  });
+}
+
+void CaServer::Finish(std::shared_ptr<h2::Stream> stream,
+                      const absl::StatusOr<std::string>& cert_pem) {
+  if (!cert_pem.ok()) {
+    int status = HttpStatusForSignError(cert_pem.status());
+    return Refuse(stream, status, ReasonForStatus(status),
+                  std::string(cert_pem.status().message()));
   }
   {
     std::lock_guard<std::mutex> l(stats_mu_);
     ++stats_.signed_total;
   }
-  Reply(stream, 200,
-        json{{"certificate", cert->ToPem()}, {"trust_bundle", bundle_->ToPem()}}.dump());
+  Reply(stream, 200, json{{"certificate", *cert_pem}, {"trust_bundle", bundle_->ToPem()}}.dump());
 }
 
 void CaServer::Refuse(std::shared_ptr<h2::Stream> stream, int status, const std::string& reason,
@@ -340,7 +406,8 @@ std::string CaServer::MetricsText() const {
   for (const auto& [reason, n] : s.refused)
     o << "weft_ca_refused_total{reason=\"" << reason << "\"} " << n << "\n";
   o << "# TYPE weft_ca_bundle_requests_total counter\nweft_ca_bundle_requests_total "
-    << s.bundle_requests << "\n";
+    << s.bundle_requests << "\n# TYPE weft_ca_token_requests_total counter\n"
+    << "weft_ca_token_requests_total " << s.token_requests << "\n";
   return o.str();
 }
 

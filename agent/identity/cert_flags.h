@@ -1,7 +1,8 @@
 #pragma once
 
 // The certificate flags shared by weft-agent, `weft-agent proxy` and weft-waypoint:
-// --ca-address, --ca-bundle, --node-cert, --node-key, --trust-domain, --workload-cert-ttl.
+// --ca-address, --ca-bundle, --node-cert, --node-key, --ca-token, --trust-domain,
+// --workload-cert-ttl.
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -17,11 +18,16 @@ namespace weft::agent {
 // same flags on the agent, on `weft-agent proxy` and on weft-waypoint.
 inline void AddCertFlags(CLI::App* app, CertManagerOptions& o, std::string& ttl) {
   app->add_option("--ca-address", o.ca_address,
-                  "The CA (`weft-agent ca`) as IP:port; empty: no workload certificates (no mTLS)");
+                  "The CA (`weft-agent ca`) as IP:port, host:port, or in Kubernetes "
+                  "SERVICE.NAMESPACE.svc:port (found from its EndpointSlices when DNS does not "
+                  "know it); empty: no workload certificates (no mTLS)");
   app->add_option("--ca-bundle", o.ca_bundle_file, "PEM trust bundle (the CA's roots)");
   app->add_option("--node-cert", o.node_cert_file,
                   "This node's client certificate for the CA (spiffe://<td>/weft/node/<node>)");
   app->add_option("--node-key", o.node_key_file, "The node certificate's private key");
+  app->add_option("--ca-token", o.ca_token_file,
+                  "Instead of --node-cert/--node-key (Kubernetes): a projected ServiceAccount "
+                  "token for audience weft-ca, re-read for every CA call");
   app->add_option("--trust-domain", o.trust_domain, "SPIFFE trust domain")->capture_default_str();
   app->add_option("--workload-cert-ttl", ttl,
                   "Requested workload certificate lifetime (e.g. 24h, 90m)")
@@ -38,11 +44,21 @@ inline bool FinishCertFlags(CertManagerOptions& o, const std::string& ttl,
   }
   o.workload_ttl = *d;
   if (o.ca_address.empty()) return true;
+  if (o.ca_bundle_file.empty()) {
+    std::cerr << program << ": --ca-address needs --ca-bundle\n";
+    return false;
+  }
+  if (!o.ca_token_file.empty()) {
+    if (!o.node_cert_file.empty() || !o.node_key_file.empty()) {
+      std::cerr << program << ": --ca-token and --node-cert/--node-key are exclusive\n";
+      return false;
+    }
+    return true;
+  }
   for (auto [value, flag] :
-       {std::pair{&o.ca_bundle_file, "--ca-bundle"}, std::pair{&o.node_cert_file, "--node-cert"},
-        std::pair{&o.node_key_file, "--node-key"}}) {
+       {std::pair{&o.node_cert_file, "--node-cert"}, std::pair{&o.node_key_file, "--node-key"}}) {
     if (value->empty()) {
-      std::cerr << program << ": --ca-address needs " << flag << "\n";
+      std::cerr << program << ": --ca-address needs " << flag << " (or --ca-token)\n";
       return false;
     }
   }

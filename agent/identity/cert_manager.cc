@@ -90,8 +90,11 @@ CertManager::CertManager(CertManagerOptions options)
 
 absl::StatusOr<std::unique_ptr<CertManager>> CertManager::Start(CertManagerOptions options) {
   if (options.ca_address.empty()) return absl::InvalidArgumentError("no CA address");
-  auto creds =
-      LoadNodeCredentials(options.node_cert_file, options.node_key_file, options.ca_bundle_file);
+  auto creds = options.ca_token_file.empty()
+                   ? LoadNodeCredentials(options.node_cert_file, options.node_key_file,
+                                         options.ca_bundle_file)
+                   : LoadTokenCredentials(options.ca_token_file, options.ca_bundle_file,
+                                          options.trust_domain);
   if (!creds.ok()) return creds.status();
   if (!options.trust_domain.empty() && creds->bundle->trust_domain() != options.trust_domain) {
     return absl::InvalidArgumentError("node certificate is for trust domain " +
@@ -102,9 +105,11 @@ absl::StatusOr<std::unique_ptr<CertManager>> CertManager::Start(CertManagerOptio
   std::unique_ptr<CertManager> m(new CertManager(std::move(options)));
   m->bundle_ = creds->bundle;
   m->client_tls_ = MakeClientTls(m->bundle_);
-  auto client = CaClient::Create(
-      m->io_.get_executor(), {.address = m->options_.ca_address, .timeout = m->options_.ca_timeout},
-      std::move(*creds));
+  auto client = CaClient::Create(m->io_.get_executor(),
+                                 {.address = m->options_.ca_address,
+                                  .timeout = m->options_.ca_timeout,
+                                  .kubeconfig = m->options_.kubeconfig},
+                                 std::move(*creds));
   if (!client.ok()) return client.status();
   m->client_ = std::move(*client);
   m->work_.emplace(m->io_.get_executor());

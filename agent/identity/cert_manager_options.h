@@ -3,7 +3,7 @@
 // Settings of the agent's certificate manager, kept free of OpenSSL and Asio so that the
 // agent's and the proxy's settings can hold them (AgentSettings::identity,
 // ProxyProcessOptions::identity). Filled from the flags --ca-address, --ca-bundle,
-// --node-cert, --node-key, --trust-domain, --workload-cert-ttl.
+// --node-cert, --node-key, --ca-token, --trust-domain, --workload-cert-ttl.
 
 #include <chrono>
 #include <string>
@@ -15,6 +15,12 @@ struct CertManagerOptions {
   std::string ca_bundle_file;  // PEM roots that verify the CA server (and all workloads)
   std::string node_cert_file;  // this node's client certificate (spiffe://<td>/weft/node/<n>)
   std::string node_key_file;
+  // Instead of the node certificate (Kubernetes): a projected ServiceAccount token for the
+  // audience weft-ca, re-read for every CA call.
+  std::string ca_token_file;
+  // How to reach the API to resolve a "*.svc" CA address DNS does not know (ca_address.h):
+  // kube::LoadConfig's argument (empty: $KUBECONFIG, else in-cluster).
+  std::string kubeconfig;
   std::string trust_domain = "cluster.local";                  // must match the node certificate's
   std::chrono::seconds workload_ttl = std::chrono::hours(24);  // requested SVID lifetime
 

@@ -62,13 +62,18 @@ ossl::Asn1Integer RandomSerial() {
 SignAuthorizer PodOnNodeAuthorizer(HasPodOnNode has_pod) {
   return [has_pod = std::move(has_pod)](const SpiffeId& requester,
                                         const SpiffeId& subject) -> absl::Status {
-    if (requester.kind() != SpiffeId::Kind::kNode) {
-      return absl::PermissionDeniedError(
-          internal::Cat("requester ", requester.str(), " is not a node identity"));
-    }
     if (subject.kind() != SpiffeId::Kind::kWorkload) {
       return absl::PermissionDeniedError(
           internal::Cat(subject.str(), " is not a workload identity"));
+    }
+    if (requester.kind() == SpiffeId::Kind::kWorkload) {
+      if (requester == subject) return absl::OkStatus();
+      return absl::PermissionDeniedError(internal::Cat(
+          "requester ", requester.str(), " may get only its own identity, not ", subject.str()));
+    }
+    if (requester.kind() != SpiffeId::Kind::kNode) {
+      return absl::PermissionDeniedError(
+          internal::Cat("requester ", requester.str(), " is not a node or workload identity"));
     }
     if (!has_pod(requester.node(), subject.ns(), subject.service_account())) {
       return absl::PermissionDeniedError(internal::Cat("no pod with service account ", subject.ns(),
@@ -185,9 +190,12 @@ absl::StatusOr<Certificate> CertificateAuthority::Sign(std::string_view csr_pem,
     return absl::PermissionDeniedError(
         internal::Cat("CSR for ", subject.str(), ": not in trust domain ", trust_domain_));
   }
-  if (requester.kind() != SpiffeId::Kind::kNode || requester.trust_domain() != trust_domain_) {
-    return absl::PermissionDeniedError(internal::Cat(
-        "requester ", requester.str(), " is not a node of trust domain ", trust_domain_));
+  if ((requester.kind() != SpiffeId::Kind::kNode &&
+       requester.kind() != SpiffeId::Kind::kWorkload) ||
+      requester.trust_domain() != trust_domain_) {
+    return absl::PermissionDeniedError(internal::Cat("requester ", requester.str(),
+                                                     " is not a node or workload of trust domain ",
+                                                     trust_domain_));
   }
   if (!authorize) return absl::PermissionDeniedError("no authorizer: refusing to sign");
   if (absl::Status st = authorize(requester, subject); !st.ok()) return st;

@@ -30,16 +30,18 @@ struct CaSettings {
   std::chrono::seconds backdate = std::chrono::minutes(5);
 };
 
-// Decides whether `requester` (a node identity, already authenticated by its client
-// certificate) may get a certificate for `subject` (a workload identity in the CA's trust
-// domain). OK to allow; an error (PermissionDenied) refuses and is returned to the caller.
+// Decides whether `requester` (already authenticated: a node by its client certificate or
+// its agent's ServiceAccount token, a workload by its own ServiceAccount token) may get a
+// certificate for `subject` (a workload identity in the CA's trust domain). OK to allow; an
+// error (PermissionDenied) refuses and is returned to the caller.
 using SignAuthorizer =
     std::function<absl::Status(const SpiffeId& requester, const SpiffeId& subject)>;
 
-// The standard authorizer: the requester must be a node, and `has_pod(node, ns, sa)` must say
-// that a pod with that namespace and service account is scheduled on that node. The agent
-// wires `has_pod` to its view of the cluster (local mode: the config store; Kubernetes: the
-// pod informer, later).
+// The standard authorizer. A node requester may get certificates for the service accounts of
+// pods on that node: `has_pod(node, ns, sa)` must say one is scheduled there (local mode: the
+// config store; Kubernetes: the CA's pod informer, then the API). A workload requester (a
+// ServiceAccount token holder such as a waypoint, as istiod allows) may get its own identity
+// only.
 using HasPodOnNode =
     std::function<bool(std::string_view node, std::string_view ns, std::string_view sa)>;
 SignAuthorizer PodOnNodeAuthorizer(HasPodOnNode has_pod);

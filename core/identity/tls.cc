@@ -109,7 +109,11 @@ absl::Status ConfigureMutualTls(SSL_CTX* ctx, std::shared_ptr<const TrustBundle>
   // VerifyPeer either way.
   X509_STORE_up_ref(bundle->store());
   SSL_CTX_set_cert_store(ctx, bundle->store());
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_verify(ctx,
+                     options.client_certificate_optional
+                         ? SSL_VERIFY_PEER
+                         : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                     nullptr);
   SSL_CTX_set_cert_verify_callback(ctx, VerifyPeer, nullptr);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 0);

@@ -24,13 +24,17 @@ struct TlsOptions {
   // Kind the peer's SPIFFE ID must have: workloads for HBONE; node agents at the CA server;
   // the CA server at the agent.
   std::optional<SpiffeId::Kind> peer_kind = SpiffeId::Kind::kWorkload;
+  // Server side: a client without a certificate completes the handshake (PeerVerificationOf
+  // says kNoCertificate) and must authenticate otherwise (the CA's ServiceAccount tokens); a
+  // certificate it does present is verified as always.
+  bool client_certificate_optional = false;
 };
 
 // TLS 1.3 only; peer certificate required both ways (a server refuses a client without
-// one); verification by `bundle` at the current time with the SPIFFE checks of
-// TrustBundle::Verify; no session tickets or session cache (every connection verifies the
-// peer's current certificate). The bundle is kept alive by the context. A new bundle (root
-// rotation) means a new SSL_CTX for new connections; live ones keep theirs.
+// one, unless client_certificate_optional); verification by `bundle` at the current time with the
+// SPIFFE checks of TrustBundle::Verify; no session tickets or session cache (every connection
+// verifies the peer's current certificate). The bundle is kept alive by the context. A new bundle
+// (root rotation) means a new SSL_CTX for new connections; live ones keep theirs.
 absl::Status ConfigureMutualTls(SSL_CTX* ctx, std::shared_ptr<const TrustBundle> bundle,
                                 TlsOptions options = {});
 

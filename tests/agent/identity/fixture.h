@@ -50,8 +50,7 @@ class Placement {
 class RunningCa {
  public:
   RunningCa(const identity::CertificateAuthority& ca, identity::HasPodOnNode has_pod,
-            uint16_t port = 0) {
-    CaServerOptions o;
+            uint16_t port = 0, CaServerOptions o = {}) {
     o.address = "127.0.0.1";
     o.port = port;
     auto copy = Must(identity::CertificateAuthority::FromPem(ca.root().ToPem(), ca.RootKeyPem(), "",
@@ -59,7 +58,9 @@ class RunningCa {
     server_ = Must(CaServer::Start(io_, std::move(copy), std::move(has_pod), o));
     work_.emplace(io_.get_executor());
     thread_ = std::thread([this] { io_.run(); });
+    io_thread_ = thread_.get_id();
   }
+  std::thread::id io_thread() const { return io_thread_; }
   ~RunningCa() { Stop(); }
   void Stop() {
     if (!thread_.joinable()) return;
@@ -83,15 +84,16 @@ class RunningCa {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::shared_ptr<CaServer> server_;
   std::thread thread_;
+  std::thread::id io_thread_;
 };
 
-inline NodeCredentials NodeCreds(const identity::CertificateAuthority& issuer,
-                                 const identity::CertificateAuthority& trusted,
-                                 std::string_view node) {
+inline CaCredentials NodeCreds(const identity::CertificateAuthority& issuer,
+                               const identity::CertificateAuthority& trusted,
+                               std::string_view node) {
   auto svid = identity::testing::IssueNode(issuer, node, 24h);
   auto bundle = Must(identity::TrustBundle::Create(trusted.trust_domain(), {trusted.root()}));
-  return NodeCredentials{svid.cert, std::make_shared<identity::KeyPair>(std::move(svid.key)),
-                         std::make_shared<identity::TrustBundle>(std::move(bundle))};
+  return CaCredentials{svid.cert, std::make_shared<identity::KeyPair>(std::move(svid.key)),
+                       std::make_shared<identity::TrustBundle>(std::move(bundle))};
 }
 
 class TempDir {

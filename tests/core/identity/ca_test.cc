@@ -239,6 +239,17 @@ TEST(CaTest, PodOnNodeAuthorizerDecides) {
       << refused.status();
   EXPECT_FALSE(ca.Sign(web, NodeId("cluster.local", "node3"), 1h, authz).ok());
   EXPECT_EQ(lookups, 4);
+
+  // A workload requester (authenticated by its own ServiceAccount token) gets its own identity
+  // and nothing else, wherever it runs: no placement lookup.
+  EXPECT_TRUE(ca.Sign(web, Workload("demo", "web"), 1h, authz).ok());
+  auto other = ca.Sign(db, Workload("demo", "web"), 1h, authz);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(other.status().message().find("only its own identity"), absl::string_view::npos)
+      << other.status();
+  EXPECT_FALSE(ca.Sign(web, Workload("other", "web"), 1h, authz).ok());
+  EXPECT_EQ(lookups, 4);
 }
 
 TEST(CaTest, RefusesWhatIsNeverSignable) {
@@ -262,9 +273,12 @@ TEST(CaTest, RefusesWhatIsNeverSignable) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(code(Must(CreateCsr(key, Must(SpiffeId::CaServer("cluster.local")))), node1),
             absl::StatusCode::kPermissionDenied);
-  // The requester is a workload, or a node of another trust domain.
-  EXPECT_EQ(code(web, Workload("demo", "web")), absl::StatusCode::kPermissionDenied);
+  // The requester is the CA server, or a node or workload of another trust domain (a workload
+  // of ours is the authorizer's to decide: PodOnNodeAuthorizer allows its own identity).
+  EXPECT_EQ(code(web, Must(SpiffeId::CaServer("cluster.local"))),
+            absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(code(web, NodeId("evil.org", "node1")), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(code(web, Workload("demo", "web", "evil.org")), absl::StatusCode::kPermissionDenied);
   // Tampered CSR.
   std::string tampered = TamperPem(web, "CERTIFICATE REQUEST", "sa/web", "sa/adm");
   EXPECT_EQ(code(tampered, node1), absl::StatusCode::kInvalidArgument);
