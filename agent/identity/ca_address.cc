@@ -48,42 +48,59 @@ absl::StatusOr<tcp::endpoint> CaAddressResolver::Resolve() {
   std::lock_guard<std::mutex> l(mu_);
   if (cached_ && std::chrono::steady_clock::now() - cached_at_ < ttl_) return *cached_;
 
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(parts->host.c_str(), nullptr, &hints, &res);
-  std::string dns_error = rc == 0 ? "" : gai_strerror(rc);
+  // A Service name: the API first (a host-network agent usually cannot resolve cluster
+  // names, and a DNS server that does not answer would cost its timeouts on every renewal),
+  // DNS when no API is configured or the API has no answer.
+  std::string api_error;
   std::optional<tcp::endpoint> found;
-  if (rc == 0) {
-    for (addrinfo* ai = res; ai && !found; ai = ai->ai_next) {
-      if (ai->ai_family == AF_INET) {
-        auto* sa = reinterpret_cast<sockaddr_in*>(ai->ai_addr);
-        found = tcp::endpoint(boost::asio::ip::address_v4(ntohl(sa->sin_addr.s_addr)), parts->port);
-      } else if (ai->ai_family == AF_INET6) {
-        auto* sa = reinterpret_cast<sockaddr_in6*>(ai->ai_addr);
-        boost::asio::ip::address_v6::bytes_type bytes;
-        std::copy(std::begin(sa->sin6_addr.s6_addr), std::end(sa->sin6_addr.s6_addr),
-                  bytes.begin());
-        found = tcp::endpoint(boost::asio::ip::address_v6(bytes), parts->port);
-      }
-    }
-    freeaddrinfo(res);
-  }
-  if (!found && !parts->service.empty()) {
+  if (!parts->service.empty()) {
     auto ep = FromEndpointSlices(*parts);
-    if (!ep.ok()) {
-      return absl::UnavailableError("CA address " + address_ +
-                                    ": DNS: " + (dns_error.empty() ? "no address" : dns_error) +
-                                    "; Kubernetes: " + std::string(ep.status().message()));
+    if (ep.ok()) {
+      found = *ep;
+    } else {
+      api_error = std::string(ep.status().message());
     }
-    found = *ep;
+  }
+  std::string dns_error;
+  if (!found) {
+    auto ep = FromDns(*parts);
+    if (ep.ok()) {
+      found = *ep;
+    } else {
+      dns_error = std::string(ep.status().message());
+    }
   }
   if (!found) {
     return absl::UnavailableError("CA address " + address_ + ": " +
-                                  (dns_error.empty() ? "no address" : dns_error));
+                                  (api_error.empty() ? "" : "Kubernetes: " + api_error + "; ") +
+                                  "DNS: " + dns_error);
   }
   cached_ = found;
   cached_at_ = std::chrono::steady_clock::now();
+  return *found;
+}
+
+absl::StatusOr<tcp::endpoint> CaAddressResolver::FromDns(const CaAddressParts& parts) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = getaddrinfo(parts.host.c_str(), nullptr, &hints, &res); rc != 0) {
+    return absl::UnavailableError(gai_strerror(rc));
+  }
+  std::optional<tcp::endpoint> found;
+  for (addrinfo* ai = res; ai && !found; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET) {
+      auto* sa = reinterpret_cast<sockaddr_in*>(ai->ai_addr);
+      found = tcp::endpoint(boost::asio::ip::address_v4(ntohl(sa->sin_addr.s_addr)), parts.port);
+    } else if (ai->ai_family == AF_INET6) {
+      auto* sa = reinterpret_cast<sockaddr_in6*>(ai->ai_addr);
+      boost::asio::ip::address_v6::bytes_type bytes;
+      std::copy(std::begin(sa->sin6_addr.s6_addr), std::end(sa->sin6_addr.s6_addr), bytes.begin());
+      found = tcp::endpoint(boost::asio::ip::address_v6(bytes), parts.port);
+    }
+  }
+  freeaddrinfo(res);
+  if (!found) return absl::UnavailableError("no address");
   return *found;
 }
 
