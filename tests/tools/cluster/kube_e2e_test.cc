@@ -482,7 +482,10 @@ TEST_F(KubeClusterE2E, NodesPodsDeletionWeftImageAndDown) {
 // ClusterRole of deploy/base): a namespace labelled ambient with `kubectl label` is captured
 // without restarting its pods — pods enrolled from the API, their netns found from their
 // cgroups — and a client's connections to the Service VIP (no kube-proxy here: only the mesh
-// can answer it) are balanced across both nodes; unlabelled, the pods are released.
+// can answer it) are balanced across both nodes; unlabelled, the pods are released. With mTLS:
+// the CA runs as deploy/base's Deployment with a root from `weftctl ca init --apply`, and the
+// agents get their pods' certificates with their projected ServiceAccount tokens (TokenReview),
+// reaching the CA through its Service's EndpointSlices.
 std::string AgentDaemonSet(const std::string& cgroup_base, const std::string& cluster) {
   return R"Y(apiVersion: apps/v1
 kind: DaemonSet
@@ -506,7 +509,12 @@ spec:
          cgroup_base + R"Y(/$(NODE_NAME)", "--bpf-root=/sys/fs/bpf/weft-)Y" + cluster +
          R"Y(-$(NODE_NAME)",
                "--run-dir=/run/weft/)Y" +
-         cluster + R"Y(-$(NODE_NAME)"]
+         cluster + R"Y(-$(NODE_NAME)",
+               # mTLS as deploy/base's DaemonSet has it: the CA found through its Service's
+               # EndpointSlices (no cluster DNS here), the agent's projected token.
+               --ca-address=weft-ca.weft-system.svc:15012,
+               --ca-bundle=/var/run/secrets/weft-ca/root-cert.pem,
+               --ca-token=/var/run/secrets/tokens/weft-ca-token, --trust-domain=cluster.local]
         env: [{name: NODE_NAME, valueFrom: {fieldRef: {apiVersion: v1, fieldPath: spec.nodeName}}}]
         readinessProbe: {httpGet: {path: /healthz/ready, port: 15021}, periodSeconds: 1}
         volumeMounts:
@@ -514,7 +522,14 @@ spec:
         - {name: cgroup, mountPath: /host/cgroup}
         - {name: proc, mountPath: /host/proc}
         - {name: run, mountPath: /run/weft}
+        - {name: weft-ca-token, mountPath: /var/run/secrets/tokens, readOnly: true}
+        - {name: weft-ca-root, mountPath: /var/run/secrets/weft-ca, readOnly: true}
       volumes:
+      - name: weft-ca-token
+        projected:
+          sources:
+          - serviceAccountToken: {audience: weft-ca, expirationSeconds: 3600, path: weft-ca-token}
+      - {name: weft-ca-root, configMap: {name: weft-ca-root}}
       - {name: bpf, hostPath: {path: /sys/fs/bpf}}
       - {name: cgroup, hostPath: {path: )Y" +
          Cgroup2() + R"Y(}}
@@ -570,8 +585,16 @@ TEST_F(KubeClusterE2E, TheAgentDaemonSetCapturesALabelledNamespace) {
   ASSERT_EQ(r.code, 0) << r.all();
   r = K("apply -f " + deploy + "/base/namespace.yaml -f " + deploy + "/base/agent-rbac.yaml");
   ASSERT_EQ(r.code, 0) << r.all();
+  // The CA exactly as deploy/base has it, its root made by weftctl.
+  r = Sh(std::string(WEFT_BINARY_DIR) + "/bin/weftctl ca init --apply --kubeconfig " + kubeconfig_);
+  ASSERT_EQ(r.code, 0) << r.all();
+  r = K("apply -f " + deploy + "/base/ca-rbac.yaml -f " + deploy + "/base/ca-service.yaml -f " +
+        deploy + "/base/ca-deployment.yaml");
+  ASSERT_EQ(r.code, 0) << r.all();
   r = K("apply -f -", AgentDaemonSet("weft-" + name_, name_));
   ASSERT_EQ(r.code, 0) << r.all();
+  r = K("rollout status deploy/weft-ca -n weft-system --timeout 90s");
+  ASSERT_EQ(r.code, 0) << r.all() << Cluster("status").all();
   // The client Pod needs its namespace's default ServiceAccount, which a controller makes (it
   // took over 20 s on a loaded CI machine).
   ASSERT_TRUE(WaitFor([&] { return (r = K("apply -f -", kMeshDemo)).code == 0; }, 90000))
@@ -617,7 +640,10 @@ TEST_F(KubeClusterE2E, TheAgentDaemonSetCapturesALabelledNamespace) {
     }
   }
   auto inbound = [&](const std::string& node) {
-    return admin(node, "/stats").value("accepted_inbound", 0);
+    // With mTLS a connection to a pod on another node arrives there over HBONE (inbound); one
+    // to a pod on the client's own node is delivered by that node's proxy directly.
+    json st = admin(node, "/stats");
+    return st.value("accepted_inbound", 0) + st.value("local_deliveries", 0);
   };
   int in1 = inbound("n1"), in2 = inbound("n2");
   std::string vip = Trim(K("get svc web -n demo -o jsonpath={.spec.clusterIP}").out);
@@ -631,6 +657,17 @@ TEST_F(KubeClusterE2E, TheAgentDaemonSetCapturesALabelledNamespace) {
   EXPECT_EQ(d1 + d2, 40) << "every connection arrived through a node proxy";
   EXPECT_GE(d1, 8) << "balanced across nodes";
   EXPECT_GE(d2, 8) << "balanced across nodes";
+  // Over mTLS: the client's certificate came from the CA (the agent's token, TokenReview, the
+  // client pod on n1), and the connections to n2's pod arrived as HBONE.
+  json certs = admin("n1", "/certs");
+  bool client_cert = false;
+  for (const auto& c : certs.is_array() ? certs : json::array()) {
+    client_cert |= c.value("identity", "") == "spiffe://cluster.local/ns/demo/sa/default";
+  }
+  EXPECT_TRUE(client_cert) << certs.dump(1);
+  json s2 = admin("n2", "/stats");
+  EXPECT_GE(s2.value("hbone_inbound", 0), 8) << s2.dump(1);
+  EXPECT_EQ(admin("n1", "/stats").value("no_source_certificate", 0), 0);
 
   // The API server stopped: the agents keep the configuration in force (connections to the
   // VIP keep working), their readiness reports the outage; restarted, they reconnect.
