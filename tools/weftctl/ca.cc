@@ -2,10 +2,7 @@
 
 #include "tools/weftctl/ca.h"
 
-#include <unistd.h>
-
 #include <cctype>
-#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -15,6 +12,7 @@
 #include "core/identity/trust_bundle.h"
 #include "core/kube/client.h"
 #include "core/kube/config.h"
+#include "tools/weftctl/kube_access.h"
 
 namespace weft::weftctl {
 
@@ -51,16 +49,6 @@ std::string TrustDomainOf(const identity::Certificate& root) {
     }
   }
   return "";
-}
-
-bool IsDnsLabel(const std::string& s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && !(c == '-' && i > 0 && i + 1 < s.size())) return false;
-  }
-  return true;
 }
 
 // YAML scalars: plain when nothing could read them as anything but this string.
@@ -129,18 +117,6 @@ std::string Safe(std::string msg) {
     return "(message withheld: it may hold the key)";
   }
   return msg;
-}
-
-// The kubeconfig as kubectl finds it: --kubeconfig, $KUBECONFIG, ~/.kube/config, else the
-// in-cluster config.
-absl::StatusOr<kube::Config> LoadKubeConfig(const std::string& flag) {
-  if (flag.empty() && !std::getenv("KUBECONFIG")) {
-    if (const char* home = std::getenv("HOME"); home && *home) {
-      std::string path = std::string(home) + "/.kube/config";
-      if (access(path.c_str(), R_OK) == 0) return kube::LoadKubeconfig(path);
-    }
-  }
-  return kube::LoadConfig(flag);
 }
 
 // One API call; `what` names the object for messages. Transport errors and refusals become

@@ -14,6 +14,7 @@
 #include "core/policy/compiler.h"
 #include "core/source/files.h"
 #include "tools/weftctl/ca.h"
+#include "tools/weftctl/kube_access.h"
 #include "tools/weftctl/node.h"
 #include "tools/weftctl/render.h"
 #include "tools/weftctl/waypoint.h"
@@ -192,28 +193,6 @@ int WaypointList(CommonOptions o, const std::string& format, const std::string& 
   return c.errors == 0 ? 0 : 1;
 }
 
-// Namespace and Gateway names: what Kubernetes accepts (a DNS label, a DNS subdomain).
-bool IsDnsLabel(const std::string& s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && !(c == '-' && i > 0 && i + 1 < s.size())) return false;
-  }
-  return true;
-}
-
-bool IsDnsSubdomain(const std::string& s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  for (;;) {
-    size_t dot = s.find('.', start);
-    if (!IsDnsLabel(s.substr(start, dot == std::string::npos ? dot : dot - start))) return false;
-    if (dot == std::string::npos) return true;
-    start = dot + 1;
-  }
-}
-
 struct GenerateOptions {
   std::string ns;
   std::string name = "waypoint";
@@ -221,6 +200,8 @@ struct GenerateOptions {
 };
 
 int WaypointGenerate(const GenerateOptions& o) {
+  using weft::weftctl::IsDnsLabel;
+  using weft::weftctl::IsDnsSubdomain;
   for (const auto& [what, value, ok] :
        {std::tuple{"namespace", o.ns, IsDnsLabel(o.ns)},
         std::tuple{"name", o.name, IsDnsSubdomain(o.name)},
