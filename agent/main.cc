@@ -117,6 +117,14 @@ int main(int argc, char** argv) {
       ->add_option("--token-audience", ca_opts.token_audience,
                    "Kubernetes mode: the audience tokens must carry")
       ->capture_default_str();
+  bool no_waypoint_controller = false;
+  ca_cmd->add_flag("--no-waypoint-controller", no_waypoint_controller,
+                   "Kubernetes mode: do not make Deployments for weft-waypoint Gateways");
+  ca_cmd->add_option("--waypoint-image", ca_opts.waypoint_image,
+                     "Kubernetes mode: the waypoints' image (default: this pod's)");
+  ca_cmd->add_option("--waypoint-ca-address", ca_opts.waypoint_ca_address,
+                     "Kubernetes mode: the CA address waypoints use (default "
+                     "weft-ca.<this pod's namespace>.svc:<listen port>)");
   ca_cmd->add_option("--trust-domain", ca_opts.trust_domain,
                      "Trust domain (default: the root's spiffe://<td> SAN)");
   ca_cmd->add_option("--max-ttl", ca_max_ttl, "Longest workload certificate (e.g. 24h)")
@@ -131,6 +139,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     ca_opts.max_ttl = *d;
+    ca_opts.waypoint_controller = !no_waypoint_controller;
     if (ca_opts.kubernetes == !ca_opts.local_dir.empty()) {
       std::cerr << "weft-agent ca: give exactly one of --local-dir DIR and --kubernetes\n";
       return 2;

@@ -25,8 +25,11 @@ int main(int argc, char** argv) {
   app.add_option("--namespace", s.ns, "The Gateway's namespace")->required();
   app.add_option("--name", s.name, "The Gateway's name (also the service account)")->required();
   app.add_option("--local-dir", s.local_dir,
-                 "Local mode: read Kubernetes-shaped YAML from this directory and follow changes")
-      ->required();
+                 "Local mode: read Kubernetes-shaped YAML from this directory and follow changes");
+  app.add_flag("--kubernetes", s.kubernetes,
+               "Kubernetes mode: list and watch the API server (the agent's kinds)");
+  app.add_option("--kubeconfig", s.kubeconfig,
+                 "Kubernetes mode: kubeconfig file (default $KUBECONFIG, else in-cluster)");
   if (const char* env = std::getenv("WEFT_CLUSTER_STATE")) s.cluster_state = env;
   app.add_option("--cluster-state", s.cluster_state,
                  "Local mode: tools/cluster's state.json (pod IPs); default $WEFT_CLUSTER_STATE");
@@ -41,7 +44,12 @@ int main(int argc, char** argv) {
   std::string ttl = "24h";
   weft::agent::AddCertFlags(&app, s.identity, ttl);
   CLI11_PARSE(app, argc, argv);
+  if (s.kubernetes == !s.local_dir.empty()) {
+    std::cerr << "weft-waypoint: give exactly one of --local-dir DIR and --kubernetes\n";
+    return 2;
+  }
   if (!weft::agent::FinishCertFlags(s.identity, ttl, "weft-waypoint")) return 2;
+  if (s.kubernetes) s.identity.kubeconfig = s.kubeconfig;
   if (!s.identity.enabled()) {
     std::cerr << "weft-waypoint: --ca-address is required: a waypoint speaks only mTLS\n";
     return 2;

@@ -11,6 +11,8 @@
 #include "agent/proxy/cert_manager_credentials.h"
 #include "agent/source/cluster_state.h"
 #include "agent/source/directory_watcher.h"
+#include "agent/source/kube_source.h"
+#include "core/kube/config.h"
 #include "waypoint/tcp/tcp_proxy.h"
 
 namespace weft::waypoint {
@@ -74,6 +76,7 @@ class Waypoint::Impl {
 
   std::unique_ptr<agent::ConfigStore> store;
   std::unique_ptr<agent::DirectoryWatcher> watcher;
+  std::unique_ptr<agent::KubeSource> kube;
   std::unique_ptr<agent::ClusterStateReader> cluster_state;
   uint64_t applied_generation = UINT64_MAX;
 
@@ -230,9 +233,18 @@ absl::StatusOr<std::unique_ptr<Waypoint>> Waypoint::Create(WaypointSettings sett
       impl->store->SetAssignedPodIps(std::move(*ips));
     }
     impl->watcher->InitialSync(*impl->store);
+  } else if (s.kubernetes) {
+    impl->store = std::make_unique<agent::ConfigStore>(s.config);
+    auto cfg = kube::LoadConfig(s.kubeconfig);
+    if (!cfg.ok()) return cfg.status();
+    auto client = kube::Client::Create(*cfg);
+    if (!client.ok()) return client.status();
+    auto source = agent::KubeSource::Create(*client);
+    if (!source.ok()) return source.status();
+    impl->kube = std::move(*source);
   }
   std::unique_ptr<Waypoint> wp(new Waypoint(std::move(impl)));
-  if (wp->impl_->store) wp->Step(0);
+  if (wp->impl_->watcher) wp->Step(0);
   if (auto st = wp->impl_->StartWorkers(); !st.ok()) return st;
 
   if (s.admin_enabled) {
@@ -286,19 +298,25 @@ void Waypoint::Run(const std::atomic<bool>& stop) {
 }
 
 void Waypoint::Step(int timeout_ms) {
-  if (!impl_->watcher) return;
-  pollfd p{impl_->watcher->fd(), POLLIN, 0};
+  if (!impl_->watcher && !impl_->kube) return;
+  pollfd p{impl_->watcher ? impl_->watcher->fd() : impl_->kube->fd(), POLLIN, 0};
   poll(&p, 1, timeout_ms);
-  for (const auto& r : impl_->watcher->Drain(*impl_->store)) {
+  std::vector<agent::FileResult> results =
+      impl_->watcher ? impl_->watcher->Drain(*impl_->store) : impl_->kube->Drain(*impl_->store);
+  for (const auto& r : results) {
     for (const auto& d : r.diagnostics) {
       if (d.severity == policy::Severity::kError) {
         std::cerr << "weft-waypoint: " << r.file << ": " << d.message << " (left out)\n";
       }
     }
   }
-  if (auto ips = impl_->cluster_state->ReadIfChanged()) {
-    impl_->store->SetAssignedPodIps(std::move(*ips));
+  if (impl_->cluster_state) {
+    if (auto ips = impl_->cluster_state->ReadIfChanged()) {
+      impl_->store->SetAssignedPodIps(std::move(*ips));
+    }
   }
+  // A partial view (some kinds not listed yet) would route and authorize wrongly: none yet.
+  if (impl_->kube && !impl_->kube->synced()) return;
   const pb::MeshSnapshot& snap = impl_->store->Snapshot();
   if (snap.generation() == impl_->applied_generation) return;
   impl_->applied_generation = snap.generation();

@@ -32,8 +32,13 @@ struct WaypointSettings {
   std::string name;
 
   // Inputs (local mode): the watched directory of manifests and tools/cluster's state file.
-  // Empty local_dir: snapshots come from SetSnapshot (tests).
+  // Empty local_dir and not kubernetes: snapshots come from SetSnapshot (tests).
   std::string local_dir;
+  // Kubernetes mode: the same kinds as the agent's (agent/source/kube_source.h), listed and
+  // watched with `kubeconfig` (empty: $KUBECONFIG, else in-cluster); no route table until every
+  // kind is listed once.
+  bool kubernetes = false;
+  std::string kubeconfig;
   std::string cluster_state;
   agent::ConfigStoreOptions config;
 

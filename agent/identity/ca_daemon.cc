@@ -6,6 +6,7 @@
 
 #include <iostream>
 
+#include "agent/controller/waypoint_controller.h"
 #include "agent/identity/ca_client.h"
 #include "agent/identity/kube_authority.h"
 #include "agent/source/directory_watcher.h"
@@ -69,6 +70,7 @@ int RunCaDaemon(const CaDaemonOptions& options) {
   std::function<void()> wait_dir;
   // Kubernetes mode: tokens and placement from the API.
   std::unique_ptr<PodPlacement> placement;
+  std::unique_ptr<WaypointController> waypoints;
   if (options.kubernetes) {
     auto cfg = kube::LoadConfig(options.kubeconfig);
     if (!cfg.ok()) {
@@ -101,6 +103,33 @@ int RunCaDaemon(const CaDaemonOptions& options) {
       return reviewer->Authenticate(token);
     };
     std::cerr << "weft-agent ca: Kubernetes mode, API server " << cfg->server() << "\n";
+    if (options.waypoint_controller) {
+      WaypointControllerOptions w;
+      w.trust_domain = ca->trust_domain();
+      w.root_cert_pem = ca->root().ToPem();
+      const char* pod_ns = std::getenv("POD_NAMESPACE");
+      const char* pod_name = std::getenv("POD_NAME");
+      std::string ns = pod_ns && *pod_ns ? pod_ns : "weft-system";
+      w.ca_address = !options.waypoint_ca_address.empty()
+                         ? options.waypoint_ca_address
+                         : "weft-ca." + ns + ".svc:" + std::to_string(ep->port());
+      w.image = options.waypoint_image;
+      if (w.image.empty() && pod_name && *pod_name) {
+        // Waypoints run the image this CA runs: one version of weft in the cluster.
+        auto self = (*client)->Get("/api/v1/namespaces/" + ns + "/pods/" + pod_name);
+        if (self.ok()) {
+          w.image = self->value("/spec/containers/0/image"_json_pointer, std::string());
+          w.image_pull_policy =
+              self->value("/spec/containers/0/imagePullPolicy"_json_pointer, w.image_pull_policy);
+        } else {
+          std::cerr << "weft-agent ca: cannot read my pod for the waypoints' image: "
+                    << self.status().message() << "\n";
+        }
+      }
+      if (w.image.empty()) w.image = WaypointControllerOptions{}.image;
+      std::cerr << "weft-agent ca: waypoint controller on, image " << w.image << "\n";
+      waypoints = std::make_unique<WaypointController>(*client, std::move(w));
+    }
   } else {
     auto w = DirectoryWatcher::Create(options.local_dir);
     if (!w.ok()) {

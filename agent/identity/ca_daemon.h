@@ -27,7 +27,11 @@ struct CaDaemonOptions {
   std::string kubeconfig;  // empty: $KUBECONFIG, else in-cluster
   std::vector<std::string> agent_service_accounts = {"weft-system/weft-agent"};
   std::string token_audience = "weft-ca";
-  std::string trust_domain;  // empty: from the root's SAN
+  // Kubernetes mode: the waypoint controller (agent/controller/waypoint_controller.h).
+  bool waypoint_controller = true;
+  std::string waypoint_image;       // empty: this pod's own image ($POD_NAMESPACE/$POD_NAME)
+  std::string waypoint_ca_address;  // empty: weft-ca.<this pod's namespace>.svc:<listen port>
+  std::string trust_domain;         // empty: from the root's SAN
   std::chrono::seconds max_ttl = std::chrono::hours(24);
 };
 
