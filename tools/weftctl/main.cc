@@ -1,7 +1,7 @@
 // weftctl: the command line of weft. `analyze` and `compile` run the policy compiler offline,
 // on the same Kubernetes/Istio/Gateway API YAML users `kubectl apply`, like `istioctl analyze`;
-// `waypoint generate|list` write and list waypoints, like `istioctl waypoint`; `ca init` makes
-// the CA root of a Kubernetes install.
+// `waypoint generate|apply|delete|list` write, create and list waypoints, like `istioctl
+// waypoint`; `ca init` makes the CA root of a Kubernetes install.
 
 #include <unistd.h>
 
@@ -19,6 +19,7 @@
 #include "tools/weftctl/render.h"
 #include "tools/weftctl/waypoint.h"
 #include "tools/weftctl/waypoint_admin.h"
+#include "tools/weftctl/waypoint_apply.h"
 #include "tools/weftctl/waypoint_pods.h"
 
 namespace {
@@ -243,8 +244,8 @@ int main(int argc, char** argv) {
 
   CLI::App* waypoint = app.add_subcommand(
       "waypoint",
-      "Waypoints: generate the Gateway that declares one, list those of a config, show a "
-      "running one's clusters and counters");
+      "Waypoints: generate the Gateway that declares one, apply or delete it in a cluster, list "
+      "those of a config, show a running one's clusters and counters");
   waypoint->require_subcommand(1);
   GenerateOptions generate_opts;
   CLI::App* generate = waypoint->add_subcommand(
@@ -275,6 +276,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
 
+  weft::weftctl::WaypointApplyOptions waypoint_apply_opts;
+  weft::weftctl::WaypointDeleteOptions waypoint_delete_opts;
+  std::string waypoint_apply_cmd;
+  weft::weftctl::AddWaypointApplyCommands(*waypoint, waypoint_apply_opts, waypoint_delete_opts,
+                                          waypoint_apply_cmd);
+
   weft::weftctl::WaypointAdminOptions waypoint_admin_opts;
   std::string waypoint_admin_cmd;
   weft::weftctl::AddWaypointAdminCommands(*waypoint, waypoint_admin_opts, waypoint_admin_cmd);
@@ -296,6 +303,10 @@ int main(int argc, char** argv) {
   }
   if (ca_init) return weft::weftctl::RunCaInit(ca_init_opts);
   if (!node_cmd.empty()) return weft::weftctl::RunNodeCommand(node_opts, node_cmd);
+  if (waypoint_apply_cmd == "apply") return weft::weftctl::RunWaypointApply(waypoint_apply_opts);
+  if (waypoint_apply_cmd == "delete") {
+    return weft::weftctl::RunWaypointDelete(waypoint_delete_opts);
+  }
   if (!waypoint_admin_cmd.empty()) {
     return weft::weftctl::RunWaypointAdminCommand(waypoint_admin_opts, waypoint_admin_cmd);
   }

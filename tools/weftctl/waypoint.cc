@@ -38,4 +38,18 @@ std::string GenerateWaypointYaml(const std::string& ns, const std::string& name,
   return out;
 }
 
+nlohmann::ordered_json WaypointGateway(const std::string& ns, const std::string& name,
+                                       const std::string& node) {
+  nlohmann::ordered_json meta = {{"name", name}, {"namespace", ns}};
+  if (!node.empty()) meta["annotations"] = {{"weft.dev/node", node}};
+  return {
+      {"apiVersion", "gateway.networking.k8s.io/v1"},
+      {"kind", "Gateway"},
+      {"metadata", meta},
+      {"spec",
+       {{"gatewayClassName", kWaypointClass},
+        {"listeners", nlohmann::ordered_json::array(
+                          {{{"name", "mesh"}, {"port", kWaypointPort}, {"protocol", "HBONE"}}})}}}};
+}
+
 }  // namespace weft::weftctl
