@@ -88,10 +88,11 @@ void WaypointController::Run() {
     for (kube::Delta& d : queue_.Drain()) {
       if (d.op == kube::Delta::kReplace) known_.clear();
       for (auto& o : d.objects) {
+        std::string key = Key(o);  // before the move: `a = std::move(b)` moves b first
         if (d.op == kube::Delta::kDelete) {
-          known_.erase(Key(o));
+          known_.erase(key);
         } else {
-          known_[Key(o)] = std::move(o);
+          known_[key] = std::move(o);
         }
       }
       changed = true;

@@ -576,6 +576,60 @@ spec:
   containers: [{name: c, image: example.com/client}]
 )";
 
+constexpr char kWaypointDemo[] = R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api-v1, namespace: demo}
+spec:
+  selector: {matchLabels: {app: api, version: v1}}
+  template:
+    metadata:
+      labels: {app: api, version: v1}
+      annotations: {weft.dev/run: exec weft-testapp serve --http --port 8080 --name v1}
+    spec: {containers: [{name: api, image: example.com/api}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api-v2, namespace: demo}
+spec:
+  selector: {matchLabels: {app: api, version: v2}}
+  template:
+    metadata:
+      labels: {app: api, version: v2}
+      annotations: {weft.dev/run: exec weft-testapp serve --http --port 8080 --name v2}
+    spec: {containers: [{name: api, image: example.com/api}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: demo}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api, namespace: demo}
+spec:
+  host: api
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api, namespace: demo}
+spec:
+  hosts: [api]
+  http:
+  - route: [{destination: {host: api, subset: v2}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: demo}
+spec:
+  gatewayClassName: weft-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+)";
+
 TEST_F(KubeClusterE2E, TheAgentDaemonSetCapturesALabelledNamespace) {
   Result up = Cluster("up --kubernetes -f " + dir_.string());
   ASSERT_EQ(up.code, 0) << up.all();
@@ -589,7 +643,7 @@ TEST_F(KubeClusterE2E, TheAgentDaemonSetCapturesALabelledNamespace) {
   r = Sh(std::string(WEFT_BINARY_DIR) + "/bin/weftctl ca init --apply --kubeconfig " + kubeconfig_);
   ASSERT_EQ(r.code, 0) << r.all();
   r = K("apply -f " + deploy + "/base/ca-rbac.yaml -f " + deploy + "/base/ca-service.yaml -f " +
-        deploy + "/base/ca-deployment.yaml");
+        deploy + "/base/ca-deployment.yaml -f " + deploy + "/base/waypoint-rbac.yaml");
   ASSERT_EQ(r.code, 0) << r.all();
   r = K("apply -f -", AgentDaemonSet("weft-" + name_, name_));
   ASSERT_EQ(r.code, 0) << r.all();
@@ -668,6 +722,61 @@ TEST_F(KubeClusterE2E, TheAgentDaemonSetCapturesALabelledNamespace) {
   json s2 = admin("n2", "/stats");
   EXPECT_GE(s2.value("hbone_inbound", 0), 8) << s2.dump(1);
   EXPECT_EQ(admin("n1", "/stats").value("no_source_certificate", 0), 0);
+
+  // A waypoint the Istio way: a Gateway of class weft-waypoint, which the controller in the
+  // CA's pod turns into a Deployment, and the namespace bound to it. Without it an HTTP
+  // Service's two versions share the calls; through it, the VirtualService sends all to v2.
+  r = K("apply -f -", kWaypointDemo);
+  ASSERT_EQ(r.code, 0) << r.all();
+  r = K("wait --for=condition=Programmed gateway/waypoint -n demo --timeout=90s");
+  ASSERT_EQ(r.code, 0) << r.all() << K("get gateway,deploy,pods -n demo -o wide").all()
+                       << Cluster("logs weft-system/" +
+                                  Trim(K("get pods -n weft-system -l "
+                                         "app.kubernetes.io/name=weft-ca -o name")
+                                           .out)
+                                      .substr(4))
+                              .all();
+  json gw = KJson("get gateway waypoint -n demo");
+  EXPECT_FALSE(gw["status"].value("addresses", json::array()).empty()) << gw.dump(1);
+  json wp_deploy = KJson("get deploy waypoint -n demo");
+  EXPECT_EQ(wp_deploy["metadata"]["ownerReferences"][0].value("kind", ""), "Gateway");
+  json crb = KJson("get clusterrolebinding weft-waypoints");
+  EXPECT_NE(crb.dump().find("\"namespace\":\"demo\""), std::string::npos) << crb.dump(1);
+  std::string api_vip = Trim(K("get svc api -n demo -o jsonpath={.spec.clusterIP}").out);
+  auto http_calls = [&](int n) {
+    std::map<std::string, int> got;
+    Result c = Cluster("exec demo/client -- weft-testapp call --http " + api_vip + ":80 -n " +
+                       std::to_string(n));
+    std::istringstream out(c.out);
+    for (std::string who, k; out >> who >> k;) got[who] += std::atoi(k.c_str());
+    return got;
+  };
+  ASSERT_TRUE(WaitFor([&] { return http_calls(4).size() == 2; }, 30000))
+      << "without the waypoint both versions answer (L4 balancing)";
+  r = K("label namespace demo weft.dev/use-waypoint=waypoint");
+  ASSERT_EQ(r.code, 0) << r.all();
+  std::map<std::string, int> routed;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        routed = http_calls(20);
+        return routed.size() == 1 && routed.count("v2") && routed["v2"] == 20;
+      },
+      40000))
+      << "through the waypoint every call goes to v2; last: " << json(routed).dump()
+      << K("get pods -n demo -o wide").all();
+  // The Gateway deleted: its Deployment is garbage-collected and its account unbound.
+  r = K("label namespace demo weft.dev/use-waypoint-");
+  ASSERT_EQ(r.code, 0) << r.all();
+  r = K("delete gateway waypoint -n demo");
+  ASSERT_EQ(r.code, 0) << r.all();
+  EXPECT_TRUE(WaitFor([&] { return K("get deploy waypoint -n demo").code != 0; }, 30000))
+      << "owned by the Gateway";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return KJson("get clusterrolebinding weft-waypoints").dump().find("\"demo\"") ==
+               std::string::npos;
+      },
+      15000));
 
   // The API server stopped: the agents keep the configuration in force (connections to the
   // VIP keep working), their readiness reports the outage; restarted, they reconnect.
