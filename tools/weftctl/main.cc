@@ -13,6 +13,7 @@
 
 #include "core/policy/compiler.h"
 #include "core/source/files.h"
+#include "tools/weftctl/analyze.h"
 #include "tools/weftctl/ca.h"
 #include "tools/weftctl/kube_access.h"
 #include "tools/weftctl/node.h"
@@ -25,6 +26,7 @@
 namespace {
 
 using weft::policy::Severity;
+using weft::weftctl::Locate;
 namespace pb = ::weft::config::v1;
 
 struct CommonOptions {
@@ -67,21 +69,6 @@ Severity FromProto(pb::Diagnostic::Severity s) {
                                         : Severity::kNote;
 }
 
-weft::policy::Diagnostic FromProto(const pb::Diagnostic& d) {
-  weft::policy::Diagnostic out;
-  out.severity = FromProto(d.severity());
-  out.code = d.code();
-  out.message = d.message();
-  out.resource.file = d.source().file();
-  out.resource.kind = d.source().kind();
-  out.resource.ns = d.source().namespace_();
-  out.resource.name = d.source().name();
-  out.line = d.source().line();
-  out.column = d.source().column();
-  out.field = d.source().field();
-  return out;
-}
-
 struct Compiled {
   pb::MeshSnapshot snapshot;
   size_t files = 0;
@@ -89,6 +76,15 @@ struct Compiled {
   int warnings = 0;
   int notes = 0;
 };
+
+void Count(Compiled& c) {
+  c.errors = c.warnings = c.notes = 0;
+  for (const auto& d : c.snapshot.diagnostics()) {
+    c.errors += d.severity() == pb::Diagnostic::ERROR;
+    c.warnings += d.severity() == pb::Diagnostic::WARNING;
+    c.notes += d.severity() == pb::Diagnostic::NOTE;
+  }
+}
 
 Compiled Run(const CommonOptions& o) {
   weft::policy::DecodeOptions decode;
@@ -111,11 +107,7 @@ Compiled Run(const CommonOptions& o) {
   }
   for (auto& d : *out.snapshot.mutable_diagnostics()) *all.Add() = d;
   *out.snapshot.mutable_diagnostics() = std::move(all);
-  for (const auto& d : out.snapshot.diagnostics()) {
-    out.errors += d.severity() == pb::Diagnostic::ERROR;
-    out.warnings += d.severity() == pb::Diagnostic::WARNING;
-    out.notes += d.severity() == pb::Diagnostic::NOTE;
-  }
+  Count(out);
   return out;
 }
 
@@ -126,12 +118,13 @@ bool UseColor(const std::string& mode, int fd) {
   return isatty(fd) && !(no_color && *no_color);
 }
 
-void PrintDiagnostics(const Compiled& c, const CommonOptions& o, std::ostream& out, int fd) {
+void PrintDiagnostics(const Compiled& c, const CommonOptions& o, std::ostream& out, int fd,
+                      Locate locate = Locate::kFile) {
   bool color = UseColor(o.color, fd);
   Severity threshold = Threshold(o.threshold);
   for (const auto& d : c.snapshot.diagnostics()) {
     if (FromProto(d.severity()) > threshold) continue;
-    out << weft::policy::FormatDiagnostic(FromProto(d), color) << "\n";
+    out << weft::policy::FormatDiagnostic(weft::weftctl::ForDisplay(d, locate), color) << "\n";
   }
 }
 
@@ -139,15 +132,73 @@ std::string Plural(int n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
-int Analyze(const CommonOptions& o) {
-  Compiled c = Run(o);
-  PrintDiagnostics(c, o, std::cout, STDOUT_FILENO);
+struct AnalyzeOptions {
+  bool cluster = false;
+  std::string kubeconfig;
+  size_t chunk_size = 500;
+  bool chunk_size_set = false;
+  bool namespace_set = false;
+  std::string format = "text";
+};
+
+int Analyze(const CommonOptions& o, const AnalyzeOptions& a) {
+  auto fail = [](const std::string& msg, int code) {
+    std::cerr << "weftctl: " << msg << "\n";
+    return code;
+  };
+  if (a.cluster && !o.files.empty()) return fail("-f and --cluster exclude each other", 2);
+  if (!a.cluster && o.files.empty()) {
+    return fail("analyze reads files (-f PATH...) or a cluster (--cluster)", 2);
+  }
+  if (!a.cluster && !a.kubeconfig.empty()) return fail("--kubeconfig goes with --cluster", 2);
+  if (!a.cluster && a.chunk_size_set) return fail("--chunk-size goes with --cluster", 2);
+  if (a.cluster && a.namespace_set && !weft::weftctl::IsDnsLabel(o.default_namespace)) {
+    return fail(
+        "invalid namespace \"" + o.default_namespace + "\": lowercase letters, digits and '-'", 2);
+  }
+
+  Compiled c;
+  std::string scope;  // "3 files", "12 objects in the cluster"
+  Locate locate = Locate::kFile;
+  if (a.cluster) {
+    auto config = weft::weftctl::LoadKubeConfig(a.kubeconfig);
+    if (!config.ok()) return fail(std::string(config.status().message()), 1);
+    auto client = weft::kube::Client::Create(*config);
+    if (!client.ok()) return fail(std::string(client.status().message()), 1);
+    weft::weftctl::ClusterAnalyzeOptions co;
+    co.ns = a.namespace_set ? o.default_namespace : "";
+    co.compile = o.compile;
+    co.chunk_size = a.chunk_size;
+    auto analysis = weft::weftctl::AnalyzeCluster(**client, co);
+    if (!analysis.ok()) return fail(std::string(analysis.status().message()), 1);
+    c.snapshot = std::move(analysis->snapshot);
+    c.files = analysis->objects;
+    Count(c);
+    scope =
+        Plural(c.files, "object") + (co.ns.empty() ? " in the cluster" : " in namespace " + co.ns);
+    locate = Locate::kObject;
+  } else {
+    c = Run(o);
+    scope = Plural(c.files, "file");
+  }
+
+  if (a.format == "json") {
+    auto j = weft::weftctl::AnalyzeJson(c.snapshot, Threshold(o.threshold), locate);
+    if (a.cluster) {
+      j["objects"] = c.files;
+      if (a.namespace_set) j["namespace"] = o.default_namespace;
+    } else {
+      j["files"] = c.files;
+    }
+    std::cout << j.dump(2) << "\n";
+    return c.errors == 0 ? 0 : 1;
+  }
+  PrintDiagnostics(c, o, std::cout, STDOUT_FILENO, locate);
   if (c.errors == 0 && c.warnings == 0) {
-    std::cout << "\u2714 No validation issues found when analyzing " << Plural(c.files, "file")
-              << ".\n";
+    std::cout << "\u2714 No validation issues found when analyzing " << scope << ".\n";
   } else {
     std::cout << Plural(c.errors, "error") << ", " << Plural(c.warnings, "warning") << " in "
-              << Plural(c.files, "file") << ".";
+              << scope << ".";
     if (c.snapshot.excluded_size()) {
       std::cout << " Left out: " << c.snapshot.excluded_size() << " resource(s).";
     }
@@ -227,9 +278,37 @@ int main(int argc, char** argv) {
   CommonOptions analyze_opts;
   CLI::App* analyze = app.add_subcommand(
       "analyze",
-      "Check Kubernetes, Istio and Gateway API YAML offline. Exit status 0 when there are no "
-      "errors, 1 otherwise.");
+      "Check Kubernetes, Istio and Gateway API YAML offline (-f), or what a live cluster holds "
+      "(--cluster). Exit status 0 when there are no errors, 1 otherwise (or when the cluster "
+      "cannot be read), 2 for bad input.");
   AddCommon(analyze, analyze_opts);
+  AnalyzeOptions analyze_more;
+  analyze->get_option("--filename")
+      ->required(false)
+      ->description("Files or directories (recursive: *.yaml, *.yml, *.json) to read; - for stdin");
+  analyze->get_option("--namespace")
+      ->description(
+          "Files: namespace for resources that name none. --cluster: report only this "
+          "namespace's objects (default: every namespace)");
+  analyze->add_flag("--cluster", analyze_more.cluster,
+                    "Read the live cluster instead of files: every kind weft reads, as "
+                    "weft-agent --kubernetes reads it; diagnostics name Kind/namespace/name");
+  analyze->add_option("--kubeconfig", analyze_more.kubeconfig,
+                      "With --cluster: the kubeconfig (default: $KUBECONFIG, ~/.kube/config, "
+                      "else the in-cluster config)");
+  CLI::Option* chunk_size =
+      analyze
+          ->add_option("--chunk-size", analyze_more.chunk_size,
+                       "With --cluster: objects per list request (limit/continue)")
+          ->check(CLI::Range(1, 100000))
+          ->capture_default_str();
+  analyze->add_option("-o,--output", analyze_more.format, "Output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  analyze->callback([&analyze_more, analyze, chunk_size] {
+    analyze_more.chunk_size_set = chunk_size->count() > 0;
+    analyze_more.namespace_set = analyze->get_option("--namespace")->count() > 0;
+  });
 
   CommonOptions compile_opts;
   std::string format = "text";
@@ -310,7 +389,7 @@ int main(int argc, char** argv) {
   if (!waypoint_admin_cmd.empty()) {
     return weft::weftctl::RunWaypointAdminCommand(waypoint_admin_opts, waypoint_admin_cmd);
   }
-  if (analyze->parsed()) return Analyze(analyze_opts);
+  if (analyze->parsed()) return Analyze(analyze_opts, analyze_more);
   if (compile->parsed()) return CompileCmd(compile_opts, format);
   if (generate->parsed()) return WaypointGenerate(generate_opts);
   if (list->parsed()) return WaypointList(list_opts, list_format, list_cluster);

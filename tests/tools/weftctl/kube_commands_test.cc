@@ -1,7 +1,7 @@
 // The weftctl commands that talk to a cluster, offline: `waypoint apply|delete` (its timeout
 // parser, the Programmed condition, the Gateway it creates being the one `waypoint generate`
-// prints) and, through the real binary, bad input (exit 2, nothing contacted) and a missing
-// kubeconfig (exit 1).
+// prints) and, through the real binary, bad input of `waypoint apply|delete` and `analyze
+// --cluster` (exit 2, nothing contacted) and a missing kubeconfig (exit 1).
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -156,8 +156,30 @@ TEST(WeftctlKubeCommands, WaypointApplyAndDeleteBadInputExit2) {
   }
 }
 
+TEST(WeftctlKubeCommands, AnalyzeClusterBadInputExit2) {
+  struct Case {
+    const char* args;
+    const char* says;
+  };
+  for (const Case& c : {
+           Case{"analyze", "analyze reads files (-f PATH...) or a cluster (--cluster)"},
+           Case{"analyze --cluster -f /dev/null", "-f and --cluster exclude each other"},
+           Case{"analyze -f /dev/null --kubeconfig /k", "--kubeconfig goes with --cluster"},
+           Case{"analyze -f /dev/null --chunk-size 5", "--chunk-size goes with --cluster"},
+           Case{"analyze --cluster -n Bad_NS", "invalid namespace \"Bad_NS\""},
+           Case{"analyze --cluster --chunk-size 0", "--chunk-size"},
+           Case{"analyze --cluster -o yaml", "--output"},
+       }) {
+    Result r = Weftctl(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_TRUE(r.out.empty()) << c.args << "\n" << r.out;
+  }
+}
+
 TEST(WeftctlKubeCommands, NoKubeconfigExit1NamingIt) {
-  for (const char* args : {"waypoint apply -n demo", "waypoint delete -n demo"}) {
+  for (const char* args :
+       {"waypoint apply -n demo", "waypoint delete -n demo", "analyze --cluster"}) {
     Result r = Weftctl(args);
     EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.out << r.err;
     EXPECT_NE(r.err.find("no-kubeconfig"), std::string::npos) << args << "\n" << r.err;

@@ -159,6 +159,33 @@ TEST_F(WeftctlTest, ReadsStdinAndJson) {
       << r.out;
 }
 
+TEST_F(WeftctlTest, AnalyzeJsonListsDiagnosticsWithTheirFileAndLine) {
+  std::string json = Write("svc.json", R"({"apiVersion": "v1", "kind": "Service",
+    "metadata": {"name": "cart", "namespace": "shop"},
+    "spec": {"ports": [{"port": "eighty"}]}})");
+  Result r = Weftctl("analyze -o json -f " + json);
+  EXPECT_EQ(r.exit_code, 1);
+  nlohmann::json report = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << r.out;
+  EXPECT_EQ(report["errors"], 1);
+  EXPECT_EQ(report["files"], 1);
+  ASSERT_EQ(report["diagnostics"].size(), 1u) << r.out;
+  const nlohmann::json& d = report["diagnostics"][0];
+  EXPECT_EQ(d["severity"], "error");
+  EXPECT_EQ(d["location"], json + ":3:33");
+  EXPECT_EQ(d["file"], json);
+  EXPECT_EQ(d["line"], 3);
+  EXPECT_EQ(d["column"], 33);
+  EXPECT_EQ(d["kind"], "Service");
+  EXPECT_EQ(d["namespace"], "shop");
+  EXPECT_EQ(d["name"], "cart");
+  EXPECT_EQ(d["field"], "spec.ports[0].port");
+  ASSERT_EQ(report["excluded"].size(), 1u);
+  Result clean = Weftctl("analyze -o json -f " + Examples());
+  EXPECT_EQ(clean.exit_code, 0) << clean.out;
+  EXPECT_EQ(nlohmann::json::parse(clean.out)["errors"], 0);
+}
+
 TEST_F(WeftctlTest, MissingPathIsAnError) {
   Result r = Weftctl("analyze -f " + (dir_ / "nope").string());
   EXPECT_EQ(r.exit_code, 1);
