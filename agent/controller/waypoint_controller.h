@@ -15,7 +15,7 @@
 //   Service <name>            port 15008 (HBONE) to those pods
 //
 // adds the ServiceAccount to the subjects of the ClusterRoleBinding weft-waypoints (shipped in
-// deploy/, bound to the read-only ClusterRole weft-waypoint: a waypoint lists and watches
+// deploy/, bound to the read-only ClusterRole weft-mesh-reader: a waypoint lists and watches
 // what an agent does), and writes the Gateway's status: Accepted, Programmed (True once the
 // Deployment has an available replica), addresses (the Service's ClusterIP). Objects are
 // written with server-side apply (field manager weft-waypoint-controller), so re-applying is

@@ -6,6 +6,7 @@
 
 #include <iostream>
 
+#include "agent/controller/policy_events.h"
 #include "agent/controller/waypoint_controller.h"
 #include "agent/identity/ca_client.h"
 #include "agent/identity/kube_authority.h"
@@ -71,6 +72,7 @@ int RunCaDaemon(const CaDaemonOptions& options) {
   // Kubernetes mode: tokens and placement from the API.
   std::unique_ptr<PodPlacement> placement;
   std::unique_ptr<WaypointController> waypoints;
+  std::unique_ptr<PolicyEvents> policy_events;
   if (options.kubernetes) {
     auto cfg = kube::LoadConfig(options.kubeconfig);
     if (!cfg.ok()) {
@@ -130,6 +132,13 @@ int RunCaDaemon(const CaDaemonOptions& options) {
       std::cerr << "weft-agent ca: waypoint controller on, image " << w.image << "\n";
       waypoints = std::make_unique<WaypointController>(*client, std::move(w));
     }
+    const char* pod = std::getenv("POD_NAME");
+    auto events = PolicyEvents::Start(*client, pod && *pod ? pod : "weft-ca");
+    if (!events.ok()) {
+      std::cerr << "weft-agent ca: " << events.status() << "\n";
+      return 1;
+    }
+    policy_events = std::move(*events);
   } else {
     auto w = DirectoryWatcher::Create(options.local_dir);
     if (!w.ok()) {

@@ -2,9 +2,11 @@
 // RBAC: a weft-waypoint Gateway gets its ServiceAccount, Deployment, Service and root
 // ConfigMap, its account is bound to weft-waypoint, its status says Accepted and (no kubelet
 // here, so no replica is ever available) not yet Programmed, with the Service's address.
-// Gateways of other classes are left alone; a deleted Gateway's account is unbound.
+// Gateways of other classes are left alone; a deleted Gateway's account is unbound. And the
+// Events weft raises on resources it rejects.
 
 #include "agent/controller/waypoint_controller.h"
+#include "agent/controller/policy_events.h"
 
 #include <gtest/gtest.h>
 
@@ -125,6 +127,72 @@ spec:
     return b.is_object() && b.value("subjects", json::array()).empty();
   })) << "the deleted Gateway's account is unbound";
   EXPECT_EQ(controller.stats().errors, 0u) << controller.stats().last_error;
+}
+
+TEST(PolicyEvents, ARejectedResourceGetsOneWarningEvent) {
+  WEFT_KUBE_CONTROL_PLANE(cp, /*controllers=*/false);
+  std::string out;
+  ASSERT_EQ(
+      cp.Kubectl("apply --server-side -k " + std::string(WEFT_SOURCE_DIR) + "/deploy/crds", &out),
+      0)
+      << out;
+  ASSERT_EQ(cp.Kubectl("wait --for condition=established --timeout 30s crd --all", &out), 0) << out;
+  ASSERT_EQ(cp.Kubectl("create namespace demo", &out), 0) << out;
+  auto cfg = kube::LoadKubeconfig(cp.kubeconfig());
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  auto client = *kube::Client::Create(*cfg);
+  auto events = PolicyEvents::Start(client, "weft-ca-test");
+  ASSERT_TRUE(events.ok()) << events.status();
+
+  // Valid for the CRD's schema, not for weft (RE2 cannot compile the regex).
+  std::string f = cp.dir + "/vs.yaml";
+  auto write = [&](const std::string& regex) {
+    std::ofstream(f) << "apiVersion: networking.istio.io/v1\n"
+                        "kind: VirtualService\n"
+                        "metadata: {name: api, namespace: demo}\n"
+                        "spec:\n"
+                        "  hosts: [api]\n"
+                        "  http:\n"
+                        "  - match: [{uri: {regex: \"" +
+                            regex +
+                            "\"}}]\n"
+                            "    route: [{destination: {host: api}}]\n";
+  };
+  write("((");
+  ASSERT_EQ(cp.Kubectl("apply -f " + f, &out), 0) << out;
+  auto warnings = [&] {
+    auto r = client->Get("/api/v1/namespaces/demo/events");
+    json items = r.ok() ? r->value("items", json::array()) : json::array();
+    json out = json::array();
+    for (const auto& e : items) {
+      if (e.value("reason", "") == "Rejected") out.push_back(e);
+    }
+    return out;
+  };
+  json got;
+  ASSERT_TRUE(WaitFor([&] { return (got = warnings()).size() == 1; })) << got.dump(1);
+  const json& e = got[0];
+  EXPECT_EQ(e["type"], "Warning");
+  EXPECT_EQ(e["involvedObject"]["kind"], "VirtualService");
+  EXPECT_EQ(e["involvedObject"]["name"], "api");
+  EXPECT_FALSE(e["involvedObject"].value("uid", "").empty()) << "kubectl describe finds it by uid";
+  EXPECT_NE(e.value("message", "").find("spec.http[0].match[0].uri"), std::string::npos)
+      << e.dump(1);
+  ASSERT_EQ(cp.Kubectl("describe virtualservice api -n demo", &out), 0) << out;
+  EXPECT_NE(out.find("Rejected"), std::string::npos) << out;
+
+  // The same rejection again (a label change re-sends the object): no second Event.
+  ASSERT_EQ(cp.Kubectl("label virtualservice api -n demo touched=yes", &out), 0) << out;
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(warnings().size(), 1u);
+  // Fixed, then broken another way: a new Event.
+  write("/v1");
+  ASSERT_EQ(cp.Kubectl("apply -f " + f, &out), 0) << out;
+  std::this_thread::sleep_for(1s);
+  write("[");
+  ASSERT_EQ(cp.Kubectl("apply -f " + f, &out), 0) << out;
+  EXPECT_TRUE(WaitFor([&] { return warnings().size() == 2; })) << warnings().dump(1);
+  EXPECT_EQ((*events)->stats().errors, 0u) << (*events)->stats().last_error;
 }
 
 }  // namespace
