@@ -778,6 +778,27 @@ TEST_F(KubeClusterE2E, TheAgentDaemonSetCapturesALabelledNamespace) {
       },
       15000));
 
+  // `kubectl rollout restart`: new agent pods replace the old ones one node at a time; they
+  // adopt the pinned programs and maps, enroll the pods again from the API and get their
+  // certificates anew, and the VIP answers as before. (The node proxy is a child process in
+  // the agent's pod: connections open through it end with it — docs/kubernetes.md.)
+  r = K("rollout restart ds/weft-agent -n weft-system");
+  ASSERT_EQ(r.code, 0) << r.all();
+  r = K("rollout status ds/weft-agent -n weft-system --timeout 90s");
+  ASSERT_EQ(r.code, 0) << r.all() << Cluster("status").all();
+  int after_restart = 0;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Result c = Cluster("exec demo/client -- weft-testapp call " + vip + ":80 -n 20");
+        std::istringstream out(c.out);
+        after_restart = 0;
+        for (std::string who, n; out >> who >> n;) after_restart += std::atoi(n.c_str());
+        return after_restart == 20;
+      },
+      30000))
+      << "every call answered after the agents' rollout: " << after_restart;
+  EXPECT_TRUE(enrolled("n1", "demo/client")) << "enrolled again by the new agent";
+
   // The API server stopped: the agents keep the configuration in force (connections to the
   // VIP keep working), their readiness reports the outage; restarted, they reconnect.
   const std::string control_plane = std::string(WEFT_SOURCE_DIR) + "/tools/kube/control-plane";
