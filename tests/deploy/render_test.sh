@@ -4,7 +4,7 @@
 # --include-crds` (kubectl and helm as tools/setup-go-tools builds them) are compared object
 # for object by compare_manifests.py, which also checks that the agent's roles grant nothing
 # on Secrets; `helm lint --strict`; the chart's values reach the args (sockmapAcceleration,
-# failOpen, trustDomain, image, caAddress); the chart's CRDs are deploy/crds' and,
+# trustDomain, image, caAddress); the chart's CRDs are deploy/crds' and,
 # where the pinned modules are in the module cache, what tools/kube/update-crds makes.
 # Exits 77 (skipped) without the binaries unless CI is set, where that is a failure.
 set -euo pipefail
@@ -53,17 +53,17 @@ n=$(helm_t -n weft-system | grep -c '^kind: CustomResourceDefinition' || true)
 [ "$n" = 0 ] && ok "helm template without --include-crds: no CRDs" || bad "helm template renders $n CRDs from templates/"
 
 # The chart's values reach the agent's and the CA's args.
-helm_t -n weft-system --set sockmapAcceleration=false --set failOpen=true \
+helm_t -n weft-system --set sockmapAcceleration=false \
   --set trustDomain=example.org --set image.tag=9.9.9 --set image.repository=registry.test/weft \
   >"$DIR/values.yaml"
-if compare --args "$DIR/values.yaml" DaemonSet/weft-agent --no-sockmap-accel --fail-open \
+if compare --args "$DIR/values.yaml" DaemonSet/weft-agent --no-sockmap-accel \
     --trust-domain=example.org &&
   compare --args "$DIR/values.yaml" Deployment/weft-ca --trust-domain=example.org &&
-  compare --no-args "$DIR/helm.yaml" DaemonSet/weft-agent --no-sockmap-accel --fail-open &&
+  compare --no-args "$DIR/helm.yaml" DaemonSet/weft-agent --no-sockmap-accel &&
   [ "$(grep -c 'image: registry.test/weft:9.9.9$' "$DIR/values.yaml")" = 2 ]; then
-  ok "values sockmapAcceleration, failOpen, trustDomain, image"
+  ok "values sockmapAcceleration, trustDomain, image"
 else
-  bad "values sockmapAcceleration, failOpen, trustDomain, image"
+  bad "values sockmapAcceleration, trustDomain, image"
 fi
 helm_t -n mesh >"$DIR/ns.yaml"
 helm_t -n mesh --set caAddress=ca.example:443 >"$DIR/ca.yaml"
