@@ -42,6 +42,38 @@ inline int FreePort() {
   return 0;
 }
 
+// A port free on 127.0.0.1 now whose next port is free too: etcd listens on both (clients on
+// the port, peers on the next; tools/kube/control-plane).
+inline int FreePortPair() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int port = FreePort();
+    if (port == 0) continue;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port + 1));
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    if (free) return port;
+  }
+  return 0;
+}
+
+// The last `lines` lines of a file ("" when it cannot be read).
+inline std::string Tail(const std::string& path, size_t lines) {
+  FILE* f = fopen(path.c_str(), "r");
+  if (!f) return "";
+  std::string s;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  fclose(f);
+  size_t pos = s.size();
+  for (size_t i = 0; i <= lines && pos > 0; ++i) pos = s.rfind('\n', pos - 1);
+  return pos == std::string::npos ? s : s.substr(pos + 1);
+}
+
 class KubeControlPlane {
  public:
   // Starts it; on failure `error` says why (the caller FAILs or skips).
@@ -54,13 +86,20 @@ class KubeControlPlane {
     char tmpl[] = "/tmp/weft-kube-test.XXXXXX";
     dir = mkdtemp(tmpl);
     api_port = FreePort();
-    int etcd_port = FreePort();
+    int etcd_port = FreePortPair();
     std::string cmd = Script() + " up " + dir + " --api-port " + std::to_string(api_port) +
                       " --etcd-port " + std::to_string(etcd_port);
     if (!controllers) cmd += " --no-controllers";
     for (const auto& a : apiserver_args) cmd += " --apiserver-arg=" + a;
     if (std::system((cmd + " >" + dir + "/up.log 2>&1").c_str()) != 0) {
-      error = "tools/kube/control-plane up failed: see " + dir + "/up.log";
+      // The directory goes with this object: the logs' ends go into the message.
+      error = "tools/kube/control-plane up failed (api port " + std::to_string(api_port) +
+              ", etcd ports " + std::to_string(etcd_port) + "-" + std::to_string(etcd_port + 1) +
+              "):\n" + Tail(dir + "/up.log", 5);
+      for (const char* log : {"etcd.log", "kube-apiserver.log"}) {
+        std::string tail = Tail(dir + "/" + log, 3);
+        if (!tail.empty()) error += "--- " + std::string(log) + ":\n" + tail;
+      }
     }
   }
   ~KubeControlPlane() {
