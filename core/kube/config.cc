@@ -42,7 +42,8 @@ std::optional<yaml::Node> Named(const yaml::Node& root, std::string_view list,
 
 // A "-data" field (base64) or a file path field, relative to `dir`.
 absl::StatusOr<std::string> DataOrFile(const yaml::Node& m, std::string_view data_key,
-                                       std::string_view file_key, const std::string& dir) {
+                                       std::string_view file_key, const std::string& dir,
+                                       const KubeconfigFileReader& read) {
   if (std::string d = Str(m, data_key); !d.empty()) {
     std::string out;
     if (!absl::Base64Unescape(d, &out)) {
@@ -53,7 +54,7 @@ absl::StatusOr<std::string> DataOrFile(const yaml::Node& m, std::string_view dat
   std::string f = Str(m, file_key);
   if (f.empty()) return std::string();
   if (f[0] != '/') f = dir + "/" + f;
-  return ReadFile(f);
+  return read(f);
 }
 
 }  // namespace
@@ -100,44 +101,45 @@ absl::Status ParseServer(std::string_view url, Config& out) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Config> LoadKubeconfig(const std::string& path, const std::string& context) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  yaml::ParsedDocument parsed = yaml::ParseDocument(*text);
+namespace {
+
+// The kubeconfig's parse; `name` starts its error messages.
+absl::StatusOr<Config> Parse(std::string_view text, const std::string& name, const std::string& dir,
+                             const std::string& context, const KubeconfigFileReader& read_file) {
+  const KubeconfigFileReader& read = read_file ? read_file : KubeconfigFileReader(ReadFile);
+  yaml::ParsedDocument parsed = yaml::ParseDocument(text);
   if (!parsed.doc) {
-    return absl::InvalidArgumentError(path + ": " +
+    return absl::InvalidArgumentError(name + ": " +
                                       (parsed.error ? parsed.error->message : "not YAML"));
   }
   yaml::Node root = parsed.doc->root();
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
   std::string ctx_name = context.empty() ? Str(root, "current-context") : context;
-  if (ctx_name.empty()) return absl::InvalidArgumentError(path + ": no current-context");
+  if (ctx_name.empty()) return absl::InvalidArgumentError(name + ": no current-context");
   auto ctx = Named(root, "contexts", "context", ctx_name);
-  if (!ctx) return absl::NotFoundError(path + ": no context '" + ctx_name + "'");
+  if (!ctx) return absl::NotFoundError(name + ": no context '" + ctx_name + "'");
   Config c;
   if (std::string ns = Str(*ctx, "namespace"); !ns.empty()) c.ns = ns;
   std::string cluster_name = Str(*ctx, "cluster"), user_name = Str(*ctx, "user");
   auto cluster = Named(root, "clusters", "cluster", cluster_name);
-  if (!cluster) return absl::NotFoundError(path + ": no cluster '" + cluster_name + "'");
+  if (!cluster) return absl::NotFoundError(name + ": no cluster '" + cluster_name + "'");
   if (auto st = ParseServer(Str(*cluster, "server"), c); !st.ok()) {
-    return absl::InvalidArgumentError(path + ": " + std::string(st.message()));
+    return absl::InvalidArgumentError(name + ": " + std::string(st.message()));
   }
-  auto ca = DataOrFile(*cluster, "certificate-authority-data", "certificate-authority", dir);
+  auto ca = DataOrFile(*cluster, "certificate-authority-data", "certificate-authority", dir, read);
   if (!ca.ok()) return ca.status();
   c.ca_pem = *ca;
   c.insecure_skip_verify = Str(*cluster, "insecure-skip-tls-verify") == "true";
   if (user_name.empty()) return c;
   auto user = Named(root, "users", "user", user_name);
-  if (!user) return absl::NotFoundError(path + ": no user '" + user_name + "'");
+  if (!user) return absl::NotFoundError(name + ": no user '" + user_name + "'");
   if (user->Find("exec") || user->Find("auth-provider")) {
-    return absl::UnimplementedError(path + ": user '" + user_name +
+    return absl::UnimplementedError(name + ": user '" + user_name +
                                     "' uses an exec or auth-provider plugin, which weft does not "
                                     "run; use a client certificate or a token");
   }
-  auto cert = DataOrFile(*user, "client-certificate-data", "client-certificate", dir);
+  auto cert = DataOrFile(*user, "client-certificate-data", "client-certificate", dir, read);
   if (!cert.ok()) return cert.status();
-  auto key = DataOrFile(*user, "client-key-data", "client-key", dir);
+  auto key = DataOrFile(*user, "client-key-data", "client-key", dir, read);
   if (!key.ok()) return key.status();
   c.client_cert_pem = *cert;
   c.client_key_pem = *key;
@@ -145,6 +147,22 @@ absl::StatusOr<Config> LoadKubeconfig(const std::string& path, const std::string
   c.token_file = Str(*user, "tokenFile");
   if (!c.token_file.empty() && c.token_file[0] != '/') c.token_file = dir + "/" + c.token_file;
   return c;
+}
+
+}  // namespace
+
+absl::StatusOr<Config> ParseKubeconfig(std::string_view yaml, const std::string& base_dir,
+                                       const std::string& context,
+                                       const KubeconfigFileReader& read_file) {
+  return Parse(yaml, "kubeconfig", base_dir, context, read_file);
+}
+
+absl::StatusOr<Config> LoadKubeconfig(const std::string& path, const std::string& context) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  return Parse(*text, path, dir, context, nullptr);
 }
 
 absl::StatusOr<Config> InClusterConfig(const std::string& sa_dir) {

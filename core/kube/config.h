@@ -3,7 +3,9 @@
 // How to reach and authenticate to a Kubernetes API server: from a kubeconfig file (as
 // kubectl reads it) or from inside a pod (the in-cluster config client-go uses).
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -33,6 +35,16 @@ struct Config {
 // client-key(-data), token and tokenFile; relative paths are relative to the file. Exec and
 // auth-provider plugins are refused with a clear error.
 absl::StatusOr<Config> LoadKubeconfig(const std::string& path, const std::string& context = "");
+
+// Reads a file a kubeconfig names (certificate-authority, client-certificate, client-key).
+using KubeconfigFileReader = std::function<absl::StatusOr<std::string>(const std::string& path)>;
+
+// LoadKubeconfig without the file: `yaml` is the kubeconfig's text and relative paths in it are
+// relative to `base_dir`. The files it names are read with `read_file` (empty: from disk).
+// Errors name the kubeconfig "kubeconfig" (LoadKubeconfig: its path).
+absl::StatusOr<Config> ParseKubeconfig(std::string_view yaml, const std::string& base_dir,
+                                       const std::string& context = "",
+                                       const KubeconfigFileReader& read_file = nullptr);
 
 // The in-cluster config: KUBERNETES_SERVICE_HOST/PORT, and token, ca.crt and namespace
 // from `sa_dir`.

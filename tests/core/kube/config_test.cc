@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 
@@ -95,6 +96,29 @@ contexts: [{name: a, context: {cluster: c, user: u}}]
   auto c = LoadKubeconfig(path);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_NE(c.status().message().find("exec"), std::string::npos) << c.status();
+}
+
+TEST(ParseKubeconfig, FromTextWithFilesThroughTheReader) {
+  std::vector<std::string> asked;
+  auto read = [&](const std::string& path) -> absl::StatusOr<std::string> {
+    asked.push_back(path);
+    if (path == "/base/ca.crt") return std::string("CA PEM");
+    return absl::NotFoundError("cannot read " + path);
+  };
+  std::string yaml = R"(current-context: a
+clusters: [{name: c, cluster: {server: "https://h:6443", certificate-authority: ca.crt}}]
+users: [{name: u, user: {client-certificate: /abs/me.crt}}]
+contexts: [{name: a, context: {cluster: c}}, {name: b, context: {cluster: c, user: u}}]
+)";
+  auto a = ParseKubeconfig(yaml, "/base", "", read);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->host, "h");
+  EXPECT_EQ(a->ca_pem, "CA PEM");
+  auto b = ParseKubeconfig(yaml, "/base", "b", read);
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(asked, (std::vector<std::string>{"/base/ca.crt", "/base/ca.crt", "/abs/me.crt"}));
+  auto none = ParseKubeconfig("clusters: []", "/base");
+  EXPECT_EQ(none.status().message(), "kubeconfig: no current-context");
 }
 
 TEST(ParseServer, Forms) {
