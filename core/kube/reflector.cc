@@ -14,6 +14,30 @@ std::string ResourceType::Path(std::string_view ns) const {
   return p + "/" + resource;
 }
 
+absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
+  nlohmann::json ev = nlohmann::json::parse(line, nullptr, false);
+  if (!ev.is_object()) return absl::InvalidArgumentError("an event that is not JSON");
+  WatchEvent out;
+  std::string type = ev.value("type", "");
+  out.object = std::move(ev["object"]);
+  const nlohmann::json& obj = out.object;
+  if (type == "ERROR") {
+    out.type = WatchEvent::kError;
+    out.error_code = obj.is_object() ? obj.value("code", 0) : 0;
+    out.error_message = obj.is_object() ? obj.value("message", std::string("error")) : "error";
+    return out;
+  }
+  if (obj.is_object() && obj.contains("metadata")) {
+    out.resource_version = obj["metadata"].value("resourceVersion", "");
+  }
+  out.type = type == "ADDED"      ? WatchEvent::kAdded
+             : type == "MODIFIED" ? WatchEvent::kModified
+             : type == "DELETED"  ? WatchEvent::kDeleted
+             : type == "BOOKMARK" ? WatchEvent::kBookmark
+                                  : WatchEvent::kUnknown;
+  return out;
+}
+
 EventQueue::EventQueue() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 EventQueue::~EventQueue() {
   if (fd_ >= 0) close(fd_);
@@ -223,43 +247,36 @@ void Reflector::Watch() {
   }
   std::string error;
   auto on_line = [&](std::string_view line) {
-    nlohmann::json ev = nlohmann::json::parse(line, nullptr, false);
-    if (!ev.is_object()) {
-      error = "watch " + type_->Name() + ": an event that is not JSON";
+    absl::StatusOr<WatchEvent> ev = ParseWatchEvent(line);
+    if (!ev.ok()) {
+      error = "watch " + type_->Name() + ": " + std::string(ev.status().message());
       return false;
     }
-    std::string type = ev.value("type", "");
-    nlohmann::json& obj = ev["object"];
-    if (type == "ERROR") {
-      int code = obj.is_object() ? obj.value("code", 0) : 0;
+    if (ev->type == WatchEvent::kError) {
       std::lock_guard<std::mutex> l(mu_);
-      if (code == 410) {
+      if (ev->error_code == 410) {
         ++status_.expired;
         relist_ = true;
       } else {
-        error = "watch " + type_->Name() + ": " +
-                (obj.is_object() ? obj.value("message", std::string("error")) : "error");
+        error = "watch " + type_->Name() + ": " + ev->error_message;
       }
       return false;
     }
-    std::string rv;
-    if (obj.is_object() && obj.contains("metadata")) {
-      rv = obj["metadata"].value("resourceVersion", "");
-    }
-    bool object_event = type == "ADDED" || type == "MODIFIED" || type == "DELETED";
-    if (!object_event && type != "BOOKMARK") return true;  // unknown event type: ignore
+    bool object_event = ev->type == WatchEvent::kAdded || ev->type == WatchEvent::kModified ||
+                        ev->type == WatchEvent::kDeleted;
+    if (!object_event && ev->type != WatchEvent::kBookmark) return true;  // unknown: ignore
     {
       // The status is updated before the delta is queued, so a consumer that has seen an
       // event never reads a status from before it (connected, events, resourceVersion).
       std::lock_guard<std::mutex> l(mu_);
-      if (!rv.empty()) resource_version_ = rv;
+      if (!ev->resource_version.empty()) resource_version_ = ev->resource_version;
       if (object_event) ++status_.events;
       status_.connected = true;
       backoff_ = {};
     }
     if (object_event) {
-      Delta d{type == "DELETED" ? Delta::kDelete : Delta::kUpsert, type_, {}};
-      d.objects.push_back(Normalize(std::move(obj)));
+      Delta d{ev->type == WatchEvent::kDeleted ? Delta::kDelete : Delta::kUpsert, type_, {}};
+      d.objects.push_back(Normalize(std::move(ev->object)));
       queue_->Push(std::move(d));
     }
     return true;

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "core/kube/client.h"
 #include "nlohmann/json.hpp"
 
@@ -66,6 +67,19 @@ class EventQueue {
   std::vector<Delta> pending_;
   int fd_;
 };
+
+// One line of a watch stream.
+struct WatchEvent {
+  enum Type { kAdded, kModified, kDeleted, kBookmark, kError, kUnknown };
+  Type type = kUnknown;          // kUnknown: a `type` the reflector does not know (ignored)
+  nlohmann::json object;         // the event's `object` (null when absent)
+  std::string resource_version;  // object.metadata.resourceVersion, or ""
+  int error_code = 0;            // kError: the Status's `code` (410: resourceVersion expired)
+  std::string error_message;     // kError: the Status's `message`, or "error"
+};
+
+// Parses a watch line: InvalidArgument when it is not a JSON object.
+absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line);
 
 struct ReflectorOptions {
   size_t page_size = 500;
