@@ -58,7 +58,8 @@ absl::StatusOr<identity::SpiffeId> TokenReviewer::Authenticate(const std::string
   return RequesterOf(body["status"]);
 }
 
-absl::StatusOr<identity::SpiffeId> TokenReviewer::RequesterOf(const json& status) const {
+absl::StatusOr<identity::SpiffeId> TokenReviewer::RequesterOf(const json& status,
+                                                              const PodGetter& get_pod) const {
   if (!status.value("authenticated", false)) {
     std::string why = status.value("error", std::string());
     return absl::UnauthenticatedError("token not accepted" + (why.empty() ? "" : ": " + why));
@@ -96,7 +97,7 @@ absl::StatusOr<identity::SpiffeId> TokenReviewer::RequesterOf(const json& status
       return absl::PermissionDeniedError(ns + "/" + sa +
                                          " token is not bound to a pod: use a projected token");
     }
-    auto p = client_->Get("/api/v1/namespaces/" + ns + "/pods/" + pod);
+    auto p = get_pod ? get_pod(ns, pod) : client_->Get("/api/v1/namespaces/" + ns + "/pods/" + pod);
     if (!p.ok()) {
       if (absl::IsNotFound(p.status())) {
         return absl::PermissionDeniedError("the token's pod " + ns + "/" + pod + " is gone");

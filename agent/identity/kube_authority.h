@@ -16,6 +16,7 @@
 // Both are blocking and thread-safe: CaServer calls them on its token workers.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,8 +51,15 @@ class TokenReviewer {
   // could not be asked.
   absl::StatusOr<identity::SpiffeId> Authenticate(const std::string& token) const;
 
-  // The requester for a TokenReview's `status` (exposed for tests).
-  absl::StatusOr<identity::SpiffeId> RequesterOf(const nlohmann::json& status) const;
+  // Reads a pod (namespace, name); NotFound when there is none.
+  using PodGetter =
+      std::function<absl::StatusOr<nlohmann::json>(const std::string&, const std::string&)>;
+
+  // The requester for a TokenReview's `status` (exposed for tests and tests/fuzz). An agent's
+  // token that names only its pod is placed by reading the pod with `get_pod` (empty: a GET
+  // from the API).
+  absl::StatusOr<identity::SpiffeId> RequesterOf(const nlohmann::json& status,
+                                                 const PodGetter& get_pod = nullptr) const;
 
  private:
   std::shared_ptr<kube::Client> client_;
