@@ -14,27 +14,57 @@ std::string ResourceType::Path(std::string_view ns) const {
   return p + "/" + resource;
 }
 
+namespace {
+
+// The string member `key` of `j`, or "" (absent, of another type, `j` not an object).
+std::string StringField(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
 absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
   nlohmann::json ev = nlohmann::json::parse(line, nullptr, false);
   if (!ev.is_object()) return absl::InvalidArgumentError("an event that is not JSON");
   WatchEvent out;
-  std::string type = ev.value("type", "");
-  out.object = std::move(ev["object"]);
+  // Nothing below throws: a field of an unexpected type counts as absent (an exception here
+  // would end the reflector's thread, and the process with it).
+  std::string type = StringField(ev, "type");
+  if (auto o = ev.find("object"); o != ev.end()) out.object = std::move(*o);
   const nlohmann::json& obj = out.object;
   if (type == "ERROR") {
     out.type = WatchEvent::kError;
-    out.error_code = obj.is_object() ? obj.value("code", 0) : 0;
-    out.error_message = obj.is_object() ? obj.value("message", std::string("error")) : "error";
+    if (obj.is_object()) {
+      auto code = obj.find("code");
+      // nlohmann keeps a non-negative integer as unsigned.
+      if (code != obj.end() && code->is_number_unsigned() && code->get<uint64_t>() <= 999) {
+        out.error_code = static_cast<int>(code->get<uint64_t>());
+      }
+    }
+    out.error_message = "error";
+    if (obj.is_object() && obj.contains("message") && obj["message"].is_string()) {
+      out.error_message = obj["message"].get<std::string>();
+    }
     return out;
   }
-  if (obj.is_object() && obj.contains("metadata")) {
-    out.resource_version = obj["metadata"].value("resourceVersion", "");
+  if (obj.is_object()) {
+    if (auto m = obj.find("metadata"); m != obj.end()) {
+      out.resource_version = StringField(*m, "resourceVersion");
+    }
   }
   out.type = type == "ADDED"      ? WatchEvent::kAdded
              : type == "MODIFIED" ? WatchEvent::kModified
              : type == "DELETED"  ? WatchEvent::kDeleted
              : type == "BOOKMARK" ? WatchEvent::kBookmark
                                   : WatchEvent::kUnknown;
+  // What the reflector queues, and its consumers read as an object.
+  if ((out.type == WatchEvent::kAdded || out.type == WatchEvent::kModified ||
+       out.type == WatchEvent::kDeleted) &&
+      !obj.is_object()) {
+    return absl::InvalidArgumentError(type + " event without an object");
+  }
   return out;
 }
 

@@ -74,11 +74,13 @@ struct WatchEvent {
   Type type = kUnknown;          // kUnknown: a `type` the reflector does not know (ignored)
   nlohmann::json object;         // the event's `object` (null when absent)
   std::string resource_version;  // object.metadata.resourceVersion, or ""
-  int error_code = 0;            // kError: the Status's `code` (410: resourceVersion expired)
-  std::string error_message;     // kError: the Status's `message`, or "error"
+  int error_code = 0;         // kError: the Status's `code` (410: resourceVersion expired), else 0
+  std::string error_message;  // kError: the Status's `message`, or "error"
 };
 
-// Parses a watch line: InvalidArgument when it is not a JSON object.
+// Parses a watch line: InvalidArgument when it is not a JSON object, or an ADDED, MODIFIED or
+// DELETED event's object is not one. Fields of another type than the API's count as absent
+// (a `type` that is not a string: kUnknown; an ERROR's code that is not an HTTP status: 0).
 absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line);
 
 struct ReflectorOptions {
