@@ -308,6 +308,9 @@ TEST(Reflector, ExpiredResourceVersionRelistsWithoutDroppingState) {
   ASSERT_TRUE(m.WaitFor([&] { return m.Has("b") && !m.Has("a"); }, 30s))
       << "status: expired=" << r.status().expired << " lists=" << r.status().lists
       << " error=" << r.status().last_error;
+  // The relist is counted just after its Replace is queued (see reflector.cc), so the count
+  // may lag the delta.
+  EXPECT_TRUE(m.WaitFor([&] { return r.status().lists >= 2; }));
   ReflectorStatus s = r.status();
   EXPECT_GE(s.expired, 1u) << "410 Gone seen";
   EXPECT_EQ(s.lists, 2u) << "one relist";
