@@ -77,27 +77,45 @@ absl::Status ParseServer(std::string_view url, Config& out) {
     }
     rest = rest.substr(0, slash);
   }
-  std::string_view port;
+  auto bad = [&](const char* what) {
+    return absl::InvalidArgumentError("server '" + std::string(url) + "': " + what);
+  };
+  // A name or an IPv4 address, or an IPv6 address in brackets; then ":port" or nothing.
+  std::string_view host, port;
+  bool has_port = false;
   if (!rest.empty() && rest[0] == '[') {
     size_t close = rest.find(']');
-    if (close == std::string_view::npos) return absl::InvalidArgumentError("bad IPv6 server");
-    out.host = std::string(rest.substr(1, close - 1));
-    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
-  } else if (size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
-    out.host = std::string(rest.substr(0, colon));
-    port = rest.substr(colon + 1);
-  } else {
-    out.host = std::string(rest);
-  }
-  out.port = 443;
-  if (!port.empty()) {
-    uint32_t p = 0;
-    if (!absl::SimpleAtoi(absl::string_view(port.data(), port.size()), &p) || p == 0 || p > 65535) {
-      return absl::InvalidArgumentError("server '" + std::string(url) + "': bad port");
+    if (close == std::string_view::npos) return bad("bad IPv6 server");
+    host = rest.substr(1, close - 1);
+    if (host.find(':') == std::string_view::npos ||
+        host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
+      return bad("not an IPv6 address in brackets");
     }
-    out.port = static_cast<uint16_t>(p);
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty() && after[0] != ':') return bad("bad host");
+    has_port = !after.empty();
+    if (has_port) port = after.substr(1);
+  } else {
+    size_t colon = rest.find(':');
+    host = rest.substr(0, colon);
+    has_port = colon != std::string_view::npos;
+    if (has_port) port = rest.substr(colon + 1);
+    if (host.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+        std::string_view::npos) {
+      return bad("bad host");
+    }
   }
-  if (out.host.empty()) return absl::InvalidArgumentError("server '" + std::string(url) + "'");
+  if (host.empty()) return absl::InvalidArgumentError("server '" + std::string(url) + "'");
+  uint32_t p = 443;
+  // "host:" is the default port, as in Go's net/url.
+  if (has_port && !port.empty() &&
+      (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+       !absl::SimpleAtoi(absl::string_view(port.data(), port.size()), &p) || p == 0 || p > 65535)) {
+    return bad("bad port");
+  }
+  out.host = std::string(host);
+  out.port = static_cast<uint16_t>(p);
   return absl::OkStatus();
 }
 

@@ -129,6 +129,25 @@ TEST(ParseServer, Forms) {
   EXPECT_FALSE(ParseServer("http://example.com", c).ok()) << "plain HTTP is refused";
   EXPECT_FALSE(ParseServer("https://example.com:99999", c).ok());
   EXPECT_FALSE(ParseServer("https://example.com/prefix", c).ok());
+  EXPECT_TRUE(ParseServer("https://[fd00::1]:6443", c).ok());
+  EXPECT_EQ(c.host, "fd00::1");
+  EXPECT_EQ(c.port, 6443);
+  EXPECT_TRUE(ParseServer("https://kubernetes.default.svc", c).ok());
+  EXPECT_EQ(c.port, 443);
+}
+
+// Found by tests/fuzz/kubeconfig_fuzzer: hosts that are neither a name nor an address were
+// taken, a colon in one made server() bracket it as IPv6 (another server than the one read),
+// and text after "[v6]" was dropped.
+TEST(ParseServer, RefusesWhatIsNotAHostAndPort) {
+  for (const char* url :
+       {"https://a:b:443", "https://::1", "https://[::1]x", "https://[::1]x:443", "https://[]:443",
+        "https://[example.com]:443", "https://h ost:443", "https://user@host:443",
+        "https://127.0.0.! [{name: weft}] current-context: weft :36443", "https://h:+443",
+        "https://h: 443", "https://h:0x1bb"}) {
+    Config c;
+    EXPECT_FALSE(ParseServer(url, c).ok()) << url << " -> " << c.server();
+  }
 }
 
 TEST(InClusterConfig, FromTheEnvironmentAndTheServiceAccountDirectory) {
