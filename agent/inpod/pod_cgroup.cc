@@ -1,6 +1,7 @@
 #include "agent/inpod/pod_cgroup.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <cctype>
 #include <fstream>
@@ -31,8 +32,20 @@ bool CgroupPathIsPod(std::string_view path, std::string_view uid) {
 
 absl::StatusOr<std::string> FindPodNetnsPath(const std::string& proc_root,
                                              const std::string& pod_uid) {
+  // Never the host's network namespace (the init process's) nor the agent's own (a
+  // host-network pod shares the node's): a process of another namespace can be in the pod's
+  // cgroup for a moment — an exec that joins the cgroup before the netns — and enrolling the
+  // host's netns would steer the node's own traffic.
+  auto netns_of = [](const std::string& path) -> std::pair<dev_t, ino_t> {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) return {0, 0};
+    return {st.st_dev, st.st_ino};
+  };
+  const auto host = netns_of(proc_root + "/1/ns/net");
+  const auto self = netns_of("/proc/self/ns/net");
   std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(proc_root.c_str()), closedir);
   if (!dir) return absl::UnavailableError("cannot read " + proc_root);
+  bool only_host = false;
   while (dirent* e = readdir(dir.get())) {
     if (!isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
     std::string base = proc_root + "/" + e->d_name;
@@ -40,8 +53,19 @@ absl::StatusOr<std::string> FindPodNetnsPath(const std::string& proc_root,
     std::string line;
     while (std::getline(in, line)) {
       if (line.rfind("0::", 0) != 0) continue;  // the unified hierarchy
-      if (CgroupPathIsPod(std::string_view(line).substr(3), pod_uid)) return base + "/ns/net";
+      if (!CgroupPathIsPod(std::string_view(line).substr(3), pod_uid)) continue;
+      auto ns = netns_of(base + "/ns/net");
+      if (ns.second == 0) continue;  // exited meanwhile
+      if (ns == host || ns == self) {
+        only_host = true;
+        continue;
+      }
+      return base + "/ns/net";
     }
+  }
+  if (only_host) {
+    return absl::NotFoundError("pod " + pod_uid +
+                               " has processes only in the host's network namespace");
   }
   return absl::NotFoundError("no process of pod " + pod_uid + " in " + proc_root);
 }

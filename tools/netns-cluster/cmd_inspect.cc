@@ -191,10 +191,12 @@ int CmdExec(const Context& ctx, const std::string& ref, const std::vector<std::s
   if (!sys::Exists(network::NetnsPath(p->netns))) {
     return Fail("the netns of pod " + p->key() + " (" + p->netns + ") is gone");
   }
-  if (auto s = sys::JoinCgroup(p->cgroup); !s.ok()) return Fail(std::string(s.message()));
+  // The netns first: a process in the pod's cgroup but the host's netns, even for a moment,
+  // could be taken for the pod by an agent looking for the pod's netns from its cgroup.
   if (auto s = sys::EnterNetns(network::NetnsPath(p->netns)); !s.ok()) {
     return Fail(std::string(s.message()));
   }
+  if (auto s = sys::JoinCgroup(p->cgroup); !s.ok()) return Fail(std::string(s.message()));
   std::vector<std::string> env = PodEnv(*st, *p);
   if (p->workload == k8s::kWorkloadImage) {
     // A pod of weft's image: its container's mount and UTS namespaces (its volumes, weft's

@@ -69,11 +69,13 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& o) {
       dup2(log, 2);
       if (log > 2) close(log);
     }
-    if (!o.cgroup.empty()) {
-      if (auto s = sys::JoinCgroup(o.cgroup); !s.ok()) FailStatus(p[1], s);
-    }
+    // The netns before the cgroup: never a process in a pod's cgroup and the host's netns,
+    // which an agent finding pods' netns from their cgroups could take for the pod.
     if (!o.netns.empty()) {
       if (auto s = sys::EnterNetns(o.netns); !s.ok()) FailStatus(p[1], s);
+    }
+    if (!o.cgroup.empty()) {
+      if (auto s = sys::JoinCgroup(o.cgroup); !s.ok()) FailStatus(p[1], s);
     }
     if (chdir(o.cwd.c_str()) != 0) Fail(p[1], "chdir " + o.cwd);
     std::string cmd = o.argv[0];
