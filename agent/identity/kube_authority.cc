@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <initializer_list>
 #include <iostream>
 
 namespace weft::agent {
@@ -24,6 +25,19 @@ std::string Extra(const json& user, const char* key) {
   auto v = extra->find(key);
   if (v == extra->end() || !v->is_array() || v->size() != 1 || !(*v)[0].is_string()) return "";
   return (*v)[0].get<std::string>();
+}
+
+// The string at `path` (members of objects) in `j`, or "": RequesterOf reads what the API
+// answers without value(), which throws on a field of another type (and would end the CA).
+std::string StringAt(const json& j, std::initializer_list<const char*> path) {
+  const json* v = &j;
+  for (const char* key : path) {
+    if (!v->is_object()) return "";
+    auto it = v->find(key);
+    if (it == v->end()) return "";
+    v = &*it;
+  }
+  return v->is_string() ? v->get<std::string>() : "";
 }
 
 bool Finished(const json& pod) {
@@ -60,8 +74,10 @@ absl::StatusOr<identity::SpiffeId> TokenReviewer::Authenticate(const std::string
 
 absl::StatusOr<identity::SpiffeId> TokenReviewer::RequesterOf(const json& status,
                                                               const PodGetter& get_pod) const {
-  if (!status.value("authenticated", false)) {
-    std::string why = status.value("error", std::string());
+  auto authenticated = status.find("authenticated");
+  if (authenticated == status.end() || !authenticated->is_boolean() ||
+      !authenticated->get<bool>()) {
+    std::string why = StringAt(status, {"error"});
     return absl::UnauthenticatedError("token not accepted" + (why.empty() ? "" : ": " + why));
   }
   // With spec.audiences the API server answers the audiences the token is valid for among
@@ -74,8 +90,8 @@ absl::StatusOr<identity::SpiffeId> TokenReviewer::RequesterOf(const json& status
   if (!audience_ok) {
     return absl::UnauthenticatedError("token is not for audience " + options_.audience);
   }
-  const json user = status.value("user", json::object());
-  std::string username = user.value("username", std::string());
+  const json user = status.contains("user") ? status["user"] : json::object();
+  std::string username = StringAt(user, {"username"});
   if (username.rfind(kServiceAccountPrefix, 0) != 0) {
     return absl::PermissionDeniedError(username + " is not a ServiceAccount");
   }
@@ -105,10 +121,10 @@ absl::StatusOr<identity::SpiffeId> TokenReviewer::RequesterOf(const json& status
       return absl::UnavailableError("cannot read the token's pod: " +
                                     std::string(p.status().message()));
     }
-    if (!uid.empty() && p->value("/metadata/uid"_json_pointer, std::string()) != uid) {
+    if (!uid.empty() && StringAt(*p, {"metadata", "uid"}) != uid) {
       return absl::PermissionDeniedError("the token's pod " + ns + "/" + pod + " was replaced");
     }
-    node = p->value("/spec/nodeName"_json_pointer, std::string());
+    node = StringAt(*p, {"spec", "nodeName"});
     if (node.empty()) {
       return absl::PermissionDeniedError("the token's pod " + ns + "/" + pod + " has no node");
     }

@@ -266,6 +266,52 @@ TEST_F(KubeAuthorityTest, ACaServiceAddressResolvesFromItsEndpointSlices) {
   EXPECT_NE(w.status().message().find("no port 9999"), std::string::npos) << w.status();
 }
 
+// RequesterOf without an API server: the pod of a token that names only its pod comes from a
+// getter. A status or pod whose fields have other types than the API's made RequesterOf throw
+// (nlohmann's value()), which ends the CA process from its token worker: tests/fuzz/
+// kube_auth_fuzzer found "user": null; the other cases here are the same reads.
+TEST(TokenReviewerTest, RequesterOfStatusesOfAnyShape) {
+  TokenReviewer reviewer(nullptr, {});
+  const json agent_user = {{"username", "system:serviceaccount:weft-system:weft-agent"},
+                           {"extra",
+                            {{"authentication.kubernetes.io/pod-name", {"agent-1"}},
+                             {"authentication.kubernetes.io/pod-uid", {"u1"}}}}};
+  json status = {{"authenticated", true}, {"audiences", {"weft-ca"}}, {"user", agent_user}};
+  json pod = {{"metadata", {{"uid", "u1"}}}, {"spec", {{"nodeName", "node2"}}}};
+  auto get_pod = [&](const std::string& ns, const std::string& name) -> absl::StatusOr<json> {
+    EXPECT_EQ(ns + "/" + name, "weft-system/agent-1");
+    return pod;
+  };
+  auto id = reviewer.RequesterOf(status, get_pod);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->str(), "spiffe://cluster.local/weft/node/node2");
+
+  auto code = [&](const json& st) {
+    try {
+      return reviewer.RequesterOf(st, get_pod).status().code();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << st.dump() << " threw " << e.what();
+      return absl::StatusCode::kInternal;
+    }
+  };
+  EXPECT_EQ(code({{"authenticated", "true"}}), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(code({{"authenticated", 1}}), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(code({{"authenticated", false}, {"error", 5}}), absl::StatusCode::kUnauthenticated);
+  json s = status;
+  s["user"] = nullptr;
+  EXPECT_EQ(code(s), absl::StatusCode::kPermissionDenied);
+  s["user"] = json::array({1});
+  EXPECT_EQ(code(s), absl::StatusCode::kPermissionDenied);
+  s["user"] = {{"username", 7}};
+  EXPECT_EQ(code(s), absl::StatusCode::kPermissionDenied);
+  pod = {{"metadata", {{"uid", 5}}}, {"spec", {{"nodeName", "node2"}}}};
+  EXPECT_EQ(code(status), absl::StatusCode::kPermissionDenied) << "not the token's pod";
+  pod = {{"metadata", {{"uid", "u1"}}}, {"spec", {{"nodeName", 2}}}};
+  EXPECT_EQ(code(status), absl::StatusCode::kPermissionDenied) << "no node";
+  pod = json::array();
+  EXPECT_EQ(code(status), absl::StatusCode::kPermissionDenied);
+}
+
 TEST(CaAddressTest, Parses) {
   auto p = Must(ParseCaAddress("weft-ca.weft-system.svc:15012"));
   EXPECT_EQ(p.service, "weft-ca");
