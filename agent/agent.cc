@@ -196,6 +196,22 @@ absl::Status Agent::ConnectProxy() {
   std::string sock = dir + "/proxy.sock";
   // A running proxy (this is a control restart) is adopted as it is.
   auto remote = proxy::RemoteProxyControl::Connect(sock);
+  if (!remote.ok() && settings_.external_proxy) {
+    // The proxy's own pod waits for the maps this agent pins (Create pinned them already).
+    for (int i = 1; !remote.ok(); ++i) {
+      if (i % 20 == 0) {
+        std::cerr << "weft-agent: waiting for the node proxy's control socket " << sock << ": "
+                  << remote.status().message() << "\n";
+      }
+      if (i > 1200) {
+        return absl::UnavailableError("no node proxy on " + sock +
+                                      " after 10 minutes (--external-proxy: the weft-proxy "
+                                      "DaemonSet runs it)");
+      }
+      usleep(500'000);
+      remote = proxy::RemoteProxyControl::Connect(sock);
+    }
+  }
   if (!remote.ok()) {
     pid_t pid = fork();
     if (pid < 0) return absl::ErrnoToStatus(errno, "fork the proxy process");

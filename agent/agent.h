@@ -44,6 +44,10 @@ struct AgentSettings {
   datapath::Settings datapath;
   // The proxy runs in its own process (it survives control restarts) unless in_process.
   bool proxy_in_process = false;
+  // The proxy process is started by someone else (Kubernetes: the weft-proxy DaemonSet, so
+  // that deleting the agent's pod does not end the node's connections): wait for its control
+  // socket instead of forking one.
+  bool external_proxy = false;
   // Runtime files (the proxy's control socket and log): <run_dir>.
   std::string run_dir;  // default /run/weft/<node>
   std::string self_exe = "/proc/self/exe";

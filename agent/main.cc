@@ -90,6 +90,15 @@ int main(int argc, char** argv) {
   std::string agent_cert_ttl = "24h", proxy_cert_ttl = "24h";
   weft::agent::AddCertFlags(&app, s.identity, agent_cert_ttl);
   weft::agent::AddCertFlags(proxy_cmd, popts.identity, proxy_cert_ttl);
+  int wait_for_maps = 0;
+  proxy_cmd
+      ->add_option("--wait-for-maps", wait_for_maps,
+                   "Seconds to wait for the agent to pin the maps (a proxy run as its own "
+                   "DaemonSet may start first); 0: fail at once")
+      ->capture_default_str();
+  app.add_flag("--external-proxy", s.external_proxy,
+               "The node proxy (`weft-agent proxy`) is run by someone else (Kubernetes: the "
+               "weft-proxy DaemonSet): wait for its control socket instead of starting it");
   proxy_cmd->add_option("--ca-kubeconfig", popts.identity.kubeconfig,
                         "kubeconfig to resolve a SERVICE.NAMESPACE.svc CA address (default "
                         "$KUBECONFIG, else in-cluster)");
@@ -149,6 +158,7 @@ int main(int argc, char** argv) {
   if (proxy_cmd->parsed()) {
     if (!weft::agent::FinishCertFlags(popts.identity, proxy_cert_ttl)) return 2;
     popts.settings.idle_timeout = std::chrono::seconds(proxy_idle);
+    popts.wait_for_maps = std::chrono::seconds(wait_for_maps);
     static std::atomic<bool> never{false};
     return weft::agent::proxy::RunProxyProcess(popts, never);
   }

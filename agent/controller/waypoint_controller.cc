@@ -121,7 +121,11 @@ void WaypointController::ReconcileAll() {
   ++stats_.reconciles;
   stats_.waypoints = accounts;
   if (!error.empty()) {
-    if (error != stats_.last_error) std::cerr << "weft-agent ca: waypoints: " << error << "\n";
+    auto now = std::chrono::steady_clock::now();
+    if (error != stats_.last_error || now - last_error_logged_ > std::chrono::seconds(30)) {
+      std::cerr << "weft-agent ca: waypoints: " << error << "\n";
+      last_error_logged_ = now;
+    }
     ++stats_.errors;
     stats_.last_error = error;
   }
@@ -327,6 +331,8 @@ absl::Status WaypointController::WriteStatus(const json& gw) {
     return absl::UnavailableError("Gateway " + ns + "/" + name +
                                   " status: " + std::to_string(r->status) + " " + r->Message());
   }
+  std::cerr << "weft-agent ca: waypoint " << ns << "/" << name << ": " << want[1].type << "="
+            << want[1].status << (ip.empty() ? "" : ", address " + ip) << "\n";
   return absl::OkStatus();
 }
 

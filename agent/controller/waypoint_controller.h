@@ -91,6 +91,7 @@ class WaypointController {
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   WaypointControllerStats stats_;
+  std::chrono::steady_clock::time_point last_error_logged_;
   std::thread thread_;
 };
 

@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "agent/datapath/bpf_map_writer.h"
@@ -422,6 +424,15 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
   handles->bpf_root = options.bpf_root;
   std::string pin = options.bpf_root + "/weft_conndst_v1";
   int map_fd = bpf_obj_get(pin.c_str());
+  auto give_up = std::chrono::steady_clock::now() + options.wait_for_maps;
+  for (int tries = 0; map_fd < 0 && !stop.load() && std::chrono::steady_clock::now() < give_up;
+       ++tries) {
+    if (tries % 20 == 0) {
+      std::cerr << "weft-agent proxy: waiting for the agent to pin " << pin << "\n";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    map_fd = bpf_obj_get(pin.c_str());
+  }
   if (map_fd < 0) {
     std::cerr << "weft-agent proxy: cannot open " << pin << ": " << strerror(errno) << "\n";
     return 1;
@@ -468,6 +479,10 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
     std::cerr << "weft-agent proxy: " << proxy.status() << "\n";
     return 1;
   }
+  // Its directory may not exist yet when the proxy runs in a pod of its own.
+  std::error_code dir_error;
+  std::filesystem::create_directories(std::filesystem::path(options.socket_path).parent_path(),
+                                      dir_error);
   auto listener = ListenUnix(options.socket_path);
   if (!listener.ok()) {
     std::cerr << "weft-agent proxy: " << listener.status() << "\n";

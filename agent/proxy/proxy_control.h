@@ -103,6 +103,9 @@ struct ProxyProcessOptions {
   std::string bpf_root;  // for weft_conndst_v1 (original destinations)
   ProxySettings settings;
   CertManagerOptions identity;  // workload certificates from the CA (--ca-address, ...)
+  // Wait this long for the agent to pin the maps (a proxy run as its own DaemonSet may start
+  // before the node's agent); 0: fail at once.
+  std::chrono::seconds wait_for_maps{0};
 };
 int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>& stop);
 

@@ -60,7 +60,7 @@ if compare --args "$DIR/values.yaml" DaemonSet/weft-agent --no-sockmap-accel \
     --trust-domain=example.org &&
   compare --args "$DIR/values.yaml" Deployment/weft-ca --trust-domain=example.org &&
   compare --no-args "$DIR/helm.yaml" DaemonSet/weft-agent --no-sockmap-accel &&
-  [ "$(grep -c 'image: registry.test/weft:9.9.9$' "$DIR/values.yaml")" = 2 ]; then
+  [ "$(grep -c 'image: registry.test/weft:9.9.9$' "$DIR/values.yaml")" = 3 ]; then
   ok "values sockmapAcceleration, trustDomain, image"
 else
   bad "values sockmapAcceleration, trustDomain, image"
