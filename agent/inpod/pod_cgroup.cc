@@ -41,7 +41,10 @@ absl::StatusOr<std::string> FindPodNetnsPath(const std::string& proc_root,
     if (stat(path.c_str(), &st) != 0) return {0, 0};
     return {st.st_dev, st.st_ino};
   };
-  const auto host = netns_of(proc_root + "/1/ns/net");
+  // The init process's, else kthreadd's (always the initial netns; some inits, such as a
+  // microVM's, do not let even root read theirs).
+  auto host = netns_of(proc_root + "/1/ns/net");
+  if (host.second == 0) host = netns_of(proc_root + "/2/ns/net");
   const auto self = netns_of("/proc/self/ns/net");
   std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(proc_root.c_str()), closedir);
   if (!dir) return absl::UnavailableError("cannot read " + proc_root);

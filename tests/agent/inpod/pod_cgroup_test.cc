@@ -63,5 +63,29 @@ TEST(FindPodNetnsPath, TheFirstProcessInThePodsCgroupOutsideTheHostsNetns) {
   std::filesystem::remove_all(proc);
 }
 
+TEST(FindPodNetnsPath, KthreaddsNetnsWhenInitsIsUnreadable) {
+  char tmpl[] = "/tmp/weft-proc.XXXXXX";
+  std::string proc = mkdtemp(tmpl);
+  auto proc_with = [&](const std::string& pid, const std::string& cgroup,
+                       const std::string& netns_of = "") {
+    std::filesystem::create_directories(proc + "/" + pid + "/ns");
+    std::ofstream(proc + "/" + pid + "/cgroup") << cgroup;
+    if (netns_of.empty()) {
+      std::ofstream(proc + "/" + pid + "/ns/net") << pid;
+    } else {
+      std::filesystem::create_symlink(proc + "/" + netns_of + "/ns/net",
+                                      proc + "/" + pid + "/ns/net");
+    }
+  };
+  std::filesystem::create_directories(proc + "/1");  // init: its ns/net cannot be read
+  proc_with("2", "0::/\n");
+  proc_with("3000", "0::/weft/node1/pod0c3f6e9a-51b2-4d0e-9a55-7b1f3c2d4e5f\n", "2");
+  proc_with("4242", "0::/weft/node1/pod0c3f6e9a-51b2-4d0e-9a55-7b1f3c2d4e5f\n");
+  auto p = FindPodNetnsPath(proc, kUid);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(*p, proc + "/4242/ns/net");
+  std::filesystem::remove_all(proc);
+}
+
 }  // namespace
 }  // namespace weft::agent::inpod
