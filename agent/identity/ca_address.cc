@@ -18,14 +18,32 @@ absl::StatusOr<CaAddressParts> ParseCaAddress(const std::string& address) {
   if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
     return absl::InvalidArgumentError("CA address " + address + " is not host:port");
   }
-  p.host = address.substr(0, colon);
-  if (p.host.front() == '[' && p.host.back() == ']') p.host = p.host.substr(1, p.host.size() - 2);
   std::string port = address.substr(colon + 1);
   if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
       std::stoi(port) == 0 || std::stoi(port) > 65535) {
     return absl::InvalidArgumentError("CA address " + address + ": bad port " + port);
   }
   p.port = static_cast<uint16_t>(std::stoi(port));
+  p.host = address.substr(0, colon);
+  if (p.host.front() == '[' || p.host.back() == ']') {
+    // "[v6]:port": the brackets hold an IPv6 address and nothing else.
+    std::string inner = p.host.size() > 2 && p.host.front() == '[' && p.host.back() == ']'
+                            ? p.host.substr(1, p.host.size() - 2)
+                            : "";
+    boost::system::error_code ec;
+    boost::asio::ip::make_address_v6(inner, ec);
+    if (inner.empty() || ec) {
+      return absl::InvalidArgumentError("CA address " + address + ": bad [IPv6] host");
+    }
+    p.host = inner;
+    return p;
+  }
+  // Otherwise a DNS name or an IPv4 address: letters, digits, '-' and '.'.
+  if (p.host.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+      std::string::npos) {
+    return absl::InvalidArgumentError("CA address " + address + ": bad host " + p.host);
+  }
   // "<service>.<namespace>.svc" or "<service>.<namespace>.svc.<cluster domain>".
   size_t a = p.host.find('.');
   size_t b = a == std::string::npos ? a : p.host.find('.', a + 1);

@@ -41,12 +41,12 @@ std::string StringAt(const json& j, std::initializer_list<const char*> path) {
 }
 
 bool Finished(const json& pod) {
-  std::string phase = pod.value("/status/phase"_json_pointer, std::string());
+  std::string phase = StringAt(pod, {"status", "phase"});
   return phase == "Succeeded" || phase == "Failed";
 }
 
 std::string ServiceAccountOf(const json& pod) {
-  std::string sa = pod.value("/spec/serviceAccountName"_json_pointer, std::string());
+  std::string sa = StringAt(pod, {"spec", "serviceAccountName"});
   return sa.empty() ? "default" : sa;
 }
 
@@ -169,14 +169,14 @@ void PodPlacement::Apply(kube::Delta& d) {
     placed_.clear();
   }
   for (const json& pod : d.objects) {
-    std::string name = pod.value("/metadata/namespace"_json_pointer, std::string()) + "/" +
-                       pod.value("/metadata/name"_json_pointer, std::string());
+    // Fields of another type than the API's count as absent (StringAt): never a throw here.
+    std::string ns = StringAt(pod, {"metadata", "namespace"});
+    std::string name = ns + "/" + StringAt(pod, {"metadata", "name"});
     remove(name);
     if (d.op == kube::Delta::kDelete || Finished(pod)) continue;
-    std::string node = pod.value("/spec/nodeName"_json_pointer, std::string());
+    std::string node = StringAt(pod, {"spec", "nodeName"});
     if (node.empty()) continue;  // not scheduled yet
-    Key key{node, pod.value("/metadata/namespace"_json_pointer, std::string()),
-            ServiceAccountOf(pod)};
+    Key key{node, ns, ServiceAccountOf(pod)};
     pods_[name] = key;
     ++placed_[key];
   }

@@ -119,9 +119,13 @@ void CheckCaAddress(const std::string& address) {
   Check(p->port >= 1);  // uint16_t: at most 65535
   Check(p->service.empty() == p->ns.empty());
   if (!p->service.empty()) Check(p->host.rfind(p->service + "." + p->ns + ".svc", 0) == 0);
-  // Not checked, as ParseCaAddress does not validate the host (agent/identity/ca_address.cc,
-  // not this fuzzer's to change): that it is non-empty ("[]:1" gives ""), and that it formats
-  // back ("[v6]:port" or "host:port") to the same parts ("[[x]]:1" gives "[x]", "a:b:1" "a:b").
+  // The host is never empty and formats back ("[v6]:port" or "host:port") to the same parts.
+  Check(!p->host.empty());
+  std::string again = (p->host.find(':') != std::string::npos ? "[" + p->host + "]" : p->host) +
+                      ":" + std::to_string(p->port);
+  absl::StatusOr<CaAddressParts> q = weft::agent::ParseCaAddress(again);
+  Check(q.ok() && q->host == p->host && q->port == p->port && q->service == p->service &&
+        q->ns == p->ns);
 }
 
 }  // namespace

@@ -325,6 +325,13 @@ TEST(CaAddressTest, Parses) {
   EXPECT_FALSE(ParseCaAddress("weft-ca:0").ok());
   EXPECT_FALSE(ParseCaAddress("weft-ca:99999").ok());
   EXPECT_FALSE(ParseCaAddress("weft-ca:http").ok());
+  // Hosts: a name, an IPv4 address, or an IPv6 address in brackets; nothing else.
+  EXPECT_FALSE(ParseCaAddress("[]:1").ok());
+  EXPECT_FALSE(ParseCaAddress("[[x]]:1").ok());
+  EXPECT_FALSE(ParseCaAddress("a:b:1").ok());
+  EXPECT_FALSE(ParseCaAddress("[::1:1").ok());
+  EXPECT_FALSE(ParseCaAddress("ca example:1").ok());
+  EXPECT_EQ(Must(ParseCaAddress("10.0.0.1:15012")).host, "10.0.0.1");
   CaAddressResolver literal("127.0.0.1:15012");
   EXPECT_EQ(Must(literal.Resolve()).port(), 15012);
   CaAddressResolver dns("localhost:15012");
