@@ -927,7 +927,7 @@ spec:
       << "readiness reports the outage";
   auto outage_start = std::chrono::steady_clock::now();
   int outage_answered = 0, outage_calls = 0;
-  while (std::chrono::steady_clock::now() - outage_start < std::chrono::seconds(20)) {
+  while (std::chrono::steady_clock::now() - outage_start < std::chrono::seconds(30)) {
     Result c = Cluster("exec demo/client -- weft-testapp call " + vip + ":80 -n 10");
     std::istringstream out(c.out);
     for (std::string who, n; out >> who >> n;) outage_answered += std::atoi(n.c_str());
