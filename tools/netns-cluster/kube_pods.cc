@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -323,6 +324,29 @@ DesiredPod PodFromApi(const json& pod, std::string* error) {
   }
   if (error) *error = e;
   return d;
+}
+
+std::string NodeHostPath(const NodeState& node, std::string_view path_in) {
+  if (path_in.empty() || path_in[0] != '/') return std::string(path_in);
+  std::string path = std::filesystem::path(std::string(path_in)).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  std::vector<std::pair<std::string_view, std::string>> roots{{"/sys/fs/bpf", node.bpf_root},
+                                                              {"/sys/fs/cgroup", node.cgroup}};
+  if (!node.run_dir.empty()) {
+    const std::string host = node.run_dir + "/host";
+    roots.insert(
+        roots.end(),
+        {{"/var/run", host + "/run"}, {"/run", host + "/run"}, {"/var/lib", host + "/var/lib"}});
+  }
+  for (const auto& [root, to] : roots) {
+    if (to.empty()) continue;
+    if (path == root) return to;
+    if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+        path[root.size()] == '/') {
+      return to + path.substr(root.size());
+    }
+  }
+  return path;
 }
 
 std::string ExpandVars(std::string_view s, const std::map<std::string, std::string>& vars) {

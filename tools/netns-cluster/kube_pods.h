@@ -110,6 +110,18 @@ struct LaunchContext {
   std::map<std::string, std::string> volume_paths;
 };
 
+// Where a hostPath volume lives for a pod on `node`. The netns nodes share one kernel and one
+// file system, so the node-local state a real node keeps to itself is given a directory per
+// node, as if each node had its own:
+//   /sys/fs/bpf[/...]          → the node's bpffs directory (NodeState::bpf_root[/...])
+//   /sys/fs/cgroup[/...]       → the node's cgroup (NodeState::cgroup[/...]), the parent of its
+//                                pods' cgroups, as a node's cgroup root holds its pods
+//   /run, /var/run, /var/lib   → <run_dir>/host/run, .../var/lib (/var/run is /run, as on Debian)
+// Every other path is the host's own (/proc, /etc, /usr...). So deploy/'s DaemonSets run as
+// shipped: each node's agent pins its programs in its own bpffs directory, attaches them to its
+// node's cgroup, and finds its proxy's socket in its own /run/weft.
+std::string NodeHostPath(const NodeState& node, std::string_view path);
+
 // The launch of a pod of weft's image: its first container of weft's image (and the init
 // containers of weft's image before it): command (default kImageEntrypoint) and args with
 // $(VAR) expansion, env (value; valueFrom fieldRef, configMapKeyRef, secretKeyRef; envFrom)

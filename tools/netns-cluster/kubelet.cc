@@ -457,6 +457,13 @@ absl::Status Kubelets::DoPrepare(const std::string& node, const json& pod,
   std::string ns = Str(meta, "namespace", "default"), name = Str(meta, "name"),
               uid = Str(meta, "uid"), sa = Str(spec, "serviceAccountName", "default");
   std::string dir = options_.pods_dir + "/" + uid;
+  NodeState node_state;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = nodes_.find(node);
+    if (it == nodes_.end()) return absl::NotFoundError("node " + node + " is not in the cluster");
+    node_state = it->second.node;
+  }
 
   k8s::Fetched fetched;
   k8s::References refs = k8s::ReferencedObjects(pod);
@@ -516,7 +523,8 @@ absl::Status Kubelets::DoPrepare(const std::string& node, const json& pod,
     std::string vname = Str(v, "name");
     std::string vdir = dir + "/volumes/" + vname;
     if (const json& hp = At(v, "hostPath"); hp.is_object()) {
-      std::string path = Str(hp, "path"), type = Str(hp, "type");
+      // The node's own directory for node-local paths (bpffs, cgroup, /run, /var/lib).
+      std::string path = k8s::NodeHostPath(node_state, Str(hp, "path")), type = Str(hp, "type");
       if (type == "DirectoryOrCreate") {
         if (auto s = MakeDir(path); !s.ok()) return s;
       } else if (type == "FileOrCreate" && !sys::Exists(path)) {

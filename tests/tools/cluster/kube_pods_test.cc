@@ -130,6 +130,38 @@ TEST(KubePods, ReferencedObjects) {
   EXPECT_FALSE(r.optional["secret/s"]);
 }
 
+// The netns nodes share one kernel and file system: a hostPath of node-local state is the
+// node's own directory, so deploy/'s DaemonSets run unchanged on every node.
+TEST(KubePods, NodeLocalHostPathsAreTheNodesOwn) {
+  NodeState n;
+  n.name = "n2";
+  n.bpf_root = "/sys/fs/bpf/weft-c-nodes/n2";
+  n.cgroup = "/sys/fs/cgroup/unified/weft-c/n2";
+  n.run_dir = "/run/weft/cluster-c/nodes/n2";
+  EXPECT_EQ(k8s::NodeHostPath(n, "/sys/fs/bpf"), n.bpf_root);
+  EXPECT_EQ(k8s::NodeHostPath(n, "/sys/fs/bpf/"), n.bpf_root);
+  EXPECT_EQ(k8s::NodeHostPath(n, "/sys/fs/bpf/weft"), n.bpf_root + "/weft");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/sys/fs/cgroup"), n.cgroup);
+  EXPECT_EQ(k8s::NodeHostPath(n, "/sys/fs/cgroup/kubepods"), n.cgroup + "/kubepods");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/run/weft"), n.run_dir + "/host/run/weft");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/var/run/weft"), n.run_dir + "/host/run/weft");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/run"), n.run_dir + "/host/run");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/var/lib/weft/x"), n.run_dir + "/host/var/lib/weft/x");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/run/./weft//a/../b"), n.run_dir + "/host/run/weft/b");
+  // Only whole path elements: /running is not /run; the rest is the host's.
+  EXPECT_EQ(k8s::NodeHostPath(n, "/running"), "/running");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/sys/fs/bpffs"), "/sys/fs/bpffs");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/proc"), "/proc");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/etc/ssl/certs"), "/etc/ssl/certs");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/var/log"), "/var/log");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/"), "/");
+  EXPECT_EQ(k8s::NodeHostPath(n, "relative"), "relative");
+  // A node without a run dir (an old state file) keeps the host's /run.
+  n.run_dir.clear();
+  EXPECT_EQ(k8s::NodeHostPath(n, "/run/weft"), "/run/weft");
+  EXPECT_EQ(k8s::NodeHostPath(n, "/sys/fs/bpf/weft"), n.bpf_root + "/weft");
+}
+
 TEST(KubePods, LaunchOfWeftsImage) {
   k8s::LaunchContext ctx;
   ctx.node = "node2";
