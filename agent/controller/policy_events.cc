@@ -7,21 +7,13 @@
 #include <iostream>
 
 #include "agent/source/kube_source.h"
+#include "core/kube/time.h"
 
 namespace weft::agent {
 
 using json = nlohmann::json;
 
 namespace {
-
-std::string Now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string Hex(uint64_t v) {
   static const char* digits = "0123456789abcdef";
@@ -93,7 +85,7 @@ json PolicyEvents::EventFor(const json& object, const std::string& message,
   if (!ns.empty()) involved["namespace"] = ns;
   if (!uid.empty()) involved["uid"] = uid;
   if (meta.contains("resourceVersion")) involved["resourceVersion"] = meta["resourceVersion"];
-  std::string now = Now();
+  std::string now = kube::Rfc3339Now();
   // A name per (object, message), as client-go's recorder makes one per event.
   uint64_t h = std::hash<std::string>{}(uid + "\n" + message + "\n" + now);
   return {{"apiVersion", "v1"},

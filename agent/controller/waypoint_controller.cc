@@ -5,6 +5,8 @@
 #include <ctime>
 #include <iostream>
 
+#include "core/kube/time.h"
+
 namespace weft::agent {
 
 using json = nlohmann::json;
@@ -20,15 +22,6 @@ constexpr int kHbonePort = 15008;
 std::string Key(const json& o) {
   return o.value("/metadata/namespace"_json_pointer, std::string()) + "/" +
          o.value("/metadata/name"_json_pointer, std::string());
-}
-
-std::string Now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 json OwnerReference(const json& gw) {
@@ -299,7 +292,7 @@ absl::Status WaypointController::WriteStatus(const json& gw) {
   json conditions = json::array();
   bool same = old.size() == want.size();
   for (const Cond& c : want) {
-    std::string since = Now();
+    std::string since = kube::Rfc3339Now();
     bool found = false;
     for (const auto& o : old) {
       if (o.value("type", "") != c.type) continue;

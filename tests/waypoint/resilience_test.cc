@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/proxy/node_view.h"
+#include "tests/testing/command.h"
 #include "tests/waypoint/waypoint_fixture.h"
 
 namespace weft::waypoint::testing {
@@ -397,13 +398,7 @@ spec:
   // weftctl shows it, from the waypoint's admin.
   std::string cmd = std::string(WEFTCTL_PATH) + " waypoint clusters -n demo --admin 127.0.0.1:" +
                     std::to_string(waypoint_->admin_port()) + " 2>&1";
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-  }
+  std::string out = weft::testing::RunCommand(cmd).out;
   EXPECT_NE(out.find("outlier detection: 1 ejected now"), std::string::npos) << out;
   EXPECT_NE(out.find("127.77.0.11:8080  ejected"), std::string::npos) << out;
   // After baseEjectionTime it is back (and fails again).

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -21,27 +20,18 @@
 #include "bpf/abi/sock_connect.h"
 #include "bpf/abi/sock_ops.h"
 #include "tests/bpf/pod_harness.h"
+#include "tests/testing/command.h"
 
 namespace weft::agent::datapath {
 namespace {
 
 using weft::testing::PodReport;
+using weft::testing::RunCommand;
 
 constexpr char kVip[] = "10.96.0.10";
 
 IpAddr Ip(const char* text) {
   return *IpAddr::Parse(text);
-}
-
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
 }
 
 // Programs attached to the cgroup for one attach type, as the kernel reports them.
@@ -267,7 +257,7 @@ TEST_F(DatapathTest, BpftoolPrintsNamedFieldsOfPinnedMaps) {
   auto dp = OpenOrFail(MakeSettings());
   ASSERT_NE(dp, nullptr);
   ASSERT_TRUE(dp->writer().UpsertService(ServiceEntry::Vip(Ip(kVip), 80, 7)).ok());
-  std::string out = Shell("bpftool -j map dump pinned " + root_ + "/weft_svc_v1 2>&1");
+  std::string out = RunCommand("bpftool -j map dump pinned " + root_ + "/weft_svc_v1 2>&1").out;
   auto json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(json.is_array() && json.size() == 1) << out;
   const auto& f = json[0]["formatted"];
@@ -280,7 +270,7 @@ TEST_F(DatapathTest, BpftoolPrintsNamedFieldsOfPinnedMaps) {
   EXPECT_EQ(f["value"]["service_id"], 7) << out;
   EXPECT_EQ(f["value"]["flags"], WEFT_SVC_F_VIP) << out;
   // And `bpftool map show` prints the whole name: it fits the kernel's 15 characters.
-  std::string show = Shell("bpftool map show pinned " + root_ + "/weft_conndst_v1 2>&1");
+  std::string show = RunCommand("bpftool map show pinned " + root_ + "/weft_conndst_v1 2>&1").out;
   EXPECT_NE(show.find("name weft_conndst_v1 "), std::string::npos) << show;
   ASSERT_TRUE(dp->Uninstall().ok());
 }

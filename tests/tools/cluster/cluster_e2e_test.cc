@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -18,17 +17,15 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/testing/command.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Result {
-  int code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-  std::string all() const { return out + err; }
-};
+using Result = weft::testing::CommandResult;
+using weft::testing::RunCommand;
 
 std::string Slurp(const fs::path& p) {
   std::ifstream in(p);
@@ -117,7 +114,7 @@ class ClusterE2E : public ::testing::Test {
       std::cerr << Cluster("status").all() << Slurp(root_ / "state" / "supervisor.log");
     }
     Result r = Cluster("down");
-    EXPECT_EQ(r.code, 0) << r.all();
+    EXPECT_EQ(r.exit_code, 0) << r.all();
     EXPECT_EQ(Leftovers(), std::vector<std::string>{});
     std::error_code ec;
     fs::remove_all(root_, ec);
@@ -128,22 +125,7 @@ class ClusterE2E : public ::testing::Test {
     std::string prefix = "WEFT_BUILD=" + std::string(WEFT_BINARY_DIR) + " WEFT_CLUSTER=" + name_ +
                          " WEFT_CLUSTER_STATE=" + state_.string() + " timeout 60 " +
                          std::string(WEFT_SOURCE_DIR) + "/tools/cluster ";
-    return Sh(prefix + args, stdin_text);
-  }
-
-  Result Sh(const std::string& cmd, const std::string& stdin_text = "") {
-    fs::path err = root_ / "stderr.txt", in = root_ / "stdin.txt";
-    std::ofstream(in) << stdin_text;
-    Result r;
-    FILE* p = popen((cmd + " <" + in.string() + " 2>" + err.string()).c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.err = Slurp(err);
-    return r;
+    return RunCommand(prefix + args, stdin_text);
   }
 
   Result Call(const std::string& from, const std::string& target, int n,
@@ -154,7 +136,7 @@ class ClusterE2E : public ::testing::Test {
 
   json Status() {
     Result r = Cluster("status --json");
-    if (r.code != 0) return json::object();
+    if (r.exit_code != 0) return json::object();
     return json::parse(r.out, nullptr, false);
   }
 
@@ -201,7 +183,7 @@ TEST_F(ClusterE2E, TwoNodesTrafficCgroupsRestartLiveChangesAndDown) {
                              PodYaml("default", "b", "n1", Serve()) + "---\n" +
                              PodYaml("demo", "c", "n2", Serve()));
   Result up = Cluster("up -f " + dir_.string() + " --no-agents");
-  ASSERT_EQ(up.code, 0) << up.all();
+  ASSERT_EQ(up.exit_code, 0) << up.all();
   EXPECT_NE(up.out.find("pod demo/c"), std::string::npos) << up.out;
 
   // Addresses: given podCIDR/podIP honoured, the rest assigned.
@@ -218,18 +200,20 @@ TEST_F(ClusterE2E, TwoNodesTrafficCgroupsRestartLiveChangesAndDown) {
   EXPECT_EQ(Pod(st, "demo", "c")["ip"], "10.244.1.2");
 
   // Cross-node, both ways, with the client's pod address seen by the server (no NAT).
-  ASSERT_TRUE(WaitFor([&] { return Call("default/a", "10.244.1.2:8080", 1).code == 0; }, 10000));
+  ASSERT_TRUE(
+      WaitFor([&] { return Call("default/a", "10.244.1.2:8080", 1).exit_code == 0; }, 10000));
   Result cross = Call("default/a", "10.244.1.2:8080", 5, "-v");
-  EXPECT_EQ(cross.code, 0) << cross.all();
+  EXPECT_EQ(cross.exit_code, 0) << cross.all();
   EXPECT_NE(cross.out.find("\nc 5\n"), std::string::npos) << cross.out;
   EXPECT_NE(cross.out.find("c 10.244.1.2:8080 10.244.7.10:"), std::string::npos) << cross.out;
   Result back = Call("demo/c", "10.244.7.10:8080", 3);
-  EXPECT_EQ(back.code, 0) << back.all();
+  EXPECT_EQ(back.exit_code, 0) << back.all();
   EXPECT_EQ(back.out, "a 3\n");
   // Same node.
-  ASSERT_TRUE(WaitFor([&] { return Call("default/a", "10.244.7.2:8080", 1).code == 0; }, 10000));
+  ASSERT_TRUE(
+      WaitFor([&] { return Call("default/a", "10.244.7.2:8080", 1).exit_code == 0; }, 10000));
   Result same = Call("default/a", "10.244.7.2:8080", 5);
-  EXPECT_EQ(same.code, 0) << same.all();
+  EXPECT_EQ(same.exit_code, 0) << same.all();
   EXPECT_EQ(same.out, "b 5\n");
 
   // The pod's process runs in the pod's cgroup and netns; so does `exec`, with stdin, stdout
@@ -245,9 +229,9 @@ TEST_F(ClusterE2E, TwoNodesTrafficCgroupsRestartLiveChangesAndDown) {
   Result cg = Cluster("exec default/a -- cat /proc/self/cgroup");
   EXPECT_NE(cg.out.find(want_cg), std::string::npos) << cg.all();
   EXPECT_EQ(Cluster("exec default/a -- cat", "hello pod\n").out, "hello pod\n");
-  EXPECT_EQ(Cluster("exec default/a -- sh -c 'exit 7'").code, 7);
+  EXPECT_EQ(Cluster("exec default/a -- sh -c 'exit 7'").exit_code, 7);
   Result nopod = Cluster("exec default/nope -- true");
-  EXPECT_NE(nopod.code, 0);
+  EXPECT_NE(nopod.exit_code, 0);
   EXPECT_NE(nopod.err.find("no pod default/nope"), std::string::npos) << nopod.err;
 
   // A killed process is restarted.
@@ -292,7 +276,7 @@ TEST_F(ClusterE2E, TwoNodesTrafficCgroupsRestartLiveChangesAndDown) {
       5000));
 
   Result human = Cluster("status");
-  EXPECT_EQ(human.code, 0);
+  EXPECT_EQ(human.exit_code, 0);
   for (const char* s :
        {"default/a", "default/b", "demo/c", "n1", "n2", "10.244.7.10", "running (pid"}) {
     EXPECT_NE(human.out.find(s), std::string::npos) << s << " in\n" << human.out;
@@ -301,11 +285,11 @@ TEST_F(ClusterE2E, TwoNodesTrafficCgroupsRestartLiveChangesAndDown) {
             std::string::npos);
 
   Result down = Cluster("down");
-  EXPECT_EQ(down.code, 0) << down.all();
+  EXPECT_EQ(down.exit_code, 0) << down.all();
   EXPECT_EQ(Leftovers(), std::vector<std::string>{});
   EXPECT_TRUE(WaitFor([&] { return !Alive(pid_a) && !Alive(new_b); }, 3000));
   Result again = Cluster("down");
-  EXPECT_EQ(again.code, 0);
+  EXPECT_EQ(again.exit_code, 0);
   EXPECT_NE(again.out.find("nothing to remove"), std::string::npos) << again.all();
 }
 
@@ -318,16 +302,16 @@ TEST_F(ClusterE2E, BridgesKeepTheirAddressAsPodsComeAndGo) {
                              PodYaml("default", "x", "n1", Serve()) + "---\n" +
                              PodYaml("demo", "c", "n2", Serve()));
   Result up = Cluster("up -f " + dir_.string() + " --no-agents");
-  ASSERT_EQ(up.code, 0) << up.all();
+  ASSERT_EQ(up.exit_code, 0) << up.all();
   const std::string n1 = Prefix() + "node-n1";
   auto cbr0 = [&](const std::string& attr) {
-    return Sh("ip netns exec " + n1 + " cat /sys/class/net/cbr0/" + attr).out;
+    return RunCommand("ip netns exec " + n1 + " cat /sys/class/net/cbr0/" + attr).out;
   };
   auto set_veth_mac = [&](const std::string& pod, const std::string& mac) {
     std::string veth = Pod(Status(), "default", pod).value("veth", "");
     ASSERT_FALSE(veth.empty());
-    Result r = Sh("ip -n " + n1 + " link set " + veth + " address " + mac);
-    ASSERT_EQ(r.code, 0) << r.all();
+    Result r = RunCommand("ip -n " + n1 + " link set " + veth + " address " + mac);
+    ASSERT_EQ(r.exit_code, 0) << r.all();
   };
   EXPECT_EQ(cbr0("address"), "0a:58:0a:f4:07:01\n");  // from 10.244.7.1
   EXPECT_EQ(cbr0("addr_assign_type"), "3\n");         // NET_ADDR_SET: the kernel keeps it
@@ -339,7 +323,8 @@ TEST_F(ClusterE2E, BridgesKeepTheirAddressAsPodsComeAndGo) {
 
   // Without a fixed address the bridge would now take x's, and pod a would cache that.
   set_veth_mac("x", "02:00:00:00:00:02");
-  ASSERT_TRUE(WaitFor([&] { return Call("default/a", "10.244.1.2:8080", 1).code == 0; }, 10000));
+  ASSERT_TRUE(
+      WaitFor([&] { return Call("default/a", "10.244.1.2:8080", 1).exit_code == 0; }, 10000));
   // A new pod on n1 whose veth has the lowest MAC there is: the bridge would move to it, and
   // a's frames to x's address would be taken in as another host's and dropped.
   WriteFile("b.yaml", PodYaml("default", "b", "n1", Serve()));
@@ -348,7 +333,7 @@ TEST_F(ClusterE2E, BridgesKeepTheirAddressAsPodsComeAndGo) {
   EXPECT_EQ(cbr0("address"), "0a:58:0a:f4:07:01\n");
   // At once, not after an ARP timeout.
   Result cross = Call("default/a", "10.244.1.2:8080", 3);
-  EXPECT_EQ(cross.code, 0) << cross.all();
+  EXPECT_EQ(cross.exit_code, 0) << cross.all();
   EXPECT_EQ(cross.out, "c 3\n");
 }
 
@@ -356,7 +341,7 @@ TEST_F(ClusterE2E, DownAndUpCleanUpAfterTheSupervisorIsKilled) {
   WriteFile("nodes.yaml", kNodes);
   WriteFile("pods.yaml", PodYaml("default", "x", "n1", Serve()) + "---\n" +
                              PodYaml("default", "y", "n2", Serve()));
-  ASSERT_EQ(Cluster("up -f " + dir_.string() + " --no-agents").code, 0);
+  ASSERT_EQ(Cluster("up -f " + dir_.string() + " --no-agents").exit_code, 0);
   json st = Status();
   int sup = st["supervisor_pid"], pid_x = Pod(st, "default", "x")["process"]["pid"];
   ASSERT_GT(sup, 0);
@@ -368,10 +353,11 @@ TEST_F(ClusterE2E, DownAndUpCleanUpAfterTheSupervisorIsKilled) {
 
   // `up` over the remains of the crashed run cleans them first.
   Result up = Cluster("up -f " + dir_.string() + " --no-agents");
-  ASSERT_EQ(up.code, 0) << up.all();
+  ASSERT_EQ(up.exit_code, 0) << up.all();
   EXPECT_NE(up.out.find("cleaning up what a previous run left"), std::string::npos) << up.out;
   EXPECT_TRUE(WaitFor([&] { return !Alive(pid_x); }, 3000));
-  ASSERT_TRUE(WaitFor([&] { return Call("default/x", "10.244.1.2:8080", 1).code == 0; }, 10000));
+  ASSERT_TRUE(
+      WaitFor([&] { return Call("default/x", "10.244.1.2:8080", 1).exit_code == 0; }, 10000));
 
   // And `down` after a second kill -9 removes everything.
   st = Status();
@@ -380,7 +366,7 @@ TEST_F(ClusterE2E, DownAndUpCleanUpAfterTheSupervisorIsKilled) {
   ASSERT_EQ(kill(sup, SIGKILL), 0);
   ASSERT_TRUE(WaitFor([&] { return !Status().value("supervisor_running", true); }, 5000));
   Result down = Cluster("down");
-  EXPECT_EQ(down.code, 0) << down.all();
+  EXPECT_EQ(down.exit_code, 0) << down.all();
   EXPECT_EQ(Leftovers(), std::vector<std::string>{});
   EXPECT_TRUE(WaitFor([&] { return !Alive(pid_y); }, 3000));
 }
@@ -389,14 +375,14 @@ TEST_F(ClusterE2E, UpRejectsAPodWithoutNodeAndMakesNothing) {
   WriteFile("nodes.yaml", kNodes);
   WriteFile("pods.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: lost\n");
   Result up = Cluster("up -f " + dir_.string() + " --no-agents");
-  EXPECT_NE(up.code, 0);
+  EXPECT_NE(up.exit_code, 0);
   EXPECT_NE(up.err.find("pods.yaml:1:1: error: Pod/default/lost: spec.nodeName: required"),
             std::string::npos)
       << up.all();
   EXPECT_NE(up.err.find("nothing was made"), std::string::npos) << up.all();
   EXPECT_EQ(Leftovers(), std::vector<std::string>{});
   Result status = Cluster("status");
-  EXPECT_NE(status.code, 0);
+  EXPECT_NE(status.exit_code, 0);
   EXPECT_NE(status.err.find("no cluster is up"), std::string::npos) << status.all();
 }
 
@@ -409,7 +395,7 @@ TEST_F(ClusterE2E, AgentsRunInTheirNodeAndRestart) {
   WriteFile("nodes.yaml", kNodes);
   Result up = Cluster("up -f " + dir_.string() + " --agent-bin " + agent.string() +
                       " --agent-arg=--workers=2 --agent-arg=-v");
-  ASSERT_EQ(up.code, 0) << up.all();
+  ASSERT_EQ(up.exit_code, 0) << up.all();
   json st = Status();
   ASSERT_EQ(st["nodes"].size(), 2u);
   EXPECT_EQ(st["nodes"][0]["agent"]["state"], "running");
@@ -438,7 +424,7 @@ TEST_F(ClusterE2E, AgentsRunInTheirNodeAndRestart) {
 
   // restart-agent: SIGKILL and a new process at once.
   Result r = Cluster("restart-agent n1");
-  ASSERT_EQ(r.code, 0) << r.all();
+  ASSERT_EQ(r.exit_code, 0) << r.all();
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(pid (\d+))"))) << r.out;
   int fresh = std::stoi(m[1]);
@@ -447,7 +433,7 @@ TEST_F(ClusterE2E, AgentsRunInTheirNodeAndRestart) {
   EXPECT_TRUE(Alive(fresh));
   EXPECT_EQ(Status()["nodes"][0]["agent"]["pid"], fresh);
   Result nope = Cluster("restart-agent ghost");
-  EXPECT_NE(nope.code, 0);
+  EXPECT_NE(nope.exit_code, 0);
   EXPECT_NE(nope.err.find("no node \"ghost\""), std::string::npos) << nope.all();
 
   // An agent that dies is restarted by the supervisor.
@@ -469,7 +455,7 @@ TEST_F(ClusterE2E, CaServesTheNodesOverTheUnderlayAndGoesAtDown) {
   WriteFile("nodes.yaml", kNodes);
   WriteFile("pods.yaml", PodYaml("demo", "web", "n1", "exec sleep 600"));
   Result up = Cluster("up -f " + dir_.string() + " --agent-bin " + agent.string());
-  ASSERT_EQ(up.code, 0) << up.all();
+  ASSERT_EQ(up.exit_code, 0) << up.all();
   json st = Status();
   std::string ca_dir = "/run/weft/cluster-" + name_ + "/ca";
   std::string address = st["host_ip"].get<std::string>() + ":15012";
@@ -495,23 +481,24 @@ TEST_F(ClusterE2E, CaServesTheNodesOverTheUnderlayAndGoesAtDown) {
   Result bundle;
   ASSERT_TRUE(WaitFor(
       [&] {
-        bundle = Sh(probe + "bundle");
-        return bundle.code == 0;
+        bundle = RunCommand(probe + "bundle");
+        return bundle.exit_code == 0;
       },
       5000))
       << bundle.all() << Slurp(root_ / "state" / "logs" / "ca.log");
   EXPECT_EQ(bundle.out, Slurp(ca_dir + "/root.crt"));
-  Result sign = Sh(probe + "sign demo default");
-  EXPECT_EQ(sign.code, 0) << sign.all();
+  Result sign = RunCommand(probe + "sign demo default");
+  EXPECT_EQ(sign.exit_code, 0) << sign.all();
   EXPECT_EQ(sign.out, "spiffe://cluster.local/ns/demo/sa/default\n");
-  Result refused = Sh(probe + "sign demo admin");
-  EXPECT_EQ(refused.code, 3) << refused.all();
+  Result refused = RunCommand(probe + "sign demo admin");
+  EXPECT_EQ(refused.exit_code, 3) << refused.all();
   // n2's certificate cannot get n1's service account.
   std::string n2 = "/run/weft/cluster-" + name_ + "/nodes/n2";
-  Result other = Sh("ip netns exec " + Prefix() + "node-n2 timeout 20 " +
-                    std::string(WEFT_BINARY_DIR) + "/bin/tests/weft_ca_probe " + address + " " +
-                    n2 + "/node.crt " + n2 + "/node.key " + ca_dir + "/root.crt sign demo default");
-  EXPECT_EQ(other.code, 3) << other.all();
+  Result other =
+      RunCommand("ip netns exec " + Prefix() + "node-n2 timeout 20 " +
+                 std::string(WEFT_BINARY_DIR) + "/bin/tests/weft_ca_probe " + address + " " + n2 +
+                 "/node.crt " + n2 + "/node.key " + ca_dir + "/root.crt sign demo default");
+  EXPECT_EQ(other.exit_code, 3) << other.all();
 
   // The CA is supervised: killed, it comes back.
   ASSERT_EQ(kill(ca_pid, SIGKILL), 0);
@@ -524,7 +511,7 @@ TEST_F(ClusterE2E, CaServesTheNodesOverTheUnderlayAndGoesAtDown) {
   int fresh = Status()["ca"]["pid"];
 
   Result down = Cluster("down");
-  ASSERT_EQ(down.code, 0) << down.all();
+  ASSERT_EQ(down.exit_code, 0) << down.all();
   EXPECT_TRUE(WaitFor([&] { return !Alive(fresh); }, 3000));
   EXPECT_FALSE(fs::exists(ca_dir));
   EXPECT_FALSE(fs::exists(node_dir));
@@ -555,7 +542,7 @@ TEST_F(ClusterE2E, WaypointPodFromAGatewayGetsItsIdentityRestartsAndGoes) {
   std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   WriteFile("nodes.yaml", kNodes);
   Result up = Cluster("up -f " + dir_.string() + " --agent-bin " + agent.string());
-  ASSERT_EQ(up.code, 0) << up.all();
+  ASSERT_EQ(up.exit_code, 0) << up.all();
   ASSERT_EQ(Status()["pods"].size(), 0u);
 
   constexpr char kGateway[] = R"(apiVersion: gateway.networking.k8s.io/v1
@@ -628,15 +615,16 @@ spec:
       << Cluster("logs " + ref).all();
 
   // weftctl waypoint list without -f: the cluster's DIR, and the waypoint's pod running.
-  Result list = Sh("WEFT_CLUSTER_STATE=" + state_.string() + " " + std::string(WEFT_BINARY_DIR) +
-                   "/bin/weftctl waypoint list");
-  EXPECT_EQ(list.code, 0) << list.all();
+  Result list = RunCommand("WEFT_CLUSTER_STATE=" + state_.string() + " " +
+                           std::string(WEFT_BINARY_DIR) + "/bin/weftctl waypoint list");
+  EXPECT_EQ(list.exit_code, 0) << list.all();
   EXPECT_TRUE(std::regex_search(
       list.out, std::regex("demo +waypoint +" + name + " +n2 +" + pod["ip"].get<std::string>() +
                            " +running \\(pid \\d+\\)")))
       << list.all();
-  Result list_json = Sh("WEFT_CLUSTER_STATE=" + state_.string() + " " +
-                        std::string(WEFT_BINARY_DIR) + "/bin/weftctl waypoint list -o json");
+  Result list_json =
+      RunCommand("WEFT_CLUSTER_STATE=" + state_.string() + " " + std::string(WEFT_BINARY_DIR) +
+                 "/bin/weftctl waypoint list -o json");
   json lj = json::parse(list_json.out, nullptr, false);
   ASSERT_TRUE(lj.is_array() && lj.size() == 1u) << list_json.all();
   ASSERT_EQ(lj[0]["pods"].size(), 1u) << list_json.out;
@@ -680,12 +668,12 @@ spec:
   WriteFile("waypoint.yaml", kGateway);
   EXPECT_TRUE(WaitFor([&] { return fs::exists(manifest); }, 5000));
   std::string host_ip = Status()["host_ip"];
-  EXPECT_NE(Sh("ip rule list").out.find("from " + host_ip + " lookup"), std::string::npos);
+  EXPECT_NE(RunCommand("ip rule list").out.find("from " + host_ip + " lookup"), std::string::npos);
   Result down = Cluster("down");
-  EXPECT_EQ(down.code, 0) << down.all();
+  EXPECT_EQ(down.exit_code, 0) << down.all();
   EXPECT_FALSE(fs::exists(manifest));
   // The host's reply rule for pods (network::SetHostReplyRoutes) goes too.
-  EXPECT_EQ(Sh("ip rule list").out.find("from " + host_ip + " lookup"), std::string::npos);
+  EXPECT_EQ(RunCommand("ip rule list").out.find("from " + host_ip + " lookup"), std::string::npos);
   EXPECT_EQ(Leftovers(), std::vector<std::string>{});
 }
 

@@ -16,31 +16,15 @@
 #include <string>
 #include <thread>
 
+#include "tests/testing/command.h"
+
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using Result = weft::testing::CommandResult;
 
 // Runs weft-testapp with `args`, capturing stdout and stderr (bounded by `timeout 30`).
 Result App(const std::string& args) {
-  char err_path[] = "/tmp/weft_testapp_err_XXXXXX";
-  int fd = mkstemp(err_path);
-  close(fd);
-  std::string cmd = std::string("timeout 30 ") + TESTAPP_PATH + " " + args + " 2>" + err_path;
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  FILE* e = fopen(err_path, "r");
-  while ((n = fread(buf, 1, sizeof buf, e)) > 0) r.err.append(buf, n);
-  fclose(e);
-  unlink(err_path);
-  return r;
+  return weft::testing::RunCommand(std::string("timeout 30 ") + TESTAPP_PATH + " " + args);
 }
 
 int ConnectLoopback(int port) {
@@ -177,17 +161,17 @@ TEST(TestappTest, HttpAnswersWithTheNameKeepAliveAndPipelined) {
   EXPECT_EQ(all, ok + "\r\nweb\n" + ok + "\r\nweb\n" + ok + "Connection: close\r\n\r\n");
 
   Result r = App("call 127.0.0.1:" + std::to_string(s.http()) + " --http -n 3");
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "web 3\n");
 }
 
 TEST(TestappTest, CallPrintsAHistogram) {
   Server s("one");
   Result r = App("call 127.0.0.1:" + std::to_string(s.tcp()) + " -n 7");
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "one 7\n");
   Result v = App("call 127.0.0.1:" + std::to_string(s.tcp()) + " -n 2 -v");
-  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.exit_code, 0);
   EXPECT_TRUE(
       std::regex_match(v.out, std::regex(R"((one 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+\n){2}one 2\n)")))
       << v.out;
@@ -204,12 +188,12 @@ TEST(TestappTest, CallCountsErrors) {
   getsockname(held, reinterpret_cast<sockaddr*>(&a), &len);
   Result r = App("call 127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + " -n 3");
   close(held);
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, "error: connect: Connection refused (3 of 3)\n");
 
   Result bad = App("call nonsense -n 1");
-  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("is not HOST:PORT"), std::string::npos) << bad.err;
 }
 
@@ -229,7 +213,7 @@ TEST(TestappTest, CallTimesOutOnASilentServer) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
   close(l);
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "error: timed out waiting for data (2 of 2)\n");
   EXPECT_GE(ms, 400);
   EXPECT_LT(ms, 5000);
@@ -238,7 +222,7 @@ TEST(TestappTest, CallTimesOutOnASilentServer) {
 TEST(TestappTest, HoldKeepsOneConnectionUsable) {
   Server s("held");
   Result r = App("call 127.0.0.1:" + std::to_string(s.tcp()) + " --hold-ms 400 --interval-ms 50");
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(
       std::regex_match(r.out, std::regex(R"(held 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+\nheld 1\n)")))
       << r.out;
@@ -257,13 +241,13 @@ TEST(TestappTest, HoldFailsWhenTheConnectionBreaks) {
   });
   Result r = App("call 127.0.0.1:" + std::to_string(port) + " --hold-ms 3000 --timeout-ms 500");
   killer.join();
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("error: round trip"), std::string::npos) << r.err;
 }
 
 TEST(TestappTest, ServeNeedsAPort) {
   Result r = App("serve --name x");
-  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("serve needs --port or --http-port"), std::string::npos) << r.err;
 }
 

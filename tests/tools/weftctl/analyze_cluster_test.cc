@@ -6,24 +6,19 @@
 // namespace analysed with -n.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/testing/command.h"
 #include "tests/testing/kube_control_plane.h"
 
 namespace {
 
 using nlohmann::json;
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Result = weft::testing::CommandResult;
 
 class WeftctlAnalyzeCluster : public ::testing::Test {
  protected:
@@ -35,19 +30,8 @@ class WeftctlAnalyzeCluster : public ::testing::Test {
 
   // weftctl analyze --cluster `args` with the kubeconfig `kc`.
   Result Analyze(const std::string& kc, const std::string& args = "") {
-    std::string cmd = std::string(WEFTCTL_PATH) + " analyze --cluster --kubeconfig " + kc + " " +
-                      args + " 2>" + dir_ + "/stderr </dev/null";
-    Result r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream in(dir_ + "/stderr");
-    r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    return r;
+    return weft::testing::RunCommand(std::string(WEFTCTL_PATH) +
+                                     " analyze --cluster --kubeconfig " + kc + " " + args);
   }
 
   void Apply(weft::testing::KubeControlPlane& cp, const std::string& yaml) {

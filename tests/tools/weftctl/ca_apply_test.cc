@@ -3,27 +3,22 @@
 // it, a missing namespace is an error; the printed YAML piped to kubectl works.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 
 #include "absl/strings/escaping.h"
 #include "core/identity/ca.h"
 #include "core/kube/client.h"
 #include "core/kube/config.h"
+#include "tests/testing/command.h"
 #include "tests/testing/kube_control_plane.h"
 
 namespace {
 
 using weft::identity::CertificateAuthority;
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Result = weft::testing::CommandResult;
 
 class WeftctlCaApply : public ::testing::Test {
  protected:
@@ -35,18 +30,7 @@ class WeftctlCaApply : public ::testing::Test {
 
   // weftctl `args` with `env` (VAR=value words) in front; the key must never be on stderr.
   Result Weftctl(const std::string& args, const std::string& env = "") {
-    std::string cmd =
-        env + " " + std::string(WEFTCTL_PATH) + " " + args + " 2>" + dir_ + "/stderr </dev/null";
-    Result r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream in(dir_ + "/stderr");
-    r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    Result r = weft::testing::RunCommand(env + " " + std::string(WEFTCTL_PATH) + " " + args);
     EXPECT_EQ(r.err.find("PRIVATE KEY"), std::string::npos) << "key on stderr: " << args;
     EXPECT_EQ(r.out.find("PRIVATE KEY"), std::string::npos) << "key on stdout: " << args;
     return r;

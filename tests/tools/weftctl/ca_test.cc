@@ -6,17 +6,15 @@
 #include "tools/weftctl/ca.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "core/identity/key_pair.h"
 #include "core/identity/trust_bundle.h"
 #include "core/yaml/document.h"
+#include "tests/testing/command.h"
 
 namespace weft::weftctl {
 namespace {
@@ -201,10 +199,7 @@ TEST(WeftctlCaRoot, FromPemChecksWhatItWraps) {
 
 // The binary.
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Result = weft::testing::CommandResult;
 
 class WeftctlCaInit : public ::testing::Test {
  protected:
@@ -219,18 +214,7 @@ class WeftctlCaInit : public ::testing::Test {
 
   // weftctl `args` (shell words); stdout and stderr apart. The key must never be on stderr.
   Result Weftctl(const std::string& args) {
-    std::string err_file = (dir_ / "stderr").string();
-    std::string cmd = std::string(WEFTCTL_PATH) + " " + args + " 2>" + err_file + " </dev/null";
-    Result r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream in(err_file);
-    r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    Result r = weft::testing::RunCommand(std::string(WEFTCTL_PATH) + " " + args);
     EXPECT_EQ(r.err.find("PRIVATE KEY"), std::string::npos) << "key on stderr: " << args;
     return r;
   }

@@ -4,14 +4,9 @@
 // --cluster` (exit 2, nothing contacted) and a missing kubeconfig (exit 1).
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
-#include <cstdio>
-#include <fstream>
 
 #include "core/yaml/document.h"
+#include "tests/testing/command.h"
 #include "tools/weftctl/waypoint.h"
 #include "tools/weftctl/waypoint_apply.h"
 
@@ -21,30 +16,13 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Result = weft::testing::CommandResult;
 
 // weftctl `args`, with `env` (VAR=value words) in front; a kubeconfig nobody has, so that
 // nothing reaches a cluster by accident.
 Result Weftctl(const std::string& args, const std::string& env = "") {
-  char tmpl[] = "/tmp/weftctl-kube-commands.XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  std::string cmd = "KUBECONFIG=" + dir + "/no-kubeconfig " + env + " " +
-                    std::string(WEFTCTL_PATH) + " " + args + " 2>" + dir + "/stderr </dev/null";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(dir + "/stderr");
-  r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  (void)std::system(("rm -rf " + dir).c_str());
-  return r;
+  return weft::testing::RunCommand("KUBECONFIG=/nonexistent/no-kubeconfig " + env + " " +
+                                   std::string(WEFTCTL_PATH) + " " + args);
 }
 
 TEST(WeftctlKubeCommands, TimeoutUnitsAndLimits) {

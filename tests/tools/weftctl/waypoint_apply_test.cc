@@ -5,17 +5,15 @@
 // returns once something sets Programmed, delete removes the Gateway and the namespace's label.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <fstream>
 #include <thread>
 
 #include "core/kube/client.h"
 #include "core/kube/config.h"
+#include "tests/testing/command.h"
 #include "tests/testing/kube_control_plane.h"
 
 namespace {
@@ -23,10 +21,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Result = weft::testing::CommandResult;
 
 class WeftctlWaypointApply : public ::testing::Test {
  protected:
@@ -38,20 +33,7 @@ class WeftctlWaypointApply : public ::testing::Test {
 
   // weftctl `args` with `env` (VAR=value words) in front.
   Result Weftctl(const std::string& args, const std::string& env = "") {
-    static int n = 0;
-    std::string err = dir_ + "/stderr." + std::to_string(++n);
-    std::string cmd = env + " " + std::string(WEFTCTL_PATH) + " " + args + " 2>" + err;
-    Result r;
-    FILE* p = popen((cmd + " </dev/null").c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    size_t k;
-    while ((k = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), k);
-    int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream in(err);
-    r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    return r;
+    return weft::testing::RunCommand(env + " " + std::string(WEFTCTL_PATH) + " " + args);
   }
 
   std::shared_ptr<weft::kube::Client> Client(const weft::testing::KubeControlPlane& cp) {

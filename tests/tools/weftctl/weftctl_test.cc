@@ -3,15 +3,13 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/yaml/document.h"
+#include "tests/testing/command.h"
 #include "weft/config/v1/snapshot.pb.h"
 
 namespace {
@@ -19,26 +17,11 @@ namespace {
 namespace fs = std::filesystem;
 namespace pb = ::weft::config::v1;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-};
+using Result = weft::testing::CommandResult;
 
-// Runs weftctl with `args` (shell words), capturing stdout (and stderr when asked).
-Result Weftctl(const std::string& args, bool merge_stderr = false,
-               const std::string& stdin_file = "") {
-  std::string cmd = std::string(WEFTCTL_PATH) + " " + args;
-  if (!stdin_file.empty()) cmd += " < " + stdin_file;
-  cmd += merge_stderr ? " 2>&1" : " 2>/dev/null";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+// Runs weftctl with `args` (shell words, redirections included).
+Result Weftctl(const std::string& args) {
+  return weft::testing::RunCommand(std::string(WEFTCTL_PATH) + " " + args);
 }
 
 class WeftctlTest : public ::testing::Test {
@@ -151,7 +134,7 @@ TEST_F(WeftctlTest, ReadsStdinAndJson) {
   std::string json = Write("svc.json", R"({"apiVersion": "v1", "kind": "Service",
     "metadata": {"name": "cart", "namespace": "shop"},
     "spec": {"ports": [{"port": "eighty"}]}})");
-  Result r = Weftctl("analyze -f -", false, json);
+  Result r = Weftctl("analyze -f - <" + json);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("<stdin>:3:33: error: Service/shop/cart: spec.ports[0].port: expected an "
                        "integer, got \"eighty\""),
@@ -295,7 +278,7 @@ spec:
     retries: {attempts: 3, retryOn: "5xx,503", backoff: 50ms}
     fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 5}}}
 )");
-  Result a = Weftctl("analyze -f " + dir_.string(), true);
+  Result a = Weftctl("analyze -f " + dir_.string() + " 2>&1");
   EXPECT_EQ(a.exit_code, 0) << a.out;
   EXPECT_NE(a.out.find("warning: VirtualService/shop/cart: spec.http[0].retries: retries go to "
                        "the same endpoint under consistent hashing"),
@@ -317,7 +300,7 @@ spec:
 TEST_F(WeftctlTest, CompileWithErrorsPrintsDiagnosticsAndExitsOne) {
   Write("mesh.yaml", kServices);
   Write("dr.yaml", kBrokenRule);
-  Result r = Weftctl("compile -o text -f " + dir_.string(), true);
+  Result r = Weftctl("compile -o text -f " + dir_.string() + " 2>&1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("error: DestinationRule/shop/cart"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("left out: DestinationRule shop/cart"), std::string::npos) << r.out;
@@ -355,10 +338,10 @@ TEST_F(WeftctlTest, WaypointGenerateIsTheDocsExample) {
 }
 
 TEST_F(WeftctlTest, WaypointGenerateRejectsBadNames) {
-  Result bad = Weftctl("waypoint generate -n Demo", true);
+  Result bad = Weftctl("waypoint generate -n Demo 2>&1");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.out.find("invalid namespace \"Demo\""), std::string::npos) << bad.out;
-  Result no_ns = Weftctl("waypoint generate", true);
+  Result no_ns = Weftctl("waypoint generate 2>&1");
   EXPECT_NE(no_ns.exit_code, 0);
   EXPECT_NE(no_ns.out.find("--namespace is required"), std::string::npos) << no_ns.out;
 }
@@ -433,7 +416,7 @@ spec:
   gatewayClassName: weft-waypoint
   listeners: [{name: http, port: 80, protocol: HTTP}]
 )");
-  Result bad = Weftctl("waypoint list -f " + dir_.string(), true);
+  Result bad = Weftctl("waypoint list -f " + dir_.string() + " 2>&1");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.out.find("error: Gateway/demo/broken: spec.listeners: a waypoint needs the "
                          "listener {name: mesh, port: 15008, protocol: HBONE}"),
@@ -474,7 +457,7 @@ TEST_F(WeftctlTest, HelpOnEveryCommand) {
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("-f,--filename"), std::string::npos) << cmd << "\n" << r.out;
   }
-  Result bad = Weftctl("compile -o xml -f x", true);
+  Result bad = Weftctl("compile -o xml -f x 2>&1");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.out.find("xml"), std::string::npos) << bad.out;
 }
