@@ -1,5 +1,6 @@
 #include "tools/netns-cluster/launch.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -47,20 +48,35 @@ void Bind(const std::string& source, const std::string& target, bool readonly) {
   if (!spec.hostname.empty() && sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
     Die(Errno("sethostname " + spec.hostname));
   }
-  if (!spec.bin_dir.empty()) Bind(spec.bin_dir, k8s::kImageBinDir, /*readonly=*/true);
-  for (const auto& m : c.mounts) {
+  // Every source is opened before anything is mounted: a mount may cover a later one's source
+  // (hostPath /run/weft over a pod's volumes in /run/weft/cluster/pods). Bound through
+  // /proc/self/fd, the opened file is what is mounted, whatever covers its path by then.
+  auto open_source = [](const std::string& source) {
+    int fd = open(source.c_str(), O_PATH | O_CLOEXEC);
+    if (fd < 0) Die(Errno("open " + source));
+    return fd;
+  };
+  auto fd_path = [](int fd) { return "/proc/self/fd/" + std::to_string(fd); };
+  int bin_fd = spec.bin_dir.empty() ? -1 : open_source(spec.bin_dir);
+  std::vector<int> fds;
+  for (const auto& m : c.mounts) fds.push_back(open_source(m.source));
+  if (bin_fd >= 0) Bind(fd_path(bin_fd), k8s::kImageBinDir, /*readonly=*/true);
+  for (size_t i = 0; i < c.mounts.size(); ++i) {
+    const auto& m = c.mounts[i];
     if (!sys::Exists(m.target)) {
       // The stand-in makes missing mount points before the launch; a race or a hand-written
       // spec: make it here (a directory for a directory, else an empty file).
       struct stat st;
-      if (stat(m.source.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      if (fstat(fds[i], &st) == 0 && S_ISDIR(st.st_mode)) {
         (void)sys::MakeDirs(m.target);
       } else {
         (void)sys::AppendFile(m.target, "");
       }
     }
-    Bind(m.source, m.target, m.readonly);
+    Bind(fd_path(fds[i]), m.target, m.readonly);
   }
+  for (int fd : fds) close(fd);
+  if (bin_fd >= 0) close(bin_fd);
   std::string dir = c.workdir.empty() ? "/" : c.workdir;
   if (chdir(dir.c_str()) != 0) Die(Errno("chdir " + dir));
   std::vector<char*> argv, envp;
