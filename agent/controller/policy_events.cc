@@ -2,7 +2,6 @@
 
 #include <poll.h>
 
-#include <ctime>
 #include <functional>
 #include <iostream>
 

@@ -30,8 +30,10 @@ std::string Errno(const std::string& what) {
   return what + ": " + std::strerror(errno);
 }
 
-void Bind(const std::string& source, const std::string& target, bool readonly) {
-  if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+// Binds the opened file `fd` (an O_PATH descriptor of `source`, named in messages) at `target`.
+void Bind(int fd, const std::string& source, const std::string& target, bool readonly) {
+  std::string fd_path = "/proc/self/fd/" + std::to_string(fd);
+  if (mount(fd_path.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
     Die(Errno("bind " + source + " at " + target));
   }
   if (readonly &&
@@ -56,11 +58,10 @@ void Bind(const std::string& source, const std::string& target, bool readonly) {
     if (fd < 0) Die(Errno("open " + source));
     return fd;
   };
-  auto fd_path = [](int fd) { return "/proc/self/fd/" + std::to_string(fd); };
   int bin_fd = spec.bin_dir.empty() ? -1 : open_source(spec.bin_dir);
   std::vector<int> fds;
   for (const auto& m : c.mounts) fds.push_back(open_source(m.source));
-  if (bin_fd >= 0) Bind(fd_path(bin_fd), k8s::kImageBinDir, /*readonly=*/true);
+  if (bin_fd >= 0) Bind(bin_fd, spec.bin_dir, k8s::kImageBinDir, /*readonly=*/true);
   for (size_t i = 0; i < c.mounts.size(); ++i) {
     const auto& m = c.mounts[i];
     if (!sys::Exists(m.target)) {
@@ -73,7 +74,7 @@ void Bind(const std::string& source, const std::string& target, bool readonly) {
         (void)sys::AppendFile(m.target, "");
       }
     }
-    Bind(fd_path(fds[i]), m.target, m.readonly);
+    Bind(fds[i], m.source, m.target, m.readonly);
   }
   for (int fd : fds) close(fd);
   if (bin_fd >= 0) close(bin_fd);
