@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -30,6 +32,12 @@ namespace pb = ::weft::config::v1;
 using nlohmann::json;
 
 namespace {
+
+int64_t MonotonicMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Ids in the maps are for telemetry and `weftctl explain`; hashing the name keeps them stable
 // across snapshots, so an unrelated change never rewrites an entry.
@@ -143,7 +151,9 @@ absl::Status Agent::Init() {
   datapath_ = std::move(*dp);
   reconciler_ = std::make_unique<datapath::Reconciler>(&datapath_->writer());
 
-  if (auto st = ConnectProxy(); !st.ok()) return st;
+  auto connected = ConnectProxy(/*wait=*/true);
+  if (!connected.ok()) return connected.status();
+  SetProxy(std::move(*connected));
 
   auto admin = admin::HttpServer::Create(settings_.admin_address, settings_.admin_port);
   if (!admin.ok()) return admin.status();
@@ -180,15 +190,24 @@ absl::Status Agent::Init() {
   return absl::OkStatus();
 }
 
-absl::Status Agent::ConnectProxy() {
+void Agent::SetProxy(std::shared_ptr<proxy::ProxyControl> p) {
+  std::lock_guard<std::mutex> l(mu_);
+  proxy_ = std::move(p);
+}
+
+std::shared_ptr<proxy::ProxyControl> Agent::CurrentProxy() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return proxy_;
+}
+
+absl::StatusOr<std::shared_ptr<proxy::ProxyControl>> Agent::ConnectProxy(bool wait) {
   if (settings_.proxy_in_process) {
     proxy::ProxyInputs in;
     in.settings = settings_.proxy;
     in.original_destination = proxy::OriginalDestinationFrom(datapath_->writer());
     auto p = proxy::Proxy::Create(std::move(in));
     if (!p.ok()) return p.status();
-    proxy_ = std::make_unique<proxy::LocalProxyControl>(std::move(*p));
-    return absl::OkStatus();
+    return std::make_shared<proxy::LocalProxyControl>(std::move(*p));
   }
   std::string dir = settings_.run_dir.empty() ? "/run/weft/" + settings_.node : settings_.run_dir;
   std::error_code ec;
@@ -197,6 +216,11 @@ absl::Status Agent::ConnectProxy() {
   // A running proxy (this is a control restart) is adopted as it is.
   auto remote = proxy::RemoteProxyControl::Connect(sock);
   if (!remote.ok() && settings_.external_proxy) {
+    if (!wait) {
+      return absl::UnavailableError("no node proxy on " + sock + " (--external-proxy: the " +
+                                    "weft-proxy DaemonSet runs it): " +
+                                    std::string(remote.status().message()));
+    }
     // The proxy's own pod waits for the maps this agent pins (Create pinned them already).
     for (int i = 1; !remote.ok(); ++i) {
       if (i % 20 == 0) {
@@ -271,8 +295,7 @@ absl::Status Agent::ConnectProxy() {
       return absl::UnavailableError("the proxy process did not start; see " + dir + "/proxy.log");
     }
   }
-  proxy_ = std::move(*remote);
-  return absl::OkStatus();
+  return std::shared_ptr<proxy::ProxyControl>(std::move(*remote));
 }
 
 absl::Status Agent::AdoptServedPods(const pb::MeshSnapshot& snapshot) {
@@ -329,7 +352,7 @@ void Agent::DrainInputs(int timeout_ms) {
 void Agent::Step(int poll_timeout_ms) {
   DrainInputs(poll_timeout_ms);
   ReadClusterState();
-  if (!proxy_->Stats().ok()) RecoverProxy();
+  if (!proxy_ || !proxy_->Stats().ok()) RecoverProxy();
   Reconcile();
 }
 
@@ -338,25 +361,46 @@ void Agent::ReadClusterState() {
 }
 
 void Agent::RecoverProxy() {
-  // The proxy process is gone (crashed or killed): its listeners and connections went with
-  // it. Start a new one and enroll every pod again; until then captured connects are refused
-  // (fail closed), which is what the data path promises while no proxy listens.
-  std::map<std::string, EnrolledPod> lost;
-  {
+  if (proxy_) {
+    // The proxy process is gone (crashed or killed): its listeners and connections went with
+    // it. Until a new one serves the pods again captured connects are refused (fail closed),
+    // which is what the data path promises while no proxy listens.
+    std::map<std::string, EnrolledPod> lost;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      lost.swap(enrolled_);
+      ++proxy_restarts_;
+      proxy_.reset();
+      proxy_error_ = "the node proxy went away";
+    }
+    datapath::MapWriter& mw = datapath_->writer();
+    for (auto& [uid, pod] : lost) {
+      (void)mw.Unenroll(pod.netns.cookie());
+      for (const auto& a : pod.addresses) (void)mw.UnregisterInboundListener(a);
+    }
+    std::cerr << "weft-agent: the node proxy went away; connecting a new one\n";
+    next_proxy_attempt_ms_ = 0;
+    proxy_backoff_ms_ = 0;
+  }
+  int64_t now = MonotonicMs();
+  if (now < next_proxy_attempt_ms_) return;
+  auto p = ConnectProxy(/*wait=*/false);
+  if (!p.ok()) {
+    // 0.5 s, doubling to 30 s: a proxy that crashes as it starts is not forked in a loop.
+    proxy_backoff_ms_ = std::min<int64_t>(proxy_backoff_ms_ ? proxy_backoff_ms_ * 2 : 500, 30000);
+    next_proxy_attempt_ms_ = now + proxy_backoff_ms_;
+    std::string why(p.status().message());
     std::lock_guard<std::mutex> l(mu_);
-    lost.swap(enrolled_);
-    ++proxy_restarts_;
-  }
-  datapath::MapWriter& mw = datapath_->writer();
-  for (auto& [uid, pod] : lost) {
-    (void)mw.Unenroll(pod.netns.cookie());
-    for (const auto& a : pod.addresses) (void)mw.UnregisterInboundListener(a);
-  }
-  proxy_.reset();
-  if (auto st = ConnectProxy(); !st.ok()) {
-    std::cerr << "weft-agent: proxy restart failed: " << st << "\n";
+    if (why != proxy_error_) std::cerr << "weft-agent: no node proxy: " << why << "\n";
+    proxy_error_ = why;
     return;
   }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    proxy_ = std::move(*p);
+    proxy_error_.clear();
+  }
+  std::cerr << "weft-agent: node proxy connected\n";
   applied_generation_ = UINT64_MAX;  // resend the snapshot
 }
 
@@ -375,7 +419,10 @@ void Agent::Reconcile() {
   bool changed = snap.generation() != applied_generation_;
   if (changed) {
     auto copy = std::make_shared<const pb::MeshSnapshot>(snap);
-    if (auto st = proxy_->SetSnapshot(copy, settings_.node); !st.ok()) {
+    // Without a proxy (RecoverProxy has not found one yet) the maps still follow the inputs;
+    // the snapshot goes to the proxy that comes back (RecoverProxy resets the generation).
+    if (auto st = proxy_ ? proxy_->SetSnapshot(copy, settings_.node) : absl::OkStatus();
+        !st.ok()) {
       std::lock_guard<std::mutex> l(mu_);
       ++reconcile_errors_;
     }
@@ -390,8 +437,9 @@ void Agent::Reconcile() {
     std::lock_guard<std::mutex> l(mu_);
     current = snapshot_;
   }
-  // Also runs without a snapshot change: a pod's namespace may appear after its Pod.
-  ReconcileEnrollment(*current);
+  // Also runs without a snapshot change: a pod's namespace may appear after its Pod. Nothing
+  // is enrolled without a proxy to serve it.
+  if (proxy_) ReconcileEnrollment(*current);
 }
 
 void Agent::ReconcileEnrollment(const pb::MeshSnapshot& snapshot) {
@@ -546,7 +594,9 @@ void Agent::RegisterAdmin() {
   });
   admin_->Handle("/connections", [this](const std::string&) {
     json out = json::array();
-    auto conns = proxy_->Connections();
+    auto proxy = CurrentProxy();
+    if (!proxy) return admin::Response{503, "text/plain", "no node proxy\n"};
+    auto conns = proxy->Connections();
     if (!conns.ok())
       return admin::Response{503, "text/plain", std::string(conns.status().message())};
     for (const auto& c : *conns) {
@@ -583,21 +633,27 @@ void Agent::RegisterAdmin() {
     return admin::Response{200, "application/json", j.dump(2)};
   });
   admin_->Handle("/stats", [this](const std::string&) {
-    auto stats = proxy_->Stats();
+    auto proxy = CurrentProxy();
+    if (!proxy) return admin::Response{503, "text/plain", "no node proxy\n"};
+    auto stats = proxy->Stats();
     if (!stats.ok())
       return admin::Response{503, "text/plain", std::string(stats.status().message())};
     json j = proxy::ProxyStatsJson(*stats);
     return admin::Response{200, "application/json", j.dump(2)};
   });
   admin_->Handle("/certs", [this](const std::string&) {
-    auto certs = proxy_->CertsJson();
+    auto proxy = CurrentProxy();
+    if (!proxy) return admin::Response{503, "text/plain", "no node proxy\n"};
+    auto certs = proxy->CertsJson();
     if (!certs.ok())
       return admin::Response{503, "text/plain", std::string(certs.status().message())};
     return admin::Response{200, "application/json", *certs};
   });
   metrics_->Handle("/metrics", [this](const std::string&) {
     admin::MetricsWriter m;
-    proxy::ProxyStats s = proxy_->Stats().value_or(proxy::ProxyStats{});
+    auto proxy = CurrentProxy();
+    proxy::ProxyStats s =
+        proxy ? proxy->Stats().value_or(proxy::ProxyStats{}) : proxy::ProxyStats{};
     m.Family("weft_proxy_connections_total", "counter", "Connections accepted by the node proxy.");
     m.Sample("weft_proxy_connections_total", {{"direction", "outbound"}}, s.accepted_outbound);
     m.Sample("weft_proxy_connections_total", {{"direction", "inbound"}}, s.accepted_inbound);
@@ -692,6 +748,13 @@ void Agent::RegisterAdmin() {
   });
   auto ready = [this](const std::string&) {
     if (!ready_.load()) return admin::Response{503, "text/plain", "starting\n"};
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!proxy_) {
+        // Enrolled pods' captured connections are refused until a proxy serves them again.
+        return admin::Response{503, "text/plain", "no node proxy: " + proxy_error_ + "\n"};
+      }
+    }
     if (kube_ && !kube_->connected()) {
       // The data path keeps the last good configuration; the outage is reported, not hidden.
       return admin::Response{503, "text/plain",

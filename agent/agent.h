@@ -102,8 +102,17 @@ class Agent {
   absl::Status Enroll(const policy::pb::Workload& w);
   void Unenroll(const std::string& uid);
   void RegisterAdmin();
-  absl::Status ConnectProxy();
+  // The node proxy: started (or, a control restart, adopted) here, or with --external-proxy
+  // the weft-proxy DaemonSet's, waited for when `wait` (at start; up to 10 minutes).
+  absl::StatusOr<std::shared_ptr<proxy::ProxyControl>> ConnectProxy(bool wait);
+  // After the proxy process went away: drops what it served and connects a new one. Without
+  // one (an external proxy not back yet, a proxy that did not start) it returns at once and
+  // Step tries again, backing off: the agent keeps following the API server or directory
+  // meanwhile, and its readiness says why it is not ready.
   void RecoverProxy();
+  void SetProxy(std::shared_ptr<proxy::ProxyControl> p);
+  // For the admin threads: the proxy in force, or null while there is none.
+  std::shared_ptr<proxy::ProxyControl> CurrentProxy() const;
   void ReadClusterState();
   // Applies pending input changes (directory or API server) to the store; waits up to
   // `timeout_ms` for some.
@@ -117,7 +126,7 @@ class Agent {
   std::unique_ptr<KubeSource> kube_;           // Kubernetes mode
   std::unique_ptr<datapath::Datapath> datapath_;
   std::unique_ptr<datapath::Reconciler> reconciler_;
-  std::unique_ptr<proxy::ProxyControl> proxy_;
+  std::shared_ptr<proxy::ProxyControl> proxy_;  // written under mu_, by the main thread only
   std::unique_ptr<admin::HttpServer> admin_, metrics_, readiness_;
 
   mutable std::mutex mu_;  // guards the state below against admin readers
@@ -127,6 +136,9 @@ class Agent {
   uint64_t applied_generation_ = UINT64_MAX;
   uint64_t reconcile_errors_ = 0;
   uint64_t proxy_restarts_ = 0;
+  std::string proxy_error_;  // why there is no proxy now ("" while there is one)
+  int64_t next_proxy_attempt_ms_ = 0;  // RecoverProxy's backoff (main thread only)
+  int64_t proxy_backoff_ms_ = 0;
   ClusterStateReader cluster_state_{""};
   std::atomic<bool> ready_{false};
 };

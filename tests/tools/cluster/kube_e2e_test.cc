@@ -848,6 +848,50 @@ spec:
                                  << load_out;
   EXPECT_TRUE(WaitFor([&] { return enrolled("n1", "demo/client"); }, 20000));
 
+  // The node proxy's pod gone and not coming back (the weft-proxy DaemonSet's nodeSelector no
+  // longer matches n1): n1's agent does not wait for it. It keeps following the API server (a
+  // Service made meanwhile is in its maps), its readiness names the missing proxy, the pods'
+  // captured connections are refused (fail closed); the proxy back, the agent connects to it
+  // and enrolls the pods again.
+  r = K("label node n2 weft.dev/test-proxy=on");
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  r = K("patch ds weft-proxy -n weft-system --type merge -p "
+        "'{\"spec\":{\"template\":{\"spec\":{\"nodeSelector\":{\"weft.dev/test-proxy\":\"on\"}}}}}'");
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto ready_body = [&](const std::string& node) {
+    return Sh("ip netns exec " + node_netns[node] +
+              " curl -s --max-time 5 127.0.0.1:15021/healthz/ready")
+        .out;
+  };
+  EXPECT_TRUE(WaitFor([&] { return ready_body("n1").starts_with("no node proxy"); }, 60000))
+      << ready_body("n1");
+  r = K("create service clusterip probe -n demo --tcp 81:8080");
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto has_service = [&](const std::string& node, const std::string& host) {
+    json s = admin(node, "/services");
+    if (!s.is_array()) return false;
+    for (const auto& e : s) {
+      if (e.value("hostname", "") == host) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(WaitFor([&] { return has_service("n1", "probe.demo.svc.cluster.local"); }, 20000))
+      << "the agent follows the API server while it has no proxy";
+  EXPECT_FALSE(enrolled("n1", "demo/client"));
+  EXPECT_NE(Cluster("exec demo/client -- weft-testapp call " + vip + ":80 -n 1 --timeout-ms 1000")
+                .exit_code,
+            0)
+      << "the VIP is not served without a proxy";
+  r = K("patch ds weft-proxy -n weft-system --type json "
+        "-p '[{\"op\":\"remove\",\"path\":\"/spec/template/spec/nodeSelector\"}]'");
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  r = K("rollout status ds/weft-proxy -n weft-system --timeout 90s");
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(WaitFor([&] { return ready_body("n1") == "ready\n"; }, 30000)) << ready_body("n1");
+  EXPECT_TRUE(WaitFor([&] { return enrolled("n1", "demo/client"); }, 20000));
+  EXPECT_TRUE(WaitFor([&] { return calls_answered(4) == 4; }, 20000)) << "calls flow again";
+  K("delete service probe -n demo");
+
   // The API server stopped: the agents keep the configuration in force (connections to the
   // VIP keep working), their readiness reports the outage; restarted, they reconnect.
   const std::string control_plane = std::string(WEFT_SOURCE_DIR) + "/tools/kube/control-plane";
