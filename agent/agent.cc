@@ -25,6 +25,7 @@
 #include "agent/proxy/node_view.h"
 #include "agent/proxy/original_destination.h"
 #include "core/lb/balancer.h"
+#include "core/log/log.h"
 
 namespace weft::agent {
 
@@ -176,7 +177,7 @@ absl::Status Agent::Init() {
     for (int waited = 1; !kube_->synced(); ++waited) {
       DrainInputs(1000);
       if (!kube_->synced() && waited % 10 == 0) {
-        std::cerr << "weft-agent: waiting for the API server: " << kube_->Status().dump() << "\n";
+        WEFT_LOG(kInfo, "weft-agent") << "waiting for the API server: " << kube_->Status().dump();
       }
     }
     DrainInputs(0);
@@ -217,15 +218,15 @@ absl::StatusOr<std::shared_ptr<proxy::ProxyControl>> Agent::ConnectProxy(bool wa
   auto remote = proxy::RemoteProxyControl::Connect(sock);
   if (!remote.ok() && settings_.external_proxy) {
     if (!wait) {
-      return absl::UnavailableError("no node proxy on " + sock + " (--external-proxy: the " +
-                                    "weft-proxy DaemonSet runs it): " +
-                                    std::string(remote.status().message()));
+      return absl::UnavailableError(
+          "no node proxy on " + sock + " (--external-proxy: the " +
+          "weft-proxy DaemonSet runs it): " + std::string(remote.status().message()));
     }
     // The proxy's own pod waits for the maps this agent pins (Create pinned them already).
     for (int i = 1; !remote.ok(); ++i) {
       if (i % 20 == 0) {
-        std::cerr << "weft-agent: waiting for the node proxy's control socket " << sock << ": "
-                  << remote.status().message() << "\n";
+        WEFT_LOG(kInfo, "weft-agent") << "waiting for the node proxy's control socket " << sock
+                                      << ": " << remote.status().message();
       }
       if (i > 1200) {
         return absl::UnavailableError("no node proxy on " + sock +
@@ -260,7 +261,9 @@ absl::StatusOr<std::shared_ptr<proxy::ProxyControl>> Agent::ConnectProxy(bool wa
           "--idle-timeout",
           std::to_string(
               std::chrono::duration_cast<std::chrono::seconds>(settings_.proxy.idle_timeout)
-                  .count())};
+                  .count()),
+          "--log-level",
+          std::string(log::LevelName(log::GetLevel()))};
       // mTLS: the proxy process holds the workload keys and talks to the CA itself.
       const CertManagerOptions& id = settings_.identity;
       if (id.enabled()) {
@@ -343,7 +346,7 @@ void Agent::DrainInputs(int timeout_ms) {
   for (const FileResult& r : results) {
     for (const auto& d : r.diagnostics) {
       if (d.severity == policy::Severity::kError) {
-        std::cerr << "weft-agent: " << r.file << ": rejected: " << d.message << "\n";
+        WEFT_LOG(kWarning, "weft-agent") << r.file << ": rejected: " << d.message;
       }
     }
   }
@@ -375,10 +378,16 @@ void Agent::RecoverProxy() {
     }
     datapath::MapWriter& mw = datapath_->writer();
     for (auto& [uid, pod] : lost) {
+      if (!settings_.fail_open) {
+        // Fail closed: still captured, nobody listens: connects are refused, and plaintext
+        // for the pod finds no :15006 listener (the listeners left the map with their sockets).
+        stranded_.insert_or_assign(uid, std::move(pod));
+        continue;
+      }
       (void)mw.Unenroll(pod.netns.cookie());
       for (const auto& a : pod.addresses) (void)mw.UnregisterInboundListener(a);
     }
-    std::cerr << "weft-agent: the node proxy went away; connecting a new one\n";
+    WEFT_LOG(kWarning, "weft-agent") << "the node proxy went away; connecting a new one";
     next_proxy_attempt_ms_ = 0;
     proxy_backoff_ms_ = 0;
   }
@@ -391,7 +400,7 @@ void Agent::RecoverProxy() {
     next_proxy_attempt_ms_ = now + proxy_backoff_ms_;
     std::string why(p.status().message());
     std::lock_guard<std::mutex> l(mu_);
-    if (why != proxy_error_) std::cerr << "weft-agent: no node proxy: " << why << "\n";
+    if (why != proxy_error_) WEFT_LOG(kWarning, "weft-agent") << "no node proxy: " << why;
     proxy_error_ = why;
     return;
   }
@@ -400,7 +409,7 @@ void Agent::RecoverProxy() {
     proxy_ = std::move(*p);
     proxy_error_.clear();
   }
-  std::cerr << "weft-agent: node proxy connected\n";
+  WEFT_LOG(kInfo, "weft-agent") << "node proxy connected";
   applied_generation_ = UINT64_MAX;  // resend the snapshot
 }
 
@@ -421,8 +430,7 @@ void Agent::Reconcile() {
     auto copy = std::make_shared<const pb::MeshSnapshot>(snap);
     // Without a proxy (RecoverProxy has not found one yet) the maps still follow the inputs;
     // the snapshot goes to the proxy that comes back (RecoverProxy resets the generation).
-    if (auto st = proxy_ ? proxy_->SetSnapshot(copy, settings_.node) : absl::OkStatus();
-        !st.ok()) {
+    if (auto st = proxy_ ? proxy_->SetSnapshot(copy, settings_.node) : absl::OkStatus(); !st.ok()) {
       std::lock_guard<std::mutex> l(mu_);
       ++reconcile_errors_;
     }
@@ -466,6 +474,36 @@ void Agent::ReconcileEnrollment(const pb::MeshSnapshot& snapshot) {
     } else {
       enroll_errors_[uid] = std::string(st.message());
     }
+  }
+  if (!stranded_.empty()) ReleaseStranded(desired);
+}
+
+void Agent::ReleaseStranded(const std::map<std::string, const pb::Workload*>& desired) {
+  datapath::MapWriter& mw = datapath_->writer();
+  for (auto it = stranded_.begin(); it != stranded_.end();) {
+    const EnrolledPod& old = it->second;
+    uint64_t cookie = old.netns.cookie();
+    bool keep = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto e = enrolled_.find(it->first);
+      if (e != enrolled_.end() && e->second.netns.cookie() == cookie) {
+        it = stranded_.erase(it);  // enrolled again, same netns: its entries are the new ones
+        continue;
+      }
+    }
+    if (auto d = desired.find(it->first); d != desired.end()) {
+      auto now = inpod::Netns::Open(PodNetnsPath(*d->second));
+      keep = now.ok() && now->cookie() == cookie;  // not enrolled yet: stays captured
+    }
+    if (keep) {
+      ++it;
+      continue;
+    }
+    (void)mw.Unenroll(cookie);
+    for (const auto& a : old.addresses) (void)mw.UnregisterInboundListener(a);
+    (void)mw.DetachInbound(cookie);
+    it = stranded_.erase(it);
   }
 }
 

@@ -48,6 +48,11 @@ struct AgentSettings {
   // that deleting the agent's pod does not end the node's connections): wait for its control
   // socket instead of forking one.
   bool external_proxy = false;
+  // While this node has no proxy (it died, or the weft-proxy pod is away): false (fail closed,
+  // the default) keeps the pods captured, so their mesh connections and plaintext arriving
+  // for them are refused until a proxy serves them again; true (fail open) releases them, so
+  // they connect directly and take plaintext (the sk_lookup program lets it through).
+  bool fail_open = false;
   // Runtime files (the proxy's control socket and log): <run_dir>.
   std::string run_dir;  // default /run/weft/<node>
   std::string self_exe = "/proc/self/exe";
@@ -99,6 +104,9 @@ class Agent {
   absl::Status Init();
   void Reconcile();
   void ReconcileEnrollment(const policy::pb::MeshSnapshot& snapshot);
+  // After an enrollment pass: stranded pods enrolled again are done; those not wanted any more
+  // (or whose netns was recreated) leave the maps; the rest stay captured until enrolled.
+  void ReleaseStranded(const std::map<std::string, const policy::pb::Workload*>& desired);
   absl::Status Enroll(const policy::pb::Workload& w);
   void Unenroll(const std::string& uid);
   void RegisterAdmin();
@@ -132,11 +140,14 @@ class Agent {
   mutable std::mutex mu_;  // guards the state below against admin readers
   std::shared_ptr<const policy::pb::MeshSnapshot> snapshot_;
   std::map<std::string, EnrolledPod> enrolled_;
+  // Fail closed: pods still captured in the maps whose proxy went away, until a new proxy
+  // enrolls them again or they are no longer wanted (then released from the maps).
+  std::map<std::string, EnrolledPod> stranded_;
   std::map<std::string, std::string> enroll_errors_;  // uid -> last error (retried)
   uint64_t applied_generation_ = UINT64_MAX;
   uint64_t reconcile_errors_ = 0;
   uint64_t proxy_restarts_ = 0;
-  std::string proxy_error_;  // why there is no proxy now ("" while there is one)
+  std::string proxy_error_;            // why there is no proxy now ("" while there is one)
   int64_t next_proxy_attempt_ms_ = 0;  // RecoverProxy's backoff (main thread only)
   int64_t proxy_backoff_ms_ = 0;
   ClusterStateReader cluster_state_{""};

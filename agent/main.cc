@@ -11,6 +11,7 @@
 #include "agent/identity/cert_flags.h"
 #include "agent/identity/duration.h"
 #include "agent/proxy/proxy_control.h"
+#include "core/log/log.h"
 
 namespace {
 
@@ -96,6 +97,9 @@ int main(int argc, char** argv) {
                    "Seconds to wait for the agent to pin the maps (a proxy run as its own "
                    "DaemonSet may start first); 0: fail at once")
       ->capture_default_str();
+  app.add_flag("--fail-open", s.fail_open,
+               "While the node proxy is away, release the pods (they connect directly and take "
+               "plaintext) instead of refusing their connections (the default: fail closed)");
   app.add_flag("--external-proxy", s.external_proxy,
                "The node proxy (`weft-agent proxy`) is run by someone else (Kubernetes: the "
                "weft-proxy DaemonSet): wait for its control socket instead of starting it");
@@ -139,7 +143,18 @@ int main(int argc, char** argv) {
   ca_cmd->add_option("--max-ttl", ca_max_ttl, "Longest workload certificate (e.g. 24h)")
       ->capture_default_str();
 
+  // One level for the agent, the proxy and the CA (and, from the CA, the waypoints it makes).
+  std::string log_level = "info";
+  for (CLI::App* a : {&app, proxy_cmd, ca_cmd}) {
+    a->add_option(
+         "--log-level", log_level,
+         std::string("Log lines to stderr at or above this level: ") + weft::log::kLevelNames)
+        ->check(CLI::IsMember({"error", "warn", "warning", "info", "debug"}, CLI::ignore_case))
+        ->capture_default_str();
+  }
+
   CLI11_PARSE(app, argc, argv);
+  weft::log::SetLevel(weft::log::ParseLevel(log_level).value_or(weft::log::Level::kInfo));
   signal(SIGPIPE, SIG_IGN);
   if (ca_cmd->parsed()) {
     auto d = weft::agent::ParseDuration(ca_max_ttl);
@@ -181,6 +196,7 @@ int main(int argc, char** argv) {
   s.identity.kubeconfig = s.kubeconfig;
   s.datapath.bpf_root = bpf_root;
   s.datapath.sockmap_accel = !no_accel;
+  s.datapath.inbound_fail_open = s.fail_open;
   s.datapath.proxy_mark = s.proxy.mark;
   s.proxy.idle_timeout = std::chrono::seconds(idle_seconds);
 
@@ -188,11 +204,11 @@ int main(int argc, char** argv) {
   signal(SIGTERM, OnSignal);
   auto agent = weft::agent::Agent::Create(std::move(s));
   if (!agent.ok()) {
-    std::cerr << "weft-agent: " << agent.status() << "\n";
+    WEFT_LOG(kError, "weft-agent") << agent.status();
     return 1;
   }
-  std::cerr << "weft-agent: ready\n";
+  WEFT_LOG(kInfo, "weft-agent") << "ready";
   (*agent)->Run(g_stop);
-  std::cerr << "weft-agent: stopping (pinned maps and links stay in place)\n";
+  WEFT_LOG(kInfo, "weft-agent") << "stopping (pinned maps and links stay in place)";
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "agent/identity/cert_flags.h"
+#include "core/log/log.h"
 #include "waypoint/waypoint.h"
 
 namespace {
@@ -43,7 +44,14 @@ int main(int argc, char** argv) {
   app.add_option("--workers", s.workers, "Worker threads")->capture_default_str();
   std::string ttl = "24h";
   weft::agent::AddCertFlags(&app, s.identity, ttl);
+  std::string log_level = "info";
+  app.add_option(
+         "--log-level", log_level,
+         std::string("Log lines to stderr at or above this level: ") + weft::log::kLevelNames)
+      ->check(CLI::IsMember({"error", "warn", "warning", "info", "debug"}, CLI::ignore_case))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  weft::log::SetLevel(weft::log::ParseLevel(log_level).value_or(weft::log::Level::kInfo));
   if (s.kubernetes == !s.local_dir.empty()) {
     std::cerr << "weft-waypoint: give exactly one of --local-dir DIR and --kubernetes\n";
     return 2;
@@ -61,11 +69,11 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   auto wp = weft::waypoint::Waypoint::Create(std::move(s));
   if (!wp.ok()) {
-    std::cerr << "weft-waypoint: " << wp.status() << "\n";
+    WEFT_LOG(kError, "weft-waypoint") << wp.status();
     return 1;
   }
-  std::cerr << "weft-waypoint: " << (*wp)->identity().str() << " listening on "
-            << (*wp)->hbone_endpoint() << "\n";
+  WEFT_LOG(kInfo, "weft-waypoint")
+      << (*wp)->identity().str() << " listening on " << (*wp)->hbone_endpoint();
   (*wp)->Run(g_stop);
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "agent/source/directory_watcher.h"
 #include "agent/source/kube_source.h"
 #include "core/kube/config.h"
+#include "core/log/log.h"
 #include "waypoint/tcp/tcp_proxy.h"
 
 namespace weft::waypoint {
@@ -306,7 +307,7 @@ void Waypoint::Step(int timeout_ms) {
   for (const auto& r : results) {
     for (const auto& d : r.diagnostics) {
       if (d.severity == policy::Severity::kError) {
-        std::cerr << "weft-waypoint: " << r.file << ": " << d.message << " (left out)\n";
+        WEFT_LOG(kWarning, "weft-waypoint") << r.file << ": " << d.message << " (left out)";
       }
     }
   }
@@ -327,7 +328,7 @@ void Waypoint::SetSnapshot(std::shared_ptr<const pb::MeshSnapshot> snapshot) {
   auto view = std::make_shared<const WaypointView>(
       std::move(snapshot), WaypointIdentity{impl_->settings.ns, impl_->settings.name},
       impl_->resilience);
-  for (const auto& e : view->errors()) std::cerr << "weft-waypoint: route table " << e << "\n";
+  for (const auto& e : view->errors()) WEFT_LOG(kWarning, "weft-waypoint") << "route table " << e;
   std::lock_guard<std::mutex> l(impl_->view_mu);
   impl_->current = std::move(view);
 }

@@ -7,6 +7,7 @@
 
 #include "agent/source/kube_source.h"
 #include "core/kube/time.h"
+#include "core/log/log.h"
 
 namespace weft::agent {
 
@@ -146,7 +147,7 @@ void PolicyEvents::Report(const FileResult& r) {
   } else {
     ++stats_.errors;
     stats_.last_error = std::string(st.message());
-    std::cerr << "weft-agent ca: Event for " << r.file << ": " << st.message() << "\n";
+    WEFT_LOG(kWarning, "weft-agent ca") << "Event for " << r.file << ": " << st.message();
   }
 }
 

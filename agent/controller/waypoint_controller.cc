@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/kube/time.h"
+#include "core/log/log.h"
 
 namespace weft::agent {
 
@@ -115,7 +116,7 @@ void WaypointController::ReconcileAll() {
   if (!error.empty()) {
     auto now = std::chrono::steady_clock::now();
     if (error != stats_.last_error || now - last_error_logged_ > std::chrono::seconds(30)) {
-      std::cerr << "weft-agent ca: waypoints: " << error << "\n";
+      WEFT_LOG(kWarning, "weft-agent ca") << "waypoints: " << error;
       last_error_logged_ = now;
     }
     ++stats_.errors;
@@ -143,7 +144,7 @@ json WaypointController::DeploymentFor(const json& gw) const {
        {"--kubernetes", "--namespace=" + ns, "--name=" + name,
         "--ca-address=" + options_.ca_address, "--ca-bundle=/var/run/secrets/weft-ca/root-cert.pem",
         "--ca-token=/var/run/secrets/tokens/weft-ca-token",
-        "--trust-domain=" + options_.trust_domain}},
+        "--trust-domain=" + options_.trust_domain, "--log-level=" + options_.log_level}},
       {"ports", {{{"name", "hbone"}, {"containerPort", kHbonePort}, {"protocol", "TCP"}}}},
       {"readinessProbe", {{"tcpSocket", {{"port", kHbonePort}}}, {"periodSeconds", 2}}},
       {"securityContext",
@@ -323,8 +324,9 @@ absl::Status WaypointController::WriteStatus(const json& gw) {
     return absl::UnavailableError("Gateway " + ns + "/" + name +
                                   " status: " + std::to_string(r->status) + " " + r->Message());
   }
-  std::cerr << "weft-agent ca: waypoint " << ns << "/" << name << ": " << want[1].type << "="
-            << want[1].status << (ip.empty() ? "" : ", address " + ip) << "\n";
+  WEFT_LOG(kInfo, "weft-agent ca")
+      << "waypoint " << ns << "/" << name << ": " << want[1].type << "=" << want[1].status
+      << (ip.empty() ? "" : ", address " + ip);
   return absl::OkStatus();
 }
 

@@ -45,7 +45,8 @@ struct WaypointControllerOptions {
   std::string image_pull_policy = "IfNotPresent";
   std::string ca_address = "weft-ca.weft-system.svc:15012";
   std::string trust_domain = "cluster.local";
-  std::string root_cert_pem;  // published as ConfigMap weft-ca-root in waypoint namespaces
+  std::string log_level = "info";  // the waypoints' --log-level (the CA's own)
+  std::string root_cert_pem;       // published as ConfigMap weft-ca-root in waypoint namespaces
   std::string cluster_role_binding = "weft-waypoints";
   std::string field_manager = "weft-waypoint-controller";
   std::chrono::milliseconds resync{std::chrono::seconds(5)};

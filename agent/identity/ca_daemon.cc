@@ -11,6 +11,7 @@
 #include "agent/identity/ca_client.h"
 #include "agent/identity/kube_authority.h"
 #include "agent/source/directory_watcher.h"
+#include "core/log/log.h"
 
 namespace weft::agent {
 
@@ -30,7 +31,8 @@ namespace {
 void LogResults(const std::vector<FileResult>& results) {
   for (const auto& r : results) {
     if (r.rejected > 0) {
-      std::cerr << "weft-agent ca: " << r.file << ": " << r.rejected << " document(s) rejected\n";
+      WEFT_LOG(kWarning, "weft-agent ca")
+          << r.file << ": " << r.rejected << " document(s) rejected";
     }
   }
 }
@@ -43,17 +45,17 @@ int RunCaDaemon(const CaDaemonOptions& options) {
   auto ca = identity::CertificateAuthority::FromFiles(options.root_cert_file, options.root_key_file,
                                                       options.trust_domain, settings);
   if (!ca.ok()) {
-    std::cerr << "weft-agent ca: " << ca.status() << "\n";
+    WEFT_LOG(kError, "weft-agent ca") << ca.status();
     return 1;
   }
   if (!options.trust_domain.empty() && ca->trust_domain() != options.trust_domain) {
-    std::cerr << "weft-agent ca: the root is for trust domain " << ca->trust_domain() << ", not "
-              << options.trust_domain << "\n";
+    WEFT_LOG(kError, "weft-agent ca") << "the root is for trust domain " << ca->trust_domain()
+                                      << ", not " << options.trust_domain;
     return 1;
   }
   auto ep = ParseEndpoint(options.listen);
   if (!ep.ok()) {
-    std::cerr << "weft-agent ca: --listen: " << ep.status().message() << "\n";
+    WEFT_LOG(kError, "weft-agent ca") << "--listen: " << ep.status().message();
     return 2;
   }
 
@@ -76,12 +78,12 @@ int RunCaDaemon(const CaDaemonOptions& options) {
   if (options.kubernetes) {
     auto cfg = kube::LoadConfig(options.kubeconfig);
     if (!cfg.ok()) {
-      std::cerr << "weft-agent ca: " << cfg.status() << "\n";
+      WEFT_LOG(kError, "weft-agent ca") << cfg.status();
       return 1;
     }
     auto client = kube::Client::Create(*cfg);
     if (!client.ok()) {
-      std::cerr << "weft-agent ca: " << client.status() << "\n";
+      WEFT_LOG(kError, "weft-agent ca") << client.status();
       return 1;
     }
     TokenReviewOptions ropts;
@@ -92,7 +94,8 @@ int RunCaDaemon(const CaDaemonOptions& options) {
       auto slash = a.find('/');
       if (slash == std::string::npos || slash == 0 || slash + 1 == a.size() ||
           a.find('/', slash + 1) != std::string::npos) {
-        std::cerr << "weft-agent ca: --agent-service-account: " << a << " is not NAMESPACE/NAME\n";
+        WEFT_LOG(kError, "weft-agent ca")
+            << "--agent-service-account: " << a << " is not NAMESPACE/NAME";
         return 2;
       }
       ropts.node_agents.insert(a);
@@ -104,9 +107,10 @@ int RunCaDaemon(const CaDaemonOptions& options) {
     sopts.authenticate_token = [reviewer](const std::string& token) {
       return reviewer->Authenticate(token);
     };
-    std::cerr << "weft-agent ca: Kubernetes mode, API server " << cfg->server() << "\n";
+    WEFT_LOG(kInfo, "weft-agent ca") << "Kubernetes mode, API server " << cfg->server();
     if (options.waypoint_controller) {
       WaypointControllerOptions w;
+      w.log_level = std::string(log::LevelName(log::GetLevel()));
       w.trust_domain = ca->trust_domain();
       w.root_cert_pem = ca->root().ToPem();
       const char* pod_ns = std::getenv("POD_NAMESPACE");
@@ -124,25 +128,25 @@ int RunCaDaemon(const CaDaemonOptions& options) {
           w.image_pull_policy =
               self->value("/spec/containers/0/imagePullPolicy"_json_pointer, w.image_pull_policy);
         } else {
-          std::cerr << "weft-agent ca: cannot read my pod for the waypoints' image: "
-                    << self.status().message() << "\n";
+          WEFT_LOG(kWarning, "weft-agent ca")
+              << "cannot read my pod for the waypoints' image: " << self.status().message();
         }
       }
       if (w.image.empty()) w.image = WaypointControllerOptions{}.image;
-      std::cerr << "weft-agent ca: waypoint controller on, image " << w.image << "\n";
+      WEFT_LOG(kInfo, "weft-agent ca") << "waypoint controller on, image " << w.image;
       waypoints = std::make_unique<WaypointController>(*client, std::move(w));
     }
     const char* pod = std::getenv("POD_NAME");
     auto events = PolicyEvents::Start(*client, pod && *pod ? pod : "weft-ca");
     if (!events.ok()) {
-      std::cerr << "weft-agent ca: " << events.status() << "\n";
+      WEFT_LOG(kError, "weft-agent ca") << events.status();
       return 1;
     }
     policy_events = std::move(*events);
   } else {
     auto w = DirectoryWatcher::Create(options.local_dir);
     if (!w.ok()) {
-      std::cerr << "weft-agent ca: " << w.status() << "\n";
+      WEFT_LOG(kError, "weft-agent ca") << w.status();
       return 1;
     }
     watcher = std::move(*w);
@@ -164,23 +168,23 @@ int RunCaDaemon(const CaDaemonOptions& options) {
 
   auto server = CaServer::Start(io, std::move(*ca), has_pod, sopts);
   if (!server.ok()) {
-    std::cerr << "weft-agent ca: " << server.status() << "\n";
+    WEFT_LOG(kError, "weft-agent ca") << server.status();
     return 1;
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](error_code, int) {
-    std::cerr << "weft-agent ca: stopping\n";
+    WEFT_LOG(kInfo, "weft-agent ca") << "stopping";
     (*server)->Stop();
     error_code ignored;
     if (inotify.is_open()) inotify.cancel(ignored);
     io.stop();
   });
-  std::cerr << "weft-agent ca: serving trust domain " << (*server)->bundle().trust_domain()
-            << " on " << sopts.address << ":" << (*server)->port() << "\n";
+  WEFT_LOG(kInfo, "weft-agent ca") << "serving trust domain " << (*server)->bundle().trust_domain()
+                                   << " on " << sopts.address << ":" << (*server)->port();
   io.run();
   auto stats = (*server)->Stats();
-  std::cerr << "weft-agent ca: signed " << stats.signed_total << "\n";
+  WEFT_LOG(kInfo, "weft-agent ca") << "signed " << stats.signed_total;
   return 0;
 }
 

@@ -5,6 +5,8 @@
 #include <initializer_list>
 #include <iostream>
 
+#include "core/log/log.h"
+
 namespace weft::agent {
 
 using json = nlohmann::json;
@@ -198,8 +200,8 @@ bool PodPlacement::AskApi(std::string_view node, std::string_view ns, std::strin
   auto r = client_->Get("/api/v1/namespaces/" + std::string(ns) +
                         "/pods?limit=1&fieldSelector=" + kube::QueryEscape(selector));
   if (!r.ok()) {
-    std::cerr << "weft-agent ca: pod lookup for " << ns << "/" << sa << " on " << node << ": "
-              << r.status().message() << "\n";
+    WEFT_LOG(kWarning, "weft-agent ca")
+        << "pod lookup for " << ns << "/" << sa << " on " << node << ": " << r.status().message();
     return false;
   }
   auto items = r->find("items");

@@ -10,6 +10,7 @@
 #include "agent/proxy/credentials.h"
 #include "core/authz/l4_authorizer.h"
 #include "core/hbone/hbone.h"
+#include "core/log/log.h"
 
 namespace weft::agent::proxy {
 
@@ -29,6 +30,22 @@ Connection::Connection(Proxy::Impl& proxy, asio::io_context& io, std::shared_ptr
 }
 
 Connection::~Connection() {
+  WEFT_LOG(kDebug, "weft-agent proxy") << [&] {
+    ConnectionInfo i = Info();
+    std::string line = i.direction + " " + i.pod + " " + i.client.address + ":" +
+                       std::to_string(i.client.port) + " -> " + i.original_destination.address +
+                       ":" + std::to_string(i.original_destination.port);
+    if (!i.cluster.empty()) line += " (" + i.cluster + ")";
+    if (!i.upstream.address.empty()) {
+      line += " via " + i.upstream.address + ":" + std::to_string(i.upstream.port);
+    }
+    if (!i.peer_identity.empty()) line += " peer " + i.peer_identity;
+    line += std::string(i.mtls ? " mTLS" : " plaintext") + ", sent " +
+            std::to_string(i.bytes_sent) + " B, received " + std::to_string(i.bytes_received) +
+            " B, " + std::to_string(i.age_ms) + " ms";
+    if (fail_reason_) line += ", failed: " + std::string(fail_reason_);
+    return line;
+  }();
   if (tracked_) {
     std::lock_guard<std::mutex> l(proxy_.conns_mu_);
     proxy_.conns_.erase(*tracked_);
@@ -222,7 +239,7 @@ void Connection::StartHbone(const hbone::InboundRequest& req, hbone::Respond res
 }
 
 void Connection::Fail(const char* why) {
-  (void)why;
+  if (!fail_reason_) fail_reason_ = why;
   CloseAll();
 }
 
@@ -487,11 +504,11 @@ void Connection::ConnectHbone(const tcp::endpoint& destination, const tcp::endpo
     proxy_.counters_.hbone_connect_failures.fetch_add(1);
     if (proxy_.inputs_.log) {
       hbone::PoolStats ps = pool->stats();
-      proxy_.inputs_.log("hbone connect to " + peer + " for " + pod_->info.uid + " timed out after " +
-                         std::to_string(route_->connect_timeout_ms) + " ms (this worker's pool: " +
-                         std::to_string(ps.connections_open) + " connections open, " +
-                         std::to_string(ps.connections_opened) + " dialed, " +
-                         std::to_string(ps.handshakes) + " handshakes, " +
+      proxy_.inputs_.log("hbone connect to " + peer + " for " + pod_->info.uid +
+                         " timed out after " + std::to_string(route_->connect_timeout_ms) +
+                         " ms (this worker's pool: " + std::to_string(ps.connections_open) +
+                         " connections open, " + std::to_string(ps.connections_opened) +
+                         " dialed, " + std::to_string(ps.handshakes) + " handshakes, " +
                          std::to_string(ps.handshake_failures) + " failed)");
     }
     OnConnectFailed();

@@ -122,6 +122,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::atomic<uint64_t> sent_{0}, received_{0}, buffer_bytes_{0};
   int open_directions_ = 2;
   bool closed_ = false;
+  const char* fail_reason_ = nullptr;  // the first Fail(why): a static string
 };
 
 }  // namespace weft::agent::proxy

@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -19,6 +18,7 @@
 #include "agent/datapath/bpf_map_writer.h"
 #include "agent/proxy/control_channel.h"
 #include "agent/proxy/original_destination.h"
+#include "core/log/log.h"
 
 namespace weft::agent::proxy {
 
@@ -428,13 +428,13 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
   for (int tries = 0; map_fd < 0 && !stop.load() && std::chrono::steady_clock::now() < give_up;
        ++tries) {
     if (tries % 20 == 0) {
-      std::cerr << "weft-agent proxy: waiting for the agent to pin " << pin << "\n";
+      WEFT_LOG(kInfo, "weft-agent proxy") << "waiting for the agent to pin " << pin;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     map_fd = bpf_obj_get(pin.c_str());
   }
   if (map_fd < 0) {
-    std::cerr << "weft-agent proxy: cannot open " << pin << ": " << strerror(errno) << "\n";
+    WEFT_LOG(kError, "weft-agent proxy") << "cannot open " << pin << ": " << strerror(errno);
     return 1;
   }
   handles->maps["weft_conndst_v1"] = map_fd;
@@ -445,38 +445,26 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
   ProxyInputs in;
   in.settings = options.settings;
   in.original_destination = OriginalDestinationFrom(std::move(writer));
-  in.log = [](const std::string& line) {
-    // UTC with milliseconds: lines of two nodes' proxies can be put side by side.
-    auto now = std::chrono::system_clock::now();
-    std::time_t t = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char stamp[32];
-    size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    int ms = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
-        1000);
-    std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", ms);
-    std::cerr << stamp << " weft-agent proxy: " << line << "\n";
-  };
+  // Refusals, denials, overflows, ejections, failed tunnels.
+  in.log = [](const std::string& line) { WEFT_LOG(kInfo, "weft-agent proxy") << line; };
   // mTLS between nodes: workload certificates from the CA, kept by this process.
   std::shared_ptr<CertManagerCredentials> credentials;
   if (options.identity.enabled()) {
     auto manager = CertManager::Start(options.identity);
     if (!manager.ok()) {
-      std::cerr << "weft-agent proxy: certificates: " << manager.status() << "\n";
+      WEFT_LOG(kError, "weft-agent proxy") << "certificates: " << manager.status();
       return 1;
     }
     credentials = std::make_shared<CertManagerCredentials>(std::move(*manager));
     in.credentials = credentials;
-    std::cerr << "weft-agent proxy: mTLS on, CA " << options.identity.ca_address << "\n";
+    WEFT_LOG(kInfo, "weft-agent proxy") << "mTLS on, CA " << options.identity.ca_address;
   }
   std::function<std::string()> certs_json = [credentials] {
     return credentials ? CertStatusJson(credentials->manager().Status()) : std::string("[]");
   };
   auto proxy = Proxy::Create(std::move(in));
   if (!proxy.ok()) {
-    std::cerr << "weft-agent proxy: " << proxy.status() << "\n";
+    WEFT_LOG(kError, "weft-agent proxy") << proxy.status();
     return 1;
   }
   // Its directory may not exist yet when the proxy runs in a pod of its own.
@@ -485,10 +473,10 @@ int RunProxyProcess(const ProxyProcessOptions& options, const std::atomic<bool>&
                                       dir_error);
   auto listener = ListenUnix(options.socket_path);
   if (!listener.ok()) {
-    std::cerr << "weft-agent proxy: " << listener.status() << "\n";
+    WEFT_LOG(kError, "weft-agent proxy") << listener.status();
     return 1;
   }
-  std::cerr << "weft-agent proxy: serving on " << options.socket_path << "\n";
+  WEFT_LOG(kInfo, "weft-agent proxy") << "serving on " << options.socket_path;
   std::map<std::string, uint64_t> cookies;
   while (!stop.load()) {
     pollfd p{*listener, POLLIN, 0};

@@ -53,17 +53,18 @@ n=$(helm_t -n weft-system | grep -c '^kind: CustomResourceDefinition' || true)
 [ "$n" = 0 ] && ok "helm template without --include-crds: no CRDs" || bad "helm template renders $n CRDs from templates/"
 
 # The chart's values reach the agent's and the CA's args.
-helm_t -n weft-system --set sockmapAcceleration=false \
+helm_t -n weft-system --set sockmapAcceleration=false --set failOpen=true --set logLevel=debug \
   --set trustDomain=example.org --set image.tag=9.9.9 --set image.repository=registry.test/weft \
   >"$DIR/values.yaml"
-if compare --args "$DIR/values.yaml" DaemonSet/weft-agent --no-sockmap-accel \
-    --trust-domain=example.org &&
-  compare --args "$DIR/values.yaml" Deployment/weft-ca --trust-domain=example.org &&
-  compare --no-args "$DIR/helm.yaml" DaemonSet/weft-agent --no-sockmap-accel &&
+if compare --args "$DIR/values.yaml" DaemonSet/weft-agent --no-sockmap-accel --fail-open \
+    --log-level=debug --trust-domain=example.org &&
+  compare --args "$DIR/values.yaml" DaemonSet/weft-proxy --log-level=debug &&
+  compare --args "$DIR/values.yaml" Deployment/weft-ca --trust-domain=example.org --log-level=debug &&
+  compare --no-args "$DIR/helm.yaml" DaemonSet/weft-agent --no-sockmap-accel --fail-open --log-level=info &&
   [ "$(grep -c 'image: registry.test/weft:9.9.9$' "$DIR/values.yaml")" = 3 ]; then
-  ok "values sockmapAcceleration, trustDomain, image"
+  ok "values sockmapAcceleration, failOpen, logLevel, trustDomain, image"
 else
-  bad "values sockmapAcceleration, trustDomain, image"
+  bad "values sockmapAcceleration, failOpen, logLevel, trustDomain, image"
 fi
 helm_t -n mesh >"$DIR/ns.yaml"
 helm_t -n mesh --set caAddress=ca.example:443 >"$DIR/ca.yaml"

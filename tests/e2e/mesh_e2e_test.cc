@@ -255,5 +255,32 @@ TEST_F(MeshE2E, OptOutLiveKeepsOpenConnectionAndStopsCapture) {
   // Pod to pod still works uncaptured (the namespace is just not in the mesh).
 }
 
+// 7. Node1's proxy away (killed, and kept from coming back): fail closed, the default. The
+// agent does not wait for it (readiness names it); node1's pods stay captured, so the client's
+// mesh connections and plaintext from outside the mesh for web-v1 are refused, not let through
+// unproxied; with a proxy again, both work as before.
+TEST_F(MeshE2E, ProxyAwayFailsClosed) {
+  WriteOutsider();
+  std::string v1 = WorkloadIp("web-v1"), v2 = WorkloadIp("web-v2");
+  ASSERT_FALSE(v1.empty() || v2.empty());
+  auto outsider = [&] {
+    return ClusterCmd("exec outside/caller -- weft-testapp call " + v1 +
+                      ":8080 -n 1 --timeout-ms 2000");
+  };
+  ASSERT_TRUE(WaitFor([&] { return outsider().code == 0; }, 20000)) << "PERMISSIVE admits it";
+  ASSERT_TRUE(TakeProxyAway(N1())) << Readiness(N1());
+  Result out = Call(v2 + ":8080", 1);
+  EXPECT_NE(out.code, 0) << out.all();
+  EXPECT_NE(out.all().find("refused"), std::string::npos) << out.all();
+  Result in = outsider();
+  EXPECT_NE(in.code, 0) << in.all();
+  EXPECT_NE(in.all().find("refused"), std::string::npos) << in.all();
+  ASSERT_TRUE(ReturnProxy(N1())) << Readiness(N1());
+  EXPECT_TRUE(WaitFor([&] { return Call(vip_ + ":80", 1).code == 0; }, 20000));
+  EXPECT_TRUE(WaitFor([&] { return outsider().code == 0; }, 20000));
+  std::error_code ec;
+  fs::remove(S().dir / "outsider.yaml", ec);
+}
+
 }  // namespace
 }  // namespace weft::e2e

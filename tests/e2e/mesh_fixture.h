@@ -305,6 +305,28 @@ class MeshE2E : public ::testing::Test {
     return json::parse(r.out, nullptr, false);
   }
 
+  // The node's readiness (:15021/healthz/ready): its body, "" when it does not answer.
+  static std::string Readiness(const std::string& node) {
+    return Sh("ip netns exec " + Netns(node) +
+              " curl -s --max-time 5 http://127.0.0.1:15021/healthz/ready")
+        .out;
+  }
+
+  // Takes `node`'s proxy away and keeps it away: a directory where its control socket goes
+  // (the agent's next proxy cannot bind there), then the proxy process killed. True once the
+  // agent's readiness says it has no proxy. ReturnProxy undoes it.
+  static bool TakeProxyAway(const std::string& node) {
+    std::string sock = RunDir(node) + "/proxy.sock";
+    if (Sh("rm -f " + sock + " && mkdir " + sock).code != 0) return false;
+    if (Sh("pkill -f '[p]roxy --socket " + sock + "'").code != 0) return false;
+    return WaitFor([&] { return Readiness(node).starts_with("no node proxy"); }, 20000);
+  }
+  // True once the agent has a proxy again and is ready.
+  static bool ReturnProxy(const std::string& node) {
+    if (Sh("rmdir " + RunDir(node) + "/proxy.sock").code != 0) return false;
+    return WaitFor([&] { return Readiness(node) == "ready\n"; }, 60000);
+  }
+
   // A pod outside the mesh: namespace "outside" (not enrolled), pod "caller" on node1.
   static void WriteOutsider() {
     WriteFile("outsider.yaml",

@@ -855,8 +855,9 @@ spec:
   // and enrolls the pods again.
   r = K("label node n2 weft.dev/test-proxy=on");
   ASSERT_EQ(r.exit_code, 0) << r.all();
-  r = K("patch ds weft-proxy -n weft-system --type merge -p "
-        "'{\"spec\":{\"template\":{\"spec\":{\"nodeSelector\":{\"weft.dev/test-proxy\":\"on\"}}}}}'");
+  r = K(
+      "patch ds weft-proxy -n weft-system --type merge -p "
+      "'{\"spec\":{\"template\":{\"spec\":{\"nodeSelector\":{\"weft.dev/test-proxy\":\"on\"}}}}}'");
   ASSERT_EQ(r.exit_code, 0) << r.all();
   auto ready_body = [&](const std::string& node) {
     return Sh("ip netns exec " + node_netns[node] +
@@ -882,7 +883,8 @@ spec:
                 .exit_code,
             0)
       << "the VIP is not served without a proxy";
-  r = K("patch ds weft-proxy -n weft-system --type json "
+  r =
+      K("patch ds weft-proxy -n weft-system --type json "
         "-p '[{\"op\":\"remove\",\"path\":\"/spec/template/spec/nodeSelector\"}]'");
   ASSERT_EQ(r.exit_code, 0) << r.all();
   r = K("rollout status ds/weft-proxy -n weft-system --timeout 90s");
