@@ -509,6 +509,7 @@ std::string Waypoint::ClustersJson() const {
       if (const auto* t = v->Routes(svc->hostname(), p.port())) {
         for (const auto& r : t->routes()) {
           for (const auto& d : r.proto().destinations()) {
+            if (d.hostname().empty()) continue;  // an unresolved backend: answered 500
             keys.insert({d.hostname(), d.subset(), d.port() ? d.port() : p.port()});
           }
           for (const auto& m : r.proto().mirrors()) {

@@ -749,6 +749,12 @@ spec:
     filters:
     - type: RequestRedirect
       requestRedirect: {hostname: example.org, statusCode: 302}
+  - matches: [{path: {type: Exact, value: /perm}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {hostname: example.org, statusCode: 308}
+  - matches: [{path: {type: PathPrefix, value: /split}}]
+    backendRefs: [{name: web-v1, port: 80, weight: 1}, {name: missing, port: 80, weight: 1}]
   - backendRefs: [{name: web-v1, port: 80}]
 )");
   EXPECT_EQ(Body(Get("/", "x-version: v2\r\n"))["name"], "v2");
@@ -760,7 +766,22 @@ spec:
   EXPECT_EQ(go.status, 302);
   ASSERT_TRUE(go.headers.Get("location").has_value());
   EXPECT_EQ(*go.headers.Get("location"), "http://example.org/go");
+  EXPECT_EQ(Get("/perm").status, 308);
   EXPECT_EQ(Body(Get("/other"))["name"], "v1");
+  // A backendRef to a missing Service keeps its share, answered 500 (Gateway API); the
+  // other half still reaches v1.
+  int v1 = 0, errors = 0;
+  for (int i = 0; i < 40; ++i) {
+    Response r = Get("/split");
+    if (r.status == 500) {
+      ++errors;
+    } else if (Body(r)["name"] == "v1") {
+      ++v1;
+    }
+  }
+  EXPECT_GT(v1, 0);
+  EXPECT_GT(errors, 0);
+  EXPECT_EQ(v1 + errors, 40);
 }
 
 TEST_F(WaypointTest, TcpPortsAreProxiedAsBytesByTcpRoutes) {

@@ -130,8 +130,9 @@ class RouteFilter : public Filter {
       return false;
     }
     s.destination = route::PickDestination(*s.match.route, s.random);
-    if (!s.destination) {
-      // Every backend has weight 0 (Gateway API: 500).
+    if (!s.destination || s.destination->hostname().empty()) {
+      // Every backend has weight 0, or the one picked could not be resolved (Gateway API:
+      // 500 for its share).
       LocalReply lr;
       lr.status = 500;
       lr.flag = "NR";

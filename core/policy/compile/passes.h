@@ -25,6 +25,9 @@ struct PassReport {
   void Warning(const Resource& r, std::string_view code, const FieldPos& at, std::string message) {
     Add(r, Severity::kWarning, code, at, std::move(message));
   }
+  void Note(const Resource& r, std::string_view code, const FieldPos& at, std::string message) {
+    Add(r, Severity::kNote, code, at, std::move(message));
+  }
   // An error about a part that is dropped while the resource itself still compiles (e.g. a
   // malformed weft.dev/retry-budget annotation on a Service): not added to `rejected`.
   void ErrorKept(const Resource& r, std::string_view code, const FieldPos& at, std::string message);

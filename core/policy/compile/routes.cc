@@ -289,8 +289,10 @@ void CompileHTTPRoute(const ResourceIndex& index, const DestinationRules& rules,
   const auto& hr = r.as<HTTPRouteSpec>();
   size_t errors_before = report.rejected.size();
   std::vector<std::pair<std::string, uint32_t>> parents;  // hostname, port
+  bool service_parent = false;
   for (const auto& p : hr.parents) {
     if (p.kind == "Service" && (p.group.empty() || p.group == "core")) {
+      service_parent = true;
       std::string ns = p.ns.empty() ? r.meta.ns : p.ns;
       if (!index.Get(Kind::kService, ns + "/" + p.name)) {
         report.Error(r, code::kReference, p.pos,
@@ -299,14 +301,23 @@ void CompileHTTPRoute(const ResourceIndex& index, const DestinationRules& rules,
       }
       parents.push_back({index.ServiceHostname(p.name, ns), p.port});
     } else {
-      report.Warning(r, code::kUnsupported, p.pos,
-                     "parentRef kind \"" + p.kind +
-                         "\": weft implements mesh (GAMMA) routes, "
-                         "whose parent is a Service");
+      // A Gateway's route (north-south, until weft has gateways) or a ServiceImport's
+      // (multi-cluster): valid, and simply not served here.
+      report.Note(r, code::kUnsupported, p.pos,
+                  "parentRef " + (p.group.empty() ? std::string() : p.group + "/") + p.kind + " " +
+                      p.name + " is not served by weft, which serves mesh (GAMMA) routes, " +
+                      "whose parent is a Service");
     }
   }
+  if (!service_parent) {
+    if (hr.parents.empty()) {
+      report.Note(r, code::kUnsupported, {{}, "spec"},
+                  "no parentRefs: the route attaches to nothing, and weft does not serve it");
+    }
+    return;  // nothing of it reaches the snapshot: its backends are not checked either
+  }
   if (!hr.hostnames.empty()) {
-    report.Warning(r, code::kUnsupported, {{}, "spec.hostnames"},
+    report.Warning(r, code::kUnsupported, hr.hostnames_pos,
                    "hostnames are ignored for routes attached to a Service (GAMMA)");
   }
   std::vector<pb::HttpRoute> http;
@@ -315,16 +326,21 @@ void CompileHTTPRoute(const ResourceIndex& index, const DestinationRules& rules,
     *route.mutable_source() = SourceOf(r, rule.pos.field);
     route.mutable_source()->set_line(rule.pos.mark.line);
     route.mutable_source()->set_column(rule.pos.mark.column);
-    auto resolve = [&](const HTTPRouteSpec::BackendRef& b, std::string* host) {
+    // A backend that cannot be resolved keeps its weight: as Gateway API requires, the
+    // requests that would have gone to it get 500 (a destination without a hostname).
+    auto resolve = [&](const HTTPRouteSpec::BackendRef& b, std::string* host,
+                       std::string_view consequence) {
       if (b.kind != "Service" || !(b.group.empty() || b.group == "core")) {
-        report.Error(r, code::kUnsupported, b.pos,
-                     "backendRef kind \"" + b.kind + "\" is not supported");
+        report.Warning(r, code::kUnsupported, b.pos,
+                       "backendRef kind \"" + (b.group.empty() ? "" : b.group + "/") + b.kind +
+                           "\" is not supported: " + std::string(consequence));
         return false;
       }
       std::string ns = b.ns.empty() ? r.meta.ns : b.ns;
       if (!index.Get(Kind::kService, ns + "/" + b.name)) {
-        report.Error(r, code::kReference, b.pos,
-                     "backend Service " + ns + "/" + b.name + " does not exist");
+        report.Warning(r, code::kReference, b.pos,
+                       "backend Service " + ns + "/" + b.name +
+                           " does not exist: " + std::string(consequence));
         return false;
       }
       *host = index.ServiceHostname(b.name, ns);
@@ -333,24 +349,29 @@ void CompileHTTPRoute(const ResourceIndex& index, const DestinationRules& rules,
     uint32_t total = 0;
     for (const auto& b : rule.backends) {
       std::string host;
-      if (!resolve(b, &host)) continue;
       pb::WeightedDestination* d = route.add_destinations();
+      d->set_weight(b.weight);
+      total += b.weight;
+      if (!resolve(b, &host, "its share of the requests gets 500")) continue;
       d->set_hostname(host);
       d->set_port(b.port);
-      d->set_weight(b.weight);
       d->set_cluster(ClusterName(b.port, "", host));
       *d->mutable_request_headers() = b.request_headers;
       *d->mutable_response_headers() = b.response_headers;
-      total += b.weight;
     }
     for (size_t i = 0; i < rule.mirrors.size() && i < static_cast<size_t>(route.mirrors_size());
          ++i) {
       std::string host;
-      if (resolve(rule.mirrors[i], &host)) {
+      if (resolve(rule.mirrors[i], &host, "nothing is mirrored to it")) {
         route.mutable_mirrors(static_cast<int>(i))->set_hostname(host);
         route.mutable_mirrors(static_cast<int>(i))->set_port(rule.mirrors[i].port);
       }
     }
+    // Unresolved mirrors (no hostname) are dropped.
+    auto* mirrors = route.mutable_mirrors();
+    mirrors->erase(std::remove_if(mirrors->begin(), mirrors->end(),
+                                  [](const pb::Mirror& m) { return m.hostname().empty(); }),
+                   mirrors->end());
     if (route.matches_size() == 0) {
       route.add_matches()->mutable_uri()->set_path_prefix("/");
     }

@@ -3,6 +3,9 @@
 // weft-waypoint and istio-waypoint).
 
 #include <algorithm>
+#include <cctype>
+
+#include <re2/re2.h>
 
 #include "core/policy/decode/decode.h"
 #include "core/policy/decode/values.h"
@@ -101,10 +104,99 @@ void DecodePathModifier(ObjectReader& p, pb::Rewrite* rw, pb::Redirect* rd) {
   if (rd) rd->set_uri(value);
 }
 
+// An HTTPHeaderName of Gateway API: 1 to 256 token characters (RFC 7230 tchar).
+bool IsHeaderName(const std::string& s) {
+  if (s.empty() || s.size() > 256) return false;
+  for (unsigned char c : s) {
+    if (!(std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                                 std::string_view::npos)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A list of the CORS filter in which "*" must stand alone (the schema's CEL rule).
+void CheckWildcardAlone(ObjectReader& c, std::string_view key,
+                        const std::optional<std::vector<std::string>>& values) {
+  if (values && values->size() > 1 &&
+      std::find(values->begin(), values->end(), "*") != values->end()) {
+    c.Error(code::kValue, key, std::string(key) + " cannot contain '*' alongside other values");
+  }
+}
+
+// filters[].cors (Gateway API v1.5+, Extended support): validated as the CRD's schema does;
+// not enforced yet (a warning says so).
+void DecodeCors(ObjectReader& c) {
+  static const RE2 kOrigin(
+      R"((^\*$)|(^(http(s)?)://(((\*\.)?([a-zA-Z0-9\-]+\.)*[a-zA-Z0-9-]+|\*)(:([0-9]{1,5}))?)$))");
+  c.List("allowOrigins", [&](yaml::Node n, const std::string& path, size_t) {
+    auto s = ScalarString(c.sink(), n, path);
+    if (s && (s->empty() || s->size() > 253 || !RE2::FullMatch(*s, kOrigin))) {
+      c.sink().Error(
+          code::kValue, n.mark(), path,
+          "invalid origin " + n.Describe() + ": expected \"*\" or <http|https>://<host>[:<port>]");
+    }
+  });
+  auto origins = c.StringList("allowOrigins");
+  CheckWildcardAlone(c, "allowOrigins", origins);
+  auto methods = c.StringList("allowMethods");
+  if (methods) {
+    static const std::vector<std::string_view> kMethods = {
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"};
+    for (const auto& m : *methods) {
+      if (std::find(kMethods.begin(), kMethods.end(), m) == kMethods.end()) {
+        c.Error(code::kValue, "allowMethods",
+                "invalid method \"" + m +
+                    "\"; expected one of GET, HEAD, POST, PUT, DELETE, "
+                    "CONNECT, OPTIONS, TRACE, PATCH, *");
+      }
+    }
+    CheckWildcardAlone(c, "allowMethods", methods);
+  }
+  for (std::string_view key : {"allowHeaders", "exposeHeaders"}) {
+    auto headers = c.StringList(key);
+    if (!headers) continue;
+    for (const auto& h : *headers) {
+      if (!IsHeaderName(h)) {
+        c.Error(code::kValue, key, "invalid header name \"" + h + "\"");
+      }
+    }
+    if (key == "allowHeaders") CheckWildcardAlone(c, key, headers);
+  }
+  c.Int("maxAge", 1, INT32_MAX);
+  c.Bool("allowCredentials");
+  c.Warning(code::kUnsupported, "",
+            "the CORS filter is not enforced yet: the waypoint neither answers preflight "
+            "requests nor adds Access-Control-* headers; requests are routed as if it were "
+            "absent");
+}
+
 void DecodeFilter(ObjectReader& f, HTTPRouteSpec::Rule& rule, pb::HeaderOperations* req,
                   pb::HeaderOperations* resp, bool backend_level) {
   auto type = f.Enum("type", {"RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror",
-                              "RequestRedirect", "URLRewrite", "ExtensionRef"});
+                              "RequestRedirect", "URLRewrite", "ExtensionRef", "CORS"});
+  // The schema's CEL rules: the field named after the type is set, and no other filter's.
+  static const std::vector<std::pair<std::string_view, std::string_view>> kFields = {
+      {"RequestHeaderModifier", "requestHeaderModifier"},
+      {"ResponseHeaderModifier", "responseHeaderModifier"},
+      {"RequestMirror", "requestMirror"},
+      {"RequestRedirect", "requestRedirect"},
+      {"URLRewrite", "urlRewrite"},
+      {"ExtensionRef", "extensionRef"},
+      {"CORS", "cors"}};
+  if (type) {
+    for (const auto& [t, field] : kFields) {
+      if (t == *type && !f.Has(field)) {
+        f.Error(code::kMissingField, field,
+                std::string(field) + " is required for a filter of type " + std::string(t));
+      } else if (t != *type && f.Has(field)) {
+        f.Error(code::kValue, field,
+                std::string(field) + " must not be set for a filter of type " + *type);
+      }
+    }
+  }
+  f.Object("cors", [&](ObjectReader& c) { DecodeCors(c); });
   f.Object("requestHeaderModifier", [&](ObjectReader& r) { DecodeHeaderModifier(r, req); });
   f.Object("responseHeaderModifier", [&](ObjectReader& r) { DecodeHeaderModifier(r, resp); });
   f.Object("requestMirror", [&](ObjectReader& m) {
@@ -132,7 +224,17 @@ void DecodeFilter(ObjectReader& f, HTTPRouteSpec::Rule& rule, pb::HeaderOperatio
     if (auto v = r.Enum("scheme", {"http", "https"})) rd->set_scheme(*v);
     if (auto v = r.String("hostname")) rd->set_authority(*v);
     if (auto v = r.Port("port")) rd->set_port(*v);
-    if (auto v = r.Int("statusCode", 301, 302)) rd->set_response_code(static_cast<uint32_t>(*v));
+    // Gateway API's default code is 302 (Istio's VirtualService: 301); the snapshot says it.
+    rd->set_response_code(302);
+    if (auto v = r.Int("statusCode", 301, 308)) {
+      if (*v != 301 && *v != 302 && *v != 303 && *v != 307 && *v != 308) {
+        r.Error(
+            code::kValue, "statusCode",
+            "invalid statusCode " + std::to_string(*v) + "; expected 301, 302, 303, 307 or 308");
+      } else {
+        rd->set_response_code(static_cast<uint32_t>(*v));
+      }
+    }
     r.Object("path", [&](ObjectReader& p) { DecodePathModifier(p, nullptr, rd); });
   });
   f.Object("urlRewrite", [&](ObjectReader& r) {
@@ -163,6 +265,9 @@ void DecodeHTTPRoute(ObjectReader& root, HTTPRouteSpec& out) {
       p.Unsupported("sectionName");
       out.parents.push_back(std::move(ref));
     });
+    if (spec.Has("hostnames")) {
+      out.hostnames_pos = {spec.Raw("hostnames")->mark(), spec.Child("hostnames")};
+    }
     if (auto v = spec.StringList("hostnames")) out.hostnames = *v;
     spec.ObjectList("rules", [&](ObjectReader& r, size_t) {
       HTTPRouteSpec::Rule rule;

@@ -182,6 +182,7 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     if (auto v = r.String("authority")) rd->set_authority(*v);
     if (auto v = r.Port("port")) rd->set_port(*v);
     if (auto v = r.String("scheme")) rd->set_scheme(*v);
+    rd->set_response_code(301);  // Istio's default (Gateway API's is 302)
     if (auto v = r.Int("redirectCode", 300, 399)) rd->set_response_code(static_cast<uint32_t>(*v));
     r.Unsupported("derivePort");
   });

@@ -258,6 +258,7 @@ struct HTTPRouteSpec {
   };
   std::vector<ParentRef> parents;
   std::vector<std::string> hostnames;
+  FieldPos hostnames_pos;  // of `hostnames`, when written
   std::vector<Rule> rules;
 };
 

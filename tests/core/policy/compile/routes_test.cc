@@ -700,7 +700,7 @@ spec:
               ElementsAre("longer-prefix", "method-only", "header-only", "catch-all", "regex"));
 }
 
-TEST(HTTPRoutes, MissingParentOrBackendIsAnError) {
+TEST(HTTPRoutes, AMissingParentIsAnErrorAMissingBackendAWarning) {
   auto res = CompileYaml({kMesh, R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: bad, namespace: shop}
@@ -712,13 +712,62 @@ spec:
   auto e = DiagsOf(res.snapshot, code::kReference);
   ASSERT_THAT(e, SizeIs(2)) << Dump(res.snapshot);
   EXPECT_EQ(e[0].message(), "parent Service shop/nope does not exist");
+  EXPECT_EQ(e[0].severity(), pb::Diagnostic::ERROR);
   EXPECT_EQ(e[0].source().field(), "spec.parentRefs[0]");
-  EXPECT_EQ(e[1].message(), "backend Service shop/ghost does not exist");
+  EXPECT_EQ(e[1].message(),
+            "backend Service shop/ghost does not exist: its share of the requests gets 500");
+  EXPECT_EQ(e[1].severity(), pb::Diagnostic::WARNING);
   EXPECT_EQ(e[1].source().field(), "spec.rules[0].backendRefs[0]");
   EXPECT_THAT(ExcludedNames(res.snapshot), ElementsAre("HTTPRoute/shop/bad"));
 }
 
-TEST(HTTPRoutes, GatewayParentsWarn) {
+// Gateway API: a backendRef that cannot be resolved does not invalidate the route; the
+// requests that would have gone to it get 500 (a destination without a hostname), the others
+// flow. The weights keep their meaning (no "all weights 0" warning for 90/10).
+TEST(HTTPRoutes, AnUnresolvedBackendKeepsItsShareAs500) {
+  auto res = CompileYaml({kMesh, R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: canary, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  rules:
+  - backendRefs:
+    - {name: reviews, port: 9080, weight: 90}
+    - {name: missing, port: 9080, weight: 10}
+    - {group: example.com, kind: Bucket, name: b, weight: 0}
+    filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: gone, port: 80}}
+)"});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  EXPECT_THAT(DiagsOf(res.snapshot, code::kWeights), IsEmpty()) << Dump(res.snapshot);
+  auto refs = DiagsOf(res.snapshot, code::kReference);
+  ASSERT_THAT(refs, SizeIs(2)) << Dump(res.snapshot);
+  EXPECT_EQ(refs[1].message(),
+            "backend Service shop/gone does not exist: nothing is mirrored to it");
+  auto kinds = DiagsOf(res.snapshot, code::kUnsupported);
+  ASSERT_THAT(kinds, SizeIs(1)) << Dump(res.snapshot);
+  EXPECT_EQ(kinds[0].message(),
+            "backendRef kind \"example.com/Bucket\" is not supported: its share of the requests "
+            "gets 500");
+  const pb::RouteTable* t = FindRouteTable(res.snapshot, "reviews.shop.svc.cluster.local", 9080);
+  ASSERT_NE(t, nullptr) << Dump(res.snapshot);
+  ASSERT_EQ(t->http_routes_size(), 1);
+  const auto& d = t->http_routes(0).destinations();
+  ASSERT_EQ(d.size(), 3);
+  EXPECT_EQ(d[0].hostname(), "reviews.shop.svc.cluster.local");
+  EXPECT_EQ(d[0].weight(), 90u);
+  EXPECT_EQ(d[1].hostname(), "");
+  EXPECT_EQ(d[1].weight(), 10u);
+  EXPECT_EQ(d[2].hostname(), "");
+  EXPECT_EQ(d[2].weight(), 0u);
+  EXPECT_EQ(t->http_routes(0).mirrors_size(), 0);
+}
+
+// Routes of a Gateway (north-south) or a ServiceImport, or with no parent at all, are valid
+// and not served by weft: a note each, no error, nothing compiled, their backends and
+// hostnames not looked at (hostnames mean something there).
+TEST(HTTPRoutes, RoutesOfGatewaysAreNotServed) {
   auto res = CompileYaml({kMesh, R"(apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: north-south, namespace: shop}
@@ -726,11 +775,50 @@ spec:
   parentRefs: [{name: my-gateway}]
   hostnames: [shop.example.com]
   rules:
+  - backendRefs: [{name: nowhere, port: 9080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: imported, namespace: shop}
+spec:
+  parentRefs: [{group: multicluster.x-k8s.io, kind: ServiceImport, name: reviews}]
+  rules:
+  - backendRefs: [{name: reviews, port: 9080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: orphan, namespace: shop}
+spec:
+  rules:
   - backendRefs: [{name: reviews, port: 9080}]
 )"});
   EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
-  EXPECT_THAT(DiagsOf(res.snapshot, code::kUnsupported), SizeIs(2));
+  auto d = DiagsOf(res.snapshot, code::kUnsupported);
+  ASSERT_THAT(d, SizeIs(3)) << Dump(res.snapshot);
+  for (const auto& x : d) EXPECT_EQ(x.severity(), pb::Diagnostic::NOTE) << x.message();
+  EXPECT_EQ(d[0].message(),
+            "parentRef Gateway my-gateway is not served by weft, which serves mesh (GAMMA) "
+            "routes, whose parent is a Service");
+  EXPECT_THAT(DiagsOf(res.snapshot, code::kReference), IsEmpty());
   EXPECT_EQ(res.snapshot.route_tables_size(), 0);
+}
+
+// hostnames on a GAMMA route are ignored (a warning at the field itself).
+TEST(HTTPRoutes, HostnamesOfAMeshRouteWarnAtTheField) {
+  auto res = CompileYaml({kMesh, R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: mesh, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  hostnames: [reviews.shop.svc.cluster.local]
+  rules:
+  - backendRefs: [{name: reviews, port: 9080}]
+)"});
+  auto d = DiagsOf(res.snapshot, code::kUnsupported);
+  ASSERT_THAT(d, SizeIs(1)) << Dump(res.snapshot);
+  EXPECT_EQ(d[0].source().field(), "spec.hostnames");
+  EXPECT_EQ(d[0].source().line(), 6u);
+  EXPECT_EQ(d[0].severity(), pb::Diagnostic::WARNING);
 }
 
 }  // namespace

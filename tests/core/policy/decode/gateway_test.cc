@@ -584,5 +584,74 @@ spec:
       << Dump(d.diagnostics);
 }
 
+std::string RouteWithFilters(const std::string& filters) {
+  return "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+         "metadata: {name: r, namespace: shop}\nspec:\n"
+         "  parentRefs: [{group: \"\", kind: Service, name: reviews, port: 9080}]\n"
+         "  rules:\n  - filters:\n" +
+         filters;
+}
+
+// Gateway API v1.5: statusCode is one of 301, 302, 303, 307, 308, and 302 when absent (the
+// snapshot carries the default).
+TEST(HTTPRoute, RedirectCodesOfTheStandardChannel) {
+  for (int code : {301, 302, 303, 307, 308}) {
+    auto r = DecodeSpec<HTTPRouteSpec>(RouteWithFilters(
+        "    - {type: RequestRedirect, requestRedirect: {statusCode: " + std::to_string(code) +
+        "}}\n"));
+    EXPECT_EQ(r.rules[0].route.redirect().response_code(), static_cast<uint32_t>(code));
+  }
+  auto r = DecodeSpec<HTTPRouteSpec>(
+      RouteWithFilters("    - {type: RequestRedirect, requestRedirect: {hostname: a.example}}\n"));
+  EXPECT_EQ(r.rules[0].route.redirect().response_code(), 302u);
+  for (int code : {300, 304, 309}) {
+    auto d = DecodeSingle(RouteWithFilters(
+        "    - {type: RequestRedirect, requestRedirect: {statusCode: " + std::to_string(code) +
+        "}}\n"));
+    EXPECT_TRUE(d.rejected) << code;
+  }
+}
+
+// The CORS filter (v1.5 standard channel, Extended): validated as the CRD does, then a
+// warning that it is not enforced yet.
+TEST(HTTPRoute, CorsFilterValidatedAndNotEnforced) {
+  auto d = DecodeSingle(RouteWithFilters(R"(    - type: CORS
+      cors:
+        allowOrigins: ["https://a.example", "http://*.b.example:8080"]
+        allowMethods: [GET, POST]
+        allowHeaders: [x-a]
+        exposeHeaders: [x-b]
+        maxAge: 60
+        allowCredentials: true
+)"));
+  EXPECT_FALSE(d.rejected) << Dump(d.diagnostics);
+  auto w = OfCode(d.diagnostics, code::kUnsupported);
+  ASSERT_THAT(w, SizeIs(1)) << Dump(d.diagnostics);
+  EXPECT_EQ(w[0].field, "spec.rules[0].filters[0].cors");
+  EXPECT_NE(w[0].message.find("not enforced yet"), std::string::npos);
+  for (const char* bad :
+       {"allowOrigins: [\"ftp://a.example\"]", "allowOrigins: [\"*\", \"https://a.example\"]",
+        "allowMethods: [GET, FETCH]", "allowMethods: [\"*\", GET]", "allowHeaders: [\"x a\"]",
+        "maxAge: 0"}) {
+    auto b = DecodeSingle(
+        RouteWithFilters(std::string("    - type: CORS\n      cors: {") + bad + "}\n"));
+    EXPECT_TRUE(b.rejected) << bad << Dump(b.diagnostics);
+  }
+}
+
+// The schema's CEL rules: a filter's type names the one field it sets.
+TEST(HTTPRoute, AFilterSetsTheFieldOfItsType) {
+  auto missing = DecodeSingle(RouteWithFilters("    - {type: RequestRedirect}\n"));
+  EXPECT_TRUE(missing.rejected);
+  EXPECT_THAT(OfCode(missing.diagnostics, code::kMissingField), SizeIs(1))
+      << Dump(missing.diagnostics);
+  auto other = DecodeSingle(RouteWithFilters(
+      "    - {type: URLRewrite, urlRewrite: {hostname: a}, requestRedirect: {hostname: b}}\n"));
+  EXPECT_TRUE(other.rejected);
+  auto v = OfCode(other.diagnostics, code::kValue);
+  ASSERT_THAT(v, SizeIs(1)) << Dump(other.diagnostics);
+  EXPECT_EQ(v[0].message, "requestRedirect must not be set for a filter of type URLRewrite");
+}
+
 }  // namespace
 }  // namespace weft::policy

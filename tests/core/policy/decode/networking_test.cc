@@ -1005,5 +1005,19 @@ spec:
       << Dump(d.diagnostics);
 }
 
+// Istio's default redirect code, 301, is in the snapshot when redirectCode is absent.
+TEST(VirtualService, RedirectWithoutACodeIs301) {
+  auto vs = DecodeSpec<VirtualServiceSpec>(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - redirect: {uri: /new}
+)");
+  ASSERT_EQ(vs.http.size(), 1u);
+  EXPECT_EQ(vs.http[0].route.redirect().response_code(), 301u);
+}
+
 }  // namespace
 }  // namespace weft::policy
