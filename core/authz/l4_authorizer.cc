@@ -11,7 +11,7 @@ constexpr std::string_view kSpiffePrefix = "spiffe://";
 
 // The attribute one test reads. The order is the evaluation order inside a rule: cheap
 // integer compares first, string matches last.
-enum class Attr : uint8_t { kDestPort, kDestIp, kSourceIp, kNamespace, kPrincipal };
+enum class Attr : uint8_t { kDestPort, kDestIp, kSourceIp, kNamespace, kPrincipal, kTrustDomain };
 
 struct StrMatch {
   enum class Kind : uint8_t { kExact, kPrefix, kSuffix, kPresence };
@@ -71,6 +71,7 @@ struct L4Authorizer::Peer {
   bool has_identity;
   std::string_view principal;
   std::string_view ns;
+  std::string_view trust_domain;
 };
 
 namespace {
@@ -107,6 +108,12 @@ bool AnyMatch(const Test& t, const Peer& p) {
       if (!p.has_identity) return false;
       for (const StrMatch& m : t.strings) {
         if (m.Matches(p.principal)) return true;
+      }
+      return false;
+    case Attr::kTrustDomain:
+      if (!p.has_identity) return false;
+      for (const StrMatch& m : t.strings) {
+        if (m.Matches(p.trust_domain)) return true;
       }
       return false;
   }
@@ -191,6 +198,8 @@ class RuleBuilder {
       attr = Attr::kPrincipal;
     } else if (key == "source.namespace") {
       attr = Attr::kNamespace;
+    } else if (key == "source.trustDomain") {
+      attr = Attr::kTrustDomain;
     } else if (key == "source.ip") {
       attr = Attr::kSourceIp;
     } else if (key == "destination.ip") {
@@ -203,7 +212,7 @@ class RuleBuilder {
       Unenforceable(out);
       return;
     }
-    if (attr == Attr::kPrincipal || attr == Attr::kNamespace) {
+    if (attr == Attr::kPrincipal || attr == Attr::kNamespace || attr == Attr::kTrustDomain) {
       Strings(out, attr, false, c.values());
       Strings(out, attr, true, c.not_values());
       return;
@@ -275,6 +284,8 @@ Rule CompileRule(const pb::AuthorizationRule& in, bool deny, size_t* invalid) {
   RuleBuilder b(deny, invalid);
   b.Strings(r.tests, Attr::kPrincipal, false, in.principals());
   b.Strings(r.tests, Attr::kPrincipal, true, in.not_principals());
+  b.Strings(r.tests, Attr::kTrustDomain, false, in.trust_domains());
+  b.Strings(r.tests, Attr::kTrustDomain, true, in.not_trust_domains());
   b.Strings(r.tests, Attr::kNamespace, false, in.namespaces());
   b.Strings(r.tests, Attr::kNamespace, true, in.not_namespaces());
   b.Blocks(r.tests, Attr::kSourceIp, false, in.ip_blocks());
@@ -353,7 +364,7 @@ PeerIdentity ParsePeerIdentity(std::string_view id) {
   if (!sa.starts_with("sa/") || sa.size() == 3 || sa.find('/', 3) != std::string_view::npos) {
     return {};
   }
-  return {id, ns};
+  return {id, ns, id.substr(0, td_end)};
 }
 
 L4Authorizer::L4Authorizer(std::shared_ptr<const pb::MeshSnapshot> snapshot)
@@ -489,13 +500,14 @@ namespace {
 
 L4Authorizer::Peer MakePeer(const ConnectionAttributes& attrs) {
   L4Authorizer::Peer p{
-      attrs.destination_port, attrs.source_ip, attrs.destination_ip, false, {}, {}};
+      attrs.destination_port, attrs.source_ip, attrs.destination_ip, false, {}, {}, {}};
   if (attrs.transport == Transport::kHbone) {
     PeerIdentity id = ParsePeerIdentity(attrs.source_principal);
     if (!id.principal.empty()) {
       p.has_identity = true;
       p.principal = id.principal;
       p.ns = attrs.source_namespace.empty() ? id.ns : attrs.source_namespace;
+      p.trust_domain = id.trust_domain;
     }
   }
   return p;

@@ -155,6 +155,7 @@ class L4Authorizer {
 struct PeerIdentity {
   std::string_view principal;
   std::string_view ns;
+  std::string_view trust_domain;
 };
 PeerIdentity ParsePeerIdentity(std::string_view spiffe_id);
 

@@ -21,6 +21,7 @@ enum class Attr : uint8_t {
   kMethod,
   kNamespace,
   kPrincipal,
+  kTrustDomain,
   kHost,
   kPath,
   kSni,
@@ -107,6 +108,7 @@ struct L7Authorizer::Request {
   bool has_identity;
   std::string_view principal;
   std::string_view ns;
+  std::string_view trust_domain;
   std::string_view method;
   std::string_view path;       // without query and fragment
   std::string_view full_path;  // as received
@@ -183,6 +185,8 @@ bool AnyMatch(const Test& t, const Request& r, std::string& scratch) {
       return r.has_identity && AnyString(t, r.ns);
     case Attr::kPrincipal:
       return r.has_identity && AnyString(t, r.principal);
+    case Attr::kTrustDomain:
+      return r.has_identity && AnyString(t, r.trust_domain);
     case Attr::kHost:
       return AnyString(t, r.host);
     case Attr::kPath:
@@ -294,6 +298,8 @@ class RuleBuilder {
       attr = Attr::kPrincipal;
     } else if (key == "source.namespace") {
       attr = Attr::kNamespace;
+    } else if (key == "source.trustDomain") {
+      attr = Attr::kTrustDomain;
     } else if (key == "source.ip") {
       attr = Attr::kSourceIp;
     } else if (key == "remote.ip") {
@@ -326,8 +332,8 @@ class RuleBuilder {
       if (!c.not_values().empty()) Unenforceable(out, true);
       return;
     }
-    if (attr == Attr::kPrincipal || attr == Attr::kNamespace || attr == Attr::kSni ||
-        attr == Attr::kHeader) {
+    if (attr == Attr::kPrincipal || attr == Attr::kNamespace || attr == Attr::kTrustDomain ||
+        attr == Attr::kSni || attr == Attr::kHeader) {
       size_t before = out.size();
       Strings(out, attr, false, c.values());
       Strings(out, attr, true, c.not_values());
@@ -395,6 +401,8 @@ Rule CompileRule(const pb::AuthorizationRule& in, bool deny, size_t* invalid,
   RuleBuilder b(deny, invalid, unenforceable);
   b.Strings(r.tests, Attr::kPrincipal, false, in.principals());
   b.Strings(r.tests, Attr::kPrincipal, true, in.not_principals());
+  b.Strings(r.tests, Attr::kTrustDomain, false, in.trust_domains());
+  b.Strings(r.tests, Attr::kTrustDomain, true, in.not_trust_domains());
   b.Strings(r.tests, Attr::kNamespace, false, in.namespaces());
   b.Strings(r.tests, Attr::kNamespace, true, in.not_namespaces());
   b.Blocks(r.tests, Attr::kSourceIp, false, in.ip_blocks());
@@ -553,6 +561,7 @@ Decision L7Authorizer::Authorize(const pb::Service* target, const RequestAttribu
     r.has_identity = true;
     r.principal = id.principal;
     r.ns = attrs.source_namespace.empty() ? id.ns : attrs.source_namespace;
+    r.trust_domain = id.trust_domain;
   }
   r.method = attrs.method;
   r.full_path = attrs.path;

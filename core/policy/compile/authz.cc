@@ -15,7 +15,7 @@ namespace {
 
 bool IsL4ConditionKey(const std::string& key) {
   return key == "source.ip" || key == "source.namespace" || key == "source.principal" ||
-         key == "destination.ip" || key == "destination.port";
+         key == "source.trustDomain" || key == "destination.ip" || key == "destination.port";
 }
 
 // Names the L7-only attributes a rule uses; empty when the rule is pure L4.
@@ -127,7 +127,32 @@ std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const Resource
         }
         *p.add_target_refs() = std::move(t);
       }
-      for (const auto& rule : ap.rules) *p.add_l7_rules() = rule;
+      for (const auto& rule : ap.rules) {
+        // What the waypoint cannot evaluate either: JWT attributes (no RequestAuthentication
+        // yet) and Envoy filter metadata. Fail closed, as the L7 authorizer does.
+        std::vector<std::string> unknown;
+        if (rule.request_principals_size() || rule.not_request_principals_size()) {
+          unknown.push_back("requestPrincipals");
+        }
+        for (const auto& c : rule.conditions()) {
+          if (c.key().starts_with("request.auth.") ||
+              c.key().starts_with("experimental.envoy.filters.")) {
+            unknown.push_back("when " + c.key());
+          }
+        }
+        if (!unknown.empty()) {
+          FieldPos at = rule.rule_index() < ap.rule_pos.size()
+                            ? ap.rule_pos[rule.rule_index()]
+                            : FieldPos{{}, "spec.rules[" + std::to_string(rule.rule_index()) + "]"};
+          report.Warning(r, code::kUnsupported, at,
+                         "uses attributes weft cannot evaluate (" + Join(unknown) + "): " +
+                             (ap.action == pb::AuthorizationPolicy::DENY
+                                  ? "they count as matching, so this DENY rule denies more"
+                                  : "this rule matches nothing") +
+                             " (fail closed)");
+        }
+        *p.add_l7_rules() = rule;
+      }
     } else {
       p.set_scope(ap.selector         ? pb::AuthorizationPolicy::WORKLOAD
                   : r.meta.ns == root ? pb::AuthorizationPolicy::MESH
@@ -138,21 +163,24 @@ std::vector<pb::AuthorizationPolicy> CompileAuthorizationPolicies(const Resource
       }
       for (const auto& rule : ap.rules) {
         auto l7 = L7Attributes(rule);
-        std::string field = "spec.rules[" + std::to_string(rule.rule_index()) + "]";
+        // At the rule itself: identical rules each get their warning.
+        FieldPos at = rule.rule_index() < ap.rule_pos.size()
+                          ? ap.rule_pos[rule.rule_index()]
+                          : FieldPos{{}, "spec.rules[" + std::to_string(rule.rule_index()) + "]"};
         if (l7.empty()) {
           *p.add_rules() = rule;
           continue;
         }
         p.set_l7_attributes_removed(true);
         if (ap.action == pb::AuthorizationPolicy::ALLOW) {
-          report.Warning(r, code::kUnsupported, {{}, field},
+          report.Warning(r, code::kUnsupported, at,
                          "uses L7 attributes (" + Join(l7) +
                              ") that the node proxy cannot see; this ALLOW rule matches nothing "
                              "(fail closed). Attach the policy to a waypoint with targetRefs");
         } else {
           pb::AuthorizationRule stripped = rule;
           StripL7(&stripped);
-          report.Warning(r, code::kUnsupported, {{}, field},
+          report.Warning(r, code::kUnsupported, at,
                          "uses L7 attributes (" + Join(l7) +
                              ") that the node proxy cannot see; they are removed, so this DENY "
                              "rule applies to all traffic its L4 fields match");

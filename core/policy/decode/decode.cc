@@ -240,7 +240,8 @@ void DecodeObject(ObjectReader& top, const KindInfo& info, const std::string& ve
     WEFT_DECODE(kDestinationRule, DestinationRuleSpec, DecodeDestinationRule(top, spec))
     WEFT_DECODE(kServiceEntry, ServiceEntrySpec, DecodeServiceEntry(top, spec))
     WEFT_DECODE(kPeerAuthentication, PeerAuthenticationSpec, DecodePeerAuthentication(top, spec))
-    WEFT_DECODE(kAuthorizationPolicy, AuthorizationPolicySpec, DecodeAuthorizationPolicy(top, spec))
+    WEFT_DECODE(kAuthorizationPolicy, AuthorizationPolicySpec,
+                DecodeAuthorizationPolicy(top, res.meta, spec))
     WEFT_DECODE(kHTTPRoute, HTTPRouteSpec, DecodeHTTPRoute(top, spec))
     WEFT_DECODE(kGateway, GatewaySpec, DecodeGateway(top, res.meta, spec))
 #undef WEFT_DECODE

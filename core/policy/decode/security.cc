@@ -1,5 +1,7 @@
 // Decoders for security.istio.io (v1beta1, v1): PeerAuthentication and AuthorizationPolicy.
 
+#include <algorithm>
+
 #include "core/policy/decode/decode.h"
 #include "core/policy/decode/values.h"
 
@@ -34,50 +36,122 @@ pb::StringMatch ToStringMatch(const std::string& s) {
 
 using Matches = google::protobuf::RepeatedPtrField<pb::StringMatch>;
 
+// The values of a list field, each with its path and mark, for validation as Istio does it
+// (pkg/config/security: CheckEmptyValues, CheckServiceAccount, CheckTrustDomainValues, ...).
+struct Value {
+  std::string text;
+  yaml::Node node;
+  std::string path;
+};
+std::vector<Value> Values(ObjectReader& r, std::string_view key) {
+  std::vector<Value> out;
+  r.List(key, [&](yaml::Node n, const std::string& path, size_t) {
+    if (auto s = ScalarString(r.sink(), n, path)) out.push_back({*s, n, path});
+  });
+  return out;
+}
+
+// Istio: "empty value not allowed" in every list of a rule.
+bool NotEmpty(ObjectReader& r, const Value& v) {
+  if (!v.text.empty()) return true;
+  r.sink().Error(code::kValue, v.node.mark(), v.path, "empty value not allowed");
+  return false;
+}
+
 void StringMatches(ObjectReader& r, std::string_view key, Matches* out) {
-  if (auto v = r.StringList(key)) {
-    for (const auto& s : *v) *out->Add() = ToStringMatch(s);
+  for (const auto& v : Values(r, key)) {
+    if (NotEmpty(r, v)) *out->Add() = ToStringMatch(v.text);
+  }
+}
+
+// CheckWildcardValues: at most one '*', only at the start or the end.
+std::optional<std::string> WildcardError(const std::string& s) {
+  size_t n = std::count(s.begin(), s.end(), '*');
+  if (n > 1) return "at most one wildcard is allowed";
+  if (n == 1 && s != "*" && s.front() != '*' && s.back() != '*') {
+    return "a wildcard is only allowed at the start or the end";
+  }
+  return std::nullopt;
+}
+
+// trustDomains: wildcard values without '/' (CheckTrustDomainValues).
+void TrustDomains(ObjectReader& r, std::string_view key, Matches* out) {
+  for (const auto& v : Values(r, key)) {
+    if (!NotEmpty(r, v)) continue;
+    std::optional<std::string> why = WildcardError(v.text);
+    if (!why && v.text.find('/') != std::string::npos) why = "a trust domain has no '/'";
+    if (why) {
+      r.sink().Error(code::kValue, v.node.mark(), v.path,
+                     "invalid trust domain " + v.node.Describe() + ": " + *why);
+      continue;
+    }
+    *out->Add() = ToStringMatch(v.text);
+  }
+}
+
+// A service account as Istio's CheckServiceAccount takes it: "<namespace>/<name>", or a bare
+// "<name>" in the policy's namespace; no wildcard, at most 320 characters. Returned as the
+// principal suffix it stands for, "/ns/<namespace>/sa/<name>" (any trust domain).
+std::optional<std::string> ServiceAccountSuffix(DiagnosticSink& sink, const Value& v,
+                                                const std::string& policy_ns) {
+  const std::string& s = v.text;
+  std::string why;
+  size_t slash = s.find('/');
+  if (s.empty()) {
+    why = "empty value not allowed";
+  } else if (s.find('*') != std::string::npos) {
+    why = "no wildcard is allowed";
+  } else if (slash != std::string::npos && s.find('/', slash + 1) != std::string::npos) {
+    why = "expected \"<name>\" or \"<namespace>/<name>\"";
+  } else if (s.size() > 320) {
+    why = "longer than 320 characters";
+  } else if (slash == 0) {
+    why = "empty namespace";
+  } else if (slash + 1 == s.size()) {
+    why = "empty service account name";
+  }
+  if (!why.empty()) {
+    sink.Error(code::kValue, v.node.mark(), v.path,
+               "invalid service account " + v.node.Describe() + ": " + why);
+    return std::nullopt;
+  }
+  std::string ns = slash == std::string::npos ? policy_ns : s.substr(0, slash);
+  std::string name = slash == std::string::npos ? s : s.substr(slash + 1);
+  return "/ns/" + ns + "/sa/" + name;
+}
+
+// serviceAccounts are principals in any trust domain: suffix matches of the principal.
+void ServiceAccounts(ObjectReader& r, std::string_view key, const std::string& policy_ns,
+                     Matches* out) {
+  auto values = Values(r, key);
+  if (values.size() > 16) {
+    r.Error(code::kValue, key, std::string(key) + ": at most 16 service accounts");
+  }
+  for (const auto& v : values) {
+    if (auto suffix = ServiceAccountSuffix(r.sink(), v, policy_ns)) out->Add()->set_suffix(*suffix);
   }
 }
 
 void IpBlocks(ObjectReader& r, std::string_view key,
               google::protobuf::RepeatedPtrField<std::string>* out) {
-  r.List(key, [&](yaml::Node n, const std::string& path, size_t) {
-    auto s = ScalarString(r.sink(), n, path);
-    if (!s) return;
-    if (auto c = NormalizeCidr(*s)) {
+  for (const auto& v : Values(r, key)) {
+    if (!NotEmpty(r, v)) continue;
+    if (auto c = NormalizeCidr(v.text)) {
       out->Add(std::move(*c));
     } else {
-      r.sink().Error(code::kValue, n.mark(), path, "invalid IP block " + n.Describe());
+      r.sink().Error(code::kValue, v.node.mark(), v.path, "invalid IP block " + v.node.Describe());
     }
-  });
+  }
 }
 
-// serviceAccounts ("<namespace>/<name>") are principals in any trust domain: a principal
-// "<trust-domain>/ns/<namespace>/sa/<name>" matches, so they compile to suffix matches.
-void ServiceAccounts(ObjectReader& r, std::string_view key, Matches* out) {
-  r.List(key, [&](yaml::Node n, const std::string& path, size_t) {
-    auto s = ScalarString(r.sink(), n, path);
-    if (!s) return;
-    size_t slash = s->find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == s->size() ||
-        s->find('/', slash + 1) != std::string::npos || s->find('*') != std::string::npos) {
-      r.sink().Error(
-          code::kValue, n.mark(), path,
-          "invalid service account " + n.Describe() + ": expected \"<namespace>/<name>\"");
-      return;
-    }
-    out->Add()->set_suffix("/ns/" + s->substr(0, slash) + "/sa/" + s->substr(slash + 1));
-  });
-}
-
-// Ports are strings in AuthorizationPolicy ("8080"); integers are accepted too.
+// Ports are strings in AuthorizationPolicy ("8080"); integers are accepted too. Istio takes
+// 0 to 65535.
 void Ports(ObjectReader& r, std::string_view key, google::protobuf::RepeatedField<uint32_t>* out) {
   r.List(key, [&](yaml::Node n, const std::string& path, size_t) {
     auto v = n.IsScalar() ? ParseInt(n.scalar()) : std::nullopt;
-    if (!v || *v < 1 || *v > 65535) {
+    if (!v || *v < 0 || *v > 65535) {
       r.sink().Error(code::kValue, n.mark(), path,
-                     "invalid port " + n.Describe() + ": expected a number in [1, 65535]");
+                     "invalid port " + n.Describe() + ": expected a number in [0, 65535]");
       return;
     }
     out->Add(static_cast<uint32_t>(*v));
@@ -86,42 +160,90 @@ void Ports(ObjectReader& r, std::string_view key, google::protobuf::RepeatedFiel
 
 void Methods(ObjectReader& r, std::string_view key,
              google::protobuf::RepeatedPtrField<std::string>* out) {
-  if (auto v = r.StringList(key)) {
-    for (auto& s : *v) out->Add(std::move(s));
+  for (auto& v : Values(r, key)) {
+    if (NotEmpty(r, v)) out->Add(std::move(v.text));
   }
 }
 
-const std::vector<std::string_view>& KnownConditionKeys() {
-  static const std::vector<std::string_view> keys = {
-      "source.ip",
-      "source.namespace",
-      "source.principal",
-      "remote.ip",
-      "destination.ip",
-      "destination.port",
-      "connection.sni",
-      "request.auth.principal",
-      "request.auth.audiences",
-      "request.auth.presenter",
-      "request.headers",
-      "request.auth.claims",
-      "experimental.envoy.filters.network.mysql_proxy[db.table]"};
-  return keys;
+// "a[b]" keys: request.headers[...], request.auth.claims[...], experimental.envoy.filters.*.
+bool HasMapKey(const std::string& key) {
+  size_t open = key.find('[');
+  return key.size() >= 2 && key.back() == ']' && open != std::string::npos && open > 0 &&
+         open < key.size() - 2;
 }
 
-void DecodeCondition(ObjectReader& w, pb::Condition* c) {
+// A `when` condition, validated as Istio's ValidateAttribute does for its key.
+void DecodeCondition(ObjectReader& w, const std::string& policy_ns, pb::Condition* c) {
   w.Require("key");
-  if (auto v = w.String("key")) {
-    std::string base = v->substr(0, v->find('['));
-    bool known = false;
-    for (auto k : KnownConditionKeys()) known |= (k == *v || k == base);
-    if (!known) w.Error(code::kValue, "key", "unknown condition key \"" + *v + "\"");
-    c->set_key(*v);
+  std::string key = w.String("key").value_or("");
+  auto values = Values(w, "values");
+  auto not_values = Values(w, "notValues");
+  if (w.Has("key") && key.empty()) w.Error(code::kValue, "key", "key must not be empty");
+  if (values.empty() && not_values.empty()) {
+    w.Error(code::kMissingField, "",
+            "at least one of values or notValues must be set" +
+                (key.empty() ? std::string() : " for key " + key));
   }
-  StringMatches(w, "values", c->mutable_values());
-  StringMatches(w, "notValues", c->mutable_not_values());
-  if (c->values_size() == 0 && c->not_values_size() == 0) {
-    w.Error(code::kMissingField, "", "a condition needs values or notValues");
+  auto bad = [&](const Value& v, const std::string& why) {
+    w.sink().Error(code::kValue, v.node.mark(), v.path,
+                   "invalid value " + v.node.Describe() + " for " + key + ": " + why);
+  };
+  bool service_account = key == "source.serviceAccount";
+  for (bool negate : {false, true}) {
+    Matches* out = negate ? c->mutable_not_values() : c->mutable_values();
+    for (const auto& v : negate ? not_values : values) {
+      if (!NotEmpty(w, v)) continue;
+      if (key == "source.ip" || key == "remote.ip" || key == "destination.ip") {
+        if (!NormalizeCidr(v.text)) bad(v, "not an IP address or CIDR range");
+      } else if (key == "destination.port") {
+        auto port = ParseInt(v.text);
+        if (!port || *port < 0 || *port > 65535) bad(v, "not a port in [0, 65535]");
+      } else if (key == "source.trustDomain") {
+        if (auto why = WildcardError(v.text)) bad(v, *why);
+      } else if (service_account) {
+        // Compiled as the principal it names, in any trust domain.
+        if (auto suffix = ServiceAccountSuffix(w.sink(), v, policy_ns)) {
+          out->Add()->set_suffix(*suffix);
+        }
+        continue;
+      }
+      *out->Add() = ToStringMatch(v.text);
+    }
+  }
+  if (key.empty()) return;
+  if (service_account) {
+    c->set_key("source.principal");
+    return;
+  }
+  c->set_key(key);
+  static const std::vector<std::string_view> kPlain = {"source.ip",
+                                                       "remote.ip",
+                                                       "source.namespace",
+                                                       "source.principal",
+                                                       "source.trustDomain",
+                                                       "request.auth.principal",
+                                                       "request.auth.audiences",
+                                                       "request.auth.presenter",
+                                                       "destination.ip",
+                                                       "destination.port",
+                                                       "connection.sni"};
+  if (std::find(kPlain.begin(), kPlain.end(), key) != kPlain.end()) return;
+  if (key.starts_with("request.headers") || key.starts_with("request.auth.claims") ||
+      key.starts_with("experimental.envoy.filters.")) {
+    if (!HasMapKey(key)) {
+      w.Error(code::kValue, "key", "bad key \"" + key + "\": should have the format a[b]");
+    }
+    return;
+  }
+  if (key == "destination.namespace") {
+    w.Error(code::kValue, "key",
+            "attribute destination.namespace is replaced by metadata.namespace");
+  } else if (key.starts_with("destination.labels")) {
+    w.Error(code::kValue, "key", "attribute " + key + " is replaced by the workload selector");
+  } else if (key == "destination.name" || key == "destination.user") {
+    w.Error(code::kValue, "key", "deprecated attribute " + key + ": only supported in v1alpha1");
+  } else {
+    w.Error(code::kValue, "key", "unknown condition key \"" + key + "\"");
   }
 }
 
@@ -147,6 +269,9 @@ void DecodePeerAuthentication(ObjectReader& root, PeerAuthenticationSpec& out) {
     if (auto n = spec.Raw("portLevelMtls")) {
       if (!n->IsMap()) {
         spec.Error(code::kType, "portLevelMtls", "expected a mapping of port to {mode}");
+      } else if (n->size() == 0) {
+        spec.Error(code::kValue, "portLevelMtls",
+                   "portLevelMtls, if set, must have at least one port (as in Istio)");
       } else {
         for (size_t i = 0; i < n->size(); ++i) {
           yaml::Node k = n->key(i);
@@ -161,8 +286,9 @@ void DecodePeerAuthentication(ObjectReader& root, PeerAuthenticationSpec& out) {
           if (auto mode = DecodeMtlsMode(m)) out.port_level[static_cast<uint32_t>(*port)] = *mode;
         }
         if (!out.selector || out.selector->empty()) {
-          spec.Warning(code::kValue, "portLevelMtls",
-                       "portLevelMtls needs a workload selector with labels, as in Istio; ignored");
+          spec.Error(code::kValue, "portLevelMtls",
+                     "a mesh or namespace PeerAuthentication cannot have portLevelMtls: it needs "
+                     "a workload selector with labels (as in Istio)");
           out.port_level.clear();
         }
       }
@@ -170,7 +296,7 @@ void DecodePeerAuthentication(ObjectReader& root, PeerAuthenticationSpec& out) {
   });
 }
 
-void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out) {
+void DecodeAuthorizationPolicy(ObjectReader& root, const Meta& meta, AuthorizationPolicySpec& out) {
   root.Object("spec", [&](ObjectReader& spec) {
     out.selector = DecodeWorkloadSelector(spec, "selector");
     spec.Object("targetRef",
@@ -181,7 +307,9 @@ void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out)
     if (out.selector && !out.target_refs.empty()) {
       spec.Error(code::kValue, "targetRefs", "set either selector or targetRef(s), not both");
     }
+    std::string action = "ALLOW";
     if (auto v = spec.Enum("action", {"ALLOW", "DENY", "AUDIT", "CUSTOM"})) {
+      action = *v;
       if (*v == "DENY") out.action = pb::AuthorizationPolicy::DENY;
       if (*v == "AUDIT") out.action = pb::AuthorizationPolicy::AUDIT;
       if (*v == "CUSTOM") {
@@ -189,14 +317,30 @@ void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out)
                    "action CUSTOM (external authorization) is not supported");
       }
     }
+    if (spec.Has("provider") && action != "CUSTOM") {
+      spec.Error(code::kValue, "provider", "provider must not be set with action " + action);
+    }
     spec.Ignore("provider");
     out.has_rules_field = spec.Has("rules");
+    if (action == "DENY" && !out.has_rules_field) {
+      spec.Error(code::kMissingField, "rules",
+                 "DENY action without rules is meaningless as it will never be triggered; add "
+                 "an empty rule {} to deny every request");
+    }
     spec.ObjectList("rules", [&](ObjectReader& rule, size_t index) {
       ++out.spec_rule_count;
+      out.rule_pos.push_back({rule.node().mark(), rule.path()});
       std::vector<pb::AuthorizationRule> sources, operations;
+      for (std::string_view list : {"from", "to"}) {
+        if (auto n = rule.Raw(list); n && n->IsSeq() && n->size() == 0) {
+          rule.Error(code::kValue, list, std::string(list) + " must not be empty");
+        }
+      }
       rule.ObjectList("from", [&](ObjectReader& f, size_t) {
         pb::AuthorizationRule r;
+        if (!f.Require("source")) return;
         f.Object("source", [&](ObjectReader& s) {
+          if (s.node().size() == 0) s.Error(code::kValue, "", "source must not be empty");
           StringMatches(s, "principals", r.mutable_principals());
           StringMatches(s, "notPrincipals", r.mutable_not_principals());
           StringMatches(s, "requestPrincipals", r.mutable_request_principals());
@@ -207,6 +351,8 @@ void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out)
           IpBlocks(s, "notIpBlocks", r.mutable_not_ip_blocks());
           IpBlocks(s, "remoteIpBlocks", r.mutable_remote_ip_blocks());
           IpBlocks(s, "notRemoteIpBlocks", r.mutable_not_remote_ip_blocks());
+          TrustDomains(s, "trustDomains", r.mutable_trust_domains());
+          TrustDomains(s, "notTrustDomains", r.mutable_not_trust_domains());
           // serviceAccounts compile into principals, which would OR them with principals the
           // source also names, where a source ANDs its fields; Istio rejects the combination.
           for (std::string_view sa : {"serviceAccounts", "notServiceAccounts"}) {
@@ -216,14 +362,16 @@ void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out)
                       std::string(sa) + " cannot be set with principals or namespaces");
             }
           }
-          ServiceAccounts(s, "serviceAccounts", r.mutable_principals());
-          ServiceAccounts(s, "notServiceAccounts", r.mutable_not_principals());
+          ServiceAccounts(s, "serviceAccounts", meta.ns, r.mutable_principals());
+          ServiceAccounts(s, "notServiceAccounts", meta.ns, r.mutable_not_principals());
         });
         sources.push_back(std::move(r));
       });
       rule.ObjectList("to", [&](ObjectReader& t, size_t) {
         pb::AuthorizationRule r;
+        if (!t.Require("operation")) return;
         t.Object("operation", [&](ObjectReader& o) {
+          if (o.node().size() == 0) o.Error(code::kValue, "", "operation must not be empty");
           StringMatches(o, "hosts", r.mutable_hosts());
           StringMatches(o, "notHosts", r.mutable_not_hosts());
           Ports(o, "ports", r.mutable_ports());
@@ -236,8 +384,8 @@ void DecodeAuthorizationPolicy(ObjectReader& root, AuthorizationPolicySpec& out)
         operations.push_back(std::move(r));
       });
       google::protobuf::RepeatedPtrField<pb::Condition> conditions;
-      rule.ObjectList("when",
-                      [&](ObjectReader& w, size_t) { DecodeCondition(w, conditions.Add()); });
+      rule.ObjectList(
+          "when", [&](ObjectReader& w, size_t) { DecodeCondition(w, meta.ns, conditions.Add()); });
       if (sources.empty()) sources.emplace_back();
       if (operations.empty()) operations.emplace_back();
       for (const auto& s : sources) {

@@ -224,6 +224,7 @@ struct AuthorizationPolicySpec {
   // Rules as written, flattened: Istio's from[] x to[] cross product, `when` on each.
   std::vector<pb::AuthorizationRule> rules;
   size_t spec_rule_count = 0;
+  std::vector<FieldPos> rule_pos;  // of each spec.rules[i]
   bool has_rules_field = false;
 };
 

@@ -39,9 +39,11 @@ TEST(Compiled, AllowWithoutRulesDeniesAll) {  // Istio's "allow-nothing"
   EXPECT_EQ(Decide(m, Conn().To("other/web").ToIp("10.244.2.10")), kNoPolicy);
 }
 
-TEST(Compiled, DenyWithoutRulesDeniesNothing) {
-  Mesh m = Build({Ap("shop", "d", "  action: DENY\n")});
-  EXPECT_EQ(Decide(m, Conn()), kNoPolicy);
+TEST(Compiled, DenyWithoutRulesIsRejected) {
+  // Istio rejects it ("DENY action without rules is meaningless"): nothing is enforced.
+  auto res = policy::testing::CompileYaml({Ap("shop", "d", "  action: DENY\n")});
+  EXPECT_EQ(policy::testing::ErrorCount(res.snapshot), 1u);
+  EXPECT_EQ(res.snapshot.authorization_policies_size(), 0);
 }
 
 TEST(Compiled, RuleWithNoClausesMatchesAll) {
@@ -68,6 +70,34 @@ TEST(Compiled, PrincipalExact) {
   EXPECT_EQ(Decide(m, Conn().As("other.td/ns/front/sa/sleep")), kAllowNone);
   // Plaintext has no principal.
   EXPECT_EQ(Decide(m, Conn()), kAllowNone);
+}
+
+// trustDomains and source.trustDomain: the trust domain of the peer's identity.
+TEST(Compiled, TrustDomains) {
+  Mesh m = Build({Ap("shop", "td",
+                     R"(  rules:
+  - from: [{source: {trustDomains: ["*.corp", cluster.local], notTrustDomains: ["old*"]}}]
+  - when: [{key: source.trustDomain, values: [partner.example]}]
+)")});
+  EXPECT_EQ(Decide(m, Conn().As(kSleep)), "allow allowed_by_policy shop/td#0");
+  EXPECT_EQ(Decide(m, Conn().As("eu.corp/ns/a/sa/b")), "allow allowed_by_policy shop/td#0");
+  EXPECT_EQ(Decide(m, Conn().As("old.corp/ns/a/sa/b")), kAllowNone);
+  EXPECT_EQ(Decide(m, Conn().As("partner.example/ns/a/sa/b")), "allow allowed_by_policy shop/td#1");
+  EXPECT_EQ(Decide(m, Conn().As("corp/ns/a/sa/b")), kAllowNone);
+  EXPECT_EQ(Decide(m, Conn()), kAllowNone);  // plaintext: no trust domain
+}
+
+// serviceAccounts and source.serviceAccount: a bare name is in the policy's namespace.
+TEST(Compiled, ServiceAccountsBareAndQualified) {
+  Mesh m = Build({Ap("shop", "sa",
+                     R"(  rules:
+  - from: [{source: {serviceAccounts: [sleep]}}]
+  - when: [{key: source.serviceAccount, values: [batch/job]}]
+)")});
+  EXPECT_EQ(Decide(m, Conn().As("cluster.local/ns/shop/sa/sleep")),
+            "allow allowed_by_policy shop/sa#0");
+  EXPECT_EQ(Decide(m, Conn().As(kJob)), "allow allowed_by_policy shop/sa#1");
+  EXPECT_EQ(Decide(m, Conn().As(kSleep)), kAllowNone);  // front/sleep, not shop/sleep
 }
 
 TEST(Compiled, PrincipalPrefixSuffixPresence) {

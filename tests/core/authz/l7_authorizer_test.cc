@@ -380,15 +380,26 @@ TEST(Evaluation, EmptyRules) {
   // ALLOW without rules: matches nothing, so it denies everything it applies to.
   Waypoint allow_none = Build({Ap("p", std::string(kOnWaypoint) + "  action: ALLOW\n")});
   EXPECT_EQ(Decide(allow_none, Req()), kNoAllow);
-  // DENY without rules: matches nothing.
-  Waypoint deny_none = Build({Ap("d", std::string(kOnWaypoint) + "  action: DENY\n")});
-  EXPECT_EQ(Decide(deny_none, Req()), kNoPolicy);
+  // DENY without rules: rejected, as Istio does ("meaningless"), so nothing is enforced.
+  auto rejected =
+      policy::testing::CompileYaml({kMesh, Ap("d", std::string(kOnWaypoint) + "  action: DENY\n")});
+  EXPECT_EQ(policy::testing::ErrorCount(rejected.snapshot), 1u);
   // A rule without clauses matches everything.
   Waypoint allow_all = Build({Ap("p", std::string(kOnWaypoint) + "  rules: [{}]\n")});
   EXPECT_EQ(Decide(allow_all, Req().As("")), "allow allowed_by_policy shop/p#0");
   Waypoint deny_all =
       Build({Ap("d", std::string(kOnWaypoint) + "  action: DENY\n  rules: [{}]\n")});
   EXPECT_EQ(Decide(deny_all, Req()), "deny denied_by_policy shop/d#0");
+}
+
+// trustDomains at the waypoint: the trust domain of the caller's identity.
+TEST(Evaluation, TrustDomains) {
+  Waypoint w =
+      Build({Ap("td", std::string(kOnWaypoint) +
+                          "  rules: [{from: [{source: {trustDomains: [\"*.local\"]}}]}]\n")});
+  EXPECT_EQ(Decide(w, Req()), "allow allowed_by_policy shop/td#0");
+  EXPECT_EQ(Decide(w, Req().As("other.td/ns/front/sa/sleep")), kNoAllow);
+  EXPECT_EQ(Decide(w, Req().As("")), kNoAllow);
 }
 
 TEST(Evaluation, AuditNeverDecides) {

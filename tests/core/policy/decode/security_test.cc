@@ -88,7 +88,26 @@ spec:
                           "value 7:5 spec.portLevelMtls"))
       << Dump(d.diagnostics);
   EXPECT_EQ(d.diagnostics[2].message,
-            "portLevelMtls needs a workload selector with labels, as in Istio; ignored");
+            "a mesh or namespace PeerAuthentication cannot have portLevelMtls: it needs a "
+            "workload selector with labels (as in Istio)");
+  EXPECT_EQ(d.diagnostics[2].severity, Severity::kError);
+  // An empty selector is no selector; an empty map is an error of its own.
+  auto empty_selector = DecodeSingle(R"(apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: p, namespace: shop}
+spec:
+  selector: {matchLabels: {}}
+  portLevelMtls: {8080: {mode: STRICT}}
+)");
+  EXPECT_TRUE(empty_selector.rejected) << Dump(empty_selector.diagnostics);
+  auto empty_map = DecodeSingle(R"(apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: p, namespace: shop}
+spec:
+  selector: {matchLabels: {app: a}}
+  portLevelMtls: {}
+)");
+  EXPECT_TRUE(empty_map.rejected) << Dump(empty_map.diagnostics);
 }
 
 // ---- AuthorizationPolicy ----
@@ -245,7 +264,8 @@ spec:
       << Dump(d.diagnostics);
   EXPECT_EQ(d.diagnostics[1].message, "action CUSTOM (external authorization) is not supported");
   EXPECT_EQ(d.diagnostics[5].message, "unknown condition key \"source.color\"");
-  EXPECT_EQ(d.diagnostics[6].message, "a condition needs values or notValues");
+  EXPECT_EQ(d.diagnostics[6].message,
+            "at least one of values or notValues must be set for key source.ip");
 }
 
 TEST(AuthorizationPolicy, MatchExpressionsAreNotSilentlyIgnored) {
@@ -288,7 +308,7 @@ spec:
   - from:
     - source: {principals: [cluster.local/ns/a/sa/x], serviceAccounts: [b/y]}
     - source: {notNamespaces: [c], notServiceAccounts: [d/z]}
-    - source: {serviceAccounts: [bad]}
+    - source: {serviceAccounts: ["web*"]}
 )");
   EXPECT_TRUE(d.rejected);
   EXPECT_THAT(Where(d.diagnostics),
@@ -298,6 +318,96 @@ spec:
       << Dump(d.diagnostics);
   EXPECT_EQ(d.diagnostics[0].message,
             "serviceAccounts cannot be set with principals or namespaces");
+}
+
+// Istio's CheckServiceAccount: a bare name is in the policy's namespace.
+TEST(AuthorizationPolicy, ABareServiceAccountIsInThePolicysNamespace) {
+  auto ap = DecodeSpec<AuthorizationPolicySpec>(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source: {serviceAccounts: [web, other/api]}
+    when:
+    - key: source.serviceAccount
+      values: [cart]
+      notValues: [pay/ledger]
+)");
+  ASSERT_THAT(ap.rules, SizeIs(1));
+  EXPECT_EQ(ap.rules[0].principals(0).suffix(), "/ns/shop/sa/web");
+  EXPECT_EQ(ap.rules[0].principals(1).suffix(), "/ns/other/sa/api");
+  // source.serviceAccount conditions are the principals they name.
+  ASSERT_EQ(ap.rules[0].conditions_size(), 1);
+  EXPECT_EQ(ap.rules[0].conditions(0).key(), "source.principal");
+  EXPECT_EQ(ap.rules[0].conditions(0).values(0).suffix(), "/ns/shop/sa/cart");
+  EXPECT_EQ(ap.rules[0].conditions(0).not_values(0).suffix(), "/ns/pay/sa/ledger");
+}
+
+TEST(AuthorizationPolicy, TrustDomainsAndConditionKeysIstioAccepts) {
+  auto d = DecodeSingle(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap, namespace: shop}
+spec:
+  targetRefs: [{kind: Service, name: web}]
+  rules:
+  - from:
+    - source: {trustDomains: [cluster.local, "*.corp"], notTrustDomains: ["old*"]}
+    to:
+    - operation: {ports: ["0"]}
+    when:
+    - {key: source.trustDomain, values: ["*"]}
+    - {key: "experimental.envoy.filters.network.mysql_proxy[db.table]", values: [users]}
+    - {key: "request.headers[x-a]", values: [b]}
+)");
+  EXPECT_FALSE(d.rejected) << Dump(d.diagnostics);
+  const auto& ap = std::get<AuthorizationPolicySpec>(d.resource->spec);
+  ASSERT_THAT(ap.rules, SizeIs(1));
+  EXPECT_EQ(ap.rules[0].trust_domains(0).exact(), "cluster.local");
+  EXPECT_EQ(ap.rules[0].trust_domains(1).suffix(), ".corp");
+  EXPECT_EQ(ap.rules[0].not_trust_domains(0).prefix(), "old");
+  EXPECT_EQ(ap.rules[0].conditions(0).key(), "source.trustDomain");
+}
+
+// The rules of Istio's ValidateAuthorizationPolicy weft had not applied.
+TEST(AuthorizationPolicy, IstioValidationRules) {
+  auto errors = [](const std::string& spec) {
+    auto d = DecodeSingle(
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+        "metadata: {name: ap, namespace: shop}\nspec:\n" +
+        spec);
+    std::vector<std::string> out;
+    for (const auto& x : d.diagnostics) {
+      if (x.severity == Severity::kError) out.push_back(x.message);
+    }
+    return out;
+  };
+  EXPECT_THAT(errors("  action: DENY\n"),
+              ElementsAre(::testing::HasSubstr("DENY action without rules is meaningless")));
+  EXPECT_THAT(errors("  action: DENY\n  rules: [{}]\n"), IsEmpty());
+  EXPECT_THAT(errors("  provider: {name: ext}\n  rules: [{}]\n"),
+              ElementsAre("provider must not be set with action ALLOW"));
+  EXPECT_THAT(errors("  rules: [{from: []}]\n"), ElementsAre("from must not be empty"));
+  EXPECT_THAT(errors("  rules: [{to: [{operation: {}}]}]\n"),
+              ElementsAre("operation must not be empty"));
+  EXPECT_THAT(errors("  rules: [{from: [{source: {}}]}]\n"),
+              ElementsAre("source must not be empty"));
+  EXPECT_THAT(errors("  rules: [{from: [{source: {principals: [\"\"]}}]}]\n"),
+              ElementsAre("empty value not allowed"));
+  EXPECT_THAT(errors("  rules: [{from: [{source: {trustDomains: [\"a*b\"]}}]}]\n"),
+              ElementsAre(::testing::HasSubstr("only allowed at the start or the end")));
+  EXPECT_THAT(errors("  rules: [{from: [{source: {trustDomains: [a/b]}}]}]\n"),
+              ElementsAre(::testing::HasSubstr("a trust domain has no '/'")));
+  EXPECT_THAT(errors("  rules: [{when: [{key: \"destination.labels[app]\", values: [a]}]}]\n"),
+              ElementsAre(::testing::HasSubstr("replaced by the workload selector")));
+  EXPECT_THAT(errors("  rules: [{when: [{key: destination.namespace, values: [a]}]}]\n"),
+              ElementsAre(::testing::HasSubstr("replaced by metadata.namespace")));
+  EXPECT_THAT(errors("  rules: [{when: [{key: request.headers, values: [a]}]}]\n"),
+              ElementsAre(::testing::HasSubstr("should have the format a[b]")));
+  EXPECT_THAT(errors("  rules: [{when: [{key: destination.port, values: [\"65536\"]}]}]\n"),
+              ElementsAre(::testing::HasSubstr("not a port")));
+  EXPECT_THAT(errors("  rules: [{when: [{key: source.serviceAccount, values: [a/b/c]}]}]\n"),
+              ElementsAre(::testing::HasSubstr("invalid service account")));
 }
 
 }  // namespace
