@@ -117,6 +117,32 @@ TEST(Authz, AllowWithOnlyL7RulesDeniesEverything) {
   EXPECT_EQ(p->rules(0).ByteSizeLong(), 0u);  // an empty rule matches everything
 }
 
+// Warnings about a rule are at the rule: two identical rules get one each (they used to share
+// one position, and the second was lost as a duplicate).
+TEST(Authz, IdenticalRulesEachGetTheirWarningAtTheRule) {
+  auto res = CompileYaml({kPods, Ap("shop", "deny", R"(  action: DENY
+  rules:
+  - to: [{operation: {methods: [POST]}}]
+  - to: [{operation: {methods: [POST]}}]
+)")});
+  auto w = DiagsOf(res.snapshot, code::kUnsupported);
+  ASSERT_THAT(w, SizeIs(2)) << Dump(res.snapshot);
+  EXPECT_EQ(w[0].source().field(), "spec.rules[0]");
+  EXPECT_EQ(w[1].source().field(), "spec.rules[1]");
+  EXPECT_NE(w[0].source().line(), w[1].source().line());
+}
+
+// At a waypoint, what it cannot evaluate either fails closed, with a warning.
+TEST(Authz, AttributesTheWaypointCannotEvaluateWarn) {
+  auto res = CompileYaml({kPods, Ap("shop", "w", R"(  targetRefs: [{kind: Service, name: web}]
+  rules:
+  - when: [{key: "experimental.envoy.filters.network.mysql_proxy[db.table]", values: [t]}]
+)")});
+  auto w = DiagsOf(res.snapshot, code::kUnsupported);
+  ASSERT_THAT(w, SizeIs(1)) << Dump(res.snapshot);
+  EXPECT_THAT(w[0].message(), HasSubstr("this rule matches nothing (fail closed)"));
+}
+
 TEST(Authz, L7PartsUnderDenyAreStripped) {
   auto res = CompileYaml({kPods, Ap("shop", "deny", R"(  selector: {matchLabels: {app: web}}
   action: DENY
