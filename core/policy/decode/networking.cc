@@ -1,6 +1,8 @@
 // Decoders for networking.istio.io (v1alpha3, v1beta1, v1): VirtualService, DestinationRule,
 // ServiceEntry. Field names and meanings follow Istio's reference documentation.
 
+#include <set>
+
 #include "core/policy/decode/decode.h"
 #include "core/policy/decode/values.h"
 
@@ -457,7 +459,43 @@ pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
       for (auto& s : *v) loc->add_failover_priority(s);
     }
   });
+  if (lb.Has("zoneAwareLbSetting") && lb.Has("localityLbSetting")) {
+    lb.Error(code::kValue, "zoneAwareLbSetting",
+             "only one of localityLbSetting and zoneAwareLbSetting can be set");
+  }
+  lb.Object("zoneAwareLbSetting", [&](ObjectReader& z) {
+    z.Bool("enabled");
+    z.ObjectList("failover", [&](ObjectReader& f, size_t) {
+      f.String("from");
+      f.String("to");
+    });
+    z.StringList("failoverPriority");
+    z.Int("minClusterSize", 0, UINT32_MAX);
+    lb.Warning(code::kUnsupported, "zoneAwareLbSetting",
+               "zoneAwareLbSetting is not enforced yet: endpoints are balanced as without it");
+  });
+  // Slow start (Envoy's slow_start_config): decoded and checked as Istio does; the waypoint's
+  // balancer has none yet, so new endpoints get their full share at once.
+  constexpr char kNoWarmup[] =
+      "not enforced yet: the waypoint has no slow start, new endpoints get their full share at "
+      "once";
+  if (lb.Has("warmupDurationSecs") && lb.Has("warmup")) {
+    lb.Error(code::kValue, "warmup", "only one of warmupDurationSecs or warmup can be set");
+  }
+  if (lb.Has("warmupDurationSecs")) {
+    lb.Warning(code::kUnsupported, "warmupDurationSecs",
+               std::string("warmupDurationSecs (deprecated: use warmup) is ") + kNoWarmup);
+  }
   if (auto v = lb.DurationMs("warmupDurationSecs")) out.set_warmup_duration_ms(*v);
+  lb.Object("warmup", [&](ObjectReader& w) {
+    w.Require("duration");
+    if (auto v = w.DurationMs("duration")) out.set_warmup_duration_ms(*v);
+    w.Double("minimumPercent", 0, 100);
+    if (auto a = w.Double("aggression", 0, 1e9); a && *a <= 0) {
+      w.Error(code::kValue, "aggression", "aggression should be greater than 0");
+    }
+    lb.Warning(code::kUnsupported, "warmup", std::string("warmup is ") + kNoWarmup);
+  });
   return out;
 }
 
@@ -491,6 +529,20 @@ pb::ConnectionPool DecodeConnectionPool(ObjectReader& cp) {
                                     : pb::ConnectionPool::H2_UPGRADE_DEFAULT);
     }
     if (auto v = h.Bool("useClientProtocol")) out.set_use_client_protocol(*v);
+    if (out.use_client_protocol() &&
+        out.h2_upgrade_policy() == pb::ConnectionPool::H2_UPGRADE_UPGRADE) {
+      h.Error(code::kValue, "useClientProtocol",
+              "useClientProtocol must not be true when h2UpgradePolicy is UPGRADE");
+    }
+    h.Object("http2KeepAlive", [&](ObjectReader& k) {
+      k.Require("interval");
+      k.Require("timeout");
+      k.DurationMs("interval");
+      k.DurationMs("timeout");
+      h.Warning(code::kUnsupported, "http2KeepAlive",
+                "http2KeepAlive is not enforced yet: the waypoint sends no HTTP/2 PING on its "
+                "upstream connections (idle ones close after idleTimeout)");
+    });
   });
   return out;
 }
@@ -661,6 +713,58 @@ void DecodeDestinationRule(ObjectReader& root, DestinationRuleSpec& out) {
   });
 }
 
+// The rules of Istio's ValidateServiceEntry that its schema does not already check.
+// `resolution_ok`: false when the resolution was invalid (its checks would only add noise).
+void ValidateServiceEntry(ObjectReader& spec, const ServiceEntrySpec& se, bool resolution_ok) {
+  if (spec.Has("workloadSelector") && spec.Has("endpoints")) {
+    spec.Error(code::kValue, "workloadSelector",
+               "only one of workloadSelector or endpoints is allowed");
+  }
+  for (const auto& h : se.hosts) {
+    if (h.host == "*") {
+      spec.sink().Error(code::kValue, h.pos.mark, h.pos.field,
+                        "invalid host \"*\": a ServiceEntry cannot match every host");
+    }
+  }
+  std::set<std::string> names;
+  std::set<uint32_t> numbers;
+  for (const auto& p : se.ports) {
+    if (!p.name.empty() && !names.insert(p.name).second) {
+      spec.Error(code::kConflict, "ports", "port name \"" + p.name + "\" already defined");
+    }
+    if (p.number && !numbers.insert(p.number).second) {
+      spec.Error(code::kConflict, "ports",
+                 "port " + std::to_string(p.number) + " already defined");
+    }
+  }
+  bool cidr = false;
+  for (const auto& a : se.addresses) cidr |= a.find('/') != std::string::npos;
+  const std::string res = resolution_ok ? se.resolution : "";
+  if (cidr && res != "NONE" && res != "STATIC") {
+    spec.Error(code::kValue, "addresses",
+               "CIDR addresses are allowed only for NONE and STATIC resolution");
+  }
+  if (res == "NONE" && !se.endpoints.empty()) {
+    spec.Error(code::kValue, "endpoints", "no endpoints should be given for resolution NONE");
+  }
+  if (res == "NONE" && spec.Has("workloadSelector")) {
+    spec.Warning(code::kValue, "workloadSelector",
+                 "workloadSelector should not be set when resolution is NONE");
+  }
+  if (res == "DNS_ROUND_ROBIN" && se.endpoints.size() > 1) {
+    spec.Error(code::kValue, "endpoints",
+               "there must only be 0 or 1 endpoint for resolution DNS_ROUND_ROBIN");
+  }
+  for (const auto& ep : se.endpoints) {
+    for (const auto& [name, number] : ep.ports) {
+      if (!names.count(name)) {
+        spec.sink().Error(code::kReference, ep.pos.mark, ep.pos.field + ".ports",
+                          "endpoint port " + name + " is not defined by the ServiceEntry");
+      }
+    }
+  }
+}
+
 void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
   if (!root.Require("spec")) return;
   root.Object("spec", [&](ObjectReader& spec) {
@@ -685,8 +789,10 @@ void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
       out.ports.push_back(std::move(port));
     });
     if (auto v = spec.Enum("location", {"MESH_EXTERNAL", "MESH_INTERNAL"})) out.location = *v;
+    bool resolution_ok = !spec.Has("resolution");
     if (auto v = spec.Enum("resolution", {"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"})) {
       out.resolution = *v;
+      resolution_ok = true;
     }
     spec.ObjectList("endpoints", [&](ObjectReader& e, size_t) {
       ServiceEntrySpec::Endpoint ep;
@@ -714,6 +820,7 @@ void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
     });
     out.export_to = DecodeExportTo(spec);
     spec.Unsupported("subjectAltNames");
+    ValidateServiceEntry(spec, out, resolution_ok);
   });
 }
 

@@ -496,7 +496,7 @@ spec:
       warmupDurationSecs: 30s
     connectionPool:
       tcp: {maxConnections: 100, connectTimeout: 30ms, tcpKeepalive: {time: 7200s, interval: 75s}}
-      http: {http1MaxPendingRequests: 10, http2MaxRequests: 1000, maxRequestsPerConnection: 5, maxRetries: 3, maxConcurrentStreams: 64, idleTimeout: 30s, h2UpgradePolicy: UPGRADE, useClientProtocol: true}
+      http: {http1MaxPendingRequests: 10, http2MaxRequests: 1000, maxRequestsPerConnection: 5, maxRetries: 3, maxConcurrentStreams: 64, idleTimeout: 30s, h2UpgradePolicy: UPGRADE, useClientProtocol: false}
     outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 4, interval: 5m, baseEjectionTime: 15m, maxEjectionPercent: 50, minHealthPercent: 10, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2}
     tls: {mode: SIMPLE, sni: reviews.example.com, subjectAltNames: [a, b], caCertificates: /etc/ca.pem, clientCertificate: /c.pem, privateKey: /k.pem, credentialName: cred, insecureSkipVerify: false}
     portLevelSettings:
@@ -579,7 +579,7 @@ TEST(DestinationRule, ConnectionPoolOutlierTls) {
   EXPECT_EQ(cp.max_concurrent_streams(), 64u);
   EXPECT_EQ(cp.idle_timeout_ms(), 30000u);
   EXPECT_EQ(cp.h2_upgrade_policy(), pb::ConnectionPool::H2_UPGRADE_UPGRADE);
-  EXPECT_TRUE(cp.use_client_protocol());
+  EXPECT_FALSE(cp.use_client_protocol());
   const pb::OutlierDetection& od = *dr.policy->outlier_detection;
   EXPECT_EQ(od.consecutive_5xx_errors(), 7u);
   EXPECT_EQ(od.consecutive_gateway_errors(), 4u);
@@ -1017,6 +1017,74 @@ spec:
 )");
   ASSERT_EQ(vs.http.size(), 1u);
   EXPECT_EQ(vs.http[0].route.redirect().response_code(), 301u);
+}
+
+std::string Dr(const std::string& traffic_policy) {
+  return "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+         "metadata: {name: r, namespace: shop}\nspec:\n  host: reviews\n  trafficPolicy:\n" +
+         traffic_policy;
+}
+
+// Fields of Istio 1.28+ (warmup, http2KeepAlive, zoneAwareLbSetting): validated as Istio does,
+// then warned as not enforced; Istio's cross-field rules are errors.
+TEST(DestinationRule, NewerFieldsValidatedAndWarned) {
+  auto d = DecodeSingle(Dr(R"(    loadBalancer:
+      warmup: {duration: 60s, minimumPercent: 20, aggression: 1.5}
+      zoneAwareLbSetting: {enabled: true, minClusterSize: 3}
+    connectionPool:
+      http: {http2KeepAlive: {interval: 10s, timeout: 3s}}
+)"));
+  EXPECT_FALSE(d.rejected) << Dump(d.diagnostics);
+  auto w = OfCode(d.diagnostics, code::kUnsupported);
+  ASSERT_THAT(w, SizeIs(3)) << Dump(d.diagnostics);
+  EXPECT_EQ(w[0].field, "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting");
+  EXPECT_EQ(w[1].field, "spec.trafficPolicy.loadBalancer.warmup");
+  EXPECT_EQ(w[2].field, "spec.trafficPolicy.connectionPool.http.http2KeepAlive");
+  const auto& lb = std::get<DestinationRuleSpec>(d.resource->spec).policy->load_balancer;
+  ASSERT_TRUE(lb.has_value());
+  EXPECT_EQ(lb->warmup_duration_ms(), 60000u);
+  for (const char* bad :
+       {"    loadBalancer: {warmup: {minimumPercent: 5}}\n",
+        "    loadBalancer: {warmup: {duration: 1s, minimumPercent: 101}}\n",
+        "    loadBalancer: {warmup: {duration: 1s, aggression: 0}}\n",
+        "    loadBalancer: {warmupDurationSecs: 5s, warmup: {duration: 1s}}\n",
+        "    loadBalancer: {zoneAwareLbSetting: {enabled: true}, localityLbSetting: {enabled: true}}\n",
+        "    connectionPool: {http: {http2KeepAlive: {interval: 10s}}}\n",
+        "    connectionPool: {http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}}\n"}) {
+    EXPECT_TRUE(DecodeSingle(Dr(bad)).rejected) << bad;
+  }
+}
+
+std::string Se(const std::string& spec) {
+  return "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+         "metadata: {name: e, namespace: shop}\nspec:\n" + spec;
+}
+
+// Istio's ValidateServiceEntry rules the schema does not check.
+TEST(ServiceEntry, IstioValidationRules) {
+  EXPECT_FALSE(DecodeSingle(Se(R"(  hosts: [api.example.com]
+  ports: [{number: 443, name: https, protocol: TLS}]
+  resolution: DNS
+  endpoints: [{address: api.example.com, ports: {https: 8443}}]
+)")).rejected);
+  for (const char* bad : {
+           "  hosts: [\"*\"]\n  ports: [{number: 80, name: http}]\n  resolution: DNS\n",
+           "  hosts: [a.example]\n  ports: [{number: 80, name: a}, {number: 80, name: b}]\n"
+           "  resolution: DNS\n",
+           "  hosts: [a.example]\n  ports: [{number: 80, name: a}, {number: 81, name: a}]\n"
+           "  resolution: DNS\n",
+           "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n  resolution: STATIC\n"
+           "  endpoints: [{address: 1.1.1.1}]\n  workloadSelector: {labels: {app: a}}\n",
+           "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n"
+           "  resolution: DNS_ROUND_ROBIN\n  endpoints: [{address: x.example}, {address: y.example}]\n",
+           "  hosts: [a.example]\n  addresses: [10.0.0.0/8]\n  ports: [{number: 80, name: a}]\n"
+           "  resolution: DNS\n",
+           "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n  endpoints: [{address: 1.1.1.1}]\n",
+           "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n  resolution: STATIC\n"
+           "  endpoints: [{address: 1.1.1.1, ports: {b: 81}}]\n"}) {
+    auto d = DecodeSingle(Se(bad));
+    EXPECT_TRUE(d.rejected) << bad << Dump(d.diagnostics);
+  }
 }
 
 }  // namespace
