@@ -481,3 +481,21 @@ TEST(DocumentForms, IndentationErrorsAreSyntaxErrors) {
 
 }  // namespace
 }  // namespace weft::yaml
+
+namespace weft::yaml {
+namespace {
+
+// kubectl (sigs.k8s.io/yaml) reads unquoted IPv6 addresses in a flow sequence as strings;
+// so does weft (issue: `addresses: [1.2.3.4, 2001:db8::1]` in a ServiceEntry).
+TEST(DocumentScalars, UnquotedIpv6InAFlowSequence) {
+  Document d = ParseOk("addresses: [1.2.3.4, 2001:db8::1, \"::1\"]\n");
+  Node list = *d.root().Find("addresses");
+  ASSERT_TRUE(list.IsSeq());
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list.item(0).scalar(), "1.2.3.4");
+  EXPECT_EQ(list.item(1).scalar(), "2001:db8::1");
+  EXPECT_EQ(list.item(2).scalar(), "::1");
+}
+
+}  // namespace
+}  // namespace weft::yaml
