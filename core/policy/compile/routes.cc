@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <tuple>
 
 #include "core/policy/compile/passes.h"
 
@@ -283,6 +284,20 @@ void CompileVirtualService(const ResourceIndex& index, const DestinationRules& r
   }
 }
 
+// Gateway API precedence of a (single-match) route: Exact path, then the longest PathPrefix,
+// then a method match, then most header matches, then most query matches. A match without
+// `path` is the CRD default `PathPrefix /` (one character), so it competes with other "/"
+// prefixes on method, headers and query. RegularExpression precedence is implementation-
+// specific: below every prefix, as Istio ranks it.
+std::tuple<int, size_t, int, int, int> HTTPRouteRank(const pb::HttpRoute& route) {
+  const pb::HttpMatch& m = route.matches(0);
+  const bool no_path = m.uri().kind_case() == pb::StringMatchRule::KIND_NOT_SET;
+  int kind = m.uri().has_exact() ? 2 : (m.uri().has_path_prefix() || no_path) ? 1 : 0;
+  size_t length = m.uri().has_path_prefix() ? m.uri().path_prefix().size() : no_path ? 1 : 0;
+  return std::make_tuple(kind, length, m.has_method() ? 1 : 0, m.headers_size(),
+                         m.query_params_size());
+}
+
 void CompileHTTPRoute(const ResourceIndex& index, const DestinationRules& rules, const Resource& r,
                       std::map<std::string, pb::RouteTable>& tables,
                       std::map<std::string, Owner>& owners, PassReport& report) {
@@ -396,27 +411,10 @@ void CompileHTTPRoute(const ResourceIndex& index, const DestinationRules& rules,
     }
   }
   if (report.rejected.size() != errors_before) return;
-  // Gateway API precedence: Exact path, then the longest PathPrefix, then a method match,
-  // then most header matches, then most query matches; ties keep rule order (one HTTPRoute
-  // owns a table, so the spec's cross-route ties, oldest then namespace/name, cannot occur).
-  // A match without `path` is the CRD default `PathPrefix /` (one character), so it competes
-  // with other "/" prefixes on method, headers and query. RegularExpression precedence is
-  // implementation-specific: below every prefix, as Istio ranks it.
-  auto rank = [](const pb::HttpRoute& route) {
-    const pb::HttpMatch& m = route.matches(0);
-    const bool no_path = m.uri().kind_case() == pb::StringMatchRule::KIND_NOT_SET;
-    int kind = m.uri().has_exact() ? 2 : (m.uri().has_path_prefix() || no_path) ? 1 : 0;
-    size_t length = m.uri().has_path_prefix() ? m.uri().path_prefix().size() : no_path ? 1 : 0;
-    return std::make_tuple(kind, length, m.has_method() ? 1 : 0, m.headers_size(),
-                           m.query_params_size());
-  };
-  std::stable_sort(http.begin(), http.end(), [&](const pb::HttpRoute& a, const pb::HttpRoute& b) {
-    return rank(a) > rank(b);
-  });
   for (const auto& [host, port] : parents) {
     std::string table_key = port ? host + ":" + std::to_string(port) : host;
-    auto [it, inserted] = owners.emplace(table_key, Owner{&r, {}});
-    if (!inserted) {
+    auto it = owners.find(table_key);
+    if (it != owners.end() && it->second.resource->kind != Kind::kHTTPRoute) {
       report.Error(r, code::kConflict, {{}, "spec.parentRefs"},
                    "host \"" + host + "\" is already routed by " +
                        std::string(it->second.resource->ref.kind) + " " +
@@ -424,13 +422,23 @@ void CompileHTTPRoute(const ResourceIndex& index, const DestinationRules& rules,
       return;
     }
   }
+  // Several HTTPRoutes of one parent are merged, as Gateway API requires: their rules form one
+  // table in precedence order (HTTPRouteRank); ties go to the older route (the routes come
+  // here oldest first, then by namespace/name), then to rule order. The stable sort keeps both.
   for (const auto& [host, port] : parents) {
     std::string table_key = port ? host + ":" + std::to_string(port) : host;
+    owners.emplace(table_key, Owner{&r, {}});  // the oldest owns it; younger ones merge in
     pb::RouteTable& t = tables[table_key];
-    t.set_hostname(host);
-    t.set_port(port);
-    *t.mutable_source() = SourceOf(r);
+    if (t.hostname().empty()) {
+      t.set_hostname(host);
+      t.set_port(port);
+      *t.mutable_source() = SourceOf(r);
+    }
     for (const auto& route : http) *t.add_http_routes() = route;
+    std::stable_sort(t.mutable_http_routes()->begin(), t.mutable_http_routes()->end(),
+                     [](const pb::HttpRoute& a, const pb::HttpRoute& b) {
+                       return HTTPRouteRank(a) > HTTPRouteRank(b);
+                     });
   }
 }
 

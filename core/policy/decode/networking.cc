@@ -733,8 +733,7 @@ void ValidateServiceEntry(ObjectReader& spec, const ServiceEntrySpec& se, bool r
       spec.Error(code::kConflict, "ports", "port name \"" + p.name + "\" already defined");
     }
     if (p.number && !numbers.insert(p.number).second) {
-      spec.Error(code::kConflict, "ports",
-                 "port " + std::to_string(p.number) + " already defined");
+      spec.Error(code::kConflict, "ports", "port " + std::to_string(p.number) + " already defined");
     }
   }
   bool cidr = false;

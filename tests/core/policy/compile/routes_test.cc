@@ -821,5 +821,57 @@ spec:
   EXPECT_EQ(d[0].severity(), pb::Diagnostic::WARNING);
 }
 
+std::string Hr(const std::string& name, const std::string& created, const std::string& rules) {
+  return "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: " + name +
+         ", namespace: shop, creationTimestamp: \"" + created +
+         "\"}\nspec:\n  parentRefs: [{group: \"\", kind: Service, name: reviews, port: 9080}]\n"
+         "  rules:\n" +
+         rules;
+}
+
+// Gateway API merges the HTTPRoutes of one parent: one table, rules in precedence order, ties
+// to the older route.
+TEST(HTTPRoutes, RoutesOfOneParentAreMerged) {
+  auto res = CompileYaml({kMesh,
+                          Hr("old", "2026-01-01T00:00:00Z",
+                             "  - matches: [{path: {type: PathPrefix, value: /a}}]\n"
+                             "    backendRefs: [{name: reviews, port: 9080}]\n"
+                             "  - matches: [{path: {type: PathPrefix, value: /tie}}]\n"
+                             "    backendRefs: [{name: reviews, port: 9080}]\n"),
+                          Hr("new", "2026-02-01T00:00:00Z",
+                             "  - matches: [{path: {type: Exact, value: /a/b}}]\n"
+                             "    backendRefs: [{name: ratings, port: 9080}]\n"
+                             "  - matches: [{path: {type: PathPrefix, value: /tie}}]\n"
+                             "    backendRefs: [{name: ratings, port: 9080}]\n")});
+  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  const pb::RouteTable* t = FindRouteTable(res.snapshot, "reviews.shop.svc.cluster.local", 9080);
+  ASSERT_NE(t, nullptr) << Dump(res.snapshot);
+  std::vector<std::string> order;
+  for (const auto& r : t->http_routes()) {
+    const auto& uri = r.matches(0).uri();
+    order.push_back((uri.has_exact() ? "= " + uri.exact() : "^ " + uri.path_prefix()) + " " +
+                    r.source().name());
+  }
+  EXPECT_THAT(order, ElementsAre("= /a/b new", "^ /tie old", "^ /tie new", "^ /a old"));
+}
+
+// A VirtualService and an HTTPRoute for one host still conflict: the older wins.
+TEST(HTTPRoutes, AVirtualServiceAndAnHTTPRouteOfOneHostConflict) {
+  auto res = CompileYaml(
+      {kMesh,
+       Vs("vs", "shop", "  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]\n",
+          "2026-01-01T00:00:00Z"),
+       R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: hr, namespace: shop, creationTimestamp: "2026-02-01T00:00:00Z"}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews}]
+  rules: [{backendRefs: [{name: reviews, port: 9080}]}]
+)"});
+  auto c = DiagsOf(res.snapshot, code::kConflict);
+  ASSERT_THAT(c, SizeIs(1)) << Dump(res.snapshot);
+  EXPECT_THAT(ExcludedNames(res.snapshot), ElementsAre("HTTPRoute/shop/hr"));
+}
+
 }  // namespace
 }  // namespace weft::policy

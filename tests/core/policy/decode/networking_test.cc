@@ -1048,7 +1048,8 @@ TEST(DestinationRule, NewerFieldsValidatedAndWarned) {
         "    loadBalancer: {warmup: {duration: 1s, minimumPercent: 101}}\n",
         "    loadBalancer: {warmup: {duration: 1s, aggression: 0}}\n",
         "    loadBalancer: {warmupDurationSecs: 5s, warmup: {duration: 1s}}\n",
-        "    loadBalancer: {zoneAwareLbSetting: {enabled: true}, localityLbSetting: {enabled: true}}\n",
+        "    loadBalancer: {zoneAwareLbSetting: {enabled: true}, localityLbSetting: {enabled: "
+        "true}}\n",
         "    connectionPool: {http: {http2KeepAlive: {interval: 10s}}}\n",
         "    connectionPool: {http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}}\n"}) {
     EXPECT_TRUE(DecodeSingle(Dr(bad)).rejected) << bad;
@@ -1057,7 +1058,8 @@ TEST(DestinationRule, NewerFieldsValidatedAndWarned) {
 
 std::string Se(const std::string& spec) {
   return "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
-         "metadata: {name: e, namespace: shop}\nspec:\n" + spec;
+         "metadata: {name: e, namespace: shop}\nspec:\n" +
+         spec;
 }
 
 // Istio's ValidateServiceEntry rules the schema does not check.
@@ -1066,22 +1068,25 @@ TEST(ServiceEntry, IstioValidationRules) {
   ports: [{number: 443, name: https, protocol: TLS}]
   resolution: DNS
   endpoints: [{address: api.example.com, ports: {https: 8443}}]
-)")).rejected);
-  for (const char* bad : {
-           "  hosts: [\"*\"]\n  ports: [{number: 80, name: http}]\n  resolution: DNS\n",
-           "  hosts: [a.example]\n  ports: [{number: 80, name: a}, {number: 80, name: b}]\n"
-           "  resolution: DNS\n",
-           "  hosts: [a.example]\n  ports: [{number: 80, name: a}, {number: 81, name: a}]\n"
-           "  resolution: DNS\n",
-           "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n  resolution: STATIC\n"
-           "  endpoints: [{address: 1.1.1.1}]\n  workloadSelector: {labels: {app: a}}\n",
-           "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n"
-           "  resolution: DNS_ROUND_ROBIN\n  endpoints: [{address: x.example}, {address: y.example}]\n",
-           "  hosts: [a.example]\n  addresses: [10.0.0.0/8]\n  ports: [{number: 80, name: a}]\n"
-           "  resolution: DNS\n",
-           "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n  endpoints: [{address: 1.1.1.1}]\n",
-           "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n  resolution: STATIC\n"
-           "  endpoints: [{address: 1.1.1.1, ports: {b: 81}}]\n"}) {
+)"))
+                   .rejected);
+  for (const char* bad :
+       {"  hosts: [\"*\"]\n  ports: [{number: 80, name: http}]\n  resolution: DNS\n",
+        "  hosts: [a.example]\n  ports: [{number: 80, name: a}, {number: 80, name: b}]\n"
+        "  resolution: DNS\n",
+        "  hosts: [a.example]\n  ports: [{number: 80, name: a}, {number: 81, name: a}]\n"
+        "  resolution: DNS\n",
+        "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n  resolution: STATIC\n"
+        "  endpoints: [{address: 1.1.1.1}]\n  workloadSelector: {labels: {app: a}}\n",
+        "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n"
+        "  resolution: DNS_ROUND_ROBIN\n  endpoints: [{address: x.example}, {address: "
+        "y.example}]\n",
+        "  hosts: [a.example]\n  addresses: [10.0.0.0/8]\n  ports: [{number: 80, name: a}]\n"
+        "  resolution: DNS\n",
+        "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n  endpoints: [{address: "
+        "1.1.1.1}]\n",
+        "  hosts: [a.example]\n  ports: [{number: 80, name: a}]\n  resolution: STATIC\n"
+        "  endpoints: [{address: 1.1.1.1, ports: {b: 81}}]\n"}) {
     auto d = DecodeSingle(Se(bad));
     EXPECT_TRUE(d.rejected) << bad << Dump(d.diagnostics);
   }
