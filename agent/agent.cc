@@ -396,7 +396,10 @@ void Agent::RecoverProxy() {
   auto p = ConnectProxy(/*wait=*/false);
   if (!p.ok()) {
     // 0.5 s, doubling to 30 s: a proxy that crashes as it starts is not forked in a loop.
-    proxy_backoff_ms_ = std::min<int64_t>(proxy_backoff_ms_ ? proxy_backoff_ms_ * 2 : 500, 30000);
+    // An external proxy is only waited for (a cheap connect): 2 s at most, so that pods are
+    // served again soon after it is back.
+    const int64_t cap = settings_.external_proxy ? 2000 : 30000;
+    proxy_backoff_ms_ = std::min<int64_t>(proxy_backoff_ms_ ? proxy_backoff_ms_ * 2 : 500, cap);
     next_proxy_attempt_ms_ = now + proxy_backoff_ms_;
     std::string why(p.status().message());
     std::lock_guard<std::mutex> l(mu_);
@@ -447,7 +450,12 @@ void Agent::Reconcile() {
   }
   // Also runs without a snapshot change: a pod's namespace may appear after its Pod. Nothing
   // is enrolled without a proxy to serve it.
-  if (proxy_) ReconcileEnrollment(*current);
+  if (proxy_) {
+    ReconcileEnrollment(*current);
+  } else if (!stranded_.empty()) {
+    // No proxy: pods that are gone or no longer opted in leave the maps all the same.
+    ReleaseStranded(EnrolledWorkloads(*current, settings_.node), /*check_netns=*/false);
+  }
 }
 
 void Agent::ReconcileEnrollment(const pb::MeshSnapshot& snapshot) {
@@ -475,10 +483,11 @@ void Agent::ReconcileEnrollment(const pb::MeshSnapshot& snapshot) {
       enroll_errors_[uid] = std::string(st.message());
     }
   }
-  if (!stranded_.empty()) ReleaseStranded(desired);
+  if (!stranded_.empty()) ReleaseStranded(desired, /*check_netns=*/true);
 }
 
-void Agent::ReleaseStranded(const std::map<std::string, const pb::Workload*>& desired) {
+void Agent::ReleaseStranded(const std::map<std::string, const pb::Workload*>& desired,
+                            bool check_netns) {
   datapath::MapWriter& mw = datapath_->writer();
   for (auto it = stranded_.begin(); it != stranded_.end();) {
     const EnrolledPod& old = it->second;
@@ -493,8 +502,12 @@ void Agent::ReleaseStranded(const std::map<std::string, const pb::Workload*>& de
       }
     }
     if (auto d = desired.find(it->first); d != desired.end()) {
-      auto now = inpod::Netns::Open(PodNetnsPath(*d->second));
-      keep = now.ok() && now->cookie() == cookie;  // not enrolled yet: stays captured
+      if (!check_netns) {
+        keep = true;  // still wanted; its netns is compared once a proxy enrolls it again
+      } else {
+        auto now = inpod::Netns::Open(PodNetnsPath(*d->second));
+        keep = now.ok() && now->cookie() == cookie;  // not enrolled yet: stays captured
+      }
     }
     if (keep) {
       ++it;

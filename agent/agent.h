@@ -106,7 +106,9 @@ class Agent {
   void ReconcileEnrollment(const policy::pb::MeshSnapshot& snapshot);
   // After an enrollment pass: stranded pods enrolled again are done; those not wanted any more
   // (or whose netns was recreated) leave the maps; the rest stay captured until enrolled.
-  void ReleaseStranded(const std::map<std::string, const policy::pb::Workload*>& desired);
+  // `check_netns`: also release those whose netns was recreated (needs their netns opened).
+  void ReleaseStranded(const std::map<std::string, const policy::pb::Workload*>& desired,
+                       bool check_netns);
   absl::Status Enroll(const policy::pb::Workload& w);
   void Unenroll(const std::string& uid);
   void RegisterAdmin();

@@ -258,7 +258,7 @@ TEST_F(MeshE2E, OptOutLiveKeepsOpenConnectionAndStopsCapture) {
 // 7. Node1's proxy away (killed, and kept from coming back): fail closed, the default. The
 // agent does not wait for it (readiness names it); node1's pods stay captured, so the client's
 // mesh connections and plaintext from outside the mesh for web-v1 are refused, not let through
-// unproxied; with a proxy again, both work as before.
+// unproxied; opted out meanwhile, they are released; with a proxy again, both work as before.
 TEST_F(MeshE2E, ProxyAwayFailsClosed) {
   WriteOutsider();
   std::string v1 = WorkloadIp("web-v1"), v2 = WorkloadIp("web-v2");
@@ -275,6 +275,12 @@ TEST_F(MeshE2E, ProxyAwayFailsClosed) {
   Result in = outsider();
   EXPECT_NE(in.code, 0) << in.all();
   EXPECT_NE(in.all().find("refused"), std::string::npos) << in.all();
+  // Opted out meanwhile, the namespace's pods leave the maps without waiting for a proxy:
+  // the client connects directly.
+  WriteFile("namespace.yaml", NamespaceYaml("none"));
+  EXPECT_TRUE(WaitFor([&] { return Call(v2 + ":8080", 1).code == 0; }, 20000))
+      << "released while no proxy";
+  WriteFile("namespace.yaml", NamespaceYaml("ambient"));
   ASSERT_TRUE(ReturnProxy(N1())) << Readiness(N1());
   EXPECT_TRUE(WaitFor([&] { return Call(vip_ + ":80", 1).code == 0; }, 20000));
   EXPECT_TRUE(WaitFor([&] { return outsider().code == 0; }, 20000));
