@@ -366,8 +366,8 @@ void Agent::ReadClusterState() {
 void Agent::RecoverProxy() {
   if (proxy_) {
     // The proxy process is gone (crashed or killed): its listeners and connections went with
-    // it. Until a new one serves the pods again captured connects are refused (fail closed),
-    // which is what the data path promises while no proxy listens.
+    // it. Until a new one serves the pods again, fail closed keeps them captured (connects
+    // are refused); fail open releases them.
     std::map<std::string, EnrolledPod> lost;
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -468,6 +468,9 @@ void Agent::ReconcileEnrollment(const pb::MeshSnapshot& snapshot) {
     }
   }
   for (const auto& uid : gone) Unenroll(uid);
+  // Stranded pods that are gone or were recreated leave the maps before anything is enrolled,
+  // so that releasing an address never undoes a new pod's registration of it.
+  if (!stranded_.empty()) ReleaseStranded(desired, /*check_netns=*/true);
   for (const auto& [uid, w] : desired) {
     bool have;
     {
