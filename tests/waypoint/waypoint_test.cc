@@ -993,8 +993,8 @@ TEST_F(WaypointH2Test, H2UpgradePolicyAndUseClientProtocolPickTheUpstreamProtoco
   EXPECT_EQ(b["protocol"], "HTTP/2");
   EXPECT_EQ(b["path"], "/b");
 
-  waypoint_->SetSnapshot(Compile(std::string(kBaseMesh) + kH2OnlyService +
-                                 H2WebPool("useClientProtocol: true")));
+  waypoint_->SetSnapshot(
+      Compile(std::string(kBaseMesh) + kH2OnlyService + H2WebPool("useClientProtocol: true")));
   Response h1 = Get("/c", "", "10.96.0.40");  // the client spoke HTTP/1.1: so does the upstream
   EXPECT_EQ(h1.status, 502) << h1.body;
   auto t = Tunnel("10.96.0.40", 80);

@@ -43,8 +43,7 @@ void DecodeVirtualService(ObjectReader& root, VirtualServiceSpec& out);
 void DecodeDestinationRule(ObjectReader& root, DestinationRuleSpec& out);
 void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out);
 void DecodePeerAuthentication(ObjectReader& root, PeerAuthenticationSpec& out);
-void DecodeAuthorizationPolicy(ObjectReader& root, const Meta& meta,
-                               AuthorizationPolicySpec& out);
+void DecodeAuthorizationPolicy(ObjectReader& root, const Meta& meta, AuthorizationPolicySpec& out);
 void DecodeHTTPRoute(ObjectReader& root, HTTPRouteSpec& out);
 void DecodeGateway(ObjectReader& root, const Meta& meta, GatewaySpec& out);
 
