@@ -263,10 +263,7 @@ TEST_F(MeshE2E, ProxyAwayFailsClosed) {
   WriteOutsider();
   std::string v1 = WorkloadIp("web-v1"), v2 = WorkloadIp("web-v2");
   ASSERT_FALSE(v1.empty() || v2.empty());
-  auto outsider = [&] {
-    return ClusterCmd("exec outside/caller -- weft-testapp call " + v1 +
-                      ":8080 -n 1 --timeout-ms 2000");
-  };
+  auto outsider = [&] { return CallFromOutside(v1 + ":8080", 1); };
   ASSERT_TRUE(WaitFor([&] { return outsider().code == 0; }, 20000)) << "PERMISSIVE admits it";
   ASSERT_TRUE(TakeProxyAway(N1())) << Readiness(N1());
   Result out = Call(v2 + ":8080", 1);

@@ -20,10 +20,7 @@ TEST_F(MeshFailOpenE2E, ProxyAwayReleasesThePods) {
   WriteOutsider();
   std::string v1 = WorkloadIp("web-v1"), v2 = WorkloadIp("web-v2");
   ASSERT_FALSE(v1.empty() || v2.empty());
-  auto outsider = [&] {
-    return ClusterCmd("exec outside/caller -- weft-testapp call " + v1 +
-                      ":8080 -n 1 --timeout-ms 2000");
-  };
+  auto outsider = [&] { return CallFromOutside(v1 + ":8080", 1); };
   ASSERT_TRUE(WaitFor([&] { return outsider().code == 0; }, 20000)) << "PERMISSIVE admits it";
   uint64_t redirected0 = Counter(N1(), "connect", "REDIRECTED");
   ASSERT_TRUE(TakeProxyAway(N1())) << Readiness(N1());

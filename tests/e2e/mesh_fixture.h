@@ -335,6 +335,11 @@ class MeshE2E : public ::testing::Test {
               "  annotations:\n    weft.dev/run: \"exec sleep infinity\"\nspec:\n  nodeName: " +
                   N1() + "\n");
   }
+  // `n` calls to `target` from outside/caller (WriteOutsider), outside the mesh.
+  static Result CallFromOutside(const std::string& target, int n) {
+    return ClusterCmd("exec outside/caller -- weft-testapp call " + target + " -n " +
+                      std::to_string(n) + " --timeout-ms 2000");
+  }
   // The first address of the workload whose uid contains `name` ("web-v2"), from node1's agent.
   static std::string WorkloadIp(const std::string& name) {
     json w = Admin(N1(), "/workloads");

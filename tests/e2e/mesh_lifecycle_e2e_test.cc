@@ -51,11 +51,6 @@ class MeshLifecycleE2E : public MeshE2E {
                       "); do weft-testapp call " + target +
                       " --hold-ms 1 --timeout-ms 2000 || exit 1; sleep 0.02; done'");
   }
-
-  static Result CallFromOutside(const std::string& target, int n) {
-    return ClusterCmd("exec outside/caller -- weft-testapp call " + target + " -n " +
-                      std::to_string(n) + " --timeout-ms 2000");
-  }
 };
 
 // 1. Opt-in live: the namespace is out of the mesh, the client holds a plain connection to a web
