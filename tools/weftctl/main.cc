@@ -18,6 +18,7 @@
 #include "tools/weftctl/kube_access.h"
 #include "tools/weftctl/node.h"
 #include "tools/weftctl/render.h"
+#include "tools/weftctl/validate.h"
 #include "tools/weftctl/waypoint.h"
 #include "tools/weftctl/waypoint_admin.h"
 #include "tools/weftctl/waypoint_apply.h"
@@ -275,6 +276,33 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("weftctl 0.1.0 (snapshot schema weft.config.v1)"));
 
+  weft::weftctl::ValidateOptions validate_opts;
+  std::string validate_color = "auto";
+  CLI::App* validate = app.add_subcommand(
+      "validate",
+      "Check each document on its own, as `istioctl validate -f` and `kubectl apply "
+      "--dry-run=server` do: schema, values, rules between fields of one resource (what "
+      "depends on other resources is analyze's). Exit status 0 when all are valid, 1 otherwise, "
+      "2 when a path cannot be read.");
+  validate
+      ->add_option("-f,--filename", validate_opts.files,
+                   "Files or directories (recursive: *.yaml, *.yml, *.json) to read; - for stdin")
+      ->required();
+  validate
+      ->add_option("-n,--namespace", validate_opts.default_namespace,
+                   "Namespace for resources that name none")
+      ->capture_default_str();
+  validate
+      ->add_option("-o,--output", validate_opts.format,
+                   "Output format: text, json, or jsonl (one verdict per document per line)")
+      ->check(CLI::IsMember({"text", "json", "jsonl"}))
+      ->capture_default_str();
+  validate
+      ->add_option("--color", validate_color,
+                   "Colour diagnostics: auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+
   CommonOptions analyze_opts;
   CLI::App* analyze = app.add_subcommand(
       "analyze",
@@ -388,6 +416,10 @@ int main(int argc, char** argv) {
   }
   if (!waypoint_admin_cmd.empty()) {
     return weft::weftctl::RunWaypointAdminCommand(waypoint_admin_opts, waypoint_admin_cmd);
+  }
+  if (validate->parsed()) {
+    validate_opts.color = UseColor(validate_color, STDOUT_FILENO);
+    return weft::weftctl::RunValidate(validate_opts, std::cout, std::cerr);
   }
   if (analyze->parsed()) return Analyze(analyze_opts, analyze_more);
   if (compile->parsed()) return CompileCmd(compile_opts, format);

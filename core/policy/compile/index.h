@@ -21,6 +21,10 @@ struct CompileOptions {
   // Services and workloads are compiled on this many threads (1 = the calling thread only).
   // The snapshot does not depend on it.
   int threads = 1;
+  // Each resource checked on its own (weftctl validate): what it names of other resources
+  // (destination hosts, subsets, parent Services) is taken to exist, so that only the
+  // resource's own mistakes are reported.
+  bool standalone = false;
 };
 
 // Identifies an input resource: kind + "<namespace>/<name>".

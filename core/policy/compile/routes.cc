@@ -33,6 +33,7 @@ bool ResolveDestination(const ResourceIndex& index, const DestinationRules& rule
                         const Resource& r, const DestinationRef& ref, std::string* hostname,
                         PassReport& report) {
   *hostname = index.ResolveHost(ref.host.host, r.meta.ns);
+  if (index.options().standalone) return true;
   if (!index.HostExists(*hostname)) {
     std::string hint;
     if (std::count(ref.host.host.begin(), ref.host.host.end(), '.') == 1) {
@@ -309,7 +310,7 @@ void CompileHTTPRoute(const ResourceIndex& index, const DestinationRules& rules,
     if (p.kind == "Service" && (p.group.empty() || p.group == "core")) {
       service_parent = true;
       std::string ns = p.ns.empty() ? r.meta.ns : p.ns;
-      if (!index.Get(Kind::kService, ns + "/" + p.name)) {
+      if (!index.options().standalone && !index.Get(Kind::kService, ns + "/" + p.name)) {
         report.Error(r, code::kReference, p.pos,
                      "parent Service " + ns + "/" + p.name + " does not exist");
         continue;
