@@ -1,5 +1,8 @@
 #include "core/yaml/document.h"
 
+#include <cctype>
+#include <regex>
+
 #include <yaml.h>
 
 #include <memory>
@@ -25,6 +28,68 @@ std::string Node::Describe() const {
     }
   }
   return "?";
+}
+
+namespace {
+
+bool IsDigits(std::string_view s, int base) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool ok = base == 16 ? std::isxdigit(static_cast<unsigned char>(c)) != 0
+              : base == 8 ? (c >= '0' && c <= '7')
+              : base == 2 ? (c == '0' || c == '1')
+                          : (c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// go-yaml v2's resolve(): integers as strconv.ParseInt(s, 0, 64) after removing '_' (so
+// 0x, 0o, 0b prefixes and a leading 0 for octal), "0b"/"-0b" binary, floats by its regular
+// expression ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$.
+bool IsYamlInt(std::string_view s) {
+  std::string t;
+  for (char c : s) {
+    if (c != '_') t += c;
+  }
+  std::string_view v = t;
+  if (!v.empty() && (v[0] == '+' || v[0] == '-')) v.remove_prefix(1);
+  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) return IsDigits(v.substr(2), 16);
+  if (v.size() > 2 && v[0] == '0' && (v[1] == 'o' || v[1] == 'O')) return IsDigits(v.substr(2), 8);
+  if (v.size() > 2 && v[0] == '0' && (v[1] == 'b' || v[1] == 'B')) return IsDigits(v.substr(2), 2);
+  if (v.size() > 1 && v[0] == '0') return IsDigits(v.substr(1), 8);
+  return IsDigits(v, 10);
+}
+
+bool IsYamlFloat(std::string_view s) {
+  static const std::regex re(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
+  return std::regex_match(s.begin(), s.end(), re);
+}
+
+}  // namespace
+
+std::string_view Node::NonStringType() const {
+  if (type() != NodeType::kScalar || style() != ScalarStyle::kPlain) return {};
+  std::string_view s = scalar();
+  static constexpr std::string_view kBools[] = {"y",  "Y",  "yes", "Yes", "YES", "n",     "N",
+                                                "no", "No", "NO",  "true", "True", "TRUE",
+                                                "false", "False", "FALSE", "on", "On", "ON",
+                                                "off", "Off", "OFF"};
+  for (auto b : kBools) {
+    if (s == b) return "a boolean";
+  }
+  static constexpr std::string_view kSpecial[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf",
+                                                  "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+                                                  ".NaN", ".NAN"};
+  for (auto f : kSpecial) {
+    if (s == f) return "a number";
+  }
+  if (s.empty() || std::string_view("-+.0123456789").find(s[0]) == std::string_view::npos) {
+    return {};
+  }
+  if (IsYamlInt(s)) return "an integer";
+  if (IsYamlFloat(s)) return "a number";
+  return {};
 }
 
 // Builds a Document from libyaml events.

@@ -55,6 +55,13 @@ class Node {
   // A short description for error messages: "a mapping", "a list", "the string \"x\"".
   std::string Describe() const;
 
+  // What kubectl's YAML reader (sigs.k8s.io/yaml: YAML 1.1 on go-yaml v2, then JSON) makes of
+  // this scalar when it is plain: "an integer" (12, 0x1f, 0o17, 1_000), "a number" (1.5, 1e3,
+  // .inf), "a boolean" (true, yes, on, y, n, off...). Empty for strings, quoted or block
+  // scalars, and non-scalars. The API server refuses such a value where its schema wants a
+  // string, so weft's decoders do too.
+  std::string_view NonStringType() const;
+
  private:
   friend class Document;
   friend class DocumentBuilder;

@@ -113,9 +113,7 @@ std::optional<std::string_view> ObjectReader::ScalarOf(std::string_view key, yam
 std::optional<std::string> ObjectReader::String(std::string_view key) {
   auto n = Take(key);
   if (!n) return std::nullopt;
-  auto s = ScalarOf(key, *n, "a string");
-  if (!s) return std::nullopt;
-  return std::string(*s);
+  return ScalarString(sink_, *n, Child(key));
 }
 
 std::optional<std::string> ObjectReader::Text(std::string_view key) {
@@ -235,12 +233,9 @@ std::optional<std::map<std::string, std::string>> ObjectReader::StringMap(std::s
       out[std::string(k.scalar())] = "";
       continue;
     }
-    if (!v.IsScalar()) {
-      sink_.Error(code::kType, v.mark(), Child(key) + "." + std::string(k.scalar()),
-                  "expected a string, got " + v.Describe());
-      continue;
-    }
-    out[std::string(k.scalar())] = std::string(v.scalar());
+    auto value = ScalarString(sink_, v, Child(key) + "." + std::string(k.scalar()));
+    if (!value) continue;
+    out[std::string(k.scalar())] = std::move(*value);
   }
   return out;
 }
@@ -249,6 +244,13 @@ std::optional<std::string> ScalarString(DiagnosticSink& sink, yaml::Node n,
                                         const std::string& path) {
   if (!n.IsScalar()) {
     sink.Error(code::kType, n.mark(), path, "expected a string, got " + n.Describe());
+    return std::nullopt;
+  }
+  if (std::string_view t = n.NonStringType(); !t.empty()) {
+    // kubectl reads it as a number or boolean, which the API server refuses for a string.
+    sink.Error(code::kType, n.mark(), path,
+               "expected a string, got " + std::string(t) + " (" + std::string(n.scalar()) +
+                   "); quote it: \"" + std::string(n.scalar()) + "\"");
     return std::nullopt;
   }
   return std::string(n.scalar());
@@ -266,7 +268,7 @@ std::optional<std::vector<std::string>> ObjectReader::StringList(std::string_vie
   out.reserve(n->size());
   for (size_t i = 0; i < n->size(); ++i) {
     yaml::Node item = n->item(i);
-    if (item.IsScalar()) {
+    if (item.IsScalar() && item.NonStringType().empty()) {
       out.emplace_back(item.scalar());
     } else {  // the path only for the error
       ScalarString(sink_, item, Child(key) + "[" + std::to_string(i) + "]");

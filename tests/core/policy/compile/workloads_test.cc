@@ -77,7 +77,7 @@ TEST(Workloads, TrustDomainOption) {
   CompileOptions opt;
   opt.trust_domain = "example.org";
   auto res = testing::CompileInputs(
-      {{"p.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\n"}}, opt);
+      {{"p.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: \"n\"}\n"}}, opt);
   EXPECT_EQ(FindWorkload(res.snapshot, "n/p")->identity(), "spiffe://example.org/ns/n/sa/default");
   EXPECT_EQ(res.snapshot.settings().trust_domain(), "example.org");
 }

@@ -224,7 +224,7 @@ metadata:
 addressType: IPv4
 endpoints:
 - addresses: [10.1.0.5, 10.1.0.999]
-- nodeName: n
+- nodeName: "n"
 )");
   EXPECT_TRUE(d.rejected);
   ASSERT_THAT(d.diagnostics, SizeIs(2)) << Dump(d.diagnostics);
@@ -257,7 +257,7 @@ metadata:
   name: web-0
   namespace: shop
   labels: {app: web, version: v1}
-  uid: 1234
+  uid: "1234"
   ownerReferences: [{kind: ReplicaSet, name: web-1}]
 spec:
   nodeName: node-a
@@ -380,7 +380,7 @@ status:
 
 TEST(Node, BadPodCidr) {
   auto d = DecodeSingle(
-      "apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec:\n  podCIDR: 10.1.0.0/40\n");
+      "apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\nspec:\n  podCIDR: 10.1.0.0/40\n");
   EXPECT_TRUE(d.rejected);
   ASSERT_THAT(d.diagnostics, SizeIs(1));
   EXPECT_EQ(d.diagnostics[0].field, "spec.podCIDR");

@@ -35,7 +35,7 @@ TEST_P(IstioVersions, AcceptedOrRejected) {
                      : c.kind == "ServiceEntry"    ? "spec: {hosts: [a.example.com]}\n"
                                                    : "spec: {}\n";
   auto d = DecodeSingle("apiVersion: " + c.api_version + "\nkind: " + c.kind +
-                        "\nmetadata: {name: x, namespace: n}\n" + spec);
+                        "\nmetadata: {name: x, namespace: \"n\"}\n" + spec);
   EXPECT_EQ(d.rejected, !c.ok) << Dump(d.diagnostics);
   EXPECT_EQ(d.resource.has_value(), c.ok);
   if (!c.ok) {
@@ -676,7 +676,7 @@ spec:
   subsets:
   - name: a
   - name: a
-  - labels: {x: y}
+  - labels: {x: "y"}
 )");
   EXPECT_TRUE(d.rejected);
   std::vector<std::string> got;
