@@ -156,7 +156,7 @@ void ApplyHeaderOperations(const pb::HeaderOperations& ops, http::HeaderMap& hea
 }
 
 http::ResponseHead BuildRedirect(const CompiledRoute& route, const http::RequestHead& head,
-                                 std::string_view request_scheme) {
+                                 std::string_view request_scheme, int match_index) {
   const pb::Redirect& rd = route.proto().redirect();
   if (request_scheme.empty()) request_scheme = head.scheme;
   if (request_scheme.empty()) request_scheme = "http";
@@ -179,7 +179,12 @@ http::ResponseHead BuildRedirect(const CompiledRoute& route, const http::Request
   if (port != 0) location += ":" + std::to_string(port);
 
   std::string path;
-  if (!rd.uri().empty()) {
+  if (!rd.prefix_rewrite().empty()) {
+    std::string_view full = head.path;
+    size_t q = full.find('?');
+    path = RewriteUri(route, match_index, full.substr(0, q), rd.prefix_rewrite());
+    if (q != std::string_view::npos) path += full.substr(q);
+  } else if (!rd.uri().empty()) {
     path = rd.uri();
     // Envoy path_redirect: a query in it wins; otherwise the request's query is kept.
     if (path.find('?') == std::string::npos) {

@@ -55,9 +55,11 @@ void ApplyHeaderOperations(const pb::HeaderOperations& ops, http::HeaderMap& hea
 //  - path: redirect.uri replaces the whole path (Istio: "irrespective of the request URI being
 //    matched as an exact path or prefix"; the compiler stores HTTPRoute ReplacePrefixMatch the
 //    same way), keeping the request's query unless the uri has one (strip_query false);
-//    empty: the request's path. A path that does not start with "/" gets one.
+//    empty: the request's path. A path that does not start with "/" gets one;
+//    redirect.prefix_rewrite replaces the part of the path match `match_index` matched, as
+//    Rewrite.uri does (Envoy prefix_rewrite), keeping the query.
 http::ResponseHead BuildRedirect(const CompiledRoute& route, const http::RequestHead& head,
-                                 std::string_view request_scheme);
+                                 std::string_view request_scheme, int match_index = -1);
 
 // A route's direct response: the status, and with a body `content-type: text/plain` (as
 // Envoy's direct_response with an inline body). The body points into the route's table; the

@@ -206,6 +206,7 @@ void CompileVirtualService(const ResourceIndex& index, const DestinationRules& r
   size_t errors_before = report.rejected.size();
   std::vector<pb::HttpRoute> http;
   for (const auto& h : vs.http) {
+    if (h.delegate) continue;  // delegation is a gateway feature (decode warned)
     pb::HttpRoute route = h.route;
     *route.mutable_source() = SourceOf(r, h.pos.field);
     route.mutable_source()->set_line(h.pos.mark.line);

@@ -281,8 +281,23 @@ std::optional<Labels> DecodeLabelSelector(ObjectReader& parent, std::string_view
 
 std::optional<Labels> DecodeWorkloadSelector(ObjectReader& parent, std::string_view key) {
   std::optional<Labels> out;
-  parent.Object(key,
-                [&](ObjectReader& sel) { out = sel.StringMap("matchLabels").value_or(Labels{}); });
+  parent.Object(key, [&](ObjectReader& sel) {
+    out = sel.StringMap("matchLabels").value_or(Labels{});
+    // The CRDs' CEL rules (and Istio's validateWorkloadSelector): no wildcards, no empty key.
+    for (const auto& [k, v] : *out) {
+      if (k.empty()) {
+        sel.Error(code::kValue, "matchLabels", "empty key is not supported in selector");
+      }
+      if (k.find('*') != std::string::npos) {
+        sel.Error(code::kValue, "matchLabels",
+                  "wildcard not allowed in label key match: \"" + k + "\"");
+      }
+      if (v.find('*') != std::string::npos) {
+        sel.Error(code::kValue, "matchLabels." + k,
+                  "wildcard not allowed in label value match: \"" + k + "=" + v + "\"");
+      }
+    }
+  });
   return out;
 }
 

@@ -4,11 +4,53 @@
 #include <set>
 
 #include "core/policy/decode/decode.h"
+#include "core/policy/decode/istio_checks.h"
 #include "core/policy/decode/values.h"
 
 namespace weft::policy {
 
 namespace {
+
+// A field weft ignores still has its schema's type, which the API server checks: 's' a
+// string, 'b' a boolean, 'd' a duration, 'L' a list of strings, 'l' a list, 'm' a mapping.
+void CheckIgnoredType(ObjectReader& r, std::string_view key, char type) {
+  if (!r.node().IsMap()) return;
+  auto n = r.node().Find(key);
+  if (!n || n->IsNull()) return;
+  const std::string path = r.Child(key);
+  auto fail = [&](const char* want) {
+    r.sink().Error(code::kType, n->mark(), path,
+                   std::string("expected ") + want + ", got " + n->Describe());
+  };
+  switch (type) {
+    case 's':
+      ScalarString(r.sink(), *n, path);
+      break;
+    case 'b':
+      if (!n->IsScalar() || !ParseBool(n->scalar()) || !n->NonStringType().size()) {
+        fail("a boolean");
+      }
+      break;
+    case 'd':
+      if (!n->IsScalar() || !ParseDuration(n->scalar(), nullptr)) fail("a duration");
+      break;
+    case 'L':
+      if (!n->IsSeq()) {
+        fail("a list of strings");
+        break;
+      }
+      for (size_t i = 0; i < n->size(); ++i) {
+        ScalarString(r.sink(), n->item(i), path + "[" + std::to_string(i) + "]");
+      }
+      break;
+    case 'l':
+      if (!n->IsSeq()) fail("a list");
+      break;
+    case 'm':
+      if (!n->IsMap()) fail("a mapping");
+      break;
+  }
+}
 
 // Istio StringMatch: exactly one of exact, prefix, regex.
 std::optional<pb::StringMatchRule> DecodeStringMatch(ObjectReader& r) {
@@ -109,15 +151,10 @@ std::optional<double> DecodePercent(ObjectReader& r, std::string_view key) {
   return out;
 }
 
-// sourceNamespace: the calling workload's namespace. A value that cannot be a namespace name
-// matches nothing: a warning, as the rest of the match still compiles.
+// sourceNamespace: the calling workload's namespace (a value that is not a namespace name is
+// an error of Istio's checks, istio_checks.cc).
 std::optional<std::string> DecodeSourceNamespace(ObjectReader& m) {
-  auto v = m.String("sourceNamespace");
-  if (v && !IsDnsLabel(*v)) {
-    m.Warning(code::kValue, "sourceNamespace",
-              "\"" + *v + "\" is not a valid namespace name; this match never succeeds");
-  }
-  return v;
+  return m.String("sourceNamespace");
 }
 
 void DecodeHttpMatch(ObjectReader& m, pb::HttpMatch* out) {
@@ -131,7 +168,8 @@ void DecodeHttpMatch(ObjectReader& m, pb::HttpMatch* out) {
   DecodeHeaderMatches(m, "headers", out->mutable_headers());
   DecodeHeaderMatches(m, "queryParams", out->mutable_query_params());
   DecodeHeaderMatches(m, "withoutHeaders", out->mutable_without_headers());
-  if (auto v = m.Port("port")) out->set_port(*v);
+  // 0 is unset (Istio); out of range is Istio's check's error.
+  if (auto v = m.Int("port", 0, UINT32_MAX); v && *v <= 65535) out->set_port(*v);
   if (auto v = m.StringMap("sourceLabels"))
     out->mutable_source_labels()->insert(v->begin(), v->end());
   if (auto v = m.Bool("ignoreUriCase")) out->set_ignore_uri_case(*v);
@@ -174,26 +212,39 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     d->set_hostname(ref.host.host);
     d->set_subset(ref.subset);
     if (r.Has("weight")) out.has_weights = true;
-    if (auto w = r.Int("weight", 0, 100)) d->set_weight(static_cast<uint32_t>(*w));
+    // Weights are relative (Istio: "the sum of all weights" need not be 100).
+    if (auto w = r.Int("weight", 0, INT32_MAX)) d->set_weight(static_cast<uint32_t>(*w));
     DecodeHeaders(r, d->mutable_request_headers(), d->mutable_response_headers());
     out.destinations.push_back(std::move(ref));
   });
   h.Object("redirect", [&](ObjectReader& r) {
     auto* rd = route.mutable_redirect();
     if (auto v = r.String("uri")) rd->set_uri(*v);
+    if (auto v = r.String("prefixRewrite")) rd->set_prefix_rewrite(*v);
     if (auto v = r.String("authority")) rd->set_authority(*v);
-    if (auto v = r.Port("port")) rd->set_port(*v);
+    // 0 is unset; values out of range are errors of Istio's checks (istio_checks.cc).
+    if (auto v = r.Int("port", 0, UINT32_MAX); v && *v <= 65535) rd->set_port(*v);
     if (auto v = r.String("scheme")) rd->set_scheme(*v);
     rd->set_response_code(301);  // Istio's default (Gateway API's is 302)
-    if (auto v = r.Int("redirectCode", 300, 399)) rd->set_response_code(static_cast<uint32_t>(*v));
-    r.Unsupported("derivePort");
+    if (auto v = r.Int("redirectCode", 0, INT32_MAX); v && *v >= 300 && *v <= 399) {
+      rd->set_response_code(static_cast<uint32_t>(*v));
+    }
+    if (r.Has("derivePort")) {
+      r.Enum("derivePort", {"FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"});
+      r.Warning(code::kUnsupported, "derivePort",
+                "derivePort is not supported: the redirect keeps the request's port unless "
+                "port is set");
+    }
   });
   h.Object("directResponse", [&](ObjectReader& r) {
     auto* dr = route.mutable_direct_response();
     r.Require("status");
-    if (auto v = r.Int("status", 200, 599)) dr->set_status(static_cast<uint32_t>(*v));
+    if (auto v = r.Int("status", 0, INT32_MAX); v && *v >= 200 && *v <= 600) {
+      dr->set_status(static_cast<uint32_t>(*v));
+    }
     r.Object("body", [&](ObjectReader& b) {
       if (auto v = b.String("string")) dr->set_body(*v);
+      CheckIgnoredType(b, "bytes", 's');
       b.Unsupported("bytes");
     });
   });
@@ -210,9 +261,9 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
   if (h.Has("retries")) out.retries_pos = PosOf(h, "retries");
   h.Object("retries", [&](ObjectReader& r) {
     auto* rp = route.mutable_retries();
-    if (auto v = r.Int("attempts", 0, 1000)) rp->set_attempts(static_cast<uint32_t>(*v));
+    if (auto v = r.Int("attempts", 0, INT32_MAX)) rp->set_attempts(static_cast<uint32_t>(*v));
     if (auto v = r.DurationMs("perTryTimeout")) rp->set_per_try_timeout_ms(*v);
-    if (auto v = r.String("retryOn")) {
+    if (auto v = r.String("retryOn"); v && !v->empty()) {
       static const std::vector<std::string_view> known = {"5xx",
                                                           "gateway-error",
                                                           "reset",
@@ -248,6 +299,7 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
       }
     }
     if (auto v = r.Bool("retryRemoteLocalities")) rp->set_retry_remote_localities(*v);
+    CheckIgnoredType(r, "retryIgnorePreviousHosts", 'b');
     r.Unsupported("retryIgnorePreviousHosts");
     // Istio's backoff: Envoy's base interval (the cap is 10 times it).
     if (auto v = DurationAtLeast1ms(r, "backoff")) rp->set_backoff_base_ms(*v);
@@ -265,6 +317,7 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     auto* fi = route.mutable_fault();
     f.Object("delay", [&](ObjectReader& d) {
       if (auto v = d.DurationMs("fixedDelay")) fi->set_delay_ms(*v);
+      CheckIgnoredType(d, "exponentialDelay", 'd');
       d.Unsupported("exponentialDelay");
       if (auto p = DecodePercent(d, "percentage")) {
         fi->set_delay_percent(*p);
@@ -287,7 +340,7 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
                   "abort has no httpStatus or grpcStatus (as in Istio, the error type is not "
                   "set)");
       }
-      if (auto v = a.Int("httpStatus", 200, 599))
+      if (auto v = a.Int("httpStatus", 0, INT32_MAX); v && *v >= 200 && *v <= 600)
         fi->set_abort_http_status(static_cast<uint32_t>(*v));
       if (auto v = a.String("grpcStatus")) {
         if (auto c = GrpcStatusCode(*v)) {
@@ -299,6 +352,7 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
                   "unknown gRPC status \"" + *v + "\"; expected one of: " + names);
         }
       }
+      CheckIgnoredType(a, "http2Error", 's');
       a.Unsupported("http2Error");
       if (auto p = DecodePercent(a, "percentage")) {
         fi->set_abort_percent(*p);
@@ -320,11 +374,17 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     mirror->set_percent(percent);
     out.mirrors.push_back(std::move(ref));
   };
+  // mirrorPercentage wins over the deprecated mirrorPercent (and its mirror_percent spelling).
   double mirror_percent = 100;
-  if (auto p = DecodePercent(h, "mirrorPercentage")) {
-    mirror_percent = *p;
-  } else if (auto v = h.Int("mirrorPercent", 0, 100)) {
-    mirror_percent = static_cast<double>(*v);
+  auto percentage = DecodePercent(h, "mirrorPercentage");
+  auto deprecated = h.Int("mirrorPercent", 0, 100);
+  auto snake = h.Int("mirror_percent", 0, UINT32_MAX);
+  if (percentage) {
+    mirror_percent = *percentage;
+  } else if (deprecated) {
+    mirror_percent = static_cast<double>(*deprecated);
+  } else if (snake) {
+    mirror_percent = static_cast<double>(std::min<int64_t>(*snake, 100));
   }
   h.Object("mirror", [&](ObjectReader& m) { add_mirror(m, mirror_percent); });
   h.ObjectList("mirrors", [&](ObjectReader& m, size_t) {
@@ -333,7 +393,21 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     m.Object("destination", [&](ObjectReader& d) { add_mirror(d, pct); });
   });
   DecodeHeaders(h, route.mutable_request_headers(), route.mutable_response_headers());
-  h.Unsupported("corsPolicy");
+  // corsPolicy: read for its types (as the API server does), not enforced yet.
+  h.Object("corsPolicy", [&](ObjectReader& c) {
+    c.ObjectList("allowOrigins", [&](ObjectReader& o, size_t) { DecodeStringMatch(o); });
+    c.StringList("allowMethods");
+    c.StringList("allowHeaders");
+    c.StringList("exposeHeaders");
+    c.DurationMs("maxAge");
+    c.Bool("allowCredentials");
+    c.Enum("unmatchedPreflights", {"UNSPECIFIED", "FORWARD", "IGNORE"});
+    c.Ignore("allowOrigin");  // deprecated list of strings
+    h.Warning(code::kUnsupported, "corsPolicy",
+              "corsPolicy is not enforced yet: requests pass without CORS checks or headers");
+  });
+  CheckIgnoredType(h, "delegate", 'm');
+  out.delegate = h.Has("delegate");
   h.Unsupported("delegate", "delegate VirtualServices are a gateway feature");
 }
 
@@ -373,7 +447,7 @@ void DecodeTcpRoute(ObjectReader& t, VirtualServiceSpec::Tcp& out) {
     });
     d->set_hostname(ref.host.host);
     d->set_subset(ref.subset);
-    if (auto w = r.Int("weight", 0, 100)) d->set_weight(static_cast<uint32_t>(*w));
+    if (auto w = r.Int("weight", 0, INT32_MAX)) d->set_weight(static_cast<uint32_t>(*w));
     out.destinations.push_back(std::move(ref));
   });
 }
@@ -404,6 +478,16 @@ pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
       k.Require("name");
       if (auto v = k.String("name")) cookie->set_name(*v);
       if (auto v = k.String("path")) cookie->set_path(*v);
+      if (k.Has("attributes")) {
+        k.ObjectList("attributes", [&](ObjectReader& a, size_t) {
+          a.Require("name");
+          a.String("name");
+          a.String("value");
+        });
+        k.Warning(code::kUnsupported, "attributes",
+                  "cookie attributes are not enforced yet: the generated cookie has only its "
+                  "path and ttl");
+      }
       if (auto v = k.DurationMs("ttl")) {
         cookie->set_ttl_ms(*v);
       } else if (!k.Has("ttl")) {
@@ -423,19 +507,29 @@ pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
       c->set_http_query_parameter_name(*v);
       ++keys;
     }
-    if (keys != 1) {
+    if (keys > 1) {
       ch.Error(code::kValue, "",
-               "set exactly one hash key: httpHeaderName, httpCookie, useSourceIp or "
+               "set only one hash key: httpHeaderName, httpCookie, useSourceIp or "
                "httpQueryParameterName");
+    } else if (keys == 0) {
+      ch.Warning(code::kValue, "",
+                 "no hash key (httpHeaderName, httpCookie, useSourceIp or "
+                 "httpQueryParameterName): as in Istio, requests are spread over the ring at "
+                 "random, with no affinity");
     }
+    // Ring sizes: 0 is Envoy's default (1024); more than 8388608 Envoy refuses (its
+    // RingHashLbConfig bound), so weft does too (docs/policies.md, intended differences).
     ch.Object("ringHash", [&](ObjectReader& r) {
-      if (auto v = r.Int("minimumRingSize", 1, 8'388'608)) c->set_minimum_ring_size(*v);
+      if (auto v = r.Int("minimumRingSize", 0, 8'388'608); v && *v) c->set_minimum_ring_size(*v);
     });
     ch.Object("maglev", [&](ObjectReader& m) {
       out.set_policy(pb::LoadBalancer::MAGLEV);
-      if (auto v = m.Int("tableSize", 1, 5'000'011)) c->set_table_size(*v);
+      // 0, non-primes and sizes from 5000011 on are errors of Istio's checks.
+      if (auto v = m.Int("tableSize", 0, UINT32_MAX); v && *v > 0 && *v < 5'000'011) {
+        c->set_table_size(*v);
+      }
     });
-    if (auto v = ch.Int("minimumRingSize", 1, 8'388'608)) c->set_minimum_ring_size(*v);
+    if (auto v = ch.Int("minimumRingSize", 0, 8'388'608); v && *v) c->set_minimum_ring_size(*v);
   });
   lb.Object("localityLbSetting", [&](ObjectReader& l) {
     auto* loc = out.mutable_locality();
@@ -470,7 +564,7 @@ pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
       f.String("to");
     });
     z.StringList("failoverPriority");
-    z.Int("minClusterSize", 0, UINT32_MAX);
+    z.Int("minClusterSize", 1, UINT32_MAX);
     lb.Warning(code::kUnsupported, "zoneAwareLbSetting",
                "zoneAwareLbSetting is not enforced yet: endpoints are balanced as without it");
   });
@@ -486,12 +580,12 @@ pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
     lb.Warning(code::kUnsupported, "warmupDurationSecs",
                std::string("warmupDurationSecs (deprecated: use warmup) is ") + kNoWarmup);
   }
-  if (auto v = lb.DurationMs("warmupDurationSecs")) out.set_warmup_duration_ms(*v);
+  if (auto v = DurationAtLeast1ms(lb, "warmupDurationSecs")) out.set_warmup_duration_ms(*v);
   lb.Object("warmup", [&](ObjectReader& w) {
     w.Require("duration");
     if (auto v = w.DurationMs("duration")) out.set_warmup_duration_ms(*v);
     w.Double("minimumPercent", 0, 100);
-    if (auto a = w.Double("aggression", 0, 1e9); a && *a <= 0) {
+    if (auto a = w.Double("aggression", 0, 1e300); a && *a <= 0) {
       w.Error(code::kValue, "aggression", "aggression should be greater than 0");
     }
     lb.Warning(code::kUnsupported, "warmup", std::string("warmup is ") + kNoWarmup);
@@ -502,25 +596,39 @@ pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
 pb::ConnectionPool DecodeConnectionPool(ObjectReader& cp) {
   pb::ConnectionPool out;
   cp.Object("tcp", [&](ObjectReader& t) {
-    if (auto v = t.Int("maxConnections", 1, INT32_MAX)) out.set_max_connections(*v);
+    // Limits of 0 are unset (Envoy's defaults), as in Istio.
+    if (auto v = t.Int("maxConnections", 0, INT32_MAX); v && *v) out.set_max_connections(*v);
     if (auto v = t.DurationMs("connectTimeout")) out.set_connect_timeout_ms(*v);
     if (auto v = t.DurationMs("idleTimeout")) out.set_idle_timeout_ms(*v);
     t.Object("tcpKeepalive", [&](ObjectReader& k) {
       out.set_tcp_keepalive(true);
-      k.Unsupported("probes", "the kernel's keepalive settings apply");
-      k.Unsupported("time", "the kernel's keepalive settings apply");
-      k.Unsupported("interval", "the kernel's keepalive settings apply");
+      // Read for their types (the API server's), then warned: the kernel's settings apply.
+      bool any = k.Has("probes") || k.Has("time") || k.Has("interval");
+      k.Int("probes", 0, UINT32_MAX);
+      k.DurationMs("time");
+      k.DurationMs("interval");
+      if (any) {
+        k.Warning(code::kUnsupported, "",
+                  "probes, time and interval are not supported: the kernel's keepalive settings "
+                  "apply");
+      }
     });
-    t.Unsupported("maxConnectionDuration");
+    if (t.Has("maxConnectionDuration")) {
+      t.DurationMs("maxConnectionDuration");
+      t.Warning(code::kUnsupported, "maxConnectionDuration",
+                "maxConnectionDuration is not supported: upstream connections have no maximum "
+                "age");
+    }
   });
   cp.Object("http", [&](ObjectReader& h) {
-    if (auto v = h.Int("http1MaxPendingRequests", 1, INT32_MAX))
+    if (auto v = h.Int("http1MaxPendingRequests", 0, INT32_MAX); v && *v)
       out.set_http1_max_pending_requests(*v);
-    if (auto v = h.Int("http2MaxRequests", 1, INT32_MAX)) out.set_http2_max_requests(*v);
+    if (auto v = h.Int("http2MaxRequests", 0, INT32_MAX); v && *v) out.set_http2_max_requests(*v);
     if (auto v = h.Int("maxRequestsPerConnection", 0, INT32_MAX))
       out.set_max_requests_per_connection(*v);
     if (auto v = h.Int("maxRetries", 0, INT32_MAX)) out.set_max_retries(*v);
-    if (auto v = h.Int("maxConcurrentStreams", 1, INT32_MAX)) out.set_max_concurrent_streams(*v);
+    if (auto v = h.Int("maxConcurrentStreams", 0, INT32_MAX); v && *v)
+      out.set_max_concurrent_streams(*v);
     if (auto v = h.DurationMs("idleTimeout")) out.set_idle_timeout_ms(*v);
     if (auto v = h.Enum("h2UpgradePolicy", {"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"})) {
       out.set_h2_upgrade_policy(*v == "UPGRADE" ? pb::ConnectionPool::H2_UPGRADE_UPGRADE
@@ -551,13 +659,13 @@ pb::OutlierDetection DecodeOutlierDetection(ObjectReader& od) {
   pb::OutlierDetection out;
   // Only what the YAML sets is set: unset consecutive5xxErrors and maxEjectionPercent take
   // Istio's defaults (5, 10) at the waypoint.
-  if (auto v = od.Int("consecutive5xxErrors", 0, INT32_MAX)) out.set_consecutive_5xx_errors(*v);
-  if (auto v = od.Int("consecutiveErrors", 0, INT32_MAX)) {
+  if (auto v = od.Int("consecutive5xxErrors", 0, UINT32_MAX)) out.set_consecutive_5xx_errors(*v);
+  if (auto v = od.Int("consecutiveErrors", INT32_MIN, INT32_MAX); v && *v != 0) {
     od.Warning(code::kValue, "consecutiveErrors",
                "consecutiveErrors is deprecated; use consecutive5xxErrors");
-    if (!od.Has("consecutive5xxErrors")) out.set_consecutive_5xx_errors(*v);
+    if (!od.Has("consecutive5xxErrors") && *v > 0) out.set_consecutive_5xx_errors(*v);
   }
-  if (auto v = od.Int("consecutiveGatewayErrors", 0, INT32_MAX))
+  if (auto v = od.Int("consecutiveGatewayErrors", 0, UINT32_MAX))
     out.set_consecutive_gateway_errors(*v);
   if (auto v = DurationAtLeast1ms(od, "interval")) out.set_interval_ms(*v);
   if (auto v = DurationAtLeast1ms(od, "baseEjectionTime")) out.set_base_ejection_time_ms(*v);
@@ -565,8 +673,20 @@ pb::OutlierDetection DecodeOutlierDetection(ObjectReader& od) {
   if (auto v = od.Int("minHealthPercent", 0, 100)) out.set_min_health_percent(*v);
   if (auto v = od.Bool("splitExternalLocalOriginErrors"))
     out.set_split_external_local_origin_errors(*v);
-  if (auto v = od.Int("consecutiveLocalOriginFailures", 0, INT32_MAX))
+  if (auto v = od.Int("consecutiveLocalOriginFailures", 0, UINT32_MAX))
     out.set_consecutive_local_origin_failures(*v);
+  if (od.Has("outlierDetectionHttpErrorCodes")) {
+    od.List("outlierDetectionHttpErrorCodes", [&](yaml::Node n, const std::string& path, size_t) {
+      auto v = n.IsScalar() ? ParseInt(n.scalar()) : std::nullopt;
+      if (!v || *v < 100 || *v > 599) {
+        od.sink().Error(code::kValue, n.mark(), path,
+                        "expected an HTTP status code from 100 to 599, got " + n.Describe());
+      }
+    });
+    od.Warning(code::kUnsupported, "outlierDetectionHttpErrorCodes",
+               "outlierDetectionHttpErrorCodes is not enforced yet: 5xx responses (and gateway "
+               "errors) count as errors, as without it");
+  }
   if (out.consecutive_local_origin_failures() > 0 && !out.split_external_local_origin_errors()) {
     od.Error(code::kValue, "consecutiveLocalOriginFailures",
              "consecutiveLocalOriginFailures needs splitExternalLocalOriginErrors: true (as in "
@@ -591,6 +711,7 @@ pb::ClientTls DecodeClientTls(ObjectReader& t) {
     for (auto& s : *v) out.add_subject_alt_names(s);
   }
   if (auto v = t.Bool("insecureSkipVerify")) out.set_insecure_skip_verify(*v);
+  CheckIgnoredType(t, "caCrl", 's');
   t.Unsupported("caCrl");
   return out;
 }
@@ -639,8 +760,19 @@ TrafficPolicy DecodeTrafficPolicy(ObjectReader& tp) {
     out.port_level.push_back(std::move(pp));
   });
   tp.Object("retryBudget", [&](ObjectReader& r) { out.retry_budget = DecodeRetryBudget(r); });
-  tp.Unsupported("tunnel");
-  tp.Unsupported("proxyProtocol");
+  tp.Object("tunnel", [&](ObjectReader& t) {
+    t.String("protocol");
+    t.String("targetHost");
+    t.Int("targetPort", 0, UINT32_MAX);
+    tp.Warning(code::kUnsupported, "tunnel",
+               "tunnel is not supported: weft does not tunnel upstream connections through a "
+               "proxy");
+  });
+  tp.Object("proxyProtocol", [&](ObjectReader& pp) {
+    pp.Enum("version", {"V1", "V2"});
+    tp.Warning(code::kUnsupported, "proxyProtocol",
+               "proxyProtocol is not supported: no PROXY header is sent upstream");
+  });
   return out;
 }
 
@@ -668,7 +800,7 @@ std::vector<HostRef> DecodeHosts(ObjectReader& spec) {
 void DecodeVirtualService(ObjectReader& root, VirtualServiceSpec& out) {
   if (!root.Require("spec")) return;
   root.Object("spec", [&](ObjectReader& spec) {
-    spec.Require("hosts");
+    // No hosts: a delegate VirtualService (Istio's checks say what it may hold).
     out.hosts = DecodeHosts(spec);
     out.gateways_pos = PosOf(spec, "gateways");
     if (auto g = spec.StringList("gateways")) out.gateways = *g;
@@ -682,8 +814,10 @@ void DecodeVirtualService(ObjectReader& root, VirtualServiceSpec& out) {
       DecodeTcpRoute(t, tcp);
       out.tcp.push_back(std::move(tcp));
     });
+    CheckIgnoredType(spec, "tls", 'l');
     spec.Unsupported("tls", "TLS (SNI) routes are not implemented; TCP routes are");
     out.export_to = DecodeExportTo(spec);
+    CheckVirtualServiceAsIstio(spec.sink(), spec.node(), spec.path(), spec.sink().resource().ns);
   });
 }
 
@@ -709,59 +843,10 @@ void DecodeDestinationRule(ObjectReader& root, DestinationRuleSpec& out) {
       out.subsets.push_back(std::move(subset));
     });
     out.export_to = DecodeExportTo(spec);
+    CheckIgnoredType(spec, "workloadSelector", 'm');
     spec.Unsupported("workloadSelector", "the rule applies to every client");
+    CheckDestinationRuleAsIstio(spec.sink(), spec.node(), spec.path(), spec.sink().resource().ns);
   });
-}
-
-// The rules of Istio's ValidateServiceEntry that its schema does not already check.
-// `resolution_ok`: false when the resolution was invalid (its checks would only add noise).
-void ValidateServiceEntry(ObjectReader& spec, const ServiceEntrySpec& se, bool resolution_ok) {
-  if (spec.Has("workloadSelector") && spec.Has("endpoints")) {
-    spec.Error(code::kValue, "workloadSelector",
-               "only one of workloadSelector or endpoints is allowed");
-  }
-  for (const auto& h : se.hosts) {
-    if (h.host == "*") {
-      spec.sink().Error(code::kValue, h.pos.mark, h.pos.field,
-                        "invalid host \"*\": a ServiceEntry cannot match every host");
-    }
-  }
-  std::set<std::string> names;
-  std::set<uint32_t> numbers;
-  for (const auto& p : se.ports) {
-    if (!p.name.empty() && !names.insert(p.name).second) {
-      spec.Error(code::kConflict, "ports", "port name \"" + p.name + "\" already defined");
-    }
-    if (p.number && !numbers.insert(p.number).second) {
-      spec.Error(code::kConflict, "ports", "port " + std::to_string(p.number) + " already defined");
-    }
-  }
-  bool cidr = false;
-  for (const auto& a : se.addresses) cidr |= a.find('/') != std::string::npos;
-  const std::string res = resolution_ok ? se.resolution : "";
-  if (cidr && res != "NONE" && res != "STATIC") {
-    spec.Error(code::kValue, "addresses",
-               "CIDR addresses are allowed only for NONE and STATIC resolution");
-  }
-  if (res == "NONE" && !se.endpoints.empty()) {
-    spec.Error(code::kValue, "endpoints", "no endpoints should be given for resolution NONE");
-  }
-  if (res == "NONE" && spec.Has("workloadSelector")) {
-    spec.Warning(code::kValue, "workloadSelector",
-                 "workloadSelector should not be set when resolution is NONE");
-  }
-  if (res == "DNS_ROUND_ROBIN" && se.endpoints.size() > 1) {
-    spec.Error(code::kValue, "endpoints",
-               "there must only be 0 or 1 endpoint for resolution DNS_ROUND_ROBIN");
-  }
-  for (const auto& ep : se.endpoints) {
-    for (const auto& [name, number] : ep.ports) {
-      if (!names.count(name)) {
-        spec.sink().Error(code::kReference, ep.pos.mark, ep.pos.field + ".ports",
-                          "endpoint port " + name + " is not defined by the ServiceEntry");
-      }
-    }
-  }
 }
 
 void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
@@ -788,10 +873,17 @@ void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
       out.ports.push_back(std::move(port));
     });
     if (auto v = spec.Enum("location", {"MESH_EXTERNAL", "MESH_INTERNAL"})) out.location = *v;
-    bool resolution_ok = !spec.Has("resolution");
-    if (auto v = spec.Enum("resolution", {"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"})) {
+    if (auto v =
+            spec.Enum("resolution", {"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"})) {
       out.resolution = *v;
-      resolution_ok = true;
+      if (*v == "DYNAMIC_DNS") {
+        // The node proxy has no per-request DNS: connections go where the client resolved the
+        // name, as with NONE.
+        spec.Warning(code::kUnsupported, "resolution",
+                     "DYNAMIC_DNS is not supported: weft treats it as NONE (connections go to the "
+                     "address the client resolved)");
+        out.resolution = "NONE";
+      }
     }
     spec.ObjectList("endpoints", [&](ObjectReader& e, size_t) {
       ServiceEntrySpec::Endpoint ep;
@@ -809,8 +901,14 @@ void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
       }
       if (auto v = e.StringMap("labels")) ep.labels = *v;
       if (auto v = e.String("locality")) ep.locality = *v;
+      for (const char* key : {"locality", "network"}) {
+        if (auto n = e.node().Find(key); n && n->IsScalar() && n->scalar().size() > 2048) {
+          e.Error(code::kValue, key, "may not be more than 2048 bytes");
+        }
+      }
       if (auto v = e.Int("weight", 0, UINT32_MAX)) ep.weight = static_cast<uint32_t>(*v);
       if (auto v = e.String("serviceAccount")) ep.service_account = *v;
+      CheckIgnoredType(e, "network", 's');
       e.Unsupported("network");
       out.endpoints.push_back(std::move(ep));
     });
@@ -818,8 +916,18 @@ void DecodeServiceEntry(ObjectReader& root, ServiceEntrySpec& out) {
       out.workload_selector = sel.StringMap("labels").value_or(Labels{});
     });
     out.export_to = DecodeExportTo(spec);
+    CheckIgnoredType(spec, "subjectAltNames", 'L');
     spec.Unsupported("subjectAltNames");
-    ValidateServiceEntry(spec, out, resolution_ok);
+    std::string use_waypoint;
+    if (auto md = root.node().Find("metadata"); md && md->IsMap()) {
+      if (auto l = md->Find("labels"); l && l->IsMap()) {
+        if (auto w = l->Find("istio.io/use-waypoint"); w && w->IsScalar()) {
+          use_waypoint = std::string(w->scalar());
+        }
+      }
+    }
+    CheckServiceEntryAsIstio(spec.sink(), spec.node(), spec.path(), spec.sink().resource().ns,
+                             use_waypoint);
   });
 }
 

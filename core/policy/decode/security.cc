@@ -144,11 +144,13 @@ void IpBlocks(ObjectReader& r, std::string_view key,
   }
 }
 
-// Ports are strings in AuthorizationPolicy ("8080"); integers are accepted too. Istio takes
-// 0 to 65535.
+// Ports are strings in AuthorizationPolicy ("8080"; a plain 8080 the API server refuses, as
+// every number where its schema wants a string). Istio takes 0 to 65535.
 void Ports(ObjectReader& r, std::string_view key, google::protobuf::RepeatedField<uint32_t>* out) {
   r.List(key, [&](yaml::Node n, const std::string& path, size_t) {
-    auto v = n.IsScalar() ? ParseInt(n.scalar()) : std::nullopt;
+    auto text = ScalarString(r.sink(), n, path);
+    if (!text) return;
+    auto v = ParseInt(*text);
     if (!v || *v < 0 || *v > 65535) {
       r.sink().Error(code::kValue, n.mark(), path,
                      "invalid port " + n.Describe() + ": expected a number in [0, 65535]");
@@ -247,6 +249,19 @@ void DecodeCondition(ObjectReader& w, const std::string& policy_ns, pb::Conditio
   }
 }
 
+// As Istio's validatePolicyTargetReference: a name, no namespace, and one of the kinds a
+// policy may attach to.
+// A source or operation with a field that is set (an empty list counts as unset, as in Istio).
+bool HasNonEmptyField(yaml::Node n) {
+  if (!n.IsMap()) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    yaml::Node v = n.value(i);
+    if (v.IsNull() || (v.IsSeq() && v.size() == 0)) continue;
+    return true;
+  }
+  return false;
+}
+
 pb::TargetRef DecodeTargetRef(ObjectReader& t) {
   pb::TargetRef ref;
   if (auto v = t.String("group")) ref.set_group(*v);
@@ -255,6 +270,24 @@ pb::TargetRef DecodeTargetRef(ObjectReader& t) {
   if (auto v = t.String("kind")) ref.set_kind(*v);
   if (auto v = t.String("name")) ref.set_name(*v);
   if (auto v = t.String("namespace")) ref.set_namespace_(*v);
+  if (t.Has("name") && ref.name().empty())
+    t.Error(code::kValue, "name", "targetRef name must be set");
+  if (!ref.namespace_().empty()) {
+    t.Error(code::kValue, "namespace",
+            "targetRef namespace must not be set; cross namespace referencing is not supported");
+  }
+  const std::string group = ref.group().empty() ? "core" : ref.group();
+  const bool allowed = (group == "core" && ref.kind() == "Service") ||
+                       (group == "networking.istio.io" && ref.kind() == "ServiceEntry") ||
+                       (group == "gateway.networking.k8s.io" &&
+                        (ref.kind() == "Gateway" || ref.kind() == "GatewayClass"));
+  if (t.Has("kind") && !allowed) {
+    t.Error(code::kValue, "kind",
+            "targetRef must be to one of [core/v1/Service networking.istio.io/v1/ServiceEntry "
+            "gateway.networking.k8s.io/v1/Gateway gateway.networking.k8s.io/v1/GatewayClass] "
+            "but was " +
+                ref.group() + "/" + ref.kind());
+  }
   return ref;
 }
 
@@ -304,8 +337,14 @@ void DecodeAuthorizationPolicy(ObjectReader& root, const Meta& meta, Authorizati
     spec.ObjectList("targetRefs", [&](ObjectReader& t, size_t) {
       out.target_refs.push_back(DecodeTargetRef(t));
     });
-    if (out.selector && !out.target_refs.empty()) {
-      spec.Error(code::kValue, "targetRefs", "set either selector or targetRef(s), not both");
+    if (int set = (spec.Has("selector") ? 1 : 0) + (spec.Has("targetRef") ? 1 : 0) +
+                  (spec.Has("targetRefs") && !out.target_refs.empty() ? 1 : 0);
+        set > 1) {
+      spec.Error(code::kValue, "targetRefs",
+                 "only one of targetRefs or workloadSelector can be set");
+    }
+    if (auto n = spec.node().Find("targetRefs"); n && n->IsSeq() && n->size() > 16) {
+      spec.Error(code::kValue, "targetRefs", "must have at most 16 items");
     }
     std::string action = "ALLOW";
     if (auto v = spec.Enum("action", {"ALLOW", "DENY", "AUDIT", "CUSTOM"})) {
@@ -331,16 +370,13 @@ void DecodeAuthorizationPolicy(ObjectReader& root, const Meta& meta, Authorizati
       ++out.spec_rule_count;
       out.rule_pos.push_back({rule.node().mark(), rule.path()});
       std::vector<pb::AuthorizationRule> sources, operations;
-      for (std::string_view list : {"from", "to"}) {
-        if (auto n = rule.Raw(list); n && n->IsSeq() && n->size() == 0) {
-          rule.Error(code::kValue, list, std::string(list) + " must not be empty");
-        }
-      }
       rule.ObjectList("from", [&](ObjectReader& f, size_t) {
         pb::AuthorizationRule r;
         if (!f.Require("source")) return;
         f.Object("source", [&](ObjectReader& s) {
-          if (s.node().size() == 0) s.Error(code::kValue, "", "source must not be empty");
+          if (!HasNonEmptyField(s.node())) {
+            s.Error(code::kValue, "", "`from.source` must not be empty");
+          }
           StringMatches(s, "principals", r.mutable_principals());
           StringMatches(s, "notPrincipals", r.mutable_not_principals());
           StringMatches(s, "requestPrincipals", r.mutable_request_principals());
@@ -371,7 +407,9 @@ void DecodeAuthorizationPolicy(ObjectReader& root, const Meta& meta, Authorizati
         pb::AuthorizationRule r;
         if (!t.Require("operation")) return;
         t.Object("operation", [&](ObjectReader& o) {
-          if (o.node().size() == 0) o.Error(code::kValue, "", "operation must not be empty");
+          if (!HasNonEmptyField(o.node())) {
+            o.Error(code::kValue, "", "`to.operation` must not be empty");
+          }
           StringMatches(o, "hosts", r.mutable_hosts());
           StringMatches(o, "notHosts", r.mutable_not_hosts());
           Ports(o, "ports", r.mutable_ports());

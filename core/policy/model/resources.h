@@ -137,6 +137,7 @@ struct VirtualServiceSpec {
     std::vector<DestinationRef> destinations;  // parallel to route.destinations
     std::vector<DestinationRef> mirrors;       // parallel to route.mirrors
     bool has_weights = false;
+    bool delegate = false;  // a root route that delegates (not served: decode warned)
     FieldPos pos;
     FieldPos retries_pos;  // of `retries`, when written (mark line 0 otherwise).
   };

@@ -177,7 +177,7 @@ TEST(Authz, L7PartsUnderDenyAreStripped) {
 TEST(Authz, WaypointPoliciesKeepL7Rules) {
   auto res = CompileYaml({kPods, Ap("shop", "wp", R"(  targetRefs:
   - {kind: Service, group: "", name: web}
-  - {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint, namespace: infra}
+  - {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}
   rules:
   - to: [{operation: {methods: [GET]}}]
 )")});
@@ -186,7 +186,7 @@ TEST(Authz, WaypointPoliciesKeepL7Rules) {
   EXPECT_EQ(p->rules_size(), 0);
   ASSERT_EQ(p->l7_rules_size(), 1);
   EXPECT_THAT(p->l7_rules(0).methods(), ElementsAre("GET"));
-  EXPECT_EQ(p->target_refs(1).namespace_(), "infra");
+  EXPECT_EQ(p->target_refs(1).name(), "waypoint");
   EXPECT_FALSE(p->l7_attributes_removed());
   EXPECT_THAT(DiagsOf(res.snapshot, code::kUnsupported), IsEmpty());
 }

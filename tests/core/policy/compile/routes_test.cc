@@ -66,8 +66,11 @@ TEST(Routes, ShortHostsResolveInTheResourcesNamespace) {
   http:
   - route:
     - destination: {host: ratings}
+      weight: 50
     - destination: {host: db.data.svc.cluster.local, port: {number: 3306}}
+      weight: 25
     - destination: {host: api.example.com}
+      weight: 25
 )")});
   const pb::RouteTable* t = FindRouteTable(res.snapshot, "reviews.shop.svc.cluster.local");
   ASSERT_NE(t, nullptr) << Dump(res.snapshot);
@@ -201,11 +204,24 @@ INSTANTIATE_TEST_SUITE_P(Table, Weights,
                                            WeightCase{"thirds", {1, 2}, {33, 67}, true},
                                            WeightCase{"sum110", {50, 50, 10}, {46, 45, 9}, true},
                                            WeightCase{"zeroAndHundred", {0, 100}, {0, 100}, false},
-                                           WeightCase{
-                                               "noneGiven", {-1, -1, -1}, {34, 33, 33}, true},
                                            WeightCase{"single", {-1}, {100}, false},
                                            WeightCase{"singleWeighted", {50}, {100}, false}),
                          [](const auto& info) { return info.param.name; });
+
+// Several destinations and no weight at all: Istio's "total destination weight = 0".
+TEST(Routes, SeveralDestinationsWithoutWeightsAreAnError) {
+  auto res = CompileYaml({kMesh, Vs("reviews", "shop", R"(  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+    - destination: {host: reviews, subset: v2}
+)")});
+  auto v = DiagsOf(res.snapshot, code::kValue);
+  ASSERT_THAT(v, SizeIs(1)) << Dump(res.snapshot);
+  EXPECT_EQ(v[0].message(), "total destination weight = 0");
+  EXPECT_EQ(v[0].source().field(), "spec.http[0].route");
+  EXPECT_EQ(FindRouteTable(res.snapshot, "reviews.shop.svc.cluster.local"), nullptr);
+}
 
 TEST(Routes, AllWeightsZeroIsAnError) {
   auto res = CompileYaml({kMesh, Vs("reviews", "shop", R"(  hosts: [reviews]
@@ -216,9 +232,10 @@ TEST(Routes, AllWeightsZeroIsAnError) {
     - destination: {host: reviews, subset: v2}
       weight: 0
 )")});
-  auto w = DiagsOf(res.snapshot, code::kWeights);
+  auto w = DiagsOf(res.snapshot, code::kValue);  // Istio's check, at decoding
   ASSERT_THAT(w, SizeIs(1));
   EXPECT_EQ(w[0].severity(), pb::Diagnostic::ERROR);
+  EXPECT_EQ(w[0].message(), "total destination weight = 0");
   EXPECT_EQ(FindRouteTable(res.snapshot, "reviews.shop.svc.cluster.local"), nullptr);
 }
 
@@ -261,10 +278,10 @@ TEST(Routes, RouteWithoutDestinationIsAnError) {
   - match: [{uri: {prefix: /a}}]
     timeout: 1s
 )")});
-  auto e = DiagsOf(res.snapshot, code::kMissingField);
+  auto e = DiagsOf(res.snapshot, code::kValue);  // Istio's check, at decoding
   ASSERT_THAT(e, SizeIs(1)) << Dump(res.snapshot);
   EXPECT_EQ(e[0].source().field(), "spec.http[0]");
-  EXPECT_EQ(e[0].message(), "route has no destination, redirect or directResponse");
+  EXPECT_EQ(e[0].message(), "HTTP route, redirect or direct_response is required");
 }
 
 TEST(Routes, RedirectAndDirectResponseNeedNoDestination) {

@@ -415,7 +415,8 @@ spec:
        Ap("cross-ns",
           "[{kind: Gateway, group: gateway.networking.k8s.io, name: wp, namespace: infra}]"),
        Ap("cross-ns-svc", "[{kind: Service, group: \"\", name: web, namespace: infra}]")});
-  EXPECT_EQ(ErrorCount(res.snapshot), 0u) << Dump(res.snapshot);
+  // Cross-namespace targetRefs are refused, as Istio's validatePolicyTargetReference does.
+  EXPECT_EQ(ErrorCount(res.snapshot), 2u) << Dump(res.snapshot);
   EXPECT_THAT(DiagsFor(res.snapshot, "AuthorizationPolicy", "all-waypoints"), IsEmpty());
   EXPECT_NE(FindAuthz(res.snapshot, "istio-system", "all-waypoints"), nullptr);
   EXPECT_THAT(DiagsFor(res.snapshot, "AuthorizationPolicy", "class-not-root"),
@@ -423,8 +424,8 @@ spec:
                           "applies only to a waypoint class (weft-waypoint, istio-waypoint), from "
                           "the root namespace istio-system"));
   EXPECT_THAT(DiagsFor(res.snapshot, "AuthorizationPolicy", "cross-ns"),
-              ElementsAre("WARNING spec.targetRefs[0]: not enforced: a targetRef to another "
-                          "namespace (infra) is not supported, as in Istio"));
+              ElementsAre("ERROR spec.targetRefs[0].namespace: targetRef namespace must not be "
+                          "set; cross namespace referencing is not supported"));
   EXPECT_THAT(DiagsFor(res.snapshot, "AuthorizationPolicy", "cross-ns-svc"), SizeIs(1));
 }
 

@@ -66,14 +66,14 @@ TEST(Decode, ABrokenDocumentIsRejectedAlone) {
   auto docs = DecodeAll(
       "apiVersion: v1\n"                                     // 1
       "kind: Service\n"                                      // 2
-      "metadata: {name: good, namespace: \"n\"}\n"               // 3
+      "metadata: {name: good, namespace: \"n\"}\n"           // 3
       "spec: {ports: [{port: 80}]}\n"                        // 4
       "---\n"                                                // 5
       "apiVersion: networking.istio.io/v1\n"                 // 6
       "kind: DestinationRule\n"                              // 7
       "metadata:\n"                                          // 8
       "  name: broken\n"                                     // 9
-      "  namespace: \"n\"\n"                                     // 10
+      "  namespace: \"n\"\n"                                 // 10
       "spec:\n"                                              // 11
       "  host: good\n"                                       // 12
       "  trafficPolicy:\n"                                   // 13
@@ -82,7 +82,7 @@ TEST(Decode, ABrokenDocumentIsRejectedAlone) {
       "---\n"                                                // 16
       "apiVersion: v1\n"                                     // 17
       "kind: Service\n"                                      // 18
-      "metadata: {name: also-good, namespace: \"n\"}\n"          // 19
+      "metadata: {name: also-good, namespace: \"n\"}\n"      // 19
       "spec: {ports: [{port: 81}]}\n");                      // 20
   ASSERT_THAT(docs, SizeIs(3));
   EXPECT_TRUE(docs[0].resource);

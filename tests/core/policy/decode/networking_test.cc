@@ -30,7 +30,8 @@ class IstioVersions : public ::testing::TestWithParam<VersionCase> {};
 
 TEST_P(IstioVersions, AcceptedOrRejected) {
   const auto& c = GetParam();
-  std::string spec = c.kind == "VirtualService"    ? "spec: {hosts: [a]}\n"
+  std::string spec = c.kind == "VirtualService"
+                         ? "spec: {hosts: [a], http: [{route: [{destination: {host: a}}]}]}\n"
                      : c.kind == "DestinationRule" ? "spec: {host: a}\n"
                      : c.kind == "ServiceEntry"    ? "spec: {hosts: [a.example.com]}\n"
                                                    : "spec: {}\n";
@@ -75,7 +76,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(IstioVersions, MessageNamesTheSupportedVersions) {
   auto d = DecodeSingle(
       "apiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: x}\n"
-      "spec: {hosts: [a]}\n");
+      "spec: {hosts: [a], http: [{route: [{destination: {host: a}}]}]}\n");
   auto v = OfCode(d.diagnostics, code::kValue);
   ASSERT_THAT(v, SizeIs(1));
   EXPECT_EQ(v[0].message,
@@ -130,7 +131,7 @@ spec:
   - match: [{uri: {exact: /old}}]
     redirect: {uri: /new, authority: new.example.com, port: 8443, scheme: https, redirectCode: 308}
   - match: [{uri: {regex: "^/v[0-9]+/.*"}}]
-    rewrite: {uri: /, authority: internal, uriRegexRewrite: {match: "^/v1", rewrite: "/v2"}}
+    rewrite: {authority: internal, uriRegexRewrite: {match: "^/v1", rewrite: "/v2"}}
     route: [{destination: {host: reviews}}]
   - directResponse: {status: 418, body: {string: teapot}}
   tcp:
@@ -238,7 +239,7 @@ TEST(VirtualService, RedirectRewriteDirectResponse) {
   EXPECT_EQ(vs.http[1].route.destinations_size(), 0);
   const auto& rw = vs.http[2].route.rewrite();
   EXPECT_EQ(vs.http[2].route.matches(0).uri().regex(), "^/v[0-9]+/.*");
-  EXPECT_EQ(rw.uri(), "/");
+  EXPECT_EQ(rw.uri(), "");  // uri and uriRegexRewrite exclude each other (Istio)
   EXPECT_EQ(rw.authority(), "internal");
   EXPECT_EQ(rw.uri_regex(), "^/v1");
   EXPECT_EQ(rw.uri_regex_substitution(), "/v2");
@@ -358,7 +359,7 @@ spec:
     - uri: {regex: "(unclosed"}
     route:
     - destination: {host: r}
-      weight: 101
+      weight: -1
     - destination: {subset: v1}
     retries: {attempts: 2, retryOn: "5xx,bogus"}
     timeout: 10 seconds
@@ -370,13 +371,16 @@ spec:
     got.push_back(x.code + " " + std::to_string(x.line) + ":" + std::to_string(x.column) + " " +
                   x.field);
   }
+  // The decoders' errors, then Istio's checks (istio_checks.cc): route with redirect, a
+  // redirect that changes nothing (before its code is looked at), a destination without host.
   EXPECT_THAT(got, ElementsAre("value 8:12 spec.http[0].match[0].uri",
                                "value 9:20 spec.http[0].match[1].uri.regex",
                                "value 12:15 spec.http[0].route[0].weight",
                                "missing-field 13:20 spec.http[0].route[1].destination.host",
-                               "value 16:30 spec.http[0].redirect.redirectCode",
                                "duration 15:14 spec.http[0].timeout",
-                               "value 14:37 spec.http[0].retries.retryOn"))
+                               "value 14:37 spec.http[0].retries.retryOn", "value 7:5 spec.http[0]",
+                               "value 16:15 spec.http[0].redirect",
+                               "value 13:20 spec.http[0].route[1].destination"))
       << Dump(d.diagnostics);
   auto v = OfCode(d.diagnostics, code::kValue);
   EXPECT_EQ(v[0].message, "set only one of exact, prefix, regex");
@@ -458,18 +462,27 @@ spec:
   EXPECT_EQ(v[0].field, "spec.http[0].match[0].authority.regex");
   EXPECT_EQ(v[0].severity, Severity::kError);
   EXPECT_EQ(v[1].field, "spec.http[0].match[0].sourceNamespace");
-  EXPECT_EQ(v[1].severity, Severity::kWarning);
+  EXPECT_EQ(v[1].severity, Severity::kError);  // Istio: "sourceNamespace match ... is invalid"
 }
 
-TEST(VirtualService, HostsAreRequired) {
-  auto d = DecodeSingle(
+// No hosts: a delegate VirtualService, valid with HTTP routes only (Istio); nothing at all is
+// an error.
+TEST(VirtualService, DelegateWithoutHosts) {
+  auto ok = DecodeSingle(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
+      "spec:\n  http: [{route: [{destination: {host: r}}]}]\n");
+  EXPECT_FALSE(ok.rejected) << Dump(ok.diagnostics);
+  auto tcp = DecodeSingle(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
+      "spec:\n  tcp: [{route: [{destination: {host: r}}]}]\n");
+  ASSERT_TRUE(tcp.rejected);
+  EXPECT_EQ(tcp.diagnostics[0].message,
+            "delegate virtual service must have no tcp route specified");
+  auto none = DecodeSingle(
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
       "spec:\n  http: []\n");
-  EXPECT_TRUE(d.rejected);
-  auto m = OfCode(d.diagnostics, code::kMissingField);
-  ASSERT_THAT(m, SizeIs(1));
-  EXPECT_EQ(m[0].field, "spec.hosts");
-  EXPECT_EQ(m[0].line, 5u);
+  ASSERT_TRUE(none.rejected);
+  EXPECT_EQ(none.diagnostics[0].message, "http, tcp or tls must be provided in virtual service");
 }
 
 // ---- DestinationRule ----
@@ -487,9 +500,6 @@ spec:
         ringHash: {minimumRingSize: 1024}
       localityLbSetting:
         enabled: true
-        distribute:
-        - from: us-west/zone1/*
-          to: {"us-west/zone1/*": 80, "us-west/zone2/*": 20}
         failover:
         - {from: us-east, to: eu-west}
         failoverPriority: [topology.istio.io/network]
@@ -498,7 +508,7 @@ spec:
       tcp: {maxConnections: 100, connectTimeout: 30ms, tcpKeepalive: {time: 7200s, interval: 75s}}
       http: {http1MaxPendingRequests: 10, http2MaxRequests: 1000, maxRequestsPerConnection: 5, maxRetries: 3, maxConcurrentStreams: 64, idleTimeout: 30s, h2UpgradePolicy: UPGRADE, useClientProtocol: false}
     outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 4, interval: 5m, baseEjectionTime: 15m, maxEjectionPercent: 50, minHealthPercent: 10, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2}
-    tls: {mode: SIMPLE, sni: reviews.example.com, subjectAltNames: [a, b], caCertificates: /etc/ca.pem, clientCertificate: /c.pem, privateKey: /k.pem, credentialName: cred, insecureSkipVerify: false}
+    tls: {mode: SIMPLE, sni: reviews.example.com, subjectAltNames: [a, b], caCertificates: /etc/ca.pem, clientCertificate: /c.pem, privateKey: /k.pem, insecureSkipVerify: false}
     portLevelSettings:
     - port: {number: 9080}
       loadBalancer: {simple: RANDOM}
@@ -506,6 +516,12 @@ spec:
   subsets:
   - name: v1
     labels: {version: v1}
+    trafficPolicy:
+      loadBalancer:
+        localityLbSetting:
+          distribute:
+          - from: us-west/zone1/*
+            to: {"us-west/zone1/*": 80, "us-west/zone2/*": 20}
   - name: v2
     labels: {version: v2, track: stable}
     trafficPolicy:
@@ -515,7 +531,7 @@ spec:
           maglev: {tableSize: 65537}
       portLevelSettings:
       - port: {number: 9443}
-        tls: {mode: ISTIO_MUTUAL}
+        tls: {mode: ISTIO_MUTUAL, credentialName: cred}
 )";
 
 TEST(DestinationRule, HostSubsetsAndExport) {
@@ -527,7 +543,7 @@ TEST(DestinationRule, HostSubsetsAndExport) {
   ASSERT_THAT(dr.subsets, SizeIs(2));
   EXPECT_EQ(dr.subsets[0].name, "v1");
   EXPECT_THAT(dr.subsets[0].labels, ElementsAre(Pair("version", "v1")));
-  EXPECT_FALSE(dr.subsets[0].policy);
+  EXPECT_TRUE(dr.subsets[0].policy);  // its locality distribution
   EXPECT_EQ(dr.subsets[0].pos.field, "spec.subsets[0]");
   EXPECT_THAT(dr.subsets[1].labels, ElementsAre(Pair("track", "stable"), Pair("version", "v2")));
   ASSERT_TRUE(dr.subsets[1].policy);
@@ -544,10 +560,12 @@ TEST(DestinationRule, ConsistentHashRingHashAndLocality) {
   EXPECT_EQ(lb.consistent_hash().http_cookie().ttl_ms(), 10000u);
   EXPECT_EQ(lb.consistent_hash().minimum_ring_size(), 1024u);
   EXPECT_TRUE(lb.locality().enabled());
-  ASSERT_EQ(lb.locality().distribute_size(), 1);
-  EXPECT_EQ(lb.locality().distribute(0).from(), "us-west/zone1/*");
-  EXPECT_EQ(lb.locality().distribute(0).to().at("us-west/zone1/*"), 80u);
-  EXPECT_EQ(lb.locality().distribute(0).to().at("us-west/zone2/*"), 20u);
+  // distribute and failover exclude each other (Istio): the distribution is subset v1's.
+  const pb::LoadBalancer& v1 = *dr.subsets[0].policy->load_balancer;
+  ASSERT_EQ(v1.locality().distribute_size(), 1);
+  EXPECT_EQ(v1.locality().distribute(0).from(), "us-west/zone1/*");
+  EXPECT_EQ(v1.locality().distribute(0).to().at("us-west/zone1/*"), 80u);
+  EXPECT_EQ(v1.locality().distribute(0).to().at("us-west/zone2/*"), 20u);
   ASSERT_EQ(lb.locality().failover_size(), 1);
   EXPECT_EQ(lb.locality().failover(0).from(), "us-east");
   EXPECT_EQ(lb.locality().failover(0).to(), "eu-west");
@@ -596,7 +614,9 @@ TEST(DestinationRule, ConnectionPoolOutlierTls) {
   EXPECT_EQ(tls.ca_certificates(), "/etc/ca.pem");
   EXPECT_EQ(tls.client_certificate(), "/c.pem");
   EXPECT_EQ(tls.private_key(), "/k.pem");
-  EXPECT_EQ(tls.credential_name(), "cred");
+  // credentialName excludes certificate files for SIMPLE and MUTUAL (Istio's ValidateTLS).
+  EXPECT_EQ(tls.credential_name(), "");
+  EXPECT_EQ(dr.subsets[1].policy->port_level[0].tls->credential_name(), "cred");
   EXPECT_FALSE(tls.insecure_skip_verify());
 }
 
@@ -684,12 +704,12 @@ spec:
     got.push_back(x.code + " " + std::to_string(x.line) + ":" + std::to_string(x.column) + " " +
                   x.field);
   }
-  EXPECT_THAT(got, ElementsAre("value 8:15 spec.trafficPolicy.loadBalancer.simple",
-                               "value 9:23 spec.trafficPolicy.loadBalancer.consistentHash",
-                               "value 11:29 spec.trafficPolicy.connectionPool.tcp.maxConnections",
-                               "value 12:17 spec.trafficPolicy.tls.mode",
-                               "conflict 15:11 spec.subsets[1].name",
-                               "missing-field 16:5 spec.subsets[2].name"))
+  EXPECT_THAT(
+      got,
+      ElementsAre("value 8:15 spec.trafficPolicy.loadBalancer.simple",
+                  "value 9:23 spec.trafficPolicy.loadBalancer.consistentHash",
+                  "value 12:17 spec.trafficPolicy.tls.mode", "conflict 15:11 spec.subsets[1].name",
+                  "missing-field 16:5 spec.subsets[2].name", "value 16:5 spec.subsets[2]"))
       << Dump(d.diagnostics);
 }
 
@@ -788,7 +808,7 @@ TEST(VirtualService, PerTryTimeoutNotShorterThanTimeoutWarns) {
     retries: {attempts: 3, perTryTimeout: 5s}
   - route: [{destination: {host: r}}]
     timeout: 2s
-    retries: {attempts: 0, perTryTimeout: 5s}
+    retries: {attempts: 0}
 )"));
   ASSERT_FALSE(d.rejected) << Dump(d.diagnostics);
   EXPECT_THAT(Brief(d.diagnostics), ElementsAre("warning value spec.http[0].retries.perTryTimeout",
@@ -833,7 +853,9 @@ TEST(DestinationRule, RetryBudgetErrors) {
               ElementsAre("error unknown-field spec.trafficPolicy.portLevelSettings[0].retryBudget",
                           "error value spec.trafficPolicy.retryBudget.percent",
                           "error value spec.trafficPolicy.retryBudget.minRetryConcurrency",
-                          "warning unsupported spec.trafficPolicy.retryBudget.budgetInterval"))
+                          "warning unsupported spec.trafficPolicy.retryBudget.budgetInterval",
+                          // Istio: "port traffic policy must have at least one field"
+                          "error value spec.trafficPolicy.portLevelSettings[0]"))
       << Dump(d.diagnostics);
 }
 
@@ -1001,7 +1023,8 @@ spec:
   }
   EXPECT_THAT(got,
               ElementsAre("value 6:15 spec.addresses[0]", "missing-field 8:5 spec.ports[0].number",
-                          "value 9:15 spec.resolution", "type 12:12 spec.endpoints[0].ports"))
+                          "value 9:15 spec.resolution", "type 12:12 spec.endpoints[0].ports",
+                          "value 8:5 spec.ports[0]"))  // Istio: port number 0
       << Dump(d.diagnostics);
 }
 

@@ -132,7 +132,7 @@ spec:
         notIpBlocks: ["2001:db8::1/32"]
         notRequestPrincipals: ["x"]
     to:
-    - operation: {ports: ["8080", 9090], methods: [GET], paths: ["/api/*"]}
+    - operation: {ports: ["8080", "9090"], methods: [GET], paths: ["/api/*"]}
     - operation: {notPorts: ["22"], hosts: ["*.example.com"]}
     - operation: {notMethods: [DELETE], notPaths: ["/admin"], notHosts: [x]}
     when:
@@ -217,7 +217,7 @@ metadata: {name: w, namespace: shop}
 spec:
   targetRefs:
   - {kind: Service, group: "", name: reviews}
-  - {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint, namespace: infra}
+  - {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}
   action: AUDIT
   rules:
   - to: [{operation: {methods: [POST]}}]
@@ -226,7 +226,14 @@ spec:
   EXPECT_EQ(ap.target_refs[0].kind(), "Service");
   EXPECT_EQ(ap.target_refs[0].name(), "reviews");
   EXPECT_EQ(ap.target_refs[1].group(), "gateway.networking.k8s.io");
-  EXPECT_EQ(ap.target_refs[1].namespace_(), "infra");
+  EXPECT_EQ(ap.target_refs[1].name(), "waypoint");
+  // A namespace is refused (Istio's validatePolicyTargetReference).
+  auto cross = DecodeSingle(
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: s}\n"
+      "spec:\n  targetRef: {kind: Service, name: a, namespace: other}\n");
+  ASSERT_TRUE(cross.rejected);
+  EXPECT_EQ(cross.diagnostics[0].message,
+            "targetRef namespace must not be set; cross namespace referencing is not supported");
   EXPECT_EQ(ap.action, pb::AuthorizationPolicy::AUDIT);
   auto single = DecodeSpec<AuthorizationPolicySpec>(
       "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: s}\n"
@@ -247,7 +254,7 @@ spec:
   - from:
     - source: {ipBlocks: [300.1.1.1]}
     to:
-    - operation: {ports: ["80a", 70000]}
+    - operation: {ports: ["80a", "70000"]}
     when:
     - key: source.color
       values: [red]
@@ -387,11 +394,15 @@ TEST(AuthorizationPolicy, IstioValidationRules) {
   EXPECT_THAT(errors("  action: DENY\n  rules: [{}]\n"), IsEmpty());
   EXPECT_THAT(errors("  provider: {name: ext}\n  rules: [{}]\n"),
               ElementsAre("provider must not be set with action ALLOW"));
-  EXPECT_THAT(errors("  rules: [{from: []}]\n"), ElementsAre("from must not be empty"));
+  // An empty list is no list (Istio reads both as unset), so from: [] is a rule without sources;
+  // a source or operation whose fields are all empty is Istio's error.
+  EXPECT_THAT(errors("  rules: [{from: []}]\n"), IsEmpty());
   EXPECT_THAT(errors("  rules: [{to: [{operation: {}}]}]\n"),
-              ElementsAre("operation must not be empty"));
+              ElementsAre("`to.operation` must not be empty"));
   EXPECT_THAT(errors("  rules: [{from: [{source: {}}]}]\n"),
-              ElementsAre("source must not be empty"));
+              ElementsAre("`from.source` must not be empty"));
+  EXPECT_THAT(errors("  rules: [{from: [{source: {ipBlocks: []}}]}]\n"),
+              ElementsAre("`from.source` must not be empty"));
   EXPECT_THAT(errors("  rules: [{from: [{source: {principals: [\"\"]}}]}]\n"),
               ElementsAre("empty value not allowed"));
   EXPECT_THAT(errors("  rules: [{from: [{source: {trustDomains: [\"a*b\"]}}]}]\n"),
