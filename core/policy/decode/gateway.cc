@@ -233,7 +233,7 @@ void CheckPathMatch(ObjectReader& p) {
   auto type = ScalarAt(FieldOf(p.node(), "type")).value_or("PathPrefix");
   if (type != "Exact" && type != "PathPrefix") return;
   auto node = FieldOf(p.node(), "value");
-  if (node && !node->IsScalar()) return;
+  if (node && (!node->IsScalar() || !node->NonStringType().empty())) return;  // a type error
   std::string v = node ? std::string(node->scalar()) : "/";
   std::vector<std::string> why;
   if (!v.starts_with('/')) why.push_back("value must be an absolute path and start with '/'");
