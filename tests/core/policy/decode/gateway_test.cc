@@ -14,6 +14,7 @@ using testing::DecodeSpec;
 using testing::Dump;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using testing::OfCode;
 using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
@@ -46,7 +47,7 @@ spec:
     - type: ResponseHeaderModifier
       responseHeaderModifier: {remove: [server]}
     - type: URLRewrite
-      urlRewrite: {hostname: internal, path: {type: ReplacePrefixMatch, replacePrefixMatch: /v2}}
+      urlRewrite: {hostname: internal, path: {type: ReplaceFullPath, replaceFullPath: /v2}}
     - type: RequestMirror
       requestMirror: {backendRef: {name: shadow, port: 80}, percent: 25}
     backendRefs:
@@ -68,7 +69,7 @@ spec:
   - backendRefs: [{name: reviews-v1, port: 9080}]
     filters:
     - type: URLRewrite
-      urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /all}}
+      urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /all}}
     - type: RequestMirror
       requestMirror: {backendRef: {name: shadow, port: 80}, fraction: {numerator: 1, denominator: 8}}
 )";
@@ -119,7 +120,7 @@ TEST(HTTPRoute, FiltersBackendsAndTimeouts) {
   EXPECT_THAT(route.response_headers().remove(), ElementsAre("server"));
   EXPECT_EQ(route.rewrite().authority(), "internal");
   EXPECT_EQ(route.rewrite().uri(), "/v2");
-  EXPECT_FALSE(route.rewrite().full_path());
+  EXPECT_TRUE(route.rewrite().full_path());
   ASSERT_EQ(route.mirrors_size(), 1);
   EXPECT_DOUBLE_EQ(route.mirrors(0).percent(), 25.0);
   ASSERT_THAT(rule.mirrors, SizeIs(1));
@@ -148,8 +149,9 @@ TEST(HTTPRoute, RedirectFullPathRewriteAndMirrorFraction) {
   EXPECT_EQ(rd.response_code(), 301u);
   EXPECT_EQ(rd.uri(), "/new");
   EXPECT_THAT(r.rules[1].backends, SizeIs(0));
+  // replacePrefixMatch (the rule's one match: the default PathPrefix "/").
   EXPECT_EQ(r.rules[2].route.rewrite().uri(), "/all");
-  EXPECT_TRUE(r.rules[2].route.rewrite().full_path());
+  EXPECT_FALSE(r.rules[2].route.rewrite().full_path());
   EXPECT_DOUBLE_EQ(r.rules[2].route.mirrors(0).percent(), 12.5);
 }
 
@@ -178,7 +180,7 @@ spec:
       method: FETCH
     filters:
     - type: ExtensionRef
-      extensionRef: {group: x, kind: y, name: z}
+      extensionRef: {group: x, kind: Filter, name: z}
     backendRefs:
     - name: s
     timeouts: {request: 1s, backendRequest: 2s}
@@ -576,7 +578,7 @@ spec:
                   "error conflict 11:12 spec.listeners[1].name",
                   "error value 11:50 spec.listeners[1].hostname",
                   "error value 11:21 spec.listeners[1].port",
-                  "error missing-field 15:33 spec.listeners[2].allowedRoutes.namespaces.selector",
+                  "warning missing-field 15:33 spec.listeners[2].allowedRoutes.namespaces.selector",
                   "error value 19:17 spec.listeners[3].tls.mode",
                   "error value 8:40 spec.addresses[0].value",
                   "error value 8:59 spec.addresses[1].type",
@@ -651,6 +653,372 @@ TEST(HTTPRoute, AFilterSetsTheFieldOfItsType) {
   auto v = OfCode(other.diagnostics, code::kValue);
   ASSERT_THAT(v, SizeIs(1)) << Dump(other.diagnostics);
   EXPECT_EQ(v[0].message, "requestRedirect must not be set for a filter of type URLRewrite");
+}
+
+// ---- The CRDs' schema and CEL rules (Gateway API v1.6.3, standard channel) ----
+
+// Whether `d` has an error at `field` whose message contains `text`.
+bool HasError(const DecodedDocument& d, std::string_view field, std::string_view text) {
+  for (const auto& x : d.diagnostics) {
+    if (x.severity == Severity::kError && x.field == field &&
+        x.message.find(text) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Route(const std::string& spec) {
+  return "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+         "metadata: {name: r, namespace: shop}\nspec:\n" +
+         spec;
+}
+
+std::string RouteRule(const std::string& rule) {
+  return Route(
+      "  parentRefs: [{group: \"\", kind: Service, name: reviews, port: 9080}]\n"
+      "  rules:\n  - " +
+      rule + "\n");
+}
+
+std::string Repeat(const std::string& item, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += (i ? ", " : "") + item;
+  return out;
+}
+
+TEST(HTTPRoute, SchemaLengthsPatternsAndItems) {
+  struct Case {
+    std::string yaml, field, text;
+  };
+  std::vector<Case> cases = {
+      {Route("  parentRefs: [{name: \"\"}]\n"), "spec.parentRefs[0].name", "must not be empty"},
+      {Route("  parentRefs: [{name: a, kind: \"\"}]\n"), "spec.parentRefs[0].kind",
+       "must not be empty"},
+      {Route("  parentRefs: [{name: a, namespace: Shop}]\n"), "spec.parentRefs[0].namespace",
+       "must match"},
+      {Route("  parentRefs: [{name: a, sectionName: \"\"}]\n"), "spec.parentRefs[0].sectionName",
+       "must not be empty"},
+      {Route("  parentRefs: [" + Repeat("{name: a}", 33) + "]\n"), "spec.parentRefs",
+       "at most 32 items"},
+      {Route("  hostnames: [\"*\"]\n"), "spec.hostnames[0]", "must match"},
+      {Route("  hostnames: [Example.COM]\n"), "spec.hostnames[0]", "must match"},
+      {Route("  hostnames: [\"\"]\n"), "spec.hostnames[0]", "must not be empty"},
+      {Route("  hostnames: [" + Repeat("a.example", 17) + "]\n"), "spec.hostnames",
+       "at most 16 items"},
+      {Route("  rules: []\n"), "spec.rules", "at least one item"},
+      {Route("  rules: [" + Repeat("{}", 17) + "]\n"), "spec.rules", "at most 16 items"},
+      {RouteRule("name: \"\""), "spec.rules[0].name", "must not be empty"},
+      {RouteRule("name: " + std::string(254, 'a')), "spec.rules[0].name", "at most 253"},
+      {RouteRule("matches: [" + Repeat("{}", 65) + "]"), "spec.rules[0].matches",
+       "at most 64 items"},
+      {RouteRule("matches: [{headers: [{name: \"\", value: v}]}]"),
+       "spec.rules[0].matches[0].headers[0].name", "must not be empty"},
+      {RouteRule("matches: [{headers: [{name: x}]}]"), "spec.rules[0].matches[0].headers[0].value",
+       "required"},
+      {RouteRule("matches: [{queryParams: [{name: x, value: " + std::string(1025, 'a') + "}]}]"),
+       "spec.rules[0].matches[0].queryParams[0].value", "at most 1024"},
+      {RouteRule("matches: [{headers: [{name: x, value: a}, {name: x, value: b}]}]"),
+       "spec.rules[0].matches[0].headers[1].name", "duplicate name"},
+      {RouteRule("backendRefs: [{name: \"\", port: 80}]"), "spec.rules[0].backendRefs[0].name",
+       "must not be empty"},
+      {RouteRule("backendRefs: [{name: a, port: 80, kind: " + std::string(64, 'a') + "}]"),
+       "spec.rules[0].backendRefs[0].kind", "at most 63"},
+      {RouteRule("backendRefs: [" + Repeat("{name: a, port: 80}", 17) + "]"),
+       "spec.rules[0].backendRefs", "at most 16 items"},
+      {RouteRule("timeouts: {request: 1.5s}"), "spec.rules[0].timeouts.request",
+       "invalid duration"},
+  };
+  for (const auto& c : cases) {
+    auto d = DecodeSingle(c.yaml);
+    EXPECT_TRUE(d.rejected) << c.yaml;
+    EXPECT_TRUE(HasError(d, c.field, c.text)) << c.yaml << Dump(d.diagnostics);
+  }
+}
+
+TEST(HTTPRoute, FilterSchemaAndCelRules) {
+  struct Case {
+    std::string filters, field, text;
+  };
+  std::vector<Case> cases = {
+      {"- {requestHeaderModifier: {remove: [a]}}", "spec.rules[0].filters[0].type", "required"},
+      {"- {type: RequestHeaderModifier, requestHeaderModifier: {remove: [a]}}\n"
+       "    - {type: RequestHeaderModifier, requestHeaderModifier: {remove: [b]}}",
+       "spec.rules[0].filters", "RequestHeaderModifier filter cannot be repeated"},
+      {"- {type: RequestRedirect, requestRedirect: {port: 8080}}\n"
+       "    - {type: URLRewrite, urlRewrite: {hostname: a}}",
+       "spec.rules[0].filters", "but not both"},
+      {"- {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: a, value: "
+       "\"1\"}, {name: a, value: \"2\"}]}}",
+       "spec.rules[0].filters[0].requestHeaderModifier.set[1].name", "duplicate name"},
+      {"- {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: a, value: "
+       "\"\"}]}}",
+       "spec.rules[0].filters[0].responseHeaderModifier.add[0].value", "must not be empty"},
+      {"- {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{value: x}]}}",
+       "spec.rules[0].filters[0].responseHeaderModifier.add[0].name", "required"},
+      {"- {type: RequestHeaderModifier, requestHeaderModifier: {remove: [a, a]}}",
+       "spec.rules[0].filters[0].requestHeaderModifier.remove[1]", "duplicate value"},
+      {"- {type: RequestHeaderModifier, requestHeaderModifier: {remove: [" + Repeat("a", 17) +
+           "]}}",
+       "spec.rules[0].filters[0].requestHeaderModifier.remove", "at most 16 items"},
+      {"- {type: RequestMirror, requestMirror: {percent: 5}}",
+       "spec.rules[0].filters[0].requestMirror.backendRef", "required"},
+      {"- {type: RequestMirror, requestMirror: {backendRef: {name: s, port: 80}, percent: 5, "
+       "fraction: {numerator: 1}}}",
+       "spec.rules[0].filters[0].requestMirror", "Only one of percent or fraction"},
+      {"- {type: RequestMirror, requestMirror: {backendRef: {name: s, port: 80}, fraction: "
+       "{numerator: 3, denominator: 2}}}",
+       "spec.rules[0].filters[0].requestMirror.fraction", "numerator must be less than"},
+      {"- {type: RequestMirror, requestMirror: {backendRef: {name: s, port: 80}, fraction: "
+       "{denominator: 2}}}",
+       "spec.rules[0].filters[0].requestMirror.fraction.numerator", "required"},
+      {"- {type: RequestRedirect, requestRedirect: {hostname: \"*.example.com\"}}",
+       "spec.rules[0].filters[0].requestRedirect.hostname", "must match"},
+      {"- {type: URLRewrite, urlRewrite: {hostname: Example.COM}}",
+       "spec.rules[0].filters[0].urlRewrite.hostname", "must match"},
+      {"- {type: URLRewrite, urlRewrite: {path: {replaceFullPath: /x}}}",
+       "spec.rules[0].filters[0].urlRewrite.path.type", "required"},
+      {"- {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: "
+       "/a, replaceFullPath: /x}}}",
+       "spec.rules[0].filters[0].urlRewrite.path.type",
+       "type must be 'ReplaceFullPath' when replaceFullPath is set"},
+      {"- {type: ExtensionRef, extensionRef: {group: \"\", kind: \"\", name: x}}",
+       "spec.rules[0].filters[0].extensionRef.kind", "must not be empty"},
+      {"- {type: CORS, cors: {allowMethods: [GET, GET]}}",
+       "spec.rules[0].filters[0].cors.allowMethods", "duplicate value"},
+  };
+  for (const auto& c : cases) {
+    auto d = DecodeSingle(RouteRule("filters:\n    " + c.filters));
+    EXPECT_TRUE(d.rejected) << c.filters;
+    EXPECT_TRUE(HasError(d, c.field, c.text)) << c.filters << Dump(d.diagnostics);
+  }
+  // The same rules hold for a backendRef's filters.
+  auto b = DecodeSingle(
+      RouteRule("backendRefs:\n    - name: s\n      port: 80\n      filters:\n"
+                "      - {type: RequestHeaderModifier, requestHeaderModifier: {remove: [a]}}\n"
+                "      - {type: RequestHeaderModifier, requestHeaderModifier: {remove: [b]}}"));
+  EXPECT_TRUE(HasError(b, "spec.rules[0].backendRefs[0].filters", "cannot be repeated"))
+      << Dump(b.diagnostics);
+}
+
+TEST(HTTPRoute, RuleCelRules) {
+  auto redirect =
+      DecodeSingle(RouteRule("filters: [{type: RequestRedirect, requestRedirect: {port: 8080}}]\n"
+                             "    backendRefs: [{name: s, port: 80}]"));
+  EXPECT_TRUE(HasError(redirect, "spec.rules[0]",
+                       "RequestRedirect filter must not be used together with backendRefs"))
+      << Dump(redirect.diagnostics);
+
+  const std::string rewrite =
+      "    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, "
+      "replacePrefixMatch: /b}}}]";
+  for (const char* matches :
+       {"matches: [{path: {type: Exact, value: /a}}]",
+        "matches: [{path: {value: /a}}, {path: {value: /b}}]", "matches: []"}) {
+    auto d = DecodeSingle(RouteRule(std::string(matches) + "\n" + rewrite));
+    EXPECT_TRUE(HasError(d, "spec.rules[0]",
+                         "When using URLRewrite filter with path.replacePrefixMatch, exactly one "
+                         "PathPrefix match must be specified"))
+        << matches << Dump(d.diagnostics);
+  }
+  // Absent matches, path and type default to one PathPrefix match.
+  for (const char* matches :
+       {"matches: [{path: {value: /a}}]", "matches: [{method: GET}]", "name: rule"}) {
+    auto d = DecodeSingle(RouteRule(std::string(matches) + "\n" + rewrite));
+    EXPECT_FALSE(d.rejected) << matches << Dump(d.diagnostics);
+  }
+  auto backend = DecodeSingle(RouteRule(
+      "matches: [{path: {type: Exact, value: /a}}]\n"
+      "    backendRefs:\n    - name: s\n      port: 80\n      filters: [{type: URLRewrite, "
+      "urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]"));
+  EXPECT_TRUE(HasError(backend, "spec.rules[0]", "Within backendRefs, When using URLRewrite"))
+      << Dump(backend.diagnostics);
+
+  std::string rules;
+  for (int i = 0; i < 3; ++i) rules += "  - matches: [" + Repeat("{}", 43) + "]\n";
+  auto many = DecodeSingle(Route("  rules:\n" + rules));
+  EXPECT_TRUE(HasError(many, "spec.rules", "total number of matches")) << Dump(many.diagnostics);
+}
+
+TEST(HTTPRoute, PathMatchCelRules) {
+  for (const char* bad :
+       {"{type: Exact, value: a}", "{value: /a//b}", "{value: /a/./b}", "{value: /a/../b}",
+        "{value: /a%2fb}", "{type: Exact, value: /a%2Fb}", "{value: \"/a#b\"}", "{value: /a/..}",
+        "{value: /a/.}", "{value: \"/a b\"}", "{value: /a%zz}"}) {
+    auto d = DecodeSingle(RouteRule(std::string("matches: [{path: ") + bad + "}]"));
+    EXPECT_TRUE(d.rejected) << bad;
+    EXPECT_THAT(OfCode(d.diagnostics, code::kValue), Not(IsEmpty())) << bad << Dump(d.diagnostics);
+  }
+  for (const char* good : {"{type: RegularExpression, value: \"a//b\"}", "{value: /a%2Eb}",
+                           "{type: Exact, value: \"/a:b@c\"}"}) {
+    auto d = DecodeSingle(RouteRule(std::string("matches: [{path: ") + good + "}]"));
+    EXPECT_FALSE(d.rejected) << good << Dump(d.diagnostics);
+  }
+}
+
+TEST(HTTPRoute, ParentRefsToOneParentNameDistinctSections) {
+  auto dup = DecodeSingle(Route("  parentRefs: [{name: gw}, {name: gw}]\n"));
+  EXPECT_TRUE(HasError(dup, "spec.parentRefs", "sectionName must be unique"))
+      << Dump(dup.diagnostics);
+  // GAMMA: two ports of one Service are one parent for the API server too.
+  auto ports = DecodeSingle(
+      Route("  parentRefs: [{kind: Service, group: \"\", name: s, port: 80}, {kind: Service, "
+            "group: \"\", name: s, port: 81}]\n"));
+  EXPECT_TRUE(HasError(ports, "spec.parentRefs", "sectionName must be unique"))
+      << Dump(ports.diagnostics);
+  auto mixed = DecodeSingle(Route("  parentRefs: [{name: gw}, {name: gw, sectionName: a}]\n"));
+  EXPECT_TRUE(HasError(mixed, "spec.parentRefs", "sectionName must be specified"))
+      << Dump(mixed.diagnostics);
+  auto ok = DecodeSingle(
+      Route("  parentRefs: [{name: gw, sectionName: a}, {name: gw, sectionName: b}, {name: gw, "
+            "namespace: other}, {name: gw, kind: Other}]\n"));
+  EXPECT_FALSE(ok.rejected) << Dump(ok.diagnostics);
+}
+
+std::string GatewayWith(const std::string& spec) {
+  return "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+         "metadata: {name: gw, namespace: edge}\nspec:\n  gatewayClassName: example\n" +
+         spec;
+}
+
+TEST(Gateway, ListenerCelRules) {
+  struct Case {
+    std::string listeners, field, text;
+  };
+  std::vector<Case> cases = {
+      {"- {name: a, port: 80, protocol: HTTP, tls: {certificateRefs: [{name: c}]}}",
+       "spec.listeners[0].tls", "tls must not be specified for protocols"},
+      {"- {name: a, port: 443, protocol: HTTPS, tls: {mode: Passthrough}}",
+       "spec.listeners[0].tls.mode", "tls mode must be Terminate for protocol HTTPS"},
+      {"- {name: a, port: 443, protocol: TLS}", "spec.listeners[0].tls",
+       "tls mode must be set for protocol TLS"},
+      {"- {name: a, port: 443, protocol: TCP, hostname: a.example}", "spec.listeners[0].hostname",
+       "hostname must not be specified"},
+      {"- {name: a, port: 443, protocol: HTTPS, tls: {}}", "spec.listeners[0].tls.certificateRefs",
+       "certificateRefs or options must be specified when mode is Terminate"},
+      {"- {name: a, port: 443, protocol: HTTPS, tls: {certificateRefs: []}}",
+       "spec.listeners[0].tls.certificateRefs", "certificateRefs or options"},
+      {"- {name: a, port: 80, protocol: HTTP}\n  - {name: b, port: 80, protocol: HTTP}",
+       "spec.listeners[1]", "Combination of port, protocol and hostname must be unique"},
+      {"- {name: a, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: c, kind: "
+       "\"\"}]}}",
+       "spec.listeners[0].tls.certificateRefs[0].kind", "must not be empty"},
+      {"- {name: a, port: 443, protocol: HTTPS, tls: {certificateRefs: [" +
+           Repeat("{name: c}", 65) + "]}}",
+       "spec.listeners[0].tls.certificateRefs", "at most 64 items"},
+      {"- {name: a, port: 80, protocol: HTTP, allowedRoutes: {kinds: [{kind: \"\"}]}}",
+       "spec.listeners[0].allowedRoutes.kinds[0].kind", "must not be empty"},
+      {"- {name: a, port: 80, protocol: HTTP, allowedRoutes: {kinds: [" +
+           Repeat("{kind: HTTPRoute}", 9) + "]}}",
+       "spec.listeners[0].allowedRoutes.kinds", "at most 8 items"},
+  };
+  for (const auto& c : cases) {
+    auto d = DecodeSingle(GatewayWith("  listeners:\n  " + c.listeners + "\n"));
+    EXPECT_TRUE(d.rejected) << c.listeners;
+    EXPECT_TRUE(HasError(d, c.field, c.text)) << c.listeners << Dump(d.diagnostics);
+  }
+  for (const char* good :
+       {"- {name: a, port: 443, protocol: HTTPS, tls: {options: {example.com/k: v}}}",
+        "- {name: a, port: 443, protocol: TLS, tls: {mode: Passthrough}}",
+        "- {name: a, port: 80, protocol: HTTP, hostname: a.example}\n"
+        "  - {name: b, port: 80, protocol: HTTP, hostname: b.example}\n"
+        "  - {name: c, port: 80, protocol: HTTP}"}) {
+    auto d = DecodeSingle(GatewayWith(std::string("  listeners:\n  ") + good + "\n"));
+    EXPECT_FALSE(d.rejected) << good << Dump(d.diagnostics);
+  }
+}
+
+TEST(Gateway, FieldsWeftDoesNotUseAreValidatedToo) {
+  const std::string listeners = "  listeners: [{name: a, port: 80, protocol: HTTP}]\n";
+  struct Case {
+    std::string spec, field, text;
+  };
+  std::vector<Case> cases = {
+      {"  tls: {frontend: {}}\n", "spec.tls.frontend.default", "required"},
+      {"  tls: {frontend: {default: {validation: {}}}}\n",
+       "spec.tls.frontend.default.validation.caCertificateRefs", "required"},
+      {"  tls: {frontend: {default: {validation: {caCertificateRefs: []}}}}\n",
+       "spec.tls.frontend.default.validation.caCertificateRefs", "at least one item"},
+      {"  tls: {frontend: {default: {validation: {mode: Lax, caCertificateRefs: [{group: \"\", "
+       "kind: ConfigMap, name: ca}]}}}}\n",
+       "spec.tls.frontend.default.validation.mode", "invalid value"},
+      {"  tls: {frontend: {default: {}, perPort: [{port: 0, tls: {}}]}}\n",
+       "spec.tls.frontend.perPort[0].port", ""},
+      {"  tls: {frontend: {default: {}, perPort: [{port: 8443, tls: {}}, {port: 8443, tls: "
+       "{}}]}}\n",
+       "spec.tls.frontend.perPort[1].port", "Port for TLS configuration must be unique"},
+      {"  tls: {frontend: {default: {}, perPort: [{port: 8443}]}}\n",
+       "spec.tls.frontend.perPort[0].tls", "required"},
+      {"  tls: {backend: {clientCertificateRef: {}}}\n",
+       "spec.tls.backend.clientCertificateRef.name", "required"},
+      {"  tls: {backend: {clientCertificateRef: {name: c, namespace: \"\"}}}\n",
+       "spec.tls.backend.clientCertificateRef.namespace", "must not be empty"},
+      {"  tls: abc\n", "spec.tls", "expected a mapping"},
+      {"  allowedListeners: {namespaces: {from: Everywhere}}\n",
+       "spec.allowedListeners.namespaces.from", "invalid value"},
+      {"  allowedListeners: {namespaces: {selector: {matchLabels: abc}}}\n",
+       "spec.allowedListeners.namespaces.selector.matchLabels", ""},
+      {"  infrastructure: {parametersRef: {group: \"\", kind: \"\", name: x}}\n",
+       "spec.infrastructure.parametersRef.kind", "must not be empty"},
+      {"  infrastructure: {labels: {\"-bad\": x}}\n", "spec.infrastructure.labels.-bad",
+       "Label keys must be"},
+      {"  infrastructure: {labels: {ok: \"bad value\"}}\n", "spec.infrastructure.labels.ok",
+       "must match"},
+      {"  infrastructure: {labels: {" + Repeat("a: b", 1) +
+           ", b: c, c: d, d: e, e: f, f: g, g: "
+           "h, h: i, i: j}}\n",
+       "spec.infrastructure.labels", "at most 8 entries"},
+      {"  addresses: [{value: \"\"}]\n", "spec.addresses[0].value", "invalid IP address"},
+      {"  addresses: [{type: Hostname, value: \"\"}]\n", "spec.addresses[0].value",
+       "Hostname value must be empty or contain only valid characters"},
+      {"  addresses: [{value: 10.0.0.1}, {type: IPAddress, value: 10.0.0.1}]\n",
+       "spec.addresses[1].value", "IPAddress values must be unique"},
+      {"  addresses: [" + Repeat("{type: example.com/x}", 17) + "]\n", "spec.addresses",
+       "at most 16 items"},
+  };
+  for (const auto& c : cases) {
+    auto d = DecodeSingle(GatewayWith(c.spec + listeners));
+    EXPECT_TRUE(d.rejected) << c.spec;
+    EXPECT_TRUE(HasError(d, c.field, c.text)) << c.spec << Dump(d.diagnostics);
+  }
+  auto empty_class = DecodeSingle(
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
+      "spec:\n  gatewayClassName: \"\"\n" +
+      listeners);
+  EXPECT_TRUE(HasError(empty_class, "spec.gatewayClassName", "must not be empty"))
+      << Dump(empty_class.diagnostics);
+  // Valid, then ignored with a warning.
+  auto ok = DecodeSingle(GatewayWith(
+      "  tls:\n    frontend:\n      default: {validation: {caCertificateRefs: [{group: \"\", kind: "
+      "ConfigMap, name: ca}]}}\n      perPort: [{port: 8443, tls: {}}]\n"
+      "    backend: {clientCertificateRef: {name: client}}\n"
+      "  allowedListeners: {namespaces: {from: Selector, selector: {matchExpressions: [{key: a, "
+      "operator: Whatever}]}}}\n" +
+      listeners));
+  EXPECT_FALSE(ok.rejected) << Dump(ok.diagnostics);
+  EXPECT_THAT(OfCode(ok.diagnostics, code::kUnsupported), SizeIs(3)) << Dump(ok.diagnostics);
+}
+
+// The API server takes `from: Selector` without a selector; Kubernetes reads the missing
+// selector as selecting nothing, so the listener admits no route from another namespace: a
+// warning. An operator LabelSelectorAsSelector refuses stays an error (nothing can evaluate it).
+TEST(Gateway, AllowedRoutesSelectors) {
+  auto none = DecodeSingle(GatewayWith(
+      "  listeners:\n  - {name: a, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: "
+      "Selector}}}\n"));
+  EXPECT_FALSE(none.rejected) << Dump(none.diagnostics);
+  auto w = OfCode(none.diagnostics, code::kMissingField);
+  ASSERT_THAT(w, SizeIs(1)) << Dump(none.diagnostics);
+  EXPECT_EQ(w[0].severity, Severity::kWarning);
+  EXPECT_EQ(w[0].field, "spec.listeners[0].allowedRoutes.namespaces.selector");
+  for (const char* bad : {"{key: a, operator: v1}", "{key: a, operator: In}",
+                          "{key: a, operator: Exists, values: [x]}"}) {
+    auto d = DecodeSingle(GatewayWith(
+        std::string("  listeners:\n  - {name: a, port: 80, protocol: HTTP, allowedRoutes: "
+                    "{namespaces: {from: Selector, selector: {matchExpressions: [") +
+        bad + "]}}}}\n"));
+    EXPECT_TRUE(d.rejected) << bad;
+  }
 }
 
 }  // namespace
