@@ -467,15 +467,34 @@ TEST(Attachment, AnotherWaypointOrAnotherServiceDoesNotApply) {
 }
 
 TEST(Attachment, CrossNamespaceAndWrongGroupRefsNeverMatch) {
-  Waypoint w = Build({
-      // A policy in `other` naming shop's Service: Istio ignores cross-namespace targetRefs.
+  const std::vector<std::string> bad = {
+      // A policy in `other` naming shop's Service: cross-namespace targetRefs.
       Ap("x", "  targetRefs: [{group: \"\", kind: Service, name: reviews, namespace: shop}]\n",
          "other"),
       // The waypoint without the Gateway API group: Istio compares canonical groups.
       Ap("g", "  targetRefs: [{kind: Gateway, name: waypoint}]\n"),
       // A Service with the gateway group.
       Ap("s", "  targetRefs: [{group: gateway.networking.k8s.io, kind: Service, name: reviews}]\n"),
-  });
+  };
+  // The compiler refuses all three (Istio's validatePolicyTargetReference)...
+  std::vector<std::string> all = {kMesh};
+  all.insert(all.end(), bad.begin(), bad.end());
+  auto res = policy::testing::CompileYaml(all);
+  EXPECT_EQ(policy::testing::ErrorCount(res.snapshot), 3u) << policy::testing::Dump(res.snapshot);
+  // ...and a waypoint given such references anyway (a snapshot from another producer) ignores
+  // them: valid policies, their references rewritten in the snapshot.
+  Waypoint ok = Build({Ap("x", kOnReviews, "other"), Ap("g", kOnWaypoint), Ap("s", kOnReviews)});
+  auto snapshot = std::make_shared<pb::MeshSnapshot>(*ok.snapshot);
+  for (auto& p : *snapshot->mutable_authorization_policies()) {
+    if (p.target_refs_size() == 0) continue;
+    pb::TargetRef* t = p.mutable_target_refs(0);
+    if (p.name() == "x") t->set_namespace_("shop");
+    if (p.name() == "g") t->clear_group();
+    if (p.name() == "s") t->set_group("gateway.networking.k8s.io");
+  }
+  Waypoint w;
+  w.snapshot = snapshot;
+  w.authz = std::make_shared<const L7Authorizer>(w.snapshot, "shop", "waypoint");
   EXPECT_EQ(Decide(w, Req()), kNoPolicy);
   EXPECT_EQ(w.authz->ignored_target_refs(), 3u);
 }
