@@ -188,7 +188,7 @@ void DecodeHttpMatch(ObjectReader& m, pb::HttpMatch* out) {
     if (auto sm = DecodeStringMatch(u)) *out->mutable_scheme() = *sm;
   });
   if (auto v = DecodeSourceNamespace(m)) out->set_source_namespace(*v);
-  m.Ignore("statPrefix");
+  m.String("statPrefix");  // Envoy statistics only
 }
 
 void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& out) {
@@ -402,7 +402,7 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     c.DurationMs("maxAge");
     c.Bool("allowCredentials");
     c.Enum("unmatchedPreflights", {"UNSPECIFIED", "FORWARD", "IGNORE"});
-    c.Ignore("allowOrigin");  // deprecated list of strings
+    c.StringList("allowOrigin");  // deprecated: allowOrigins
     h.Warning(code::kUnsupported, "corsPolicy",
               "corsPolicy is not enforced yet: requests pass without CORS checks or headers");
   });
@@ -843,8 +843,13 @@ void DecodeDestinationRule(ObjectReader& root, DestinationRuleSpec& out) {
       out.subsets.push_back(std::move(subset));
     });
     out.export_to = DecodeExportTo(spec);
-    CheckIgnoredType(spec, "workloadSelector", 'm');
-    spec.Unsupported("workloadSelector", "the rule applies to every client");
+    if (spec.Has("workloadSelector")) {
+      yaml::Mark at = spec.MarkOf("workloadSelector");
+      DecodeWorkloadSelector(spec, "workloadSelector");  // its types, as the API server's
+      spec.sink().Warning(code::kUnsupported, at, spec.Child("workloadSelector"),
+                          "field \"workloadSelector\" is not supported by weft and is ignored: the "
+                          "rule applies to every client");
+    }
     CheckDestinationRuleAsIstio(spec.sink(), spec.node(), spec.path(), spec.sink().resource().ns);
   });
 }

@@ -1,6 +1,7 @@
 // Decoders for security.istio.io (v1beta1, v1): PeerAuthentication and AuthorizationPolicy.
 
 #include <algorithm>
+#include <tuple>
 
 #include "core/policy/decode/decode.h"
 #include "core/policy/decode/values.h"
@@ -270,8 +271,20 @@ pb::TargetRef DecodeTargetRef(ObjectReader& t) {
   if (auto v = t.String("kind")) ref.set_kind(*v);
   if (auto v = t.String("name")) ref.set_name(*v);
   if (auto v = t.String("namespace")) ref.set_namespace_(*v);
-  if (t.Has("name") && ref.name().empty())
+  if (t.Has("name") && ref.name().empty()) {
     t.Error(code::kValue, "name", "targetRef name must be set");
+  }
+  // The CRD's schema: lengths and the pattern of group.
+  for (const auto& [key, value, max] :
+       {std::tuple{"group", ref.group(), size_t{253}}, std::tuple{"kind", ref.kind(), size_t{63}},
+        std::tuple{"name", ref.name(), size_t{253}}}) {
+    if (value.size() > max) {
+      t.Error(code::kValue, key, "may not be more than " + std::to_string(max) + " bytes");
+    }
+  }
+  if (!ref.group().empty() && ref.group().size() <= 253 && !IsDnsSubdomain(ref.group())) {
+    t.Error(code::kValue, "group", "group \"" + ref.group() + "\" is not a DNS subdomain");
+  }
   if (!ref.namespace_().empty()) {
     t.Error(code::kValue, "namespace",
             "targetRef namespace must not be set; cross namespace referencing is not supported");

@@ -710,4 +710,3 @@ func deepCopy(v any) any {
 	}
 	return v
 }
-
