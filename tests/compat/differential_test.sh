@@ -10,7 +10,10 @@
 # A document is valid upstream when both accept it; every disagreement with weftctl validate
 # must be listed in tests/compat/intended.yaml (which docs/policies.md explains).
 #
-#   differential_test.sh WEFTCTL [--count N] [--keep DIR] [--seeds DIR]
+#   differential_test.sh WEFTCTL [--count N] [--keep DIR] [--seeds DIR] [--seeds-only]
+#
+# --seeds-only: the seed corpus alone (each seed's "# expect:" lines against weftctl validate,
+# and its verdict against Istio's validation), without mutations or an API server: seconds.
 #
 # Exits 77 (skipped) without the Go tools unless CI is set, where that is a failure.
 set -euo pipefail
@@ -20,17 +23,21 @@ WEFTCTL=${1:?usage: differential_test.sh WEFTCTL [--count N] [--keep DIR]}
 shift
 COUNT=6000
 KEEP=""
+SEEDS_ONLY=""
 SEEDS=$ROOT/tests/compat/seeds
 while [ $# -gt 0 ]; do
   case $1 in
     --count) COUNT=$2; shift 2 ;;
     --keep) KEEP=$2; shift 2 ;;
     --seeds) SEEDS=$2; shift 2 ;;
+    --seeds-only) SEEDS_ONLY=--seeds-only; shift ;;
     *) echo "differential_test: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 missing=""
-for b in weft-compat weft-kube etcd kubectl; do [ -x "$BIN/$b" ] || missing="$missing $BIN/$b"; done
+tools="weft-compat weft-kube etcd kubectl"
+[ -n "$SEEDS_ONLY" ] && tools=weft-compat
+for b in $tools; do [ -x "$BIN/$b" ] || missing="$missing $BIN/$b"; done
 if [ -n "$missing" ]; then
   echo "differential_test: missing:$missing (tools/setup-go-tools builds them)"
   [ -n "${CI:-}" ] && exit 1
@@ -54,13 +61,20 @@ t0=$(date +%s)
 elapsed() { echo "$(($(date +%s) - t0)) s"; }
 
 "$BIN/weft-compat" corpus --crds "$ROOT/deploy/crds" --seeds "$SEEDS" \
-  --out "$DIR/corpus.yaml" --count "$COUNT"
+  --out "$DIR/corpus.yaml" --count "$COUNT" $SEEDS_ONLY
 rc=0
 "$WEFTCTL" validate -f "$DIR/corpus.yaml" -o jsonl >"$DIR/weft.jsonl" || rc=$?
 [ "$rc" -le 1 ] || { echo "FAIL: weftctl validate exited $rc"; exit 1; }
 echo "weftctl validate: $(wc -l <"$DIR/weft.jsonl") verdicts ($(elapsed))"
 "$BIN/weft-compat" istio "$DIR/corpus.yaml" >"$DIR/istio.jsonl"
 echo "Istio's validation: $(wc -l <"$DIR/istio.jsonl") verdicts ($(elapsed))"
+
+if [ -n "$SEEDS_ONLY" ]; then
+  "$BIN/weft-compat" compare --index "$DIR/corpus.yaml.index.jsonl" --weft "$DIR/weft.jsonl" \
+    --istio "$DIR/istio.jsonl" --intended "$ROOT/tests/compat/intended.yaml"
+  echo "differential_test --seeds-only: done in $(elapsed)"
+  exit 0
+fi
 
 "$CP" up "$DIR/cp" --api-port 28443 --etcd-port 24379 --no-controllers >"$DIR/cp-up.log" 2>&1 ||
   { echo "FAIL: the control plane did not start"; exit 1; }

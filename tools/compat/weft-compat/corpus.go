@@ -90,6 +90,7 @@ func corpusMain(args []string) error {
 	outFile := fs.String("out", "", "the corpus to write (YAML)")
 	count := fs.Int("count", 6000, "number of mutated resources")
 	rngSeed := fs.Int64("seed", 12, "random seed")
+	seedsOnly := fs.Bool("seeds-only", false, "the seed resources only, no mutations")
 	_ = fs.Parse(args)
 	if *crdDir == "" || *seedDir == "" || *outFile == "" {
 		return fmt.Errorf("--crds, --seeds and --out are required")
@@ -149,6 +150,9 @@ func corpusMain(args []string) error {
 					apply: func(obj map[string]any) bool { return removeAt(obj, pp) }})
 			})
 		}
+	}
+	if *seedsOnly {
+		sets, removes, others = nil, nil, nil
 	}
 	chosen := append(append([]mutation{}, sets...), removes...)
 	rest := *count - len(chosen)
