@@ -270,6 +270,23 @@ TEST(Redirect, UriReplacesThePathAndKeepsTheQuery) {
   EXPECT_EQ(Redirect(R"(uri: "relative")", Req("/").Authority("s")).location, "http://s/relative");
 }
 
+// Istio's HTTPRedirect.prefixRewrite: the part of the path the match matched is replaced, the
+// query kept (as Envoy's prefix_rewrite on a redirect).
+TEST(Redirect, PrefixRewriteReplacesTheMatchedPrefix) {
+  CompiledRouteTable t = TableFromText(
+      "http_routes { source { kind: \"VirtualService\" } matches { uri { prefix: \"/old\" } } "
+      "redirect { prefix_rewrite: \"/new\" } }");
+  Req r = Req("/old/page?x=1").Authority("shop");
+  http::ResponseHead h = BuildRedirect(t.routes()[0], r.head, "http", 0);
+  EXPECT_EQ(h.status, 301);
+  EXPECT_EQ(h.headers.Get("location").value_or("<none>"), "http://shop/new/page?x=1");
+  // Without a uri match the matched prefix is Istio's "/".
+  CompiledRouteTable any = TableFromText(
+      "http_routes { source { kind: \"VirtualService\" } redirect { prefix_rewrite: \"/v2/\" } }");
+  h = BuildRedirect(any.routes()[0], Req("/a/b").Authority("shop").head, "http", -1);
+  EXPECT_EQ(h.headers.Get("location").value_or("<none>"), "http://shop/v2/a/b");
+}
+
 TEST(Redirect, StatusDefaults) {
   EXPECT_EQ(Redirect(R"(uri: "/x")", Req()).status, 301);  // Istio redirectCode default
   EXPECT_EQ(Redirect(R"(uri: "/x")", Req(), "http", "HTTPRoute").status, 302);  // Gateway API
