@@ -30,6 +30,8 @@
 namespace weft::agent {
 
 namespace pb = ::weft::config::v1;
+using datapath::EnrolledWorkloads;
+using datapath::MeshDestinations;
 using nlohmann::json;
 
 namespace {
@@ -38,12 +40,6 @@ int64_t MonotonicMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-// Ids in the maps are for telemetry and `weftctl explain`; hashing the name keeps them stable
-// across snapshots, so an unrelated change never rewrites an entry.
-uint32_t StableId(const std::string& name) {
-  return static_cast<uint32_t>(lb::StableHash(name) & 0x7fffffff);
 }
 
 json ToJson(const proxy::SocketAddress& a) {
@@ -59,43 +55,6 @@ std::string ProtoJson(const google::protobuf::Message& m) {
 }
 
 }  // namespace
-
-std::vector<datapath::ServiceEntry> MeshDestinations(const pb::MeshSnapshot& snapshot) {
-  std::map<datapath::ServiceKey, datapath::ServiceEntry> out;
-  for (const auto& svc : snapshot.services()) {
-    uint32_t id = StableId(svc.hostname());
-    for (const auto& vip : svc.vips()) {
-      auto addr = datapath::IpAddr::Parse(vip);
-      if (!addr.ok()) continue;  // a ServiceEntry CIDR: not captured by address yet
-      for (const auto& p : svc.ports()) {
-        if (p.protocol() != "TCP") continue;
-        auto e = datapath::ServiceEntry::Vip(*addr, static_cast<uint16_t>(p.port()), id);
-        out.emplace(e.key, e);
-      }
-    }
-  }
-  for (const auto& w : snapshot.workloads()) {
-    if (w.dataplane_mode() != pb::DATAPLANE_MODE_AMBIENT) continue;
-    for (const auto& a : w.addresses()) {
-      auto addr = datapath::IpAddr::Parse(a);
-      if (!addr.ok()) continue;
-      auto e = datapath::ServiceEntry::Workload(*addr, StableId(w.uid()));
-      out.emplace(e.key, e);
-    }
-  }
-  std::vector<datapath::ServiceEntry> v;
-  for (auto& [k, e] : out) v.push_back(e);
-  return v;
-}
-
-std::map<std::string, const pb::Workload*> EnrolledWorkloads(const pb::MeshSnapshot& snapshot,
-                                                             const std::string& node) {
-  std::map<std::string, const pb::Workload*> out;
-  for (const auto& w : snapshot.workloads()) {
-    if (w.node() == node && w.dataplane_mode() == pb::DATAPLANE_MODE_AMBIENT) out[w.uid()] = &w;
-  }
-  return out;
-}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentSettings settings) {
   if (settings.node.empty()) return absl::InvalidArgumentError("--node is required");

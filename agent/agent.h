@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "agent/admin/http_server.h"
 #include "agent/datapath/datapath.h"
+#include "agent/datapath/mesh_entries.h"
 #include "agent/datapath/reconciler.h"
 #include "agent/identity/cert_manager_options.h"
 #include "agent/inpod/netns.h"
@@ -71,14 +72,6 @@ struct AgentSettings {
   uint16_t metrics_port = 15020;
   uint16_t readiness_port = 15021;
 };
-
-// The mesh destinations (weft_svc_v1 entries) a snapshot asks for: every Service VIP:port,
-// and every address of a workload in the mesh (captured whatever the port).
-std::vector<datapath::ServiceEntry> MeshDestinations(const policy::pb::MeshSnapshot& snapshot);
-
-// The pods of `node` that the snapshot enrolls (dataplane mode ambient), by uid.
-std::map<std::string, const policy::pb::Workload*> EnrolledWorkloads(
-    const policy::pb::MeshSnapshot& snapshot, const std::string& node);
 
 class Agent {
  public:

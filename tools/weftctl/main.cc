@@ -15,6 +15,7 @@
 #include "core/source/files.h"
 #include "tools/weftctl/analyze.h"
 #include "tools/weftctl/ca.h"
+#include "tools/weftctl/explain.h"
 #include "tools/weftctl/kube_access.h"
 #include "tools/weftctl/node.h"
 #include "tools/weftctl/render.h"
@@ -303,6 +304,33 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
 
+  weft::weftctl::ExplainOptions explain_opts;
+  CLI::App* explain = app.add_subcommand(
+      "explain",
+      "Why the mesh does what it does: what a resource (KIND/[NAMESPACE/]NAME) produced (routes, "
+      "clusters, authorization rules, BPF map entries and on which nodes) or why nothing; or, "
+      "for traffic --to HOST[:PORT] or a --pod, which resources decide it, in the order they "
+      "apply, with file:line. Exit status 0 when the subject was found, 1 when not, 2 for bad "
+      "input.");
+  // One path per -f (repeat it): a positional resource follows.
+  explain
+      ->add_option("-f,--filename", explain_opts.files,
+                   "A file or directory (recursive: *.yaml, *.yml, *.json) to read, - for stdin; "
+                   "repeat -f for several")
+      ->required()
+      ->allow_extra_args(false);
+  explain->add_option("resource", explain_opts.resource, "KIND/NAMESPACE/NAME or KIND/NAME");
+  explain->add_option("--to", explain_opts.to,
+                      "A destination: HOST[:PORT] (a short name is in -n's namespace) or IP:PORT");
+  explain->add_option("--pod", explain_opts.pod, "A pod: NAMESPACE/NAME");
+  explain
+      ->add_option("-n,--namespace", explain_opts.default_namespace,
+                   "Namespace for resources and short names that name none")
+      ->capture_default_str();
+  explain->add_option("-o,--output", explain_opts.format, "Output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
   CommonOptions analyze_opts;
   CLI::App* analyze = app.add_subcommand(
       "analyze",
@@ -417,6 +445,7 @@ int main(int argc, char** argv) {
   if (!waypoint_admin_cmd.empty()) {
     return weft::weftctl::RunWaypointAdminCommand(waypoint_admin_opts, waypoint_admin_cmd);
   }
+  if (explain->parsed()) return weft::weftctl::RunExplain(explain_opts, std::cout, std::cerr);
   if (validate->parsed()) {
     validate_opts.color = UseColor(validate_color, STDOUT_FILENO);
     return weft::weftctl::RunValidate(validate_opts, std::cout, std::cerr);

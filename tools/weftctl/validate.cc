@@ -61,10 +61,13 @@ ordered_json ToJson(size_t index, const Verdict& v) {
     for (const auto& d : ds) a.push_back(d.field.empty() ? d.message : d.field + ": " + d.message);
     return a;
   };
-  return {{"index", index},         {"file", v.ref.file},
-          {"line", v.ref.line},     {"kind", v.ref.kind},
+  return {{"index", index},
+          {"file", v.ref.file},
+          {"line", v.ref.line},
+          {"kind", v.ref.kind},
           {"apiVersion", v.ref.api_version},
-          {"namespace", v.ref.ns},  {"name", v.ref.name},
+          {"namespace", v.ref.ns},
+          {"name", v.ref.name},
           {"valid", v.errors.empty()},
           {"errors", lines(v.errors)},
           {"warnings", lines(v.warnings)}};
@@ -109,7 +112,8 @@ int RunValidate(const ValidateOptions& o, std::ostream& out, std::ostream& err) 
   } else if (o.format == "json") {
     ordered_json a = ordered_json::array();
     for (size_t i = 0; i < verdicts.size(); ++i) a.push_back(ToJson(i, verdicts[i]));
-    out << ordered_json{{"documents", verdicts.size()}, {"invalid", invalid},
+    out << ordered_json{{"documents", verdicts.size()},
+                        {"invalid", invalid},
                         {"verdicts", std::move(a)}}
                .dump(2)
         << "\n";
