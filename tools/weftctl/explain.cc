@@ -357,9 +357,10 @@ bool Explainer::Resource(Explanation& x, const std::string& kind, const std::str
                              " pod(s)); Services bound: " + (bound.empty() ? "none" : bound));
   }
   if (produced.lines.empty()) {
-    produced.lines.push_back(in->rejected ? "nothing: the resource is left out"
-                                          : "nothing in the snapshot (weft reads this kind only "
-                                            "for the resources that refer to it, or not at all)");
+    produced.lines.push_back(in->rejected || Excluded(kind, ns, name)
+                                 ? "nothing: the resource is left out"
+                                 : "nothing in the snapshot (weft reads this kind only "
+                                   "for the resources that refer to it, or not at all)");
   }
   return true;
 }
