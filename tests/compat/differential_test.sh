@@ -11,7 +11,10 @@
 # must be listed in tests/compat/intended.yaml (which docs/policies.md explains).
 #
 #   differential_test.sh WEFTCTL [--count N] [--keep DIR] [--seeds DIR] [--seeds-only]
+#                                [--write-fields]
 #
+# The full run also regenerates docs/fields.md (what weft does with every field path) and fails
+# when the committed file differs; --write-fields writes it instead.
 # --seeds-only: the seed corpus alone (each seed's "# expect:" lines against weftctl validate,
 # and its verdict against Istio's validation), without mutations or an API server: seconds.
 #
@@ -21,9 +24,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${WEFT_CACHE:-/var/cache/weft}/go/bin
 WEFTCTL=${1:?usage: differential_test.sh WEFTCTL [--count N] [--keep DIR]}
 shift
-COUNT=6000
+COUNT=8000
 KEEP=""
 SEEDS_ONLY=""
+WRITE_FIELDS=""
 SEEDS=$ROOT/tests/compat/seeds
 while [ $# -gt 0 ]; do
   case $1 in
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=$2; shift 2 ;;
     --seeds) SEEDS=$2; shift 2 ;;
     --seeds-only) SEEDS_ONLY=--seeds-only; shift ;;
+    --write-fields) WRITE_FIELDS=1; shift ;;
     *) echo "differential_test: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -99,4 +104,16 @@ echo "API server dry-run: $(wc -l <"$DIR/apiserver.jsonl") verdicts ($(elapsed))
 "$BIN/weft-compat" compare --index "$DIR/corpus.yaml.index.jsonl" --weft "$DIR/weft.jsonl" \
   --istio "$DIR/istio.jsonl" --apiserver "$DIR/apiserver.jsonl" \
   --intended "$ROOT/tests/compat/intended.yaml"
+fields_rc=0
+"$BIN/weft-compat" fields --index "$DIR/corpus.yaml.index.jsonl" --weft "$DIR/weft.jsonl" \
+  --istio "$DIR/istio.jsonl" --apiserver "$DIR/apiserver.jsonl" >"$DIR/fields.md"
+if [ -n "$WRITE_FIELDS" ]; then
+  cp "$DIR/fields.md" "$ROOT/docs/fields.md"
+  echo "wrote $ROOT/docs/fields.md"
+elif ! diff -u "$ROOT/docs/fields.md" "$DIR/fields.md" >"$DIR/fields.diff"; then
+  head -40 "$DIR/fields.diff"
+  echo "FAIL: docs/fields.md is out of date: run $0 WEFTCTL --write-fields"
+  fields_rc=1
+fi
 echo "differential_test: done in $(elapsed)"
+exit $fields_rc

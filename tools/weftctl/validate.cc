@@ -61,6 +61,11 @@ ordered_json ToJson(size_t index, const Verdict& v) {
     for (const auto& d : ds) a.push_back(d.field.empty() ? d.message : d.field + ": " + d.message);
     return a;
   };
+  // The warnings that say a field is accepted and not enforced (code `unsupported`).
+  std::vector<policy::Diagnostic> unsupported;
+  for (const auto& d : v.warnings) {
+    if (d.code == policy::code::kUnsupported) unsupported.push_back(d);
+  }
   return {{"index", index},
           {"file", v.ref.file},
           {"line", v.ref.line},
@@ -70,7 +75,8 @@ ordered_json ToJson(size_t index, const Verdict& v) {
           {"name", v.ref.name},
           {"valid", v.errors.empty()},
           {"errors", lines(v.errors)},
-          {"warnings", lines(v.warnings)}};
+          {"warnings", lines(v.warnings)},
+          {"unsupported", lines(unsupported)}};
 }
 
 std::string Describe(const policy::ResourceRef& r) {

@@ -127,7 +127,7 @@ class Checks {
   void L4Match(const N& m);
   void Labels(const N& labels);
   void GatewayNames(const N& gateways);
-  void ExportTo(const N& export_to, bool service_entry = false);
+  void ExportTo(const N& export_to, bool service_entry = false, bool dr_selector = false);
   void TrafficPolicy(const N& tp, bool port_level);
   void LoadBalancer(const N& lb, const N& outlier);
   void ConnectionPool(const N& cp);
@@ -299,7 +299,7 @@ void Checks::GatewayNames(const N& gateways) {
 }
 
 // validateExportTo (not a ServiceEntry, no workload selector).
-void Checks::ExportTo(const N& export_to, bool service_entry) {
+void Checks::ExportTo(const N& export_to, bool service_entry, bool dr_selector) {
   std::set<std::string> seen;
   auto items = export_to.Items();
   for (const N& e : items) {
@@ -315,6 +315,17 @@ void Checks::ExportTo(const N& export_to, bool service_entry) {
       continue;
     }
     seen.insert(key);
+  }
+  if (dr_selector && !seen.empty()) {
+    if (!seen.count(ns_)) {
+      Error(export_to,
+            "destination rule with workload selector cannot have exportTo beyond "
+            "current namespace");
+    } else if (seen.size() > 1) {
+      Error(export_to,
+            "destination rule with workload selector cannot have multiple entries in "
+            "exportTo");
+    }
   }
   if (seen.count("*") && items.size() > 1) {
     Error(export_to, "cannot have both public (*) and non-public exportTo values for a resource");
@@ -1105,7 +1116,7 @@ void Checks::DestinationRule(const N& spec) {
     Labels(s["labels"]);
     TrafficPolicy(s["trafficPolicy"], false);
   }
-  ExportTo(spec["exportTo"]);
+  ExportTo(spec["exportTo"], false, spec["workloadSelector"].ok());
 }
 
 // protocol.Parse: the protocol names Istio knows (case-insensitive).

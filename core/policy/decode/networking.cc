@@ -1,6 +1,7 @@
 // Decoders for networking.istio.io (v1alpha3, v1beta1, v1): VirtualService, DestinationRule,
 // ServiceEntry. Field names and meanings follow Istio's reference documentation.
 
+#include <cctype>
 #include <set>
 
 #include "core/policy/decode/decode.h"
@@ -10,6 +11,18 @@
 namespace weft::policy {
 
 namespace {
+
+bool IsBase64(std::string_view s) {
+  size_t pad = 0;
+  for (char c : s) {
+    if (c == '=') {
+      ++pad;
+      continue;
+    }
+    if (pad || !(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) return false;
+  }
+  return pad <= 2 && s.size() % 4 == 0;
+}
 
 // A field weft ignores still has its schema's type, which the API server checks: 's' a
 // string, 'b' a boolean, 'd' a duration, 'L' a list of strings, 'l' a list, 'm' a mapping.
@@ -245,6 +258,14 @@ void DecodeHttpRoute(ObjectReader& h, size_t index, VirtualServiceSpec::Http& ou
     r.Object("body", [&](ObjectReader& b) {
       if (auto v = b.String("string")) dr->set_body(*v);
       CheckIgnoredType(b, "bytes", 's');
+      // The CRD: bytes is base64 (format: byte), and a body is one of string or bytes.
+      if (auto n = b.node().IsMap() ? b.node().Find("bytes") : std::nullopt;
+          n && n->IsScalar() && n->NonStringType().empty() && !IsBase64(n->scalar())) {
+        b.Error(code::kValue, "bytes", "bytes must be base64");
+      }
+      if (b.Has("string") && b.Has("bytes")) {
+        b.Error(code::kValue, "bytes", "set only one of string and bytes");
+      }
       b.Unsupported("bytes");
     });
   });
@@ -454,6 +475,22 @@ void DecodeTcpRoute(ObjectReader& t, VirtualServiceSpec::Tcp& out) {
 
 pb::LoadBalancer DecodeLoadBalancer(ObjectReader& lb) {
   pb::LoadBalancer out;
+  // Istio 1.32's client-side weighted round robin (Envoy's ORCA-based balancer): one of the
+  // load-balancing policies (the CRD's oneOf with simple and consistentHash).
+  if (lb.Has("backendUtilization") && (lb.Has("simple") || lb.Has("consistentHash"))) {
+    lb.Error(code::kValue, "backendUtilization",
+             "set only one of simple, consistentHash and backendUtilization");
+  }
+  lb.Object("backendUtilization", [&](ObjectReader& b) {
+    b.Int("errorUtilizationPenaltyPercent", 0, UINT32_MAX);
+    b.StringList("metricNamesForComputingUtilization");
+    b.DurationMs("weightExpirationPeriod");
+    b.DurationMs("weightStabilizationPeriod");
+    b.DurationMs("weightUpdatePeriod");
+    lb.Warning(code::kUnsupported, "backendUtilization",
+               "backendUtilization (weighted round robin by backend load reports) is not "
+               "supported: endpoints are balanced as without it");
+  });
   if (auto v = lb.Enum("simple", {"UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH",
                                   "ROUND_ROBIN", "LEAST_REQUEST"})) {
     if (*v == "LEAST_CONN" || *v == "LEAST_REQUEST")
@@ -671,6 +708,12 @@ pb::OutlierDetection DecodeOutlierDetection(ObjectReader& od) {
   if (auto v = DurationAtLeast1ms(od, "baseEjectionTime")) out.set_base_ejection_time_ms(*v);
   if (auto v = od.Int("maxEjectionPercent", 0, 100)) out.set_max_ejection_percent(*v);
   if (auto v = od.Int("minHealthPercent", 0, 100)) out.set_min_health_percent(*v);
+  if (od.Has("failurePercentageThreshold")) {
+    od.Int("failurePercentageThreshold", 0, 100);
+    od.Warning(code::kUnsupported, "failurePercentageThreshold",
+               "failurePercentageThreshold is not enforced yet: only consecutive errors eject "
+               "an endpoint");
+  }
   if (auto v = od.Bool("splitExternalLocalOriginErrors"))
     out.set_split_external_local_origin_errors(*v);
   if (auto v = od.Int("consecutiveLocalOriginFailures", 0, UINT32_MAX))
@@ -706,6 +749,12 @@ pb::ClientTls DecodeClientTls(ObjectReader& t) {
   if (auto v = t.String("privateKey")) out.set_private_key(*v);
   if (auto v = t.String("caCertificates")) out.set_ca_certificates(*v);
   if (auto v = t.String("credentialName")) out.set_credential_name(*v);
+  if (t.Has("caCertCredentialName")) {
+    t.String("caCertCredentialName");
+    t.Warning(code::kUnsupported, "caCertCredentialName",
+              "caCertCredentialName is not supported: the CA certificates come from "
+              "caCertificates or credentialName");
+  }
   if (auto v = t.String("sni")) out.set_sni(*v);
   if (auto v = t.StringList("subjectAltNames")) {
     for (auto& s : *v) out.add_subject_alt_names(s);

@@ -88,7 +88,7 @@ func corpusMain(args []string) error {
 	crdDir := fs.String("crds", "", "directory of the pinned CRDs")
 	seedDir := fs.String("seeds", "", "directory of seed resources")
 	outFile := fs.String("out", "", "the corpus to write (YAML)")
-	count := fs.Int("count", 6000, "number of mutated resources")
+	count := fs.Int("count", 8000, "number of mutated resources")
 	rngSeed := fs.Int64("seed", 12, "random seed")
 	seedsOnly := fs.Bool("seeds-only", false, "the seed resources only, no mutations")
 	_ = fs.Parse(args)
@@ -137,6 +137,13 @@ func corpusMain(args []string) error {
 				m.seed, m.kind = seed, kind
 				if m.name == "set" {
 					sets = append(sets, m)
+					// Also on two other seeds: a generated value one seed's context makes
+					// invalid (a oneof sibling, a CEL rule) may be valid on another.
+					for extra := 1; extra <= 2 && extra < len(ss); extra++ {
+						m2 := m
+						m2.seed = ss[(n-1+extra)%len(ss)]
+						sets = append(sets, m2)
+					}
 				} else {
 					others = append(others, m)
 				}

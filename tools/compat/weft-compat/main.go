@@ -11,6 +11,8 @@
 //	    the API server of tools/kube/control-plane's DIR
 //	weft-compat compare --index FILE --weft FILE --istio FILE --apiserver FILE --intended FILE
 //	    the verdicts compared; disagreements not listed in the intended file fail (exit 1)
+//	weft-compat fields --index FILE --weft FILE --istio FILE --apiserver FILE
+//	    docs/fields.md: what weft does with every field path of the pinned schemas
 //
 // Every verdict file holds one JSON object per line, one per document of the input, in order:
 // {"index": N, "kind": K, "name": NAME, "valid": BOOL, "errors": [...], "warnings": [...]}.
@@ -28,10 +30,12 @@ type Verdict struct {
 	Valid    bool     `json:"valid"`
 	Errors   []string `json:"errors,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// weftctl validate only: the warnings that say a field is not enforced (code unsupported).
+	Unsupported []string `json:"unsupported,omitempty"`
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: weft-compat corpus|istio|dryrun|compare ... (see the source's header)")
+	fmt.Fprintln(os.Stderr, "usage: weft-compat corpus|istio|dryrun|compare|fields ... (see the source's header)")
 	os.Exit(2)
 }
 
@@ -49,6 +53,8 @@ func main() {
 		err = dryrunMain(os.Args[2:])
 	case "compare":
 		err = compareMain(os.Args[2:])
+	case "fields":
+		err = fieldsMain(os.Args[2:])
 	default:
 		usage()
 	}
