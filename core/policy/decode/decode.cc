@@ -169,13 +169,15 @@ DecodedDocument DecodeOne(const yaml::Section& section, const std::string& file,
   sink.set_resource(out.ref);
 
   if (!info) {
-    if (IsUnsupportedMeshKind(group, kind)) {
-      sink.Warning(code::kUnsupported, root.Find("kind")->mark(), "kind",
-                   api_version + " " + kind + " is not supported by weft; ignored");
-    } else if (kind.empty() || api_version.empty()) {
+    // (A missing kind is checked first: "kind" is then not in the document to point at; found
+    // by policy_decode_fuzzer.)
+    if (kind.empty() || api_version.empty()) {
       sink.Error(code::kMissingField, root.mark(), kind.empty() ? "kind" : "apiVersion",
                  std::string("required field \"") + (kind.empty() ? "kind" : "apiVersion") +
                      "\" is missing");
+    } else if (IsUnsupportedMeshKind(group, kind)) {
+      sink.Warning(code::kUnsupported, root.Find("kind")->mark(), "kind",
+                   api_version + " " + kind + " is not supported by weft; ignored");
     } else {
       sink.Note(code::kUnusedKind, root.Find("kind")->mark(), "kind",
                 api_version + " " + kind + " is not used by weft; ignored");

@@ -74,9 +74,10 @@ metadata:
 
 std::string PodYaml(const std::string& ns, const std::string& name, const std::string& node,
                     const std::string& run, const std::string& ip = "") {
-  std::string y = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
-                  "\n  annotations:\n    weft.dev/run: \"" + run +
-                  "\"\nspec:\n  nodeName: " + node + "\n";
+  // Quoted: a pod named y or n is a string only so (kubectl reads a plain y as a boolean).
+  std::string y = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"" + name +
+                  "\"\n  namespace: \"" + ns + "\"\n  annotations:\n    weft.dev/run: \"" + run +
+                  "\"\nspec:\n  nodeName: \"" + node + "\"\n";
   if (!ip.empty()) y += "status:\n  podIP: " + ip + "\n";
   return y;
 }

@@ -279,3 +279,20 @@ TEST(Decode, ThreadsKeepInputOrderAndResults) {
 
 }  // namespace
 }  // namespace weft::policy
+
+namespace weft::policy {
+namespace {
+
+// A document of a mesh API group without kind: the missing field, not a crash pointing at the
+// kind that is not there (found by policy_decode_fuzzer).
+TEST(Decode, MeshGroupWithoutKindIsAMissingField) {
+  auto d = testing::DecodeSingle(
+      "apiVersion: gateway.networking.k8s.io/v1\nkifrom:nd: HTTPRoute\nmetadata: {name: a}\n");
+  EXPECT_TRUE(d.rejected);
+  ASSERT_EQ(d.diagnostics.size(), 1u);
+  EXPECT_EQ(d.diagnostics[0].code, code::kMissingField);
+  EXPECT_EQ(d.diagnostics[0].field, "kind");
+}
+
+}  // namespace
+}  // namespace weft::policy
