@@ -1,7 +1,6 @@
 #include "core/yaml/document.h"
 
 #include <cctype>
-#include <regex>
 
 #include <yaml.h>
 
@@ -35,7 +34,7 @@ namespace {
 bool IsDigits(std::string_view s, int base) {
   if (s.empty()) return false;
   for (char c : s) {
-    bool ok = base == 16 ? std::isxdigit(static_cast<unsigned char>(c)) != 0
+    bool ok = base == 16  ? std::isxdigit(static_cast<unsigned char>(c)) != 0
               : base == 8 ? (c >= '0' && c <= '7')
               : base == 2 ? (c == '0' || c == '1')
                           : (c >= '0' && c <= '9');
@@ -61,9 +60,32 @@ bool IsYamlInt(std::string_view s) {
   return IsDigits(v, 10);
 }
 
+// ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$, by hand (it runs on every plain
+// scalar that starts like a number, such as each pod IP).
 bool IsYamlFloat(std::string_view s) {
-  static const std::regex re(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
-  return std::regex_match(s.begin(), s.end(), re);
+  auto digits = [&](size_t& i) {
+    size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits(i)) return false;
+  } else {
+    if (!digits(i)) return false;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      digits(i);
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits(i)) return false;
+  }
+  return i == s.size();
 }
 
 }  // namespace
@@ -71,16 +93,15 @@ bool IsYamlFloat(std::string_view s) {
 std::string_view Node::NonStringType() const {
   if (type() != NodeType::kScalar || style() != ScalarStyle::kPlain) return {};
   std::string_view s = scalar();
-  static constexpr std::string_view kBools[] = {"y",  "Y",  "yes", "Yes", "YES", "n",     "N",
-                                                "no", "No", "NO",  "true", "True", "TRUE",
-                                                "false", "False", "FALSE", "on", "On", "ON",
-                                                "off", "Off", "OFF"};
+  static constexpr std::string_view kBools[] = {
+      "y",    "Y",    "yes",   "Yes",   "YES",   "n",  "N",  "no", "No",  "NO",  "true",
+      "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"};
   for (auto b : kBools) {
     if (s == b) return "a boolean";
   }
-  static constexpr std::string_view kSpecial[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf",
-                                                  "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-                                                  ".NaN", ".NAN"};
+  static constexpr std::string_view kSpecial[] = {".inf",  ".Inf",  ".INF",  "+.inf",
+                                                  "+.Inf", "+.INF", "-.inf", "-.Inf",
+                                                  "-.INF", ".nan",  ".NaN",  ".NAN"};
   for (auto f : kSpecial) {
     if (s == f) return "a number";
   }

@@ -109,6 +109,45 @@ TEST(DocumentScalars, NullsStylesAndDescribe) {
             "\"" + std::string(57, 'x') + "...\"");
 }
 
+// What kubectl's YAML reader (sigs.k8s.io/yaml, YAML 1.1) makes of plain scalars, checked
+// against it (go: yaml.Unmarshal of "a: VALUE"): numbers and booleans are not strings.
+TEST(DocumentScalars, NonStringTypeAsKubectlReadsIt) {
+  struct Case {
+    std::string value;
+    std::string_view type;
+  };
+  for (const Case& c : std::vector<Case>{{"1234", "an integer"},
+                                         {"-7", "an integer"},
+                                         {"0x1f", "an integer"},
+                                         {"010", "an integer"},
+                                         {"1_000", "an integer"},
+                                         {"0b101", "an integer"},
+                                         {"0o17", "an integer"},
+                                         {"1.5", "a number"},
+                                         {"1e3", "a number"},
+                                         {".5", "a number"},
+                                         {"1.", "a number"},
+                                         {"+1.5e-3", "a number"},
+                                         {".inf", "a number"},
+                                         {"y", "a boolean"},
+                                         {"n", "a boolean"},
+                                         {"yes", "a boolean"},
+                                         {"Off", "a boolean"},
+                                         {"TRUE", "a boolean"},
+                                         {"10.0.0.1", ""},
+                                         {"1:20", ""},
+                                         {"2001-12-14", ""},
+                                         {"v1", ""},
+                                         {"1e", ""},
+                                         {".", ""},
+                                         {"5s", ""},
+                                         {"\"1234\"", ""},
+                                         {"'yes'", ""}}) {
+    Document doc = ParseOk("a: " + c.value + "\n");
+    EXPECT_EQ(doc.root().Find("a")->NonStringType(), c.type) << c.value;
+  }
+}
+
 TEST(DocumentTree, FindReturnsFirstKeyAndNothingOnNonMaps) {
   Document doc = ParseOk("k: 1\nk: 2\nlist: [a]\n");
   EXPECT_EQ(doc.root().Find("k")->scalar(), "1");
