@@ -114,7 +114,8 @@ class RouteFilter : public Filter {
     const pb::HttpRoute& r = s.match.route->proto();
     if (r.has_redirect()) {
       LocalReply lr;
-      http::ResponseHead head = route::BuildRedirect(*s.match.route, *s.head, "http", s.match.match_index);
+      http::ResponseHead head =
+          route::BuildRedirect(*s.match.route, *s.head, "http", s.match.match_index);
       lr.status = head.status;
       lr.headers = std::move(head.headers);
       s.reply = std::move(lr);
