@@ -59,6 +59,67 @@ TEST_F(WaypointTest, KeepAliveAndPipeliningAnswerInOrder) {
   EXPECT_EQ(connects_at_backends_, 1);
 }
 
+
+// As Envoy, every upstream connection a burst opened stays pooled until its idle timeout:
+// the same concurrency again reuses them all. (An idle cap of 128 per endpoint made any
+// concurrency above it close and reopen connections on every request: at 256 wrk connections
+// the destination node proxy spent its time searching ephemeral ports past TIME_WAIT sockets.)
+TEST_F(WaypointTest, UpstreamConnectionsAreReusedAtAConcurrencyAbove128) {
+  StartBackend("127.77.0.11", "v1", true);
+  StartWaypoint(kBaseMesh);
+  constexpr size_t kConcurrent = 160;
+  for (int wave = 0; wave < 2; ++wave) {
+    // Every request is in flight at once (the backend answers each after 300 ms).
+    std::vector<std::shared_ptr<hbone::TunnelStream>> tunnels;
+    for (size_t i = 0; i < kConcurrent; ++i) {
+      auto t = Tunnel();
+      ASSERT_TRUE(t.ok()) << t.status;
+      tunnels.push_back(t.tunnel);
+    }
+    const std::string req = "GET /delay/300 HTTP/1.1\r\nhost: web\r\n\r\n";
+    struct Pending {
+      std::vector<char> buf = std::vector<char>(4096);
+      std::string got;
+      bool done = false;
+    };
+    std::vector<std::shared_ptr<Pending>> pending;
+    std::function<void(std::shared_ptr<hbone::TunnelStream>, std::shared_ptr<Pending>)> read =
+        [&read](std::shared_ptr<hbone::TunnelStream> t, std::shared_ptr<Pending> p) {
+          t->AsyncReadSome(asio::buffer(p->buf), [t, p, &read](boost::system::error_code e,
+                                                               size_t n) {
+            if (e) return;
+            p->got.append(p->buf.data(), n);
+            // The backend's JSON body ends with "}" and has a Content-Length: a whole response
+            // is a head and that many bytes; checking the closing brace is enough here.
+            auto head_end = p->got.find("\r\n\r\n");
+            if (head_end != std::string::npos && p->got.back() == '}') {
+              p->done = true;
+              return;
+            }
+            read(t, p);
+          });
+        };
+    for (auto& t : tunnels) {
+      auto p = std::make_shared<Pending>();
+      pending.push_back(p);
+      t->AsyncWrite(asio::buffer(req), [](boost::system::error_code e, size_t) {
+        EXPECT_FALSE(e) << e.message();
+      });
+      read(t, p);
+    }
+    ASSERT_TRUE(hbone::testing::RunUntil(
+        io_,
+        [&] {
+          return std::all_of(pending.begin(), pending.end(), [](const auto& p) { return p->done; });
+        },
+        30s))
+        << "wave " << wave;
+    for (const auto& p : pending) EXPECT_EQ(p->got.rfind("HTTP/1.1 200", 0), 0u) << p->got;
+    for (auto& t : tunnels) t->Close();
+    // The first wave opened one connection per request; the second opened none.
+    EXPECT_EQ(connects_at_backends_, static_cast<int>(kConcurrent)) << "after wave " << wave;
+  }
+}
 TEST_F(WaypointTest, ChunkedBodiesBothWaysWithTrailers) {
   StartBackend("127.77.0.11", "v1", true);
   StartWaypoint(kBaseMesh);

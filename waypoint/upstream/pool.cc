@@ -365,7 +365,7 @@ void UpstreamPool::ReturnIdle(const std::string& key, std::shared_ptr<H1ClientCo
     return;
   }
   auto& v = idle_[key];
-  if (v.size() >= settings_.max_idle_per_endpoint) {
+  if (settings_.max_idle_per_endpoint != 0 && v.size() >= settings_.max_idle_per_endpoint) {
     conn->Close();
     return;
   }

@@ -45,7 +45,9 @@ class H1ClientConnection;
 struct UpstreamSettings {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(1)};
-  size_t max_idle_per_endpoint = 128;  // HTTP/1.1 keep-alive connections kept per endpoint
+  // HTTP/1.1 keep-alive connections kept idle per endpoint; 0: all of them, as Envoy (a burst's
+  // connections stay until idle_timeout; maxConnections is the bound, not this).
+  size_t max_idle_per_endpoint = 0;
   h2::SessionSettings h2;
   size_t read_chunk = 64 * 1024;
   size_t max_response_head_bytes = 60 * 1024;

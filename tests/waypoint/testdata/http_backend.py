@@ -156,6 +156,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # a burst of connections is not dropped (the default is 5)
 
 
 def main():
