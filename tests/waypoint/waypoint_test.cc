@@ -59,7 +59,6 @@ TEST_F(WaypointTest, KeepAliveAndPipeliningAnswerInOrder) {
   EXPECT_EQ(connects_at_backends_, 1);
 }
 
-
 // As Envoy, every upstream connection a burst opened stays pooled until its idle timeout:
 // the same concurrency again reuses them all. (An idle cap of 128 per endpoint made any
 // concurrency above it close and reopen connections on every request: at 256 wrk connections
@@ -85,26 +84,26 @@ TEST_F(WaypointTest, UpstreamConnectionsAreReusedAtAConcurrencyAbove128) {
     std::vector<std::shared_ptr<Pending>> pending;
     std::function<void(std::shared_ptr<hbone::TunnelStream>, std::shared_ptr<Pending>)> read =
         [&read](std::shared_ptr<hbone::TunnelStream> t, std::shared_ptr<Pending> p) {
-          t->AsyncReadSome(asio::buffer(p->buf), [t, p, &read](boost::system::error_code e,
-                                                               size_t n) {
-            if (e) return;
-            p->got.append(p->buf.data(), n);
-            // The backend's JSON body ends with "}" and has a Content-Length: a whole response
-            // is a head and that many bytes; checking the closing brace is enough here.
-            auto head_end = p->got.find("\r\n\r\n");
-            if (head_end != std::string::npos && p->got.back() == '}') {
-              p->done = true;
-              return;
-            }
-            read(t, p);
-          });
+          t->AsyncReadSome(asio::buffer(p->buf),
+                           [t, p, &read](boost::system::error_code e, size_t n) {
+                             if (e) return;
+                             p->got.append(p->buf.data(), n);
+                             // The backend's JSON body ends with "}" and has a Content-Length: a
+                             // whole response is a head and that many bytes; checking the closing
+                             // brace is enough here.
+                             auto head_end = p->got.find("\r\n\r\n");
+                             if (head_end != std::string::npos && p->got.back() == '}') {
+                               p->done = true;
+                               return;
+                             }
+                             read(t, p);
+                           });
         };
     for (auto& t : tunnels) {
       auto p = std::make_shared<Pending>();
       pending.push_back(p);
-      t->AsyncWrite(asio::buffer(req), [](boost::system::error_code e, size_t) {
-        EXPECT_FALSE(e) << e.message();
-      });
+      t->AsyncWrite(asio::buffer(req),
+                    [](boost::system::error_code e, size_t) { EXPECT_FALSE(e) << e.message(); });
       read(t, p);
     }
     ASSERT_TRUE(hbone::testing::RunUntil(
