@@ -180,7 +180,8 @@ H1ServerConnection::H1ServerConnection(std::shared_ptr<hbone::ByteStream> stream
       handler_(std::move(handler)),
       on_close_(std::move(on_close)),
       in_(std::move(prefix)),
-      rbuf_(settings.read_chunk, '\0'),
+      rbuf_(std::make_unique_for_overwrite<char[]>(settings.read_chunk)),
+      rbuf_size_(settings.read_chunk),
       idle_(stream_->executor()) {
   http1::RequestParser::Callbacks cbs;
   cbs.on_head = [this](http::RequestHead&& head, const http1::MessageInfo& info) {
@@ -279,7 +280,7 @@ void H1ServerConnection::ReadMore() {
   if (reading_ || peer_eof_ || closed_ || upgraded_) return;
   reading_ = true;
   auto self = shared_from_this();
-  stream_->AsyncReadSome(asio::buffer(rbuf_), [self](error_code e, size_t n) {
+  stream_->AsyncReadSome(asio::buffer(rbuf_.get(), rbuf_size_), [self](error_code e, size_t n) {
     self->reading_ = false;
     if (self->closed_ || self->upgraded_) return;
     if (e) {
@@ -297,7 +298,7 @@ void H1ServerConnection::ReadMore() {
       self->ReadMore();  // lingering close: discard until the client's end
       return;
     }
-    self->in_.append(self->rbuf_.data(), n);
+    self->in_.append(self->rbuf_.get(), n);
     self->Pump(/*from_read=*/true);
   });
 }

@@ -133,7 +133,10 @@ class H1ServerConnection : public std::enable_shared_from_this<H1ServerConnectio
   std::function<void()> on_close_;
   std::unique_ptr<http::http1::RequestParser> parser_;
   std::string in_;  // read, not yet consumed by the parser
-  std::string rbuf_;
+  // Read buffer: allocated, not zero-filled (only what a read writes is touched: an idle
+  // connection costs one page, not read_chunk bytes).
+  std::unique_ptr<char[]> rbuf_;
+  size_t rbuf_size_;
   bool reading_ = false;
   bool peer_eof_ = false;
   bool closed_ = false;

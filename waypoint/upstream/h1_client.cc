@@ -35,7 +35,8 @@ H1ClientConnection::H1ClientConnection(std::shared_ptr<hbone::ByteStream> stream
     : stream_(std::move(stream)),
       pool_(std::move(pool)),
       key_(std::move(key)),
-      rbuf_(settings.read_chunk, '\0'),
+      rbuf_(std::make_unique_for_overwrite<char[]>(settings.read_chunk)),
+      rbuf_size_(settings.read_chunk),
       idle_timer_(stream_->executor()),
       chunk_limit_(settings.read_chunk) {
   state_ = std::move(state);
@@ -176,7 +177,7 @@ void H1ClientConnection::ReadMore() {
   if (reading_ || closed_) return;
   reading_ = true;
   auto self = shared_from_this();
-  stream_->AsyncReadSome(asio::buffer(rbuf_), [self](error_code e, size_t n) {
+  stream_->AsyncReadSome(asio::buffer(rbuf_.get(), rbuf_size_), [self](error_code e, size_t n) {
     self->reading_ = false;
     if (self->closed_) return;
     if (self->idle_ || !self->current_) {
@@ -198,7 +199,7 @@ void H1ClientConnection::ReadMore() {
       }
       return self->Fail(ResetReason::kRemoteReset);
     }
-    self->in_.append(self->rbuf_.data(), n);
+    self->in_.append(self->rbuf_.get(), n);
     self->Pump(/*from_read=*/true);
   });
 }

@@ -54,7 +54,10 @@ class H1ClientConnection : public std::enable_shared_from_this<H1ClientConnectio
   std::string key_;
   std::unique_ptr<http::http1::ResponseParser> parser_;
   std::string in_;
-  std::string rbuf_;
+  // Read buffer: allocated, not zero-filled (only what a read writes is touched: an idle
+  // connection costs one page, not read_chunk bytes).
+  std::unique_ptr<char[]> rbuf_;
+  size_t rbuf_size_;
   bool reading_ = false;
   bool closed_ = false;
   bool idle_ = false;
