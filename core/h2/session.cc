@@ -501,6 +501,7 @@ int Session::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_
     st->headers_too_large_ = true;
     return 0;  // kept out; the application answers (431) when the block is complete
   }
+  if (st->headers_.capacity() == 0) st->headers_.reserve(8);  // one allocation for most blocks
   st->headers_.push_back(std::move(h));
   return 0;
 }

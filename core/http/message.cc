@@ -43,6 +43,7 @@ std::vector<std::string_view> HeaderMap::GetAll(std::string_view name) const {
 }
 
 void HeaderMap::Add(std::string_view name, std::string_view value) {
+  if (fields_.capacity() == 0) fields_.reserve(8);  // one allocation for most messages
   fields_.push_back({ToLower(name), std::string(value)});
 }
 

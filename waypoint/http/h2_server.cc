@@ -7,33 +7,49 @@ namespace weft::waypoint {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// `fields` without hop-by-hop headers (and without host, for a request) appended to `out`:
+// copied once, straight from the message when it has none to strip (the usual case).
+void AppendFields(const http::HeaderMap& fields, bool request, h2::Headers& out) {
+  const http::HeaderMap* from = &fields;
+  http::HeaderMap stripped;
+  if (HasHopByHop(fields)) {
+    stripped = fields;
+    StripHopByHop(stripped, /*keep_te_trailers=*/request);
+    from = &stripped;
+  }
+  for (const auto& f : *from) {
+    if (request && f.name == "host") continue;
+    out.push_back({f.name, f.value});
+  }
+}
+
+}  // namespace
+
 h2::Headers ToH2Response(const http::ResponseHead& head) {
-  http::HeaderMap headers = head.headers;
-  StripHopByHop(headers, false);
   h2::Headers out;
-  out.reserve(headers.size() + 1);
+  out.reserve(head.headers.size() + 1);
   out.push_back({":status", std::to_string(head.status)});
-  for (const auto& f : headers) out.push_back({f.name, f.value});
+  AppendFields(head.headers, /*request=*/false, out);
   return out;
 }
 
 h2::Headers ToH2Request(const http::RequestHead& head) {
-  http::HeaderMap headers = head.headers;
-  StripHopByHop(headers, true);
-  headers.Remove("host");
   h2::Headers out;
-  out.reserve(headers.size() + 4);
+  out.reserve(head.headers.size() + 4);
   out.push_back({":method", head.method});
   if (head.method != "CONNECT")
     out.push_back({":scheme", head.scheme.empty() ? "http" : head.scheme});
   out.push_back({":authority", head.authority});
   if (head.method != "CONNECT") out.push_back({":path", head.path.empty() ? "/" : head.path});
-  for (const auto& f : headers) out.push_back({f.name, f.value});
+  AppendFields(head.headers, /*request=*/true, out);
   return out;
 }
 
 http::HeaderMap FromH2(const h2::Headers& headers) {
   http::HeaderMap out;
+  out.mutable_fields().reserve(headers.size());
   for (const auto& h : headers) {
     if (!h.name.empty() && h.name[0] == ':') continue;
     out.Add(h.name, h.value);
@@ -44,6 +60,7 @@ http::HeaderMap FromH2(const h2::Headers& headers) {
 H2DownstreamRequest::H2DownstreamRequest(std::shared_ptr<h2::Stream> stream, size_t read_chunk)
     : stream_(std::move(stream)), buf_(read_chunk) {
   head_.version = http::Version::kHttp2;
+  head_.headers.mutable_fields().reserve(stream_->headers().size());
   bool have_method = false, have_path = false;
   for (const auto& h : stream_->headers()) {
     if (h.name == ":method") {

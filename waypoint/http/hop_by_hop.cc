@@ -31,6 +31,30 @@ std::vector<std::string> Tokens(const http::HeaderMap& headers, std::string_view
 
 }  // namespace
 
+bool IsHopByHopName(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return name == "te";
+    case 7:
+      return name == "upgrade";
+    case 10:
+      return name == "connection" || name == "keep-alive";
+    case 16:
+      return name == "proxy-connection";
+    case 17:
+      return name == "transfer-encoding";
+    default:
+      return false;
+  }
+}
+
+bool HasHopByHop(const http::HeaderMap& headers) {
+  for (const auto& f : headers) {
+    if (IsHopByHopName(f.name)) return true;
+  }
+  return false;
+}
+
 bool WantsTrailers(const http::HeaderMap& headers) {
   for (const auto& t : Tokens(headers, "te")) {
     if (t == "trailers") return true;
@@ -39,6 +63,7 @@ bool WantsTrailers(const http::HeaderMap& headers) {
 }
 
 void StripHopByHop(http::HeaderMap& headers, bool keep_te_trailers) {
+  if (!HasHopByHop(headers)) return;  // nothing to remove (names are stored lowercase)
   bool te_trailers = keep_te_trailers && WantsTrailers(headers);
   for (const auto& named : Tokens(headers, "connection")) {
     // A Connection header may not remove end-to-end semantics we rely on.
