@@ -193,12 +193,16 @@ std::string NewRequestId() {
   uint64_t hi = rng(), lo = rng();
   hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
-  char buf[37];
-  snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-           static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
-           static_cast<unsigned>(lo >> 48),
-           static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
-  return buf;
+  // 8-4-4-4-12 lowercase hex digits of hi then lo (by hand: snprintf was ~1 % of a request).
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t pos = 0;
+  for (int i = 0; i < 32; ++i) {
+    if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;
+    uint64_t word = i < 16 ? hi : lo;
+    out[pos++] = kHex[(word >> (60 - 4 * (i % 16))) & 0xF];
+  }
+  return out;
 }
 
 }  // namespace weft::waypoint
