@@ -12,6 +12,7 @@
 #include "agent/identity/duration.h"
 #include "agent/proxy/proxy_control.h"
 #include "core/log/log.h"
+#include "core/log/log_flag.h"
 
 namespace {
 
@@ -145,13 +146,7 @@ int main(int argc, char** argv) {
 
   // One level for the agent, the proxy and the CA (and, from the CA, the waypoints it makes).
   std::string log_level = "info";
-  for (CLI::App* a : {&app, proxy_cmd, ca_cmd}) {
-    a->add_option(
-         "--log-level", log_level,
-         std::string("Log lines to stderr at or above this level: ") + weft::log::kLevelNames)
-        ->check(CLI::IsMember({"error", "warn", "warning", "info", "debug"}, CLI::ignore_case))
-        ->capture_default_str();
-  }
+  for (CLI::App* a : {&app, proxy_cmd, ca_cmd}) weft::log::AddLogLevelFlag(a, log_level);
 
   CLI11_PARSE(app, argc, argv);
   weft::log::SetLevel(weft::log::ParseLevel(log_level).value_or(weft::log::Level::kInfo));

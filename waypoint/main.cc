@@ -8,6 +8,7 @@
 
 #include "agent/identity/cert_flags.h"
 #include "core/log/log.h"
+#include "core/log/log_flag.h"
 #include "waypoint/waypoint.h"
 
 namespace {
@@ -45,11 +46,7 @@ int main(int argc, char** argv) {
   std::string ttl = "24h";
   weft::agent::AddCertFlags(&app, s.identity, ttl);
   std::string log_level = "info";
-  app.add_option(
-         "--log-level", log_level,
-         std::string("Log lines to stderr at or above this level: ") + weft::log::kLevelNames)
-      ->check(CLI::IsMember({"error", "warn", "warning", "info", "debug"}, CLI::ignore_case))
-      ->capture_default_str();
+  weft::log::AddLogLevelFlag(&app, log_level);
   CLI11_PARSE(app, argc, argv);
   weft::log::SetLevel(weft::log::ParseLevel(log_level).value_or(weft::log::Level::kInfo));
   if (s.kubernetes == !s.local_dir.empty()) {
