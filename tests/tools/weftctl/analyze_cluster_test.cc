@@ -13,6 +13,7 @@
 
 #include "tests/testing/command.h"
 #include "tests/testing/kube_control_plane.h"
+#include "tests/testing/temp_dir.h"
 
 namespace {
 
@@ -22,11 +23,8 @@ using Result = weft::testing::CommandResult;
 
 class WeftctlAnalyzeCluster : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/weftctl-analyze-cluster.XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { (void)std::system(("rm -rf " + dir_).c_str()); }
+  weft::testing::TempDir tmp_{"weftctl-analyze-cluster"};
+  std::string dir_ = tmp_.str();
 
   // weftctl analyze --cluster `args` with the kubeconfig `kc`.
   Result Analyze(const std::string& kc, const std::string& args = "") {
@@ -40,8 +38,6 @@ class WeftctlAnalyzeCluster : public ::testing::Test {
     std::string out;
     ASSERT_EQ(cp.Kubectl("apply -f " + f, &out), 0) << out;
   }
-
-  std::string dir_;
 };
 
 constexpr char kGood[] = R"(apiVersion: v1

@@ -13,6 +13,7 @@
 #include "core/kube/config.h"
 #include "tests/testing/command.h"
 #include "tests/testing/kube_control_plane.h"
+#include "tests/testing/temp_dir.h"
 
 namespace {
 
@@ -22,11 +23,8 @@ using Result = weft::testing::CommandResult;
 
 class WeftctlCaApply : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/weftctl-ca-apply.XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { (void)std::system(("rm -rf " + dir_).c_str()); }
+  weft::testing::TempDir tmp_{"weftctl-ca-apply"};
+  std::string dir_ = tmp_.str();
 
   // weftctl `args` with `env` (VAR=value words) in front; the key must never be on stderr.
   Result Weftctl(const std::string& args, const std::string& env = "") {
@@ -43,8 +41,6 @@ class WeftctlCaApply : public ::testing::Test {
     EXPECT_TRUE(c.ok()) << c.status();
     return *c;
   }
-
-  std::string dir_;
 };
 
 // What the cluster holds, read back with the API.

@@ -15,6 +15,7 @@
 #include "core/identity/trust_bundle.h"
 #include "core/yaml/document.h"
 #include "tests/testing/command.h"
+#include "tests/testing/temp_dir.h"
 
 namespace weft::weftctl {
 namespace {
@@ -203,14 +204,8 @@ using Result = weft::testing::CommandResult;
 
 class WeftctlCaInit : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("weftctl_ca_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  weft::testing::TempDir tmp_{"weftctl-ca-test"};
+  fs::path dir_ = tmp_.path();
 
   // weftctl `args` (shell words); stdout and stderr apart. The key must never be on stderr.
   Result Weftctl(const std::string& args) {
@@ -219,9 +214,7 @@ class WeftctlCaInit : public ::testing::Test {
     return r;
   }
   std::string Write(const std::string& name, const std::string& text) {
-    fs::path p = dir_ / name;
-    std::ofstream(p) << text;
-    return p.string();
+    return tmp_.Write(name, text);
   }
   // Bad input: exit 2, a message on stderr saying `says`, nothing on stdout.
   void ExpectBad(const std::string& args, const std::string& says) {
@@ -230,8 +223,6 @@ class WeftctlCaInit : public ::testing::Test {
     EXPECT_NE(r.err.find(says), std::string::npos) << args << "\nstderr: " << r.err;
     EXPECT_EQ(r.out, "") << args;
   }
-
-  fs::path dir_;
 };
 
 TEST_F(WeftctlCaInit, PrintsBothObjectsForTheDefaults) {

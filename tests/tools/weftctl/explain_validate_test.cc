@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/testing/command.h"
+#include "tests/testing/temp_dir.h"
 
 namespace {
 
@@ -87,18 +88,9 @@ spec:
 
 class ExplainTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("weftctl_explain_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-    file_ = (dir_ / "mesh.yaml").string();
-    std::ofstream(file_) << kMesh;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path dir_;
-  std::string file_;
+  weft::testing::TempDir tmp_{"weftctl-explain"};
+  fs::path dir_ = tmp_.path();
+  std::string file_ = tmp_.Write("mesh.yaml", kMesh);
 };
 
 TEST_F(ExplainTest, AResourceAndWhatItProduced) {

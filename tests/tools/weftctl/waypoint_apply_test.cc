@@ -15,6 +15,7 @@
 #include "core/kube/config.h"
 #include "tests/testing/command.h"
 #include "tests/testing/kube_control_plane.h"
+#include "tests/testing/temp_dir.h"
 
 namespace {
 
@@ -25,11 +26,8 @@ using Result = weft::testing::CommandResult;
 
 class WeftctlWaypointApply : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/weftctl-waypoint-apply.XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { (void)std::system(("rm -rf " + dir_).c_str()); }
+  weft::testing::TempDir tmp_{"weftctl-waypoint-apply"};
+  std::string dir_ = tmp_.str();
 
   // weftctl `args` with `env` (VAR=value words) in front.
   Result Weftctl(const std::string& args, const std::string& env = "") {
@@ -43,8 +41,6 @@ class WeftctlWaypointApply : public ::testing::Test {
     EXPECT_TRUE(c.ok()) << c.status();
     return *c;
   }
-
-  std::string dir_;
 };
 
 constexpr char kGateways[] = "/apis/gateway.networking.k8s.io/v1/namespaces/";

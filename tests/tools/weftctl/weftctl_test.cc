@@ -10,6 +10,7 @@
 
 #include "core/yaml/document.h"
 #include "tests/testing/command.h"
+#include "tests/testing/temp_dir.h"
 #include "weft/config/v1/snapshot.pb.h"
 
 namespace {
@@ -26,24 +27,13 @@ Result Weftctl(const std::string& args) {
 
 class WeftctlTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("weftctl_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  weft::testing::TempDir tmp_{"weftctl-test"};
+  fs::path dir_ = tmp_.path();
 
   std::string Write(const std::string& rel, const std::string& text) {
-    fs::path p = dir_ / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
+    return tmp_.Write(rel, text);
   }
   std::string Examples() const { return std::string(WEFT_SOURCE_DIR) + "/tests/testdata/istio"; }
-
-  fs::path dir_;
 };
 
 constexpr char kServices[] = R"(apiVersion: v1
