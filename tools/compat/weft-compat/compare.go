@@ -101,32 +101,15 @@ func readIndex(file string) ([]IndexEntry, error) {
 // of weft's errors must contain (and upstream must reject the seed too).
 func compareMain(args []string) error {
 	fs := flag.NewFlagSet("compare", flag.ExitOnError)
-	indexFile := fs.String("index", "", "the corpus index (corpus --out FILE's FILE.index.jsonl)")
-	weftFile := fs.String("weft", "", "weftctl validate -o jsonl's verdicts")
-	istioFile := fs.String("istio", "", "weft-compat istio's verdicts")
-	apiFile := fs.String("apiserver", "", "weft-compat dryrun's verdicts")
+	files := addRunFlags(fs)
 	intendedFile := fs.String("intended", "", "the intended differences")
 	show := fs.Int("show", 40, "disagreements printed in full")
 	_ = fs.Parse(args)
-	index, err := readIndex(*indexFile)
+	r, err := files.load(false)
 	if err != nil {
 		return err
 	}
-	weft, err := readVerdicts(*weftFile)
-	if err != nil {
-		return err
-	}
-	var istio, api map[int]Verdict
-	if *istioFile != "" {
-		if istio, err = readVerdicts(*istioFile); err != nil {
-			return err
-		}
-	}
-	if *apiFile != "" {
-		if api, err = readVerdicts(*apiFile); err != nil {
-			return err
-		}
-	}
+	index, weft, istio, api := r.index, r.weft, r.istio, r.api
 	its, err := loadIntended(*intendedFile)
 	if err != nil {
 		return err

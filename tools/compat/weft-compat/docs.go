@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -105,4 +106,52 @@ func readVerdicts(file string) (map[int]Verdict, error) {
 		out[v.Index] = v
 	}
 	return out, nil
+}
+
+// runFiles: the flags naming one run's corpus index and verdict files, shared by compare and
+// fields.
+type runFiles struct{ index, weft, istio, apiserver *string }
+
+func addRunFlags(fs *flag.FlagSet) runFiles {
+	return runFiles{
+		index:     fs.String("index", "", "the corpus index (corpus --out FILE's FILE.index.jsonl)"),
+		weft:      fs.String("weft", "", "weftctl validate -o jsonl's verdicts"),
+		istio:     fs.String("istio", "", "weft-compat istio's verdicts"),
+		apiserver: fs.String("apiserver", "", "weft-compat dryrun's verdicts"),
+	}
+}
+
+// run: one run's index and verdicts by document index.
+type run struct {
+	index            []IndexEntry
+	weft, istio, api map[int]Verdict
+}
+
+// load reads the index and the verdicts; the istio and apiserver verdicts are nil when their
+// flag is empty, unless `needUpstream`, when that is an error.
+func (f runFiles) load(needUpstream bool) (run, error) {
+	var r run
+	var err error
+	if r.index, err = readIndex(*f.index); err != nil {
+		return r, err
+	}
+	if r.weft, err = readVerdicts(*f.weft); err != nil {
+		return r, err
+	}
+	for _, u := range []struct {
+		flag string
+		file string
+		into *map[int]Verdict
+	}{{"--istio", *f.istio, &r.istio}, {"--apiserver", *f.apiserver, &r.api}} {
+		if u.file == "" {
+			if needUpstream {
+				return r, fmt.Errorf("%s is required", u.flag)
+			}
+			continue
+		}
+		if *u.into, err = readVerdicts(u.file); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
 }

@@ -16,27 +16,13 @@ import (
 // code or the schemas.
 func fieldsMain(args []string) error {
 	fs := flag.NewFlagSet("fields", flag.ExitOnError)
-	indexFile := fs.String("index", "", "the corpus index")
-	weftFile := fs.String("weft", "", "weftctl validate -o jsonl's verdicts")
-	istioFile := fs.String("istio", "", "weft-compat istio's verdicts")
-	apiFile := fs.String("apiserver", "", "weft-compat dryrun's verdicts")
+	files := addRunFlags(fs)
 	_ = fs.Parse(args)
-	index, err := readIndex(*indexFile)
+	r, err := files.load(true)
 	if err != nil {
 		return err
 	}
-	weft, err := readVerdicts(*weftFile)
-	if err != nil {
-		return err
-	}
-	istio, err := readVerdicts(*istioFile)
-	if err != nil {
-		return err
-	}
-	api, err := readVerdicts(*apiFile)
-	if err != nil {
-		return err
-	}
+	index, weft, istio, api := r.index, r.weft, r.istio, r.api
 	type row struct{ path, verdict string }
 	// Per field path, the "set" mutation, or when upstream refuses its generated value (a
 	// parent needs more than its required fields), the first mutation of that path upstream
