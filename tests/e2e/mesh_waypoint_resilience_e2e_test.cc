@@ -243,7 +243,9 @@ TEST_F(ResilienceE2E, AbortFaultHalfTheRequests) {
       WaitFor([&] { return Fortio("http://" + api_vip_ + "/", 40, 2).Code(503) > 5; }, 20000));
   Load l = Fortio("http://" + api_vip_ + "/", 1000, 8);
   EXPECT_EQ(l.total, 1000) << l.raw;
-  EXPECT_NEAR(l.Code(503) / 1000.0, 0.5, 0.05) << l.raw;
+  // The share's standard deviation over 1,000 draws is 0.016: +-0.08 is 5 of them (+-0.05, 3.2,
+  // failed once in a CI run of the one-process twin of this test).
+  EXPECT_NEAR(l.Code(503) / 1000.0, 0.5, 0.08) << l.raw;
   EXPECT_EQ(l.Code(503) + l.Code(200), 1000) << l.raw;
 }
 
