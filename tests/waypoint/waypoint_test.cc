@@ -119,6 +119,7 @@ TEST_F(WaypointTest, UpstreamConnectionsAreReusedAtAConcurrencyAbove128) {
     EXPECT_EQ(connects_at_backends_, static_cast<int>(kConcurrent)) << "after wave " << wave;
   }
 }
+
 TEST_F(WaypointTest, ChunkedBodiesBothWaysWithTrailers) {
   StartBackend("127.77.0.11", "v1", true);
   StartWaypoint(kBaseMesh);
