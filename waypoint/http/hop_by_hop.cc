@@ -70,10 +70,8 @@ void StripHopByHop(http::HeaderMap& headers, bool keep_te_trailers) {
     if (named == "te" && te_trailers) continue;
     headers.Remove(named);
   }
-  for (std::string_view h :
-       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"}) {
-    headers.Remove(h);
-  }
+  auto& fields = headers.mutable_fields();
+  std::erase_if(fields, [](const http::HeaderField& f) { return IsHopByHopName(f.name); });
   if (te_trailers) headers.Add("te", "trailers");
 }
 
