@@ -36,22 +36,21 @@ void Checks::StringMatch(const N& sm, std::string_view where, bool prefix_may_be
 }
 
 void Checks::HttpMatch(const N& m) {
-  for (const auto& [name, h] : m["headers"].Entries()) {
+  // validateHTTPRouteMatchRequest's header names (headers and withoutHeaders alike).
+  auto header_name = [this](const std::string& name, const N& h) {
     if (name.empty()) {
       Error(h, "header name cannot be empty");
     } else if (!name.starts_with("@request.auth.claims") && !IsPseudoHeader(name) &&
                !IsHeaderToken(name)) {
       Error(h, "header name " + name + " is not a valid header name");
     }
+  };
+  for (const auto& [name, h] : m["headers"].Entries()) {
+    header_name(name, h);
     StringMatch(h, "headers", false);
   }
   for (const auto& [name, h] : m["withoutHeaders"].Entries()) {
-    if (name.empty()) {
-      Error(h, "header name cannot be empty");
-    } else if (!name.starts_with("@request.auth.claims") && !IsPseudoHeader(name) &&
-               !IsHeaderToken(name)) {
-      Error(h, "header name " + name + " is not a valid header name");
-    }
+    header_name(name, h);
     if (h["regex"].Str() != "*") StringMatch(h, "withoutHeaders", false);
   }
   StringMatch(m["uri"], "uri", true);
