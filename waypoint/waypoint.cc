@@ -116,9 +116,9 @@ void Waypoint::Impl::OnConnect(Worker& w, const hbone::InboundRequest& req,
   auto info = std::make_shared<ConnectionInfo>();
   info->peer_principal = req.peer.str();
   info->peer_namespace = req.peer.ns();
-  info->source_ip = ForwardedFor(req.header(hbone::kForwardedHeader));
-  if (info->source_ip.empty()) info->source_ip = req.peer_address.address().to_string();
-  info->target_ip = vip;
+  std::string source = ForwardedFor(req.header(hbone::kForwardedHeader));
+  if (source.empty()) source = req.peer_address.address().to_string();
+  info->SetAddresses(std::move(source), vip);
   info->target_port = port;
   PortProtocol protocol = bound->protocol;
   hbone::Decision d;

@@ -10,7 +10,8 @@ namespace {
 nghttp2_nv Nv(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
+                    value.size(),
+                    NeverIndexed(name) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE};
 }
 
 error_code ProtocolError() {
@@ -18,6 +19,26 @@ error_code ProtocolError() {
 }
 
 }  // namespace
+
+bool NeverIndexed(std::string_view name) {
+  // A value unique to one message only evicts the reusable entries of the HPACK table, on
+  // both sides: nghttp2 hashes a dynamic entry by its name, so every request id indexed
+  // would also lengthen the chain each later lookup of that name compares value by value.
+  // Credentials: RFC 7541 section 7.1.3 (never indexed, so no intermediary indexes them).
+  static constexpr std::string_view kNames[] = {
+      "x-request-id",      "traceparent",        "b3",
+      "x-b3-traceid",      "x-b3-spanid",        "x-b3-parentspanid",
+      "uber-trace-id",     "x-amzn-trace-id",    "x-cloud-trace-context",
+      "x-datadog-trace-id", "x-datadog-parent-id", "sentry-trace",
+      "authorization",     "proxy-authorization",
+  };
+  // Lengths first: most names differ in length from all of these, and std::string_view's
+  // operator== compares bytes before lengths.
+  for (std::string_view n : kNames) {
+    if (n.size() == name.size() && std::memcmp(n.data(), name.data(), n.size()) == 0) return true;
+  }
+  return false;
+}
 
 std::string_view FindHeader(const Headers& headers, std::string_view name) {
   for (const auto& h : headers) {
@@ -425,6 +446,10 @@ bool Session::accepting_streams() const {
   if (closed_ || shutdown_) return false;
   if (role_ == kClient) return nghttp2_session_check_request_allowed(ng_) != 0;
   return true;
+}
+
+size_t Session::encoder_table_size() const {
+  return nghttp2_session_get_hd_deflate_dynamic_table_size(ng_);
 }
 
 uint32_t Session::remote_max_concurrent_streams() const {

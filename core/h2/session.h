@@ -51,6 +51,10 @@ using Headers = std::vector<Header>;
 // The value of the first header called `name` ("" when absent).
 std::string_view FindHeader(const Headers& headers, std::string_view name);
 
+// Headers sent as "never indexed" (HPACK, RFC 7541 section 6.2.3): values unique to one
+// message (request and trace ids) and credentials. `name` lowercase.
+bool NeverIndexed(std::string_view name);
+
 struct SessionSettings {
   // SETTINGS_MAX_CONCURRENT_STREAMS we advertise (streams the peer may open to us).
   uint32_t max_concurrent_streams = 100;
@@ -222,6 +226,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::any_io_executor executor() { return transport_->executor(); }
   const SessionStats& stats() const { return stats_; }
   const SessionSettings& settings() const { return settings_; }
+  // Bytes in the HPACK dynamic table of the header blocks this side sends.
+  size_t encoder_table_size() const;
 
  private:
   friend class Stream;

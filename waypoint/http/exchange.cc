@@ -113,10 +113,7 @@ class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineT
     state_.target = ctx_.target;
     state_.head = &down_->head();
     state_.random = NextRandom();
-    if (auto* h2 = dynamic_cast<H2DownstreamRequest*>(down_.get())) {
-      if (h2->headers_too_large()) return Reply(Local(431, "", "-"));
-      if (!h2->valid()) return Reply(Local(400, "", "-"));
-    }
+    if (int status = down_->early_reject_status()) return Reply(Local(status, "", "-"));
     // The client's gRPC deadline, read before the route's header operations run (Envoy's
     // router computes its timeout before it applies them: removing grpc-timeout upstream
     // keeps the deadline).
@@ -172,10 +169,7 @@ class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineT
   }
 
  private:
-  bool upgrade_request() const {
-    auto* h1 = dynamic_cast<H1DownstreamRequest*>(down_.get());
-    return h1 && h1->upgrade();
-  }
+  bool upgrade_request() const { return down_->upgrade(); }
 
   static LocalReply Local(int status, std::string body, std::string flag) {
     LocalReply r;

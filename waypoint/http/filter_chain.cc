@@ -48,8 +48,8 @@ class AuthorizationFilter : public Filter {
     authz::RequestAttributes a;
     a.source_principal = s.conn->peer_principal;
     a.source_namespace = s.conn->peer_namespace;
-    if (auto ip = authz::IpAddress::Parse(s.conn->source_ip)) a.source_ip = *ip;
-    if (auto ip = authz::IpAddress::Parse(s.conn->target_ip)) a.destination_ip = *ip;
+    a.source_ip = s.conn->source_address;
+    a.destination_ip = s.conn->target_address;
     a.destination_port = s.conn->target_port;
     a.method = s.head->method;
     a.path = s.head->path;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/authz/ip.h"
 #include "core/http/message.h"
 #include "waypoint/config/view.h"
 #include "waypoint/route/route_table.h"
@@ -27,6 +28,17 @@ struct ConnectionInfo {
   std::string source_ip;  // the original client's address (HBONE `forwarded`, else peer)
   std::string target_ip;  // the service VIP the client dialed (CONNECT authority)
   uint32_t target_port = 0;
+  // The two addresses parsed once per connection, for authorization (unset: not an address).
+  authz::IpAddress source_address;
+  authz::IpAddress target_address;
+
+  // Sets source_ip and target_ip and their parsed forms.
+  void SetAddresses(std::string source, std::string target) {
+    source_ip = std::move(source);
+    target_ip = std::move(target);
+    source_address = authz::IpAddress::Parse(source_ip).value_or(authz::IpAddress());
+    target_address = authz::IpAddress::Parse(target_ip).value_or(authz::IpAddress());
+  }
   http::Version version = http::Version::kHttp11;
 };
 

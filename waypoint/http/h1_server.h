@@ -66,7 +66,7 @@ class H1DownstreamRequest : public DownstreamRequest,
 
   // An Upgrade request (Connection: upgrade + Upgrade): after a 101 answer, TakeUpgraded()
   // hands over the raw client stream (and the connection ends as HTTP).
-  bool upgrade() const { return info_.upgrade; }
+  bool upgrade() const override { return info_.upgrade; }
   UpgradedDownstream TakeUpgraded();
   // Runs `handler` once everything written so far is on the wire.
   void WhenFlushed(DoneHandler handler);

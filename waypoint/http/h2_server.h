@@ -94,6 +94,9 @@ class H2DownstreamRequest : public DownstreamRequest,
   // Whether the request's pseudo-headers were valid (else a 400 is due).
   bool valid() const { return valid_; }
   bool headers_too_large() const { return stream_->headers_too_large(); }
+  int early_reject_status() const override {
+    return headers_too_large() ? 431 : !valid() ? 400 : 0;
+  }
 
  private:
   std::shared_ptr<h2::Stream> stream_;

@@ -70,6 +70,11 @@ class DownstreamRequest {
   // Gives up: RST_STREAM (HTTP/2) or closing the connection (HTTP/1.1).
   virtual void Abort() = 0;
   virtual bool head_sent() const = 0;
+  // An HTTP/1.1 request asking to switch protocols (Upgrade, e.g. WebSocket).
+  virtual bool upgrade() const { return false; }
+  // The status to refuse the request with before routing it, 0 for none (HTTP/2: 431 for a
+  // header block over the limit, 400 for a malformed request).
+  virtual int early_reject_status() const { return 0; }
 
   // Called once the exchange is completely done with this request (response finished or
   // aborted); the connection may go on to the next one.

@@ -150,6 +150,42 @@ TEST_F(SessionTest, RequestAndResponseWithBodiesBothWays) {
   EXPECT_FALSE(st->reset());
 }
 
+TEST_F(SessionTest, PerRequestIdsAreNeverIndexedSoTheHpackTableKeepsItsReusableEntries) {
+  Connect({}, {});
+  auto request = [&](int i) {
+    return Headers{{":method", "GET"},       {":scheme", "http"},
+                   {":path", "/"},           {":authority", "reviews.bookinfo:9080"},
+                   {"user-agent", "curl/8"}, {"x-request-id", "id-" + std::to_string(i)},
+                   {"traceparent", "00-" + std::to_string(i) + "-01"}};
+  };
+  ASSERT_TRUE(client_->SubmitRequest(request(0), true, [](error_code, std::shared_ptr<Stream>) {}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  // The stable headers were indexed; the ids were not.
+  size_t after_first = client_->encoder_table_size();
+  EXPECT_GT(after_first, 0u);
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(
+        client_->SubmitRequest(request(i), true, [](error_code, std::shared_ptr<Stream>) {}));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 21; }));
+  EXPECT_EQ(client_->encoder_table_size(), after_first);
+  // The values arrive as sent.
+  EXPECT_EQ(server_streams_[20]->header("x-request-id"), "id-20");
+  EXPECT_EQ(server_streams_[20]->header("traceparent"), "00-20-01");
+  EXPECT_EQ(server_streams_[20]->header("user-agent"), "curl/8");
+}
+
+TEST(NeverIndexedTest, RequestAndTraceIdsAndCredentials) {
+  for (const char* name : {"x-request-id", "traceparent", "b3", "x-b3-traceid", "x-b3-spanid",
+                           "x-b3-parentspanid", "authorization", "proxy-authorization"}) {
+    EXPECT_TRUE(NeverIndexed(name)) << name;
+  }
+  for (const char* name : {":path", ":authority", "user-agent", "content-type", "x-request",
+                           "tracestate", "x-forwarded-for", "date"}) {
+    EXPECT_FALSE(NeverIndexed(name)) << name;
+  }
+}
+
 TEST_F(SessionTest, UnreadDataHoldsTheSenderToOneWindow) {
   SessionSettings small;
   small.stream_window = 32 * 1024;

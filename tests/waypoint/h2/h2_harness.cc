@@ -219,8 +219,7 @@ int main(int argc, char** argv) {
   auto info = std::make_shared<ConnectionInfo>();
   info->peer_principal = "spiffe://cluster.local/ns/demo/sa/client";
   info->peer_namespace = "demo";
-  info->source_ip = "127.0.0.5";
-  info->target_ip = kVip;
+  info->SetAddresses("127.0.0.5", kVip);
   info->target_port = kServicePort;
   h.conn = info;
   // Plain TCP to the endpoint (a pod outside the mesh): no HBONE pool, no identity.
