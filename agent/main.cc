@@ -13,6 +13,7 @@
 #include "agent/proxy/proxy_control.h"
 #include "core/log/log.h"
 #include "core/log/log_flag.h"
+#include "core/process/malloc_tuning.h"
 
 namespace {
 
@@ -25,6 +26,7 @@ void OnSignal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  weft::process::EnsureMallocTuning(argv);  // may execute this program again, tuned
   CLI::App app{"weft-agent: captures opted-in pods' traffic with BPF and proxies it (L4)"};
   weft::agent::AgentSettings s;
   std::string bpf_root = s.datapath.bpf_root;

@@ -9,6 +9,7 @@
 #include "agent/identity/cert_flags.h"
 #include "core/log/log.h"
 #include "core/log/log_flag.h"
+#include "core/process/malloc_tuning.h"
 #include "waypoint/waypoint.h"
 
 namespace {
@@ -22,6 +23,7 @@ void OnSignal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  weft::process::EnsureMallocTuning(argv);  // may execute this program again, tuned
   CLI::App app{"weft-waypoint: the L7 proxy (HTTP/1.1, HTTP/2, gRPC) of a weft-waypoint Gateway"};
   weft::waypoint::WaypointSettings s;
   app.add_option("--namespace", s.ns, "The Gateway's namespace")->required();
