@@ -1,17 +1,45 @@
 #include "core/h2/session.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace weft::h2 {
 
 namespace {
 
+nghttp2_nv Nv(std::string_view name, std::string_view value);
+
+// The name-value list of one header block: nghttp2 copies it during the submit call, so up to
+// kInline entries live on the stack (no allocation for the usual message).
+class NvList {
+ public:
+  explicit NvList(size_t n) {
+    if (n > kInline) heap_.reserve(n);
+  }
+  void Add(std::string_view name, std::string_view value) {
+    if (heap_.capacity() > 0) {
+      heap_.push_back(Nv(name, value));
+    } else {
+      inline_[size_++] = Nv(name, value);
+    }
+  }
+  const nghttp2_nv* data() const { return heap_.capacity() > 0 ? heap_.data() : inline_.data(); }
+  size_t size() const { return heap_.capacity() > 0 ? heap_.size() : size_; }
+
+ private:
+  static constexpr size_t kInline = 32;
+  std::array<nghttp2_nv, kInline> inline_;
+  size_t size_ = 0;
+  std::vector<nghttp2_nv> heap_;
+};
+
 nghttp2_nv Nv(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                     value.size(),
-                    NeverIndexed(name) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE};
+                    static_cast<uint8_t>(NeverIndexed(name) ? NGHTTP2_NV_FLAG_NO_INDEX
+                                                             : NGHTTP2_NV_FLAG_NONE)};
 }
 
 error_code ProtocolError() {
@@ -26,14 +54,19 @@ bool NeverIndexed(std::string_view name) {
   // would also lengthen the chain each later lookup of that name compares value by value.
   // Credentials: RFC 7541 section 7.1.3 (never indexed, so no intermediary indexes them).
   static constexpr std::string_view kNames[] = {
-      "x-request-id",      "traceparent",        "b3",
-      "x-b3-traceid",      "x-b3-spanid",        "x-b3-parentspanid",
-      "uber-trace-id",     "x-amzn-trace-id",    "x-cloud-trace-context",
+      "x-request-id",       "traceparent",         "b3",
+      "x-b3-traceid",       "x-b3-spanid",         "x-b3-parentspanid",
+      "uber-trace-id",      "x-amzn-trace-id",     "x-cloud-trace-context",
       "x-datadog-trace-id", "x-datadog-parent-id", "sentry-trace",
-      "authorization",     "proxy-authorization",
+      "authorization",      "proxy-authorization",
   };
-  // Lengths first: most names differ in length from all of these, and std::string_view's
-  // operator== compares bytes before lengths.
+  // Every header of every message passes here: most names have none of these lengths.
+  static constexpr uint64_t kLengths = [] {
+    uint64_t bits = 0;
+    for (std::string_view n : kNames) bits |= uint64_t{1} << n.size();
+    return bits;
+  }();
+  if (name.size() >= 64 || (kLengths >> name.size() & 1) == 0) return false;
   for (std::string_view n : kNames) {
     if (n.size() == name.size() && std::memcmp(n.data(), name.data(), n.size()) == 0) return true;
   }
@@ -103,9 +136,8 @@ void Stream::EndData(uint32_t* data_flags) {
   if (send_trailers_.empty()) return;
   // nghttp2 allows submitting the trailer from inside the data callback: the DATA frame then
   // goes without END_STREAM and the trailing HEADERS frame carries it.
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(send_trailers_.size());
-  for (const auto& h : send_trailers_) nva.push_back(Nv(h.name, h.value));
+  NvList nva(send_trailers_.size());
+  for (const auto& h : send_trailers_) nva.Add(h.name, h.value);
   if (nghttp2_submit_trailer(session_->ng_, id_, nva.data(), nva.size()) == 0) {
     *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
   }
@@ -114,10 +146,9 @@ void Stream::EndData(uint32_t* data_flags) {
 bool Stream::Respond(int status, const Headers& extra, bool end_stream) {
   if (closed_ || reset_ || session_->closed_) return false;
   std::string code = std::to_string(status);
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(extra.size() + 1);
-  nva.push_back(Nv(":status", code));
-  for (const auto& h : extra) nva.push_back(Nv(h.name, h.value));
+  NvList nva(extra.size() + 1);
+  nva.Add(":status", code);
+  for (const auto& h : extra) nva.Add(h.name, h.value);
   nghttp2_data_provider prd = Provider();
   int rv = nghttp2_submit_response(session_->ng_, id_, nva.data(), nva.size(),
                                    end_stream ? nullptr : &prd);
@@ -329,9 +360,9 @@ void Session::DoRead() {
     // What the frames of this read completed runs now, after nghttp2 returned (its callbacks
     // must not re-enter it) and in this handler rather than one posted each: new requests,
     // responses, then every stream's data and ends.
-    auto actions = std::move(after_recv_);
+    auto completed = std::move(after_recv_);
     after_recv_.clear();
-    for (auto& a : actions) a();
+    for (const auto& c : completed) RunCompleted(c);
     auto ready = std::move(data_ready_);
     data_ready_.clear();
     for (auto& st : ready) {
@@ -461,9 +492,8 @@ std::shared_ptr<Stream> Session::SubmitRequest(
     std::function<void(error_code, std::shared_ptr<Stream>)> on_response) {
   if (role_ != kClient || !accepting_streams()) return nullptr;
   auto st = std::shared_ptr<Stream>(new Stream(shared_from_this()));
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(headers.size());
-  for (const auto& h : headers) nva.push_back(Nv(h.name, h.value));
+  NvList nva(headers.size());
+  for (const auto& h : headers) nva.Add(h.name, h.value);
   nghttp2_data_provider prd = st->Provider();
   int32_t id = nghttp2_submit_request(ng_, nullptr, nva.data(), nva.size(),
                                       end_stream ? nullptr : &prd, st.get());
@@ -477,6 +507,21 @@ std::shared_ptr<Stream> Session::SubmitRequest(
   StreamsChanged();
   Flush();
   return st;
+}
+
+void Session::RunCompleted(const Completed& c) {
+  const std::shared_ptr<Stream>& p = c.stream;
+  if (c.kind == Completed::kRequest) {
+    // A stream the peer reset (or a connection that ended) before the request was handed
+    // on, e.g. an RST_STREAM in the same read as its HEADERS (rapid reset): the request is
+    // never started, so nothing of it goes upstream.
+    if (p->closed_ || p->reset_ || !callbacks_.on_request) return;
+    callbacks_.on_request(p);
+    return;
+  }
+  auto handler = std::move(p->response_ready_);
+  p->response_ready_ = nullptr;
+  if (handler) handler({}, p);
 }
 
 void Session::StreamsChanged() {
@@ -546,22 +591,16 @@ int Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
         st->headers_done_ = true;
         st->status_ = status;
         if (st->on_response_) {
-          s->after_recv_.push_back(
-              [h = std::move(st->on_response_), p = st->shared_from_this()] { h({}, p); });
+          // Out of on_response_ now: a close later in this read must not fail it.
+          st->response_ready_ = std::move(st->on_response_);
           st->on_response_ = nullptr;
+          s->after_recv_.push_back({Completed::kResponse, st->shared_from_this()});
         }
       }
     } else if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       st->headers_done_ = true;
       if (s->callbacks_.on_request) {
-        auto self = s->shared_from_this();
-        s->after_recv_.push_back([self, p = st->shared_from_this()] {
-          // A stream the peer reset (or a connection that ended) before the request was
-          // handed on, e.g. an RST_STREAM in the same read as its HEADERS (rapid reset): the
-          // request is never started, so nothing of it goes upstream.
-          if (p->closed_ || p->reset_ || !self->callbacks_.on_request) return;
-          self->callbacks_.on_request(p);
-        });
+        s->after_recv_.push_back({Completed::kRequest, st->shared_from_this()});
       }
     }
   }

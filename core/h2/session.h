@@ -155,6 +155,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   int status_ = 0;
   bool headers_done_ = false;
   std::function<void(error_code, std::shared_ptr<Stream>)> on_response_;  // client
+  // Client: on_response_ once the final response arrived, run after the read that brought it.
+  std::function<void(error_code, std::shared_ptr<Stream>)> response_ready_;
 
   // Receive side.
   std::string in_;
@@ -262,7 +264,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::map<int32_t, std::shared_ptr<Stream>> streams_;
   // Streams that received DATA during the current nghttp2_session_mem_recv.
   std::vector<std::shared_ptr<Stream>> data_ready_;
-  std::vector<std::function<void()>> after_recv_;  // run once nghttp2_session_mem_recv returns
+  // What the frames of a read completed, run in order once nghttp2_session_mem_recv returns
+  // (its callbacks must not re-enter it): a server's new requests, a client's responses.
+  struct Completed {
+    enum Kind : uint8_t { kRequest, kResponse } kind;
+    std::shared_ptr<Stream> stream;
+  };
+  void RunCompleted(const Completed& c);
+  std::vector<Completed> after_recv_;
   std::vector<uint8_t> rbuf_;
   std::vector<uint8_t> wbuf_;
   bool writing_ = false;
