@@ -143,7 +143,8 @@ void Stream::EndData(uint32_t* data_flags) {
   }
 }
 
-bool Stream::Respond(int status, const Headers& extra, bool end_stream) {
+template <typename List>
+bool Stream::RespondWith(int status, const List& extra, bool end_stream) {
   if (closed_ || reset_ || session_->closed_) return false;
   std::string code = std::to_string(status);
   NvList nva(extra.size() + 1);
@@ -157,6 +158,14 @@ bool Stream::Respond(int status, const Headers& extra, bool end_stream) {
   if (end_stream) send_eof_ = true;
   session_->Flush();
   return true;
+}
+
+bool Stream::Respond(int status, const Headers& extra, bool end_stream) {
+  return RespondWith(status, extra, end_stream);
+}
+
+bool Stream::RespondRefs(int status, std::span<const HeaderRef> extra, bool end_stream) {
+  return RespondWith(status, extra, end_stream);
 }
 
 void Stream::AsyncReadSome(asio::mutable_buffer buf, IoHandler handler) {
@@ -487,8 +496,9 @@ uint32_t Session::remote_max_concurrent_streams() const {
   return nghttp2_session_get_remote_settings(ng_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 }
 
-std::shared_ptr<Stream> Session::SubmitRequest(
-    const Headers& headers, bool end_stream,
+template <typename List>
+std::shared_ptr<Stream> Session::SubmitRequestWith(
+    const List& headers, bool end_stream,
     std::function<void(error_code, std::shared_ptr<Stream>)> on_response) {
   if (role_ != kClient || !accepting_streams()) return nullptr;
   auto st = std::shared_ptr<Stream>(new Stream(shared_from_this()));
@@ -507,6 +517,18 @@ std::shared_ptr<Stream> Session::SubmitRequest(
   StreamsChanged();
   Flush();
   return st;
+}
+
+std::shared_ptr<Stream> Session::SubmitRequest(
+    const Headers& headers, bool end_stream,
+    std::function<void(error_code, std::shared_ptr<Stream>)> on_response) {
+  return SubmitRequestWith(headers, end_stream, std::move(on_response));
+}
+
+std::shared_ptr<Stream> Session::SubmitRequestRefs(
+    std::span<const HeaderRef> headers, bool end_stream,
+    std::function<void(error_code, std::shared_ptr<Stream>)> on_response) {
+  return SubmitRequestWith(headers, end_stream, std::move(on_response));
 }
 
 void Session::RunCompleted(const Completed& c) {

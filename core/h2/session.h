@@ -34,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,13 @@ struct Header {
   std::string value;
 };
 using Headers = std::vector<Header>;
+// A header to send, as views: the submit call copies it (nghttp2 copies the whole block), so
+// the viewed strings need only outlive the call. Lets a proxy send a message's headers
+// without building a Headers copy of them.
+struct HeaderRef {
+  std::string_view name;  // lowercase
+  std::string_view value;
+};
 
 // The value of the first header called `name` ("" when absent).
 std::string_view FindHeader(const Headers& headers, std::string_view name);
@@ -90,6 +98,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
   int32_t id() const { return id_; }
   // The peer's header block: request headers (server) or final response headers (client).
   const Headers& headers() const { return headers_; }
+  // Moves the header block out (headers() and header() are empty after): for a proxy that
+  // keeps the strings instead of copying them.
+  Headers TakeHeaders() { return std::move(headers_); }
   std::string_view header(std::string_view name) const { return FindHeader(headers_, name); }
   // Client: the final response status (0 before).
   int status() const { return status_; }
@@ -105,6 +116,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // Server: the response. end_stream=false keeps the stream open for data (a CONNECT tunnel).
   // Returns false when the stream or session is gone.
   bool Respond(int status, const Headers& extra, bool end_stream);
+  // The same from views (HeaderRef): no Headers copy of a proxied message.
+  bool RespondRefs(int status, std::span<const HeaderRef> extra, bool end_stream);
 
   // Asio-style byte pipe. Reads return buffered data first, then asio::error::eof after the
   // peer's END_STREAM or asio::error::connection_reset after RST_STREAM / connection loss.
@@ -144,6 +157,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // At the end of the data: END_STREAM, or trailers that carry it.
   void EndData(uint32_t* data_flags);
   nghttp2_data_provider Provider();
+  template <typename List>
+  bool RespondWith(int status, const List& extra, bool end_stream);  // session.cc only
 
   std::shared_ptr<Session> session_;
   int32_t id_ = -1;
@@ -213,6 +228,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Stream> SubmitRequest(
       const Headers& headers, bool end_stream,
       std::function<void(error_code, std::shared_ptr<Stream>)> on_response);
+  std::shared_ptr<Stream> SubmitRequestRefs(
+      std::span<const HeaderRef> headers, bool end_stream,
+      std::function<void(error_code, std::shared_ptr<Stream>)> on_response);
   // GOAWAY(NO_ERROR): no new streams; the connection closes once the open ones finish.
   void Shutdown();
   // Abrupt: closes the transport; every stream fails with connection_reset.
@@ -245,6 +263,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void FlushNow();
   void Terminate(error_code e);
   void StreamsChanged();
+  template <typename List>
+  std::shared_ptr<Stream> SubmitRequestWith(  // session.cc only
+      const List& headers, bool end_stream,
+      std::function<void(error_code, std::shared_ptr<Stream>)> on_response);
   Stream* Find(int32_t id);
 
   static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);

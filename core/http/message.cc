@@ -47,6 +47,11 @@ void HeaderMap::Add(std::string_view name, std::string_view value) {
   fields_.push_back({ToLower(name), std::string(value)});
 }
 
+void HeaderMap::AddLowercase(std::string name, std::string value) {
+  if (fields_.capacity() == 0) fields_.reserve(8);
+  fields_.push_back({std::move(name), std::move(value)});
+}
+
 void HeaderMap::Set(std::string_view name, std::string_view value) {
   bool placed = false;
   auto it = fields_.begin();

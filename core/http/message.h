@@ -35,6 +35,9 @@ class HeaderMap {
   bool Has(std::string_view name) const { return Get(name).has_value(); }
   // Appends a field (name lowered).
   void Add(std::string_view name, std::string_view value);
+  // Appends a field whose name is already lowercase (an HTTP/2 field name: nghttp2 refuses
+  // uppercase ones), taking the strings instead of copying them.
+  void AddLowercase(std::string name, std::string value);
   // Replaces every field called `name` with one (at the first one's place, else appended).
   void Set(std::string_view name, std::string_view value);
   // Removes every field called `name`; returns how many.

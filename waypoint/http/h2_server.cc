@@ -7,44 +7,33 @@ namespace weft::waypoint {
 
 namespace asio = boost::asio;
 
-namespace {
+H2HeaderBlock::H2HeaderBlock(const http::RequestHead& head) {
+  refs_.push_back({":method", head.method});
+  if (head.method != "CONNECT")
+    refs_.push_back({":scheme", head.scheme.empty() ? std::string_view("http") : head.scheme});
+  refs_.push_back({":authority", head.authority});
+  if (head.method != "CONNECT")
+    refs_.push_back({":path", head.path.empty() ? std::string_view("/") : head.path});
+  AppendFields(head.headers, /*request=*/true);
+}
 
-// `fields` without hop-by-hop headers (and without host, for a request) appended to `out`:
-// copied once, straight from the message when it has none to strip (the usual case).
-void AppendFields(const http::HeaderMap& fields, bool request, h2::Headers& out) {
+H2HeaderBlock::H2HeaderBlock(const http::ResponseHead& head) {
+  AppendFields(head.headers, /*request=*/false);
+}
+
+// The fields without hop-by-hop headers (and without host, for a request): views straight
+// into the message when it has none to strip (the usual case), else into a stripped copy.
+void H2HeaderBlock::AppendFields(const http::HeaderMap& fields, bool request) {
   const http::HeaderMap* from = &fields;
-  http::HeaderMap stripped;
   if (HasHopByHop(fields)) {
-    stripped = fields;
-    StripHopByHop(stripped, /*keep_te_trailers=*/request);
-    from = &stripped;
+    stripped_ = fields;
+    StripHopByHop(stripped_, /*keep_te_trailers=*/request);
+    from = &stripped_;
   }
   for (const auto& f : *from) {
     if (request && f.name == "host") continue;
-    out.push_back({f.name, f.value});
+    refs_.push_back({f.name, f.value});
   }
-}
-
-}  // namespace
-
-h2::Headers ToH2Response(const http::ResponseHead& head) {
-  h2::Headers out;
-  out.reserve(head.headers.size() + 1);
-  out.push_back({":status", std::to_string(head.status)});
-  AppendFields(head.headers, /*request=*/false, out);
-  return out;
-}
-
-h2::Headers ToH2Request(const http::RequestHead& head) {
-  h2::Headers out;
-  out.reserve(head.headers.size() + 4);
-  out.push_back({":method", head.method});
-  if (head.method != "CONNECT")
-    out.push_back({":scheme", head.scheme.empty() ? "http" : head.scheme});
-  out.push_back({":authority", head.authority});
-  if (head.method != "CONNECT") out.push_back({":path", head.path.empty() ? "/" : head.path});
-  AppendFields(head.headers, /*request=*/true, out);
-  return out;
 }
 
 http::HeaderMap FromH2(const h2::Headers& headers) {
@@ -52,7 +41,17 @@ http::HeaderMap FromH2(const h2::Headers& headers) {
   out.mutable_fields().reserve(headers.size());
   for (const auto& h : headers) {
     if (!h.name.empty() && h.name[0] == ':') continue;
-    out.Add(h.name, h.value);
+    out.AddLowercase(h.name, h.value);
+  }
+  return out;
+}
+
+http::HeaderMap FromH2(h2::Headers&& headers) {
+  http::HeaderMap out;
+  out.mutable_fields().reserve(headers.size());
+  for (auto& h : headers) {
+    if (!h.name.empty() && h.name[0] == ':') continue;
+    out.AddLowercase(std::move(h.name), std::move(h.value));
   }
   return out;
 }
@@ -60,23 +59,25 @@ http::HeaderMap FromH2(const h2::Headers& headers) {
 H2DownstreamRequest::H2DownstreamRequest(std::shared_ptr<h2::Stream> stream, size_t read_chunk)
     : stream_(std::move(stream)), buf_(read_chunk) {
   head_.version = http::Version::kHttp2;
-  head_.headers.mutable_fields().reserve(stream_->headers().size());
+  // The stream's strings are taken, not copied (nghttp2 has checked the names: lowercase).
+  h2::Headers headers = stream_->TakeHeaders();
+  head_.headers.mutable_fields().reserve(headers.size());
   bool have_method = false, have_path = false;
-  for (const auto& h : stream_->headers()) {
+  for (auto& h : headers) {
     if (h.name == ":method") {
-      head_.method = h.value;
+      head_.method = std::move(h.value);
       have_method = true;
     } else if (h.name == ":scheme") {
-      head_.scheme = h.value;
+      head_.scheme = std::move(h.value);
     } else if (h.name == ":authority") {
-      head_.authority = h.value;
+      head_.authority = std::move(h.value);
     } else if (h.name == ":path") {
-      head_.path = h.value;
+      head_.path = std::move(h.value);
       have_path = true;
     } else if (h.name == "host") {
-      if (head_.authority.empty()) head_.authority = h.value;
+      if (head_.authority.empty()) head_.authority = std::move(h.value);
     } else if (!h.name.empty() && h.name[0] != ':') {
-      head_.headers.Add(h.name, h.value);
+      head_.headers.AddLowercase(std::move(h.name), std::move(h.value));
     }
   }
   // nghttp2 already refuses streams whose pseudo-headers break RFC 9113 §8.3; this catches
@@ -111,9 +112,8 @@ void H2DownstreamRequest::SendHead(http::ResponseHead head, bool end_stream) {
   // whatever body a local reply or the upstream has (HTTP/1.1 drops it the same way).
   if (head_request_ && head.status >= 200) end_stream = true;
   if (end_stream) finished_ = true;
-  h2::Headers headers = ToH2Response(head);
-  headers.erase(headers.begin());  // Respond() adds :status
-  stream_->Respond(head.status, headers, end_stream);
+  H2HeaderBlock block(head);
+  stream_->RespondRefs(head.status, block.refs(), end_stream);
 }
 
 void H2DownstreamRequest::WriteBody(std::string_view data, DoneHandler handler) {

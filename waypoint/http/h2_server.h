@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
+#include <boost/container/small_vector.hpp>
 #include <functional>
 #include <memory>
 #include <string>
+#include <span>
 #include <string_view>
 
 #include "core/h2/session.h"
@@ -110,12 +112,31 @@ class H2DownstreamRequest : public DownstreamRequest,
   bool finished_ = false;
 };
 
-// HTTP/2 header list for a response head: ":status" first, names lowercased, hop-by-hop
-// headers removed.
-h2::Headers ToH2Response(const http::ResponseHead& head);
-// And for a request (":method", ":scheme", ":authority", ":path" first).
-h2::Headers ToH2Request(const http::RequestHead& head);
-// Trailers from an HTTP/2 header list.
+// The HTTP/2 header block of a message head as views into the head (h2::HeaderRef), for
+// Stream::RespondRefs / Session::SubmitRequestRefs: names lowercase, hop-by-hop headers
+// removed, nothing copied unless there was a hop-by-hop header to strip. Valid while the head
+// lives; neither copied nor moved (the views may point into the object itself).
+class H2HeaderBlock {
+ public:
+  // ":method", ":scheme", ":authority", ":path" first; no Host (it is :authority).
+  explicit H2HeaderBlock(const http::RequestHead& head);
+  // The response fields, without ":status" (RespondRefs adds it).
+  explicit H2HeaderBlock(const http::ResponseHead& head);
+  H2HeaderBlock(const H2HeaderBlock&) = delete;
+  H2HeaderBlock& operator=(const H2HeaderBlock&) = delete;
+
+  std::span<const h2::HeaderRef> refs() const { return {refs_.data(), refs_.size()}; }
+
+ private:
+  void AppendFields(const http::HeaderMap& fields, bool request);
+
+  http::HeaderMap stripped_;  // the head's fields without hop-by-hop ones, when it had some
+  boost::container::small_vector<h2::HeaderRef, 24> refs_;
+};
+
+// The fields of an HTTP/2 header list, without its pseudo-headers: copied, or taken (the
+// response head, from Stream::TakeHeaders()).
 http::HeaderMap FromH2(const h2::Headers& headers);
+http::HeaderMap FromH2(h2::Headers&& headers);
 
 }  // namespace weft::waypoint

@@ -15,10 +15,11 @@ H2UpstreamRequest::~H2UpstreamRequest() {
 
 void H2UpstreamRequest::SendHead(const http::RequestHead& head, bool end_stream) {
   std::weak_ptr<H2UpstreamRequest> weak = weak_from_this();
-  stream_ = session_->SubmitRequest(ToH2Request(head), end_stream,
-                                    [weak](error_code e, std::shared_ptr<h2::Stream> st) {
-                                      if (auto self = weak.lock()) self->OnResponse(e, st);
-                                    });
+  H2HeaderBlock block(head);
+  stream_ = session_->SubmitRequestRefs(block.refs(), end_stream,
+                                        [weak](error_code e, std::shared_ptr<h2::Stream> st) {
+                                          if (auto self = weak.lock()) self->OnResponse(e, st);
+                                        });
   if (!stream_) {
     // The session stopped taking streams (GOAWAY, closed) between the pick and now.
     reason_ = ResetReason::kRemoteReset;
@@ -38,7 +39,7 @@ void H2UpstreamRequest::OnResponse(error_code e, std::shared_ptr<h2::Stream> st)
   } else {
     response_.status = st->status();
     response_.version = http::Version::kHttp2;
-    response_.headers = FromH2(st->headers());
+    response_.headers = FromH2(st->TakeHeaders());
   }
   Deliver();
 }

@@ -150,6 +150,34 @@ TEST_F(SessionTest, RequestAndResponseWithBodiesBothWays) {
   EXPECT_FALSE(st->reset());
 }
 
+TEST_F(SessionTest, HeaderViewsGoOutAsTheyAreAndTakenHeadersLeaveTheStream) {
+  Connect({}, {});
+  std::shared_ptr<Stream> resp;
+  std::string path = "/from/a/view/" + std::string(40, 'p');  // longer than any SSO buffer
+  {
+    // The views only need to outlive the call: nghttp2 copies the block.
+    std::vector<HeaderRef> refs = {
+        {":method", "GET"}, {":scheme", "http"}, {":authority", "web"}, {":path", path}};
+    ASSERT_TRUE(client_->SubmitRequestRefs(refs, true, [&](error_code e, std::shared_ptr<Stream> s) {
+      ASSERT_FALSE(e) << e.message();
+      resp = s;
+    }));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
+  auto& ss = server_streams_[0];
+  Headers taken = ss->TakeHeaders();
+  EXPECT_EQ(FindHeader(taken, ":path"), path);
+  EXPECT_EQ(taken.size(), 4u);
+  EXPECT_TRUE(ss->headers().empty());
+  std::string value(100, 'v');
+  HeaderRef extra[] = {{"x-a", "1"}, {"x-long", value}};
+  ASSERT_TRUE(ss->RespondRefs(203, extra, true));
+  ASSERT_TRUE(RunUntil(io_, [&] { return resp != nullptr; }));
+  EXPECT_EQ(resp->status(), 203);
+  EXPECT_EQ(resp->header("x-a"), "1");
+  EXPECT_EQ(resp->header("x-long"), value);
+}
+
 TEST_F(SessionTest, PerRequestIdsAreNeverIndexedSoTheHpackTableKeepsItsReusableEntries) {
   Connect({}, {});
   auto request = [&](int i) {
