@@ -452,7 +452,9 @@ void Session::Terminate(error_code e) {
   transport_->Close();
   auto streams = std::move(streams_);
   streams_.clear();
-  for (auto& [id, st] : streams) {
+  for (auto& st : streams) {
+    // Forgotten by nghttp2 too: Find (and so OnStreamClose) must not reach a freed stream.
+    if (st->id_ >= 0) nghttp2_session_set_stream_user_data(ng_, st->id_, nullptr);
     st->closed_ = true;
     if (!st->recv_eof_) st->reset_ = true;
     st->FailPending(asio::error::connection_reset);
@@ -512,7 +514,7 @@ std::shared_ptr<Stream> Session::SubmitRequestWith(
   st->has_provider_ = !end_stream;
   st->send_eof_ = end_stream;
   st->on_response_ = std::move(on_response);
-  streams_[id] = st;
+  Track(st);
   ++stats_.streams_opened;
   StreamsChanged();
   Flush();
@@ -560,6 +562,21 @@ Stream* Session::Find(int32_t id) {
   return static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng_, id));
 }
 
+void Session::Track(const std::shared_ptr<Stream>& st) {
+  st->slot_ = streams_.size();
+  streams_.push_back(st);
+}
+
+void Session::Untrack(Stream* st) {
+  size_t i = st->slot_;
+  if (i >= streams_.size() || streams_[i].get() != st) return;
+  if (i + 1 != streams_.size()) {
+    streams_[i] = std::move(streams_.back());
+    streams_[i]->slot_ = i;
+  }
+  streams_.pop_back();
+}
+
 int Session::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   auto* s = static_cast<Session*>(user);
   if (s->role_ != kServer || frame->hd.type != NGHTTP2_HEADERS ||
@@ -569,7 +586,7 @@ int Session::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* 
   auto st = std::shared_ptr<Stream>(new Stream(s->shared_from_this()));
   st->id_ = frame->hd.stream_id;
   nghttp2_session_set_stream_user_data(s->ng_, st->id_, st.get());
-  s->streams_[st->id_] = st;
+  s->Track(st);
   ++s->stats_.streams_opened;
   s->StreamsChanged();
   return 0;
@@ -678,15 +695,19 @@ int Session::SendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* fra
 
 int Session::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
   auto* s = static_cast<Session*>(user);
-  auto it = s->streams_.find(stream_id);
-  if (it == s->streams_.end()) return 0;
-  std::shared_ptr<Stream> st = it->second;
+  // nghttp2 calls this before it forgets the stream: its user data is still there.
+  Stream* raw = s->Find(stream_id);
+  if (raw == nullptr || raw->slot_ >= s->streams_.size() ||
+      s->streams_[raw->slot_].get() != raw) {
+    return 0;  // not one of ours, or already gone (Terminate)
+  }
+  std::shared_ptr<Stream> st = s->streams_[raw->slot_];
   st->closed_ = true;
   st->close_error_code_ = error_code;
   if (error_code != NGHTTP2_NO_ERROR || !st->recv_eof_) st->reset_ = true;
   st->FailPending(error_code == NGHTTP2_NO_ERROR ? asio::error::broken_pipe
                                                  : asio::error::connection_reset);
-  s->streams_.erase(it);
+  s->Untrack(st.get());
   s->StreamsChanged();
   return 0;
 }

@@ -195,6 +195,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   bool closed_ = false;
   bool reset_ = false;
   bool data_ready_ = false;  // in the session's data_ready_ list
+  size_t slot_ = 0;          // its index in the session's streams_
 };
 
 struct SessionStats {
@@ -268,6 +269,8 @@ class Session : public std::enable_shared_from_this<Session> {
       const List& headers, bool end_stream,
       std::function<void(error_code, std::shared_ptr<Stream>)> on_response);
   Stream* Find(int32_t id);
+  void Track(const std::shared_ptr<Stream>& st);  // into streams_
+  void Untrack(Stream* st);                       // out of streams_, if there
 
   static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
   static int OnHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t,
@@ -283,7 +286,9 @@ class Session : public std::enable_shared_from_this<Session> {
   SessionSettings settings_;
   Callbacks callbacks_;
   nghttp2_session* ng_ = nullptr;
-  std::map<int32_t, std::shared_ptr<Stream>> streams_;
+  // The open streams, unordered (a stream knows its slot; nghttp2's stream user data finds
+  // one by id): adding and removing one is a push_back and a swap, no allocation per stream.
+  std::vector<std::shared_ptr<Stream>> streams_;
   // Streams that received DATA during the current nghttp2_session_mem_recv.
   std::vector<std::shared_ptr<Stream>> data_ready_;
   // What the frames of a read completed, run in order once nghttp2_session_mem_recv returns
