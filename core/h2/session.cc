@@ -1,46 +1,32 @@
 #include "core/h2/session.h"
 
 #include <algorithm>
-#include <array>
+#include <boost/container/small_vector.hpp>
 #include <cstring>
 
 namespace weft::h2 {
 
 namespace {
 
-nghttp2_nv Nv(std::string_view name, std::string_view value);
+nghttp2_nv Nv(std::string_view name, std::string_view value) {
+  return nghttp2_nv{
+      reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+      static_cast<uint8_t>(NeverIndexed(name) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE)};
+}
 
 // The name-value list of one header block: nghttp2 copies it during the submit call, so up to
-// kInline entries live on the stack (no allocation for the usual message).
+// 32 entries live on the stack (no allocation for the usual message).
 class NvList {
  public:
-  explicit NvList(size_t n) {
-    if (n > kInline) heap_.reserve(n);
-  }
-  void Add(std::string_view name, std::string_view value) {
-    if (heap_.capacity() > 0) {
-      heap_.push_back(Nv(name, value));
-    } else {
-      inline_[size_++] = Nv(name, value);
-    }
-  }
-  const nghttp2_nv* data() const { return heap_.capacity() > 0 ? heap_.data() : inline_.data(); }
-  size_t size() const { return heap_.capacity() > 0 ? heap_.size() : size_; }
+  explicit NvList(size_t n) { nv_.reserve(n); }
+  void Add(std::string_view name, std::string_view value) { nv_.push_back(Nv(name, value)); }
+  const nghttp2_nv* data() const { return nv_.data(); }
+  size_t size() const { return nv_.size(); }
 
  private:
-  static constexpr size_t kInline = 32;
-  std::array<nghttp2_nv, kInline> inline_;
-  size_t size_ = 0;
-  std::vector<nghttp2_nv> heap_;
+  boost::container::small_vector<nghttp2_nv, 32> nv_;
 };
-
-nghttp2_nv Nv(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(),
-                    static_cast<uint8_t>(NeverIndexed(name) ? NGHTTP2_NV_FLAG_NO_INDEX
-                                                             : NGHTTP2_NV_FLAG_NONE)};
-}
 
 error_code ProtocolError() {
   return make_error_code(boost::system::errc::protocol_error);
@@ -697,8 +683,7 @@ int Session::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_c
   auto* s = static_cast<Session*>(user);
   // nghttp2 calls this before it forgets the stream: its user data is still there.
   Stream* raw = s->Find(stream_id);
-  if (raw == nullptr || raw->slot_ >= s->streams_.size() ||
-      s->streams_[raw->slot_].get() != raw) {
+  if (raw == nullptr || raw->slot_ >= s->streams_.size() || s->streams_[raw->slot_].get() != raw) {
     return 0;  // not one of ours, or already gone (Terminate)
   }
   std::shared_ptr<Stream> st = s->streams_[raw->slot_];
