@@ -11,8 +11,8 @@
 #include <boost/container/small_vector.hpp>
 #include <functional>
 #include <memory>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "core/h2/session.h"

@@ -158,10 +158,11 @@ TEST_F(SessionTest, HeaderViewsGoOutAsTheyAreAndTakenHeadersLeaveTheStream) {
     // The views only need to outlive the call: nghttp2 copies the block.
     std::vector<HeaderRef> refs = {
         {":method", "GET"}, {":scheme", "http"}, {":authority", "web"}, {":path", path}};
-    ASSERT_TRUE(client_->SubmitRequestRefs(refs, true, [&](error_code e, std::shared_ptr<Stream> s) {
-      ASSERT_FALSE(e) << e.message();
-      resp = s;
-    }));
+    ASSERT_TRUE(
+        client_->SubmitRequestRefs(refs, true, [&](error_code e, std::shared_ptr<Stream> s) {
+          ASSERT_FALSE(e) << e.message();
+          resp = s;
+        }));
   }
   ASSERT_TRUE(RunUntil(io_, [&] { return server_streams_.size() == 1; }));
   auto& ss = server_streams_[0];
@@ -181,9 +182,12 @@ TEST_F(SessionTest, HeaderViewsGoOutAsTheyAreAndTakenHeadersLeaveTheStream) {
 TEST_F(SessionTest, PerRequestIdsAreNeverIndexedSoTheHpackTableKeepsItsReusableEntries) {
   Connect({}, {});
   auto request = [&](int i) {
-    return Headers{{":method", "GET"},       {":scheme", "http"},
-                   {":path", "/"},           {":authority", "reviews.bookinfo:9080"},
-                   {"user-agent", "curl/8"}, {"x-request-id", "id-" + std::to_string(i)},
+    return Headers{{":method", "GET"},
+                   {":scheme", "http"},
+                   {":path", "/"},
+                   {":authority", "reviews.bookinfo:9080"},
+                   {"user-agent", "curl/8"},
+                   {"x-request-id", "id-" + std::to_string(i)},
                    {"traceparent", "00-" + std::to_string(i) + "-01"}};
   };
   ASSERT_TRUE(client_->SubmitRequest(request(0), true, [](error_code, std::shared_ptr<Stream>) {}));

@@ -18,7 +18,8 @@ std::vector<std::string> Names(const http::HeaderMap& h) {
 
 std::vector<std::string> Lines(const H2HeaderBlock& block) {
   std::vector<std::string> out;
-  for (const auto& f : block.refs()) out.push_back(std::string(f.name) + ": " + std::string(f.value));
+  for (const auto& f : block.refs())
+    out.push_back(std::string(f.name) + ": " + std::string(f.value));
   return out;
 }
 
