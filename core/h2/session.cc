@@ -355,15 +355,17 @@ void Session::DoRead() {
     // What the frames of this read completed runs now, after nghttp2 returned (its callbacks
     // must not re-enter it) and in this handler rather than one posted each: new requests,
     // responses, then every stream's data and ends.
-    auto completed = std::move(after_recv_);
-    after_recv_.clear();
-    for (const auto& c : completed) RunCompleted(c);
-    auto ready = std::move(data_ready_);
-    data_ready_.clear();
-    for (auto& st : ready) {
+    // Swapped with lists kept across reads (only nghttp2's callbacks fill the lists, and
+    // nghttp2 is not running here), so that neither is reallocated on every read.
+    completed_.swap(after_recv_);
+    for (const auto& c : completed_) RunCompleted(c);
+    completed_.clear();
+    ready_.swap(data_ready_);
+    for (auto& st : ready_) {
       st->data_ready_ = false;
       st->DeliverRead(true, /*invoke_now=*/true);
     }
+    ready_.clear();
     if (closed_) return;  // a handler above closed the session
     if (rv < 0) return FailConnection(static_cast<int>(rv));
     Flush();

@@ -298,6 +298,9 @@ class Session : public std::enable_shared_from_this<Session> {
   };
   void RunCompleted(const Completed& c);
   std::vector<Completed> after_recv_;
+  // after_recv_ and data_ready_ of the read being run (kept for their capacity).
+  std::vector<Completed> completed_;
+  std::vector<std::shared_ptr<Stream>> ready_;
   std::vector<uint8_t> rbuf_;
   std::vector<uint8_t> wbuf_;
   bool writing_ = false;
