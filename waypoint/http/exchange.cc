@@ -97,6 +97,27 @@ std::optional<int> GrpcStatusOf(const http::HeaderMap& h) {
   return n;
 }
 
+// The request body's chunks kept for replay. A std::deque allocates its map and a first block
+// as soon as it is constructed; most requests have no body, so the deque is made with the
+// first chunk.
+class ChunkQueue {
+ public:
+  bool empty() const { return !q_ || q_->empty(); }
+  size_t size() const { return q_ ? q_->size() : 0; }
+  const std::string& operator[](size_t i) const { return (*q_)[i]; }
+  void pop_front() { q_->pop_front(); }
+  void emplace_back(std::string_view data) {
+    if (!q_) q_ = std::make_unique<std::deque<std::string>>();
+    q_->emplace_back(data);
+  }
+  std::vector<std::string> Copy() const {
+    return q_ ? std::vector<std::string>(q_->begin(), q_->end()) : std::vector<std::string>{};
+  }
+
+ private:
+  std::unique_ptr<std::deque<std::string>> q_;
+};
+
 class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineTarget {
  public:
   Exchange(std::shared_ptr<DownstreamRequest> down, ExchangeContext ctx)
@@ -211,7 +232,7 @@ class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineT
         ctx_.stats->mirror_skipped.fetch_add(route_->mirrors_size(), std::memory_order_relaxed);
         return;
       }
-      body = std::make_shared<std::vector<std::string>>(chunks_.begin(), chunks_.end());
+      body = std::make_shared<std::vector<std::string>>(chunks_.Copy());
     }
     for (const pb::Mirror& m : route_->mirrors()) {
       double percent = m.percent();
@@ -681,7 +702,7 @@ class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineT
   Deadline route_deadline_;                                 // route timeout
   std::optional<std::chrono::milliseconds> grpc_deadline_;  // a gRPC request's grpc-timeout
   // The request body, kept for replay while it fits.
-  std::deque<std::string> chunks_;
+  ChunkQueue chunks_;
   size_t chunks_base_ = 0;  // absolute index of chunks_.front()
   size_t buffered_ = 0;
   bool replayable_ = true;
