@@ -42,7 +42,6 @@ namespace {
 // A request body is kept for replay (retries, mirrors) up to this size; past it the request
 // is no longer retried nor mirrored (Envoy's default per-request buffer limit).
 constexpr size_t kReplayLimit = 1 << 20;
-constexpr size_t kWriteChunk = 64 * 1024;
 
 constexpr char kResetBeforeHeaders[] =
     "upstream connect error or disconnect/reset before headers. reset reason: ";
