@@ -555,9 +555,13 @@ void Session::Track(const std::shared_ptr<Stream>& st) {
   streams_.push_back(st);
 }
 
+bool Session::Tracked(const Stream* st) const {
+  return st->slot_ < streams_.size() && streams_[st->slot_].get() == st;
+}
+
 void Session::Untrack(Stream* st) {
+  if (!Tracked(st)) return;
   size_t i = st->slot_;
-  if (i >= streams_.size() || streams_[i].get() != st) return;
   if (i + 1 != streams_.size()) {
     streams_[i] = std::move(streams_.back());
     streams_[i]->slot_ = i;
@@ -685,9 +689,7 @@ int Session::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_c
   auto* s = static_cast<Session*>(user);
   // nghttp2 calls this before it forgets the stream: its user data is still there.
   Stream* raw = s->Find(stream_id);
-  if (raw == nullptr || raw->slot_ >= s->streams_.size() || s->streams_[raw->slot_].get() != raw) {
-    return 0;  // not one of ours, or already gone (Terminate)
-  }
+  if (raw == nullptr || !s->Tracked(raw)) return 0;  // not one of ours, or gone (Terminate)
   std::shared_ptr<Stream> st = s->streams_[raw->slot_];
   st->closed_ = true;
   st->close_error_code_ = error_code;

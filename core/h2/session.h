@@ -270,6 +270,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Stream* Find(int32_t id);
   void Track(const std::shared_ptr<Stream>& st);  // into streams_
   void Untrack(Stream* st);                       // out of streams_, if there
+  bool Tracked(const Stream* st) const;           // in streams_ (at its slot)
 
   static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
   static int OnHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t,

@@ -3,6 +3,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <iostream>
+#include <optional>
 #include <random>
 
 #include "core/hbone/byte_stream.h"
@@ -106,7 +107,7 @@ class ChunkQueue {
   const std::string& operator[](size_t i) const { return (*q_)[i]; }
   void pop_front() { q_->pop_front(); }
   void emplace_back(std::string_view data) {
-    if (!q_) q_ = std::make_unique<std::deque<std::string>>();
+    if (!q_) q_.emplace();
     q_->emplace_back(data);
   }
   std::vector<std::string> Copy() const {
@@ -114,7 +115,7 @@ class ChunkQueue {
   }
 
  private:
-  std::unique_ptr<std::deque<std::string>> q_;
+  std::optional<std::deque<std::string>> q_;
 };
 
 class Exchange : public std::enable_shared_from_this<Exchange>, public DeadlineTarget {
