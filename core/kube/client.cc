@@ -224,7 +224,8 @@ absl::Status Open(Conn& c, const Config& cfg, const std::string& token, std::str
 
 // Reads the response head, then the body piece by piece into `sink` (chunked or not).
 absl::Status ReadResponse(Conn& c, const Config& cfg, std::chrono::milliseconds timeout,
-                          int* status, const std::function<bool(std::string_view)>& sink) {
+                          int* status, const std::function<bool(std::string_view)>& sink,
+                          const std::function<void(int)>& on_head = nullptr) {
   http::response_parser<http::buffer_body> parser;
   // Not boost::none: Beast 1.74 compares a Content-Length with the optional, and any value
   // exceeds none. Watches are chunked and unbounded in total, lists bounded by pagination.
@@ -233,6 +234,7 @@ absl::Status ReadResponse(Conn& c, const Config& cfg, std::chrono::milliseconds 
       timeout, [&](auto handler) { http::async_read_header(c.stream, c.buffer, parser, handler); });
   if (ec) return TransportError("read from", cfg, ec);
   *status = parser.get().result_int();
+  if (on_head) on_head(*status);
   char chunk[16384];
   while (!parser.is_done()) {
     parser.get().body().data = chunk;
@@ -336,7 +338,8 @@ absl::Status Client::Delete(std::string_view path) {
 absl::Status Client::Stream(std::string_view path,
                             const std::function<bool(std::string_view)>& on_line, int* status,
                             std::string* error_body, Canceller* cancel,
-                            std::chrono::milliseconds idle_timeout) {
+                            std::chrono::milliseconds idle_timeout,
+                            const std::function<void(int)>& on_head) {
   Conn c(impl_->ssl, cancel);
   auto active = std::make_shared<Canceller::Active>(Canceller::Active{&c.ioc});
   if (cancel && !cancel->Attach(active)) return absl::CancelledError("cancelled");
@@ -352,7 +355,7 @@ absl::Status Client::Stream(std::string_view path,
   if (!st.ok()) return st;
   std::string pending;
   bool stopped = false;
-  st = ReadResponse(c, config_, idle_timeout, status, [&](std::string_view piece) {
+  auto sink = [&](std::string_view piece) {
     if (*status < 200 || *status >= 300) {
       if (error_body && error_body->size() < (1 << 20)) error_body->append(piece);
       return true;
@@ -367,7 +370,8 @@ absl::Status Client::Stream(std::string_view path,
     }
     pending.erase(0, start);
     return true;
-  });
+  };
+  st = ReadResponse(c, config_, idle_timeout, status, sink, on_head);
   if (cancelled()) return absl::CancelledError("cancelled");
   if (!st.ok()) return st;
   if (!stopped && !pending.empty() && *status >= 200 && *status < 300) on_line(pending);

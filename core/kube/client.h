@@ -71,10 +71,13 @@ class Client {
   // A streaming GET (watches): calls `on_line` with each line of a 2xx body as it arrives,
   // until the server ends the response, `on_line` returns false, nothing arrived for
   // `idle_timeout`, or `cancel` fires. Returns the HTTP status in `*status`; a non-2xx body
-  // is returned whole in `*error_body` instead of being streamed.
+  // is returned whole in `*error_body` instead of being streamed. `on_head`, if given, is
+  // called with the status as soon as the response head arrives (a watch is open from then,
+  // before its first event).
   absl::Status Stream(std::string_view path, const std::function<bool(std::string_view)>& on_line,
                       int* status, std::string* error_body, Canceller* cancel,
-                      std::chrono::milliseconds idle_timeout);
+                      std::chrono::milliseconds idle_timeout,
+                      const std::function<void(int)>& on_head = nullptr);
 
   const Config& config() const { return config_; }
 

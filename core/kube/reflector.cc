@@ -313,8 +313,16 @@ void Reflector::Watch() {
   };
   int http_status = 0;
   std::string error_body;
+  // Connected once the API server answers the watch with 2xx, not at its first event: a kind
+  // that changes rarely may send nothing (not even a bookmark) for a minute, and after a
+  // failed watch it would otherwise read as disconnected all that time.
+  auto on_head = [this](int s) {
+    if (s < 200 || s >= 300) return;
+    std::lock_guard<std::mutex> l(mu_);
+    status_.connected = true;
+  };
   absl::Status st = client_->Stream(path, on_line, &http_status, &error_body, &cancel_,
-                                    options_.watch_timeout + std::chrono::seconds(30));
+                                    options_.watch_timeout + std::chrono::seconds(30), on_head);
   if (stop_) return;
   if (!st.ok()) return Fail("watch " + type_->Name() + ": " + std::string(st.message()));
   if (http_status == 410) {

@@ -251,6 +251,35 @@ TEST(Reflector, ResumesAfterAConnectionDropWithoutRelisting) {
   EXPECT_TRUE(s.connected);
 }
 
+// "Connected" means a watch is open: it holds from the API server's 2xx answer, not from the
+// watch's first event. A kind that does not change sends nothing (its first bookmark comes
+// about a minute later), and used to read as disconnected all that time after a failed watch
+// (CI saw it in KubeSourceTest).
+TEST(Reflector, AReopenedWatchIsConnectedBeforeItsFirstEvent) {
+  WEFT_KUBE_CONTROL_PLANE(cp, /*controllers=*/false);
+  auto admin = AdminClient(cp);
+  CreateNamespace(*admin, "t");
+  ASSERT_TRUE(admin->Post("/api/v1/namespaces/t/configmaps", ConfigMap("a")).ok());
+  Relay relay(cp.api_port);
+  EventQueue q;
+  Reflector r(AdminClient(cp, relay.port), &kConfigMaps, &q, Fast());
+  r.Start();
+  Mirror m(&q);
+  ASSERT_TRUE(m.WaitFor([&] { return m.Has("a") && r.status().connected; }));
+  relay.blocked = true;
+  relay.Cut();
+  ASSERT_TRUE(m.WaitFor([&] { return r.status().errors > 0; })) << "the watch noticed the drop";
+  EXPECT_FALSE(r.status().connected);
+  uint64_t watches = r.status().watches;
+  relay.blocked = false;  // nothing changes meanwhile: the new watch has no event to send
+  EXPECT_TRUE(m.WaitFor([&] { return r.status().connected; }, 5s))
+      << "open again, no event yet; last error: " << r.status().last_error;
+  ReflectorStatus s = r.status();
+  EXPECT_GT(s.watches, watches) << "a new watch was opened";
+  EXPECT_EQ(s.lists, 1u) << "no relist";
+  EXPECT_EQ(m.replaces, 1);
+}
+
 TEST(Reflector, CatchesUpAfterAnApiServerRestartKeepingItsState) {
   WEFT_KUBE_CONTROL_PLANE(cp, /*controllers=*/false);
   auto c = AdminClient(cp);
