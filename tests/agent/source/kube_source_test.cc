@@ -123,8 +123,9 @@ spec:
   EXPECT_EQ(FindWorkload(store.Snapshot(), "demo/api-1")->addresses(0), "10.244.0.5");
   EXPECT_TRUE((*src)->synced());
   // Connected is a state, not a latch: a watch that fails (CI saw one on an API server a few
-  // seconds old) is retried after a backoff and the status keeps the error. Wait for every
-  // served kind's watch to be open again; on failure the status says which kind and why.
+  // seconds old) is retried after a backoff, connected again once the API server answers it
+  // (Reflector.AReopenedWatchIsConnectedBeforeItsFirstEvent), and the status keeps the error.
+  // Wait for every served kind's watch to be open again; if not, the status says which and why.
   auto connected_by = std::chrono::steady_clock::now() + 20s;
   while (!(*src)->connected() && std::chrono::steady_clock::now() < connected_by) {
     std::this_thread::sleep_for(50ms);
