@@ -226,23 +226,39 @@ TEST(Reflector, ListsInPagesThenWatches) {
   EXPECT_FALSE(s.resource_version.empty());
 }
 
+// A started reflector of configmaps that reaches the API server through a Relay the test can
+// cut.
+struct ReflectorBehindRelay {
+  explicit ReflectorBehindRelay(const KubeControlPlane& cp)
+      : relay(cp.api_port), r(AdminClient(cp, relay.port), &kConfigMaps, &q, Fast()), m(&q) {
+    r.Start();
+  }
+  // Cuts the watch and keeps new connections out until `relay.blocked` is cleared; true once
+  // the reflector has seen the drop.
+  bool Drop() {
+    relay.blocked = true;
+    relay.Cut();
+    return m.WaitFor([&] { return r.status().errors > 0; });
+  }
+  Relay relay;
+  EventQueue q;
+  Reflector r;
+  Mirror m;
+};
+
 TEST(Reflector, ResumesAfterAConnectionDropWithoutRelisting) {
   WEFT_KUBE_CONTROL_PLANE(cp, /*controllers=*/false);
   auto admin = AdminClient(cp);
   CreateNamespace(*admin, "t");
   ASSERT_TRUE(admin->Post("/api/v1/namespaces/t/configmaps", ConfigMap("a")).ok());
-  Relay relay(cp.api_port);
-  EventQueue q;
-  Reflector r(AdminClient(cp, relay.port), &kConfigMaps, &q, Fast());
-  r.Start();
-  Mirror m(&q);
+  ReflectorBehindRelay w(cp);
+  Reflector& r = w.r;
+  Mirror& m = w.m;
   ASSERT_TRUE(m.WaitFor([&] { return m.Has("a"); }));
-  relay.blocked = true;
-  relay.Cut();
-  ASSERT_TRUE(m.WaitFor([&] { return r.status().errors > 0; })) << "the watch noticed the drop";
+  ASSERT_TRUE(w.Drop()) << "the watch noticed the drop";
   EXPECT_FALSE(r.status().connected);
   ASSERT_TRUE(admin->Post("/api/v1/namespaces/t/configmaps", ConfigMap("b")).ok());
-  relay.blocked = false;
+  w.relay.blocked = false;
   ASSERT_TRUE(m.WaitFor([&] { return m.Has("b"); })) << "a change made meanwhile arrives";
   ReflectorStatus s = r.status();
   EXPECT_EQ(s.lists, 1u) << "resumed from its resourceVersion: no relist; " << s.last_error;
@@ -260,18 +276,14 @@ TEST(Reflector, AReopenedWatchIsConnectedBeforeItsFirstEvent) {
   auto admin = AdminClient(cp);
   CreateNamespace(*admin, "t");
   ASSERT_TRUE(admin->Post("/api/v1/namespaces/t/configmaps", ConfigMap("a")).ok());
-  Relay relay(cp.api_port);
-  EventQueue q;
-  Reflector r(AdminClient(cp, relay.port), &kConfigMaps, &q, Fast());
-  r.Start();
-  Mirror m(&q);
+  ReflectorBehindRelay w(cp);
+  Reflector& r = w.r;
+  Mirror& m = w.m;
   ASSERT_TRUE(m.WaitFor([&] { return m.Has("a") && r.status().connected; }));
-  relay.blocked = true;
-  relay.Cut();
-  ASSERT_TRUE(m.WaitFor([&] { return r.status().errors > 0; })) << "the watch noticed the drop";
+  ASSERT_TRUE(w.Drop()) << "the watch noticed the drop";
   EXPECT_FALSE(r.status().connected);
   uint64_t watches = r.status().watches;
-  relay.blocked = false;  // nothing changes meanwhile: the new watch has no event to send
+  w.relay.blocked = false;  // nothing changes meanwhile: the new watch has no event to send
   EXPECT_TRUE(m.WaitFor([&] { return r.status().connected; }, 5s))
       << "open again, no event yet; last error: " << r.status().last_error;
   ReflectorStatus s = r.status();
@@ -312,11 +324,10 @@ TEST(Reflector, ExpiredResourceVersionRelistsWithoutDroppingState) {
   CreateNamespace(*admin, "t");
   ASSERT_TRUE(admin->Post("/api/v1/namespaces/t/configmaps", ConfigMap("a")).ok());
   ASSERT_TRUE(admin->Post("/api/v1/namespaces/t/configmaps", ConfigMap("keep")).ok());
-  Relay relay(cp.api_port);
-  EventQueue q;
-  Reflector r(AdminClient(cp, relay.port), &kConfigMaps, &q, Fast());
-  r.Start();
-  Mirror m(&q);
+  ReflectorBehindRelay w(cp);
+  Reflector& r = w.r;
+  Mirror& m = w.m;
+  Relay& relay = w.relay;
   ASSERT_TRUE(m.WaitFor([&] { return m.Has("a") && m.Has("keep"); }));
 
   // Partition: the reflector cannot reach the API server while objects change and etcd
